@@ -1,0 +1,87 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "ingest-options",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ingest-options", targets: ["ingest-options"]),
+        .executable(name: "feed-sim", targets: ["feed-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+    ],
+    targets: [
+        // libpq, found through pkg-config (Debian: libpq-dev).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // The feed's data: option symbols, the trade model and the wire decoder. Pure, no I/O.
+        .target(name: "OptionsFeed"),
+
+        // Buffering and flushing: the ring buffer and the flush policy state machine.
+        .target(name: "IngestPipeline", dependencies: ["OptionsFeed"]),
+
+        // The database side: libpq connection, COPY binary encoder, writers, migrations.
+        .target(
+            name: "IngestDatabase",
+            dependencies: [
+                "CLibPQ", "OptionsFeed",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
+        // The service: configuration, logging, feed client, and the services wired together.
+        .target(
+            name: "IngestService",
+            dependencies: [
+                "OptionsFeed", "IngestPipeline", "IngestDatabase",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // The Polygon-compatible feed simulator used by demos, tests and benchmarks.
+        .target(
+            name: "FeedSimulator",
+            dependencies: [
+                "OptionsFeed",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "ingest-options",
+            dependencies: [
+                "IngestService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "feed-sim",
+            dependencies: [
+                "FeedSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "OptionsFeedTests", dependencies: ["OptionsFeed"]),
+        .testTarget(name: "IngestPipelineTests", dependencies: ["IngestPipeline"]),
+        .testTarget(name: "IngestDatabaseTests", dependencies: ["IngestDatabase"]),
+        .testTarget(name: "IngestServiceTests", dependencies: ["IngestService"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "OptionsFeed"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

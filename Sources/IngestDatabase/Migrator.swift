@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+
+/// Applies the numbered SQL files of `migrations/` once each, in order,
+/// recording them in `schema_migrations` (SPEC §2 `migrate`).
+public struct Migrator: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// Finds the migrations directory: the configured path if it exists,
+    /// else a `migrations` folder beside the executable's package checkout.
+    public static func locate(configured: String, executablePath: String = CommandLine.arguments[0]) -> String? {
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fileManager.fileExists(atPath: configured, isDirectory: &isDirectory), isDirectory.boolValue {
+            return configured
+        }
+        var folder = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = folder.appendingPathComponent("migrations").path
+            if fileManager.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+                return candidate
+            }
+            folder = folder.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    /// The `.sql` files, sorted by name (their number).
+    public func files() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".sql") }
+            .sorted()
+    }
+
+    /// Applies every migration not yet recorded; returns the versions applied now.
+    /// Concurrent runs wait for each other (advisory lock).
+    public func apply(conninfo: String, logger: Logger) throws -> [String] {
+        let connection = try PGConnection(conninfo: conninfo)
+        try connection.execute("SELECT pg_advisory_lock(hashtext('ingest-options:migrate'))")
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtext('ingest-options:migrate'))") }
+        try connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        let done = Set(try connection.query("SELECT version FROM schema_migrations").compactMap { $0.first ?? nil })
+        var applied: [String] = []
+        for file in try files() {
+            let version = String(file.dropLast(4))
+            guard !done.contains(version) else { continue }
+            let sql = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+            do {
+                try connection.execute("BEGIN")
+                try connection.execute(sql)
+                _ = try connection.query("INSERT INTO schema_migrations (version) VALUES ($1)", [version])
+                try connection.execute("COMMIT")
+            } catch {
+                _ = try? connection.execute("ROLLBACK")
+                throw error
+            }
+            logger.info("migration applied", metadata: ["version": "\(version)"])
+            applied.append(version)
+        }
+        return applied
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import CLibPQ
+
+/// One libpq connection. Blocking: use it from one thread only (the writer's
+/// own thread, STYLE §4), never from the Swift concurrency pool.
+public final class PGConnection {
+    private let handle: OpaquePointer
+
+    /// Connects with libpq. `conninfo` is a libpq URI or key=value string;
+    /// settings it names win over the defaults given here.
+    /// - Parameter connectTimeoutSeconds: SPEC §5.3: 10 s.
+    public init(conninfo: String, connectTimeoutSeconds: Int = 10, applicationName: String = "ingest-options") throws(DatabaseError) {
+        // Defaults first: with expand_dbname the URI in "dbname" overrides them.
+        let pairs: [(String, String)] = [
+            ("connect_timeout", String(connectTimeoutSeconds)),
+            ("keepalives", "1"),
+            ("keepalives_idle", "30"),
+            ("keepalives_interval", "10"),
+            ("keepalives_count", "3"),
+            ("application_name", applicationName),
+            ("dbname", conninfo),
+        ]
+        let connection = withCStringArray(pairs.map(\.0)) { keywords in
+            withCStringArray(pairs.map(\.1)) { values in
+                PQconnectdbParams(keywords, values, 1)
+            }
+        }
+        guard let connection else {
+            throw DatabaseError(kind: .connection, sqlState: nil, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(connection))
+            PQfinish(connection)
+            let kind: DatabaseError.Kind = message.contains("authentication") || message.contains("password") ? .auth : .connection
+            throw DatabaseError(kind: kind, sqlState: nil, message: message)
+        }
+        self.handle = connection
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Whether libpq still considers the connection usable.
+    public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// Runs SQL (one or more statements, no parameters) and returns the
+    /// affected row count of the last command, when it has one.
+    @discardableResult
+    public func execute(_ sql: String) throws(DatabaseError) -> Int {
+        let result = PQexec(handle, sql)
+        defer { PQclear(result) }
+        try check(result, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK])
+        return Self.affectedRows(result)
+    }
+
+    /// Runs a query with bound text parameters and returns its rows as text (`nil` for NULL).
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(DatabaseError) -> [[String?]] {
+        let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        try check(result, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK])
+        let rows = Int(PQntuples(result))
+        let columns = Int(PQnfields(result))
+        var table: [[String?]] = []
+        table.reserveCapacity(rows)
+        for row in 0..<rows {
+            var values: [String?] = []
+            values.reserveCapacity(columns)
+            for column in 0..<columns {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                }
+            }
+            table.append(values)
+        }
+        return table
+    }
+
+    /// Runs a `COPY … FROM STDIN` statement and streams `data` into it.
+    public func copyIn(_ sql: String, data: UnsafeRawBufferPointer) throws(DatabaseError) {
+        let start = PQexec(handle, sql)
+        do {
+            defer { PQclear(start) }
+            try check(start, expecting: [PGRES_COPY_IN])
+        }
+        // libpq takes an int length: send in chunks well below that.
+        let chunk = 1 << 20
+        var offset = 0
+        while offset < data.count {
+            let length = min(chunk, data.count - offset)
+            let sent = PQputCopyData(handle, data.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(length))
+            guard sent == 1 else {
+                throw connectionError(fallback: "COPY data could not be sent")
+            }
+            offset += length
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else {
+            throw connectionError(fallback: "COPY could not be ended")
+        }
+        var failure: DatabaseError?
+        while let result = PQgetResult(handle) {
+            defer { PQclear(result) }
+            if failure == nil {
+                do { try check(result, expecting: [PGRES_COMMAND_OK]) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    private func check(_ result: OpaquePointer?, expecting statuses: [ExecStatusType]) throws(DatabaseError) {
+        guard let result else {
+            throw connectionError(fallback: "no result from the server")
+        }
+        let status = PQresultStatus(result)
+        if statuses.contains(status) { return }
+        let sqlState = PQresultErrorField(result, CLIBPQ_DIAG_SQLSTATE).map { String(cString: $0) }
+        var message = PQresultErrorField(result, CLIBPQ_DIAG_MESSAGE_PRIMARY).map { String(cString: $0) } ?? ""
+        if message.isEmpty { message = Self.trimmed(PQresultErrorMessage(result)) }
+        if message.isEmpty { message = Self.trimmed(PQerrorMessage(handle)) }
+        var kind = DatabaseError.kind(forSQLState: sqlState)
+        if kind == .other, !isHealthy { kind = .connection }
+        throw DatabaseError(kind: kind, sqlState: sqlState, message: message)
+    }
+
+    private func connectionError(fallback: String) -> DatabaseError {
+        let message = Self.trimmed(PQerrorMessage(handle))
+        return DatabaseError(kind: .connection, sqlState: nil, message: message.isEmpty ? fallback : message)
+    }
+
+    private static func affectedRows(_ result: OpaquePointer?) -> Int {
+        guard let result, let text = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: text)) ?? 0
+    }
+
+    static func trimmed(_ text: UnsafePointer<CChar>?) -> String {
+        guard let text else { return "" }
+        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Validates a libpq connection string (URI or key=value) without connecting.
+    /// Returns libpq's reason when it is malformed; the text never echoes the string.
+    public static func validate(conninfo: String) -> String? {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            defer { PQfreemem(error) }
+            return error.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "malformed"
+        }
+        defer { PQconninfoFree(options) }
+        var index = 0
+        while let keyword = options[index].keyword {
+            if String(cString: keyword) == "port", let value = options[index].val {
+                let port = String(cString: value)
+                for part in port.split(separator: ",") where Int(part).map({ !(1...65535).contains($0) }) ?? true {
+                    return "invalid port"
+                }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The connection string with any password replaced by `***`, for logs.
+    public static func masked(conninfo: String) -> String {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            PQfreemem(error)
+            return "***"
+        }
+        defer { PQconninfoFree(options) }
+        var parts: [String: String] = [:]
+        var index = 0
+        while let keyword = options[index].keyword {
+            if let value = options[index].val { parts[String(cString: keyword)] = String(cString: value) }
+            index += 1
+        }
+        let user = parts["user"].map { $0 + (parts["password"] != nil ? ":***" : "") + "@" } ?? ""
+        let host = parts["host"] ?? parts["hostaddr"] ?? ""
+        let port = parts["port"].map { ":" + $0 } ?? ""
+        let database = parts["dbname"].map { "/" + $0 } ?? ""
+        return "postgresql://\(user)\(host)\(port)\(database)"
+    }
+}
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    withOptionalCStringArray(strings.map(Optional.some), body)
+}
+
+private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicates: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+    defer { duplicates.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = duplicates.map { $0.map { UnsafePointer($0) } }
+    pointers.append(nil)
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import IngestDatabase
+import IngestPipeline
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Process exit codes (SPEC §2).
+public enum ExitStatus: Int32, Sendable {
+    case clean = 0
+    case badConfiguration = 64
+    case internalError = 70
+    case gaveUpReconnecting = 75
+    case authenticationRejected = 77
+}
+
+/// Wires configuration, logging, migrations and the services together.
+public enum IngestApp {
+    /// Sets up logging for the process; call once, before any logger is made.
+    public static func bootstrapLogging(_ configuration: IngestConfiguration) throws {
+        let sink = try LogSink(format: configuration.logFormat, filePath: configuration.logFile)
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, sink: sink, level: level) }
+    }
+
+    /// Applies the migrations (`ingest-options migrate`, and at start).
+    public static func migrate(_ configuration: IngestConfiguration) throws -> [String] {
+        let logger = Logger(label: "database")
+        guard let directory = Migrator.locate(configured: configuration.migrationsDir) else {
+            throw ConfigurationError(
+                variable: Setting.migrationsDir.name, reason: "folder \"\(configuration.migrationsDir)\" not found")
+        }
+        return try Migrator(directory: directory).apply(conninfo: configuration.databaseURL, logger: logger)
+    }
+
+    /// Runs the service until SIGINT/SIGTERM (exit 0) or a fatal condition.
+    public static func run(_ configuration: IngestConfiguration, migrate runMigrations: Bool) async -> ExitStatus {
+        let logger = Logger(label: "system")
+        logger.info(
+            "starting ingest-options",
+            metadata: [
+                "pid": "\(ProcessInfo.processInfo.processIdentifier)", "feed": "\(configuration.maskedWSURL)",
+                "db": "\(PGConnection.masked(conninfo: configuration.databaseURL))",
+                "api_key": "\(maskSecret(configuration.apiKey))",
+                "threshold_usd": "\(configuration.notionalThreshold)",
+            ])
+        if runMigrations {
+            do {
+                let applied = try migrate(configuration)
+                logger.info("migrations up to date", metadata: ["applied_now": "\(applied.count)"])
+            } catch {
+                logger.critical("migrations failed", metadata: ["error": "\(error)"])
+                return .internalError
+            }
+        }
+
+        let stats = IngestStats()
+        let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
+        let writer = PostgresTradeWriter(conninfo: configuration.databaseURL, logger: Logger(label: "database"))
+        let intake = TradeIntake(
+            buffer: buffer, stats: stats, notionalThreshold: configuration.notionalThreshold, logger: Logger(label: "websocket"))
+        let session = FeedSession(
+            url: configuration.wsURL, apiKey: configuration.apiKey, subscriptions: configuration.subscriptions,
+            maxFrameBytes: configuration.wsMaxFrameBytes, pingInterval: configuration.wsPingInterval, intake: intake,
+            logger: Logger(label: "websocket"))
+        let feed = FeedService(session: session, stats: stats, logger: Logger(label: "websocket"))
+        let flusher = FlushService(
+            buffer: buffer, writer: writer,
+            policy: .init(
+                interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
+                maximumBatch: configuration.flushMaxBatch),
+            retry: RetrySchedule(maxRetries: configuration.maxRetries, initialDelay: configuration.retryDelay),
+            shutdownTimeout: configuration.shutdownTimeout, stats: stats, clock: ContinuousClock(),
+            logger: Logger(label: "buffer"))
+
+        // Graceful shutdown runs in reverse order: the feed stops reading first, then the flusher drains.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: flusher, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: feed, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "system", factory: { _ in SwiftLogNoOpLogHandler() })
+            ))
+
+        // A second SIGINT exits at once (SPEC §5.2).
+        let interrupts = Task {
+            var count = 0
+            for await _ in await UnixSignalsSequence(trapping: .sigint) {
+                count += 1
+                if count >= 2 {
+                    logger.warning("second SIGINT: exiting without waiting for the flush", metadata: stats.summary.mapValues { "\($0)" })
+                    exit(130)
+                }
+            }
+        }
+        defer { interrupts.cancel() }
+
+        var status = ExitStatus.clean
+        do {
+            try await group.run()
+        } catch let error as FeedError {
+            if case .authenticationRejected = error { status = .authenticationRejected } else { status = .internalError }
+        } catch {
+            logger.critical("service failed", metadata: ["error": "\(error)"])
+            status = .internalError
+        }
+        await writer.shutdown()
+        logger.info("stopped", metadata: stats.summary.mapValues { "\($0)" }.merging(["exit_code": "\(status.rawValue)"]) { $1 })
+        return status
+    }
+}

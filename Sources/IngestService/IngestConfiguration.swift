@@ -1,0 +1,168 @@
+import Foundation
+import IngestDatabase
+import Logging
+
+/// A configuration value that cannot be used: names the variable, never its
+/// value when it is secret. The service prints `description` and exits 64.
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var variable: String
+    public var reason: String
+
+    public var description: String { "\(variable): \(reason)" }
+}
+
+/// Where values come from, in precedence order: flags > environment > `.env` > defaults (SPEC §3).
+public struct ConfigurationSources: Sendable {
+    public var flags: [String: String]
+    public var environment: [String: String]
+    public var dotEnv: [String: String]
+
+    public init(flags: [String: String] = [:], environment: [String: String] = [:], dotEnv: [String: String] = [:]) {
+        self.flags = flags
+        self.environment = environment
+        self.dotEnv = dotEnv
+    }
+
+    /// The value of a setting, or its default; empty strings count as set.
+    public func value(_ setting: Setting) -> String? {
+        flags[setting.name] ?? environment[setting.name] ?? dotEnv[setting.name] ?? setting.defaultValue
+    }
+
+    /// Parses a `.env` file: `KEY=value` lines, `#` comments, optional
+    /// `export `, single or double quotes around the value.
+    public static func parseDotEnv(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            } else if let hash = value.range(of: " #") {
+                value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
+            }
+            values[key] = value
+        }
+        return values
+    }
+}
+
+/// The service's validated configuration.
+public struct IngestConfiguration: Sendable {
+    public var apiKey: String
+    public var wsURL: String
+    public var subscriptions: [String]
+    public var notionalThreshold: Double
+    public var databaseURL: String
+    public var maxRetries: Int
+    public var retryDelay: Duration
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    public var logFile: String?
+    public var flushInterval: Duration
+    public var flushMinBatch: Int
+    public var flushMaxBatch: Int
+    public var bufferCapacity: Int
+    public var wsMaxFrameBytes: Int
+    public var wsPingInterval: Duration
+    public var shutdownTimeout: Duration
+    public var migrationsDir: String
+
+    /// Reads and validates every setting. The first bad one throws.
+    public init(sources: ConfigurationSources, requireFeed: Bool = true) throws(ConfigurationError) {
+        func string(_ setting: Setting) -> String { sources.value(setting) ?? "" }
+        func required(_ setting: Setting) throws(ConfigurationError) -> String {
+            let value = string(setting).trimmingCharacters(in: .whitespaces)
+            guard !value.isEmpty else { throw ConfigurationError(variable: setting.name, reason: "is required but not set") }
+            return value
+        }
+        func integer(_ setting: Setting, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            let text = string(setting).trimmingCharacters(in: .whitespaces)
+            guard let value = Int(text) else {
+                throw ConfigurationError(variable: setting.name, reason: "\"\(text)\" is not a whole number")
+            }
+            guard range.contains(value) else {
+                throw ConfigurationError(variable: setting.name, reason: "\(value) is outside \(range.lowerBound)…\(range.upperBound)")
+            }
+            return value
+        }
+
+        apiKey = requireFeed ? try required(.apiKey) : string(.apiKey)
+
+        wsURL = try required(.wsURL)
+        if requireFeed {
+            guard let url = URL(string: wsURL), let scheme = url.scheme?.lowercased(), scheme == "ws" || scheme == "wss",
+                let host = url.host, !host.isEmpty
+            else {
+                throw ConfigurationError(variable: Setting.wsURL.name, reason: "must be a ws:// or wss:// URL with a host")
+            }
+        }
+
+        subscriptions = string(.subscriptions).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        guard !subscriptions.isEmpty else {
+            throw ConfigurationError(variable: Setting.subscriptions.name, reason: "needs at least one subscription, e.g. T.*")
+        }
+
+        let thresholdText = string(.threshold).trimmingCharacters(in: .whitespaces)
+        guard let threshold = Double(thresholdText), threshold.isFinite, threshold >= 0 else {
+            throw ConfigurationError(
+                variable: Setting.threshold.name, reason: "\"\(thresholdText)\" is not a non-negative number of USD")
+        }
+        notionalThreshold = threshold
+
+        databaseURL = try required(.databaseURL)
+        if let problem = PGConnection.validate(conninfo: databaseURL) {
+            throw ConfigurationError(variable: Setting.databaseURL.name, reason: "is not a valid libpq connection string (\(problem))")
+        }
+
+        maxRetries = try integer(.maxRetries, 0...100)
+        retryDelay = .milliseconds(try integer(.retryDelayMs, 1...600_000))
+
+        let levelText = string(.logLevel).lowercased()
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ConfigurationError(variable: Setting.logLevel.name, reason: "\"\(levelText)\" is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = level
+        let formatText = string(.logFormat).lowercased()
+        guard let format = LogFormat(rawValue: formatText) else {
+            throw ConfigurationError(variable: Setting.logFormat.name, reason: "\"\(formatText)\" is not json or text")
+        }
+        logFormat = format
+        let file = string(.logFile).trimmingCharacters(in: .whitespaces)
+        logFile = file.isEmpty ? nil : file
+
+        flushInterval = .milliseconds(try integer(.flushIntervalMs, 10...3_600_000))
+        flushMinBatch = try integer(.flushMinBatch, 1...1_000_000)
+        flushMaxBatch = try integer(.flushMaxBatch, 1...1_000_000)
+        guard flushMaxBatch >= flushMinBatch else {
+            throw ConfigurationError(variable: Setting.flushMaxBatch.name, reason: "must be at least FLUSH_MIN_BATCH (\(flushMinBatch))")
+        }
+        bufferCapacity = try integer(.bufferCapacity, 1...100_000_000)
+        guard bufferCapacity >= flushMaxBatch else {
+            throw ConfigurationError(variable: Setting.bufferCapacity.name, reason: "must be at least FLUSH_MAX_BATCH (\(flushMaxBatch))")
+        }
+        wsMaxFrameBytes = try integer(.wsMaxFrameBytes, 1024...(256 << 20))
+        wsPingInterval = .milliseconds(try integer(.wsPingIntervalMs, 100...600_000))
+        shutdownTimeout = .milliseconds(try integer(.shutdownTimeoutMs, 0...3_600_000))
+        migrationsDir = string(.migrationsDir)
+    }
+
+    /// The feed URL for logs: no user info, no query (keys sometimes ride there).
+    public var maskedWSURL: String {
+        guard var components = URLComponents(string: wsURL) else { return "***" }
+        components.user = nil
+        components.password = nil
+        if components.query != nil { components.query = "***" }
+        return components.string ?? "***"
+    }
+}
+
+/// Masks a secret for display: `abc…xyz` for long ones, `***` otherwise (SPEC §3).
+public func maskSecret(_ secret: String) -> String {
+    guard secret.count >= 12 else { return "***" }
+    return "\(secret.prefix(3))…\(secret.suffix(3))"
+}

@@ -1,0 +1,55 @@
+/// One configuration variable: its environment name, default and meaning.
+/// The single list of them (`Setting.all`) drives `.env.example`, the
+/// README table and the command-line flags' help (SPEC §3).
+public struct Setting: Sendable, Hashable {
+    /// Environment variable name, e.g. `POLYGON_API_KEY`.
+    public let name: String
+    /// Default value; `nil` when the variable is required or has no default.
+    public let defaultValue: String?
+    /// One line of meaning.
+    public let help: String
+    /// Never printed (API key, passwords).
+    public let isSecret: Bool
+
+    /// The command-line twin: `POLYGON_API_KEY` → `--polygon-api-key`.
+    public var flag: String { "--" + name.lowercased().replacingOccurrences(of: "_", with: "-") }
+
+    init(_ name: String, _ defaultValue: String?, _ help: String, secret: Bool = false) {
+        self.name = name
+        self.defaultValue = defaultValue
+        self.help = help
+        self.isSecret = secret
+    }
+}
+
+extension Setting {
+    public static let apiKey = Setting("POLYGON_API_KEY", nil, "Polygon/Massive API key (required; never logged).", secret: true)
+    public static let wsURL = Setting("POLYGON_WS_URL", "wss://socket.polygon.io/options", "Options WebSocket feed URL (ws:// or wss://).")
+    public static let subscriptions = Setting("POLYGON_SUBSCRIPTIONS", "T.*", "Comma-separated subscriptions sent after auth.")
+    public static let threshold = Setting(
+        "POLYGON_OPTION_TRADE_VALUE_THRESHOLD", "10000", "Minimum notional in USD (price × size × 100) to keep a trade; 0 keeps all.")
+    public static let databaseURL = Setting("DATABASE_URL", nil, "libpq connection URI of the PostgreSQL database (required).", secret: true)
+    public static let maxRetries = Setting("MAX_RETRIES", "3", "Retries of a failed batch write before it is handed back to the buffer.")
+    public static let retryDelayMs = Setting("RETRY_DELAY_MS", "1000", "First retry delay in ms; doubles per retry, capped at 10 s.")
+    public static let logLevel = Setting("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical.")
+    public static let logFormat = Setting("LOG_FORMAT", "json", "json (one object per line) or text.")
+    public static let logFile = Setting("LOG_FILE", "logs/app.log", "Also append logs here (directory created); empty for stdout only.")
+    public static let flushIntervalMs = Setting("FLUSH_INTERVAL_MS", "5000", "Flush waiting trades at least this often (ms).")
+    public static let flushMinBatch = Setting("FLUSH_MIN_BATCH", "100", "Flush at once when this many trades wait.")
+    public static let flushMaxBatch = Setting("FLUSH_MAX_BATCH", "10000", "Most trades in one batch (one transaction).")
+    public static let bufferCapacity = Setting(
+        "BUFFER_CAPACITY", "200000", "Trades the in-memory buffer holds; when full the feed reader waits.")
+    public static let wsMaxFrameBytes = Setting("WS_MAX_FRAME_BYTES", "1048576", "Largest WebSocket frame accepted from the feed.")
+    public static let wsPingIntervalMs = Setting(
+        "WS_PING_INTERVAL_MS", "10000", "WebSocket ping period; a peer silent for two periods is dropped.")
+    public static let shutdownTimeoutMs = Setting(
+        "SHUTDOWN_TIMEOUT_MS", "30000", "On SIGINT/SIGTERM, time allowed to flush the buffer before exit.")
+    public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
+
+    /// Every variable, in the order documented.
+    public static let all: [Setting] = [
+        apiKey, wsURL, subscriptions, threshold, databaseURL, maxRetries, retryDelayMs, logLevel, logFormat, logFile,
+        flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
+        shutdownTimeoutMs, migrationsDir,
+    ]
+}

@@ -1,0 +1,249 @@
+/// The events decoded from one WebSocket text frame. Reused across frames
+/// (`removeAll(keepingCapacity:)`) so the hot path does not reallocate.
+public struct DecodedFrame: Sendable {
+    public var trades: [OptionTrade] = []
+    public var invalid: [InvalidTrade] = []
+    public var statuses: [FeedStatus] = []
+    /// Events of a type this service does not handle (quotes, aggregates, …) or without `ev`.
+    public var unknownEvents: Int = 0
+
+    public init() {}
+
+    public mutating func removeAll() {
+        trades.removeAll(keepingCapacity: true)
+        invalid.removeAll(keepingCapacity: true)
+        statuses.removeAll(keepingCapacity: true)
+        unknownEvents = 0
+    }
+}
+
+/// A frame that is not the JSON the feed promises. Events decoded before the
+/// fault are kept in the output; the rest of the frame is dropped.
+public struct FrameError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Byte offset of the fault in the frame.
+    public var offset: Int
+    public var reason: String
+
+    public var description: String { "malformed frame at byte \(offset): \(reason)" }
+}
+
+/// Decodes Polygon/Massive options frames (JSON arrays of events, SPEC §5.1)
+/// with a byte-level scanner straight into `OptionTrade`s: no `JSONDecoder`,
+/// no dictionaries, unknown fields skipped.
+public struct FrameDecoder: Sendable {
+    public init() {}
+
+    /// Decodes one frame, appending its events to `output`.
+    public func decode(
+        _ bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64, into output: inout DecodedFrame
+    ) throws(FrameError) {
+        var scanner = JSONScanner(bytes: bytes)
+        scanner.skipWhitespace()
+        switch scanner.peek() {
+        case UInt8(ascii: "["):
+            scanner.index += 1
+            scanner.skipWhitespace()
+            if scanner.peek() == UInt8(ascii: "]") {
+                scanner.index += 1
+            } else {
+                while true {
+                    try decodeEvent(&scanner, receivedAtMicros: receivedAtMicros, into: &output)
+                    scanner.skipWhitespace()
+                    guard let next = scanner.peek() else { throw scanner.error("unterminated array") }
+                    scanner.index += 1
+                    if next == UInt8(ascii: "]") { break }
+                    guard next == UInt8(ascii: ",") else { throw scanner.error("expected , or ] between events") }
+                    scanner.skipWhitespace()
+                }
+            }
+        case UInt8(ascii: "{"):
+            try decodeEvent(&scanner, receivedAtMicros: receivedAtMicros, into: &output)
+        default:
+            throw scanner.error("a frame must be a JSON array of events")
+        }
+        scanner.skipWhitespace()
+        guard scanner.index == bytes.count else { throw scanner.error("trailing bytes after the frame") }
+    }
+
+    /// Convenience for tests and tools: decodes a frame given as text.
+    public func decode(_ text: String, receivedAtMicros: Int64 = 0) throws(FrameError) -> DecodedFrame {
+        var output = DecodedFrame()
+        var text = text
+        let result: FrameError? = text.withUTF8 { utf8 in
+            do throws(FrameError) {
+                try decode(UnsafeRawBufferPointer(utf8), receivedAtMicros: receivedAtMicros, into: &output)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let result { throw result }
+        return output
+    }
+
+    private func decodeEvent(
+        _ scanner: inout JSONScanner, receivedAtMicros: Int64, into output: inout DecodedFrame
+    ) throws(FrameError) {
+        guard scanner.peek() == UInt8(ascii: "{") else { throw scanner.error("an event must be a JSON object") }
+        let objectStart = scanner.index
+        scanner.index += 1
+        var fields = EventFields()
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "}") {
+            scanner.index += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                let key = try scanner.scanString()
+                scanner.skipWhitespace()
+                try scanner.expect(UInt8(ascii: ":"))
+                scanner.skipWhitespace()
+                try fields.read(key: key, from: &scanner)
+                scanner.skipWhitespace()
+                guard let next = scanner.peek() else { throw scanner.error("unterminated object") }
+                scanner.index += 1
+                if next == UInt8(ascii: "}") { break }
+                guard next == UInt8(ascii: ",") else { throw scanner.error("expected , or } in an object") }
+            }
+        }
+        let objectRange = objectStart..<scanner.index
+
+        guard let ev = fields.ev else {
+            output.unknownEvents += 1
+            return
+        }
+        if scanner.equals(ev, "T") {
+            switch fields.trade(in: scanner.bytes, receivedAtMicros: receivedAtMicros) {
+            case .success(let trade):
+                output.trades.append(trade)
+            case .failure(let reason):
+                output.invalid.append(InvalidTrade(reason: reason, raw: scanner.text(objectRange)))
+            }
+        } else if scanner.equals(ev, "status") {
+            output.statuses.append(
+                FeedStatus(
+                    status: fields.status.map { scanner.unescapedText($0) } ?? "",
+                    message: fields.message.map { scanner.unescapedText($0) } ?? ""
+                )
+            )
+        } else {
+            output.unknownEvents += 1
+        }
+    }
+}
+
+/// The fields of one event as the scanner meets them, in any order.
+struct EventFields {
+    var ev: StringToken?
+    var sym: StringToken?
+    var status: StringToken?
+    var message: StringToken?
+    var x: JSONNumber?
+    var p: JSONNumber?
+    var s: JSONNumber?
+    var t: JSONNumber?
+    var q: JSONNumber?
+    var conditions: [Int16] = []
+    var badField = false
+
+    mutating func read(key: StringToken, from scanner: inout JSONScanner) throws(FrameError) {
+        guard key.length <= 7, !key.hasEscape else {
+            try scanner.skipValue()
+            return
+        }
+        if key.length == 1 {
+            switch scanner.bytes[key.start] {
+            case UInt8(ascii: "x"): x = try readNumber(&scanner)
+            case UInt8(ascii: "p"): p = try readNumber(&scanner)
+            case UInt8(ascii: "s"): s = try readNumber(&scanner)
+            case UInt8(ascii: "t"): t = try readNumber(&scanner)
+            case UInt8(ascii: "q"): q = try readNumber(&scanner)
+            case UInt8(ascii: "c"): try readConditions(&scanner)
+            default: try scanner.skipValue()
+            }
+        } else if scanner.equals(key, "ev") {
+            ev = try readString(&scanner)
+        } else if scanner.equals(key, "sym") {
+            sym = try readString(&scanner)
+        } else if scanner.equals(key, "status") {
+            status = try readString(&scanner)
+        } else if scanner.equals(key, "message") {
+            message = try readString(&scanner)
+        } else {
+            try scanner.skipValue()
+        }
+    }
+
+    /// A number, `nil` for JSON `null`; any other type marks the event bad.
+    private mutating func readNumber(_ scanner: inout JSONScanner) throws(FrameError) -> JSONNumber? {
+        switch scanner.peek() ?? 0 {
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try scanner.scanNumber()
+        case UInt8(ascii: "n"):
+            try scanner.skipValue()
+            return nil
+        default:
+            try scanner.skipValue()
+            badField = true
+            return nil
+        }
+    }
+
+    private mutating func readString(_ scanner: inout JSONScanner) throws(FrameError) -> StringToken? {
+        if scanner.peek() == UInt8(ascii: "\"") { return try scanner.scanString() }
+        try scanner.skipValue()
+        badField = true
+        return nil
+    }
+
+    private mutating func readConditions(_ scanner: inout JSONScanner) throws(FrameError) {
+        guard scanner.peek() == UInt8(ascii: "[") else {
+            if scanner.peek() != UInt8(ascii: "n") { badField = true }
+            try scanner.skipValue()
+            return
+        }
+        scanner.index += 1
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "]") {
+            scanner.index += 1
+            return
+        }
+        while true {
+            scanner.skipWhitespace()
+            if let number = try readNumber(&scanner), let value = number.int64, let code = Int16(exactly: value) {
+                conditions.append(code)
+            } else {
+                badField = true
+            }
+            scanner.skipWhitespace()
+            guard let next = scanner.peek() else { throw scanner.error("unterminated array") }
+            scanner.index += 1
+            if next == UInt8(ascii: "]") { return }
+            guard next == UInt8(ascii: ",") else { throw scanner.error("expected , or ] in an array") }
+        }
+    }
+
+    /// Validates the fields of a `T` event (SPEC §4: symbol, price, size, timestamp).
+    func trade(in bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64) -> Result<OptionTrade, InvalidTradeReason> {
+        guard let sym, !sym.hasEscape,
+            let symbol = OptionSymbol(utf8: UnsafeRawBufferPointer(rebasing: bytes[sym.start..<sym.start + sym.length]))
+        else { return .failure(.badSymbol) }
+        guard let price = p?.double, price.isFinite, price > 0 else { return .failure(.nonPositivePrice) }
+        guard let size = s?.int64, size > 0 else { return .failure(.nonPositiveSize) }
+        guard let timestamp = t?.int64, timestamp > 0 else { return .failure(.missingTimestamp) }
+        guard let q else { return .failure(.missingSequence) }
+        guard let sequence = q.int64, sequence >= 0 else { return .failure(.badField) }
+        var exchange: Int16 = 0
+        if let x {
+            guard let value = x.int64, let code = Int16(exactly: value), code >= 0 else { return .failure(.badField) }
+            exchange = code
+        }
+        guard !badField else { return .failure(.badField) }
+        return .success(
+            OptionTrade(
+                symbol: symbol, exchange: exchange, price: price, size: size, conditions: conditions,
+                timestampMs: timestamp, sequence: sequence, receivedAtMicros: receivedAtMicros
+            )
+        )
+    }
+}

@@ -1,0 +1,119 @@
+/// Whether an option is a call or a put (the `C`/`P` of the OCC symbol).
+public enum OptionType: UInt8, Sendable, Hashable {
+    case call = 0x43  // "C"
+    case put = 0x50  // "P"
+
+    /// The one-letter code stored in `options_trades.option_type`.
+    public var code: String { self == .call ? "C" : "P" }
+}
+
+/// A calendar date without time zone, as an option's expiry.
+public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    /// Validates the components; `nil` for a day that does not exist (e.g. Feb 30).
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...12).contains(month), day >= 1, day <= ExpiryDate.daysInMonth(year: year, month: month) else {
+            return nil
+        }
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// Days since 2000-01-01, the epoch of PostgreSQL's binary `date`.
+    public var daysSince2000: Int32 {
+        Int32(ExpiryDate.daysFromCivil(year: year, month: month, day: day) - ExpiryDate.daysFromCivil(year: 2000, month: 1, day: 1))
+    }
+
+    public var description: String {
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+    }
+
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Howard Hinnant's days-from-civil: days since 1970-01-01 in the proleptic Gregorian calendar.
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+}
+
+/// An OCC options symbol as the feed writes it: `O:SPY251219C00650000` is the
+/// SPY call expiring 2025-12-19 with strike 650.000 (SPEC §4:
+/// `^O:([A-Z0-9.]+)(\d{6})([CP])(\d{8})$`, strike × 1000 in 8 digits).
+public struct OptionSymbol: Sendable, Hashable, CustomStringConvertible {
+    /// The symbol exactly as received, e.g. `O:SPY251219C00650000`.
+    public let raw: String
+    /// The underlying ticker, e.g. `SPY`.
+    public let underlying: String
+    public let expiry: ExpiryDate
+    public let type: OptionType
+    /// Strike price × 1000, exact (the 8 digits of the symbol).
+    public let strikeThousandths: Int64
+
+    public var description: String { raw }
+
+    /// The strike in dollars (for display; storage uses `strikeThousandths`).
+    public var strike: Double { Double(strikeThousandths) / 1000 }
+
+    /// Parses a symbol; `nil` when it does not match the OCC form.
+    public init?(_ text: String) {
+        var text = text
+        let parsed: OptionSymbol? = text.withUTF8 { OptionSymbol(utf8: UnsafeRawBufferPointer($0)) }
+        guard let parsed else { return nil }
+        self = parsed
+    }
+
+    /// Parses a symbol from its UTF-8 bytes; `nil` when it does not match.
+    public init?(utf8 bytes: UnsafeRawBufferPointer) {
+        // "O:" + underlying (≥ 1) + YYMMDD (6) + C/P (1) + strike (8)
+        let suffix = 15
+        let count = bytes.count
+        guard count >= 2 + 1 + suffix, bytes[0] == 0x4F, bytes[1] == 0x3A else { return nil }
+        let underlyingEnd = count - suffix
+        for index in 2..<underlyingEnd {
+            let byte = bytes[index]
+            let isUpper = byte >= 0x41 && byte <= 0x5A
+            let isDigit = byte >= 0x30 && byte <= 0x39
+            guard isUpper || isDigit || byte == 0x2E else { return nil }
+        }
+        func digits(_ start: Int, _ length: Int) -> Int? {
+            var value = 0
+            for index in start..<(start + length) {
+                let byte = bytes[index]
+                guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard let yy = digits(underlyingEnd, 2), let mm = digits(underlyingEnd + 2, 2),
+            let dd = digits(underlyingEnd + 4, 2),
+            let expiry = ExpiryDate(year: 2000 + yy, month: mm, day: dd),
+            let type = OptionType(rawValue: bytes[underlyingEnd + 6]),
+            let strike = digits(underlyingEnd + 7, 8)
+        else { return nil }
+        self.raw = String(decoding: bytes, as: UTF8.self)
+        self.underlying = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[2..<underlyingEnd]), as: UTF8.self)
+        self.expiry = expiry
+        self.type = type
+        self.strikeThousandths = Int64(strike)
+    }
+}

@@ -1,0 +1,62 @@
+/// One options trade as the feed reports it (Polygon event `T`), validated.
+public struct OptionTrade: Sendable, Hashable {
+    public var symbol: OptionSymbol
+    /// Exchange id (`x`); 0 when the feed left it out.
+    public var exchange: Int16
+    /// Price per share (`p`), > 0.
+    public var price: Double
+    /// Contracts traded (`s`), > 0.
+    public var size: Int64
+    /// Trade conditions (`c`); empty when absent.
+    public var conditions: [Int16]
+    /// Exchange timestamp (`t`), Unix milliseconds, > 0.
+    public var timestampMs: Int64
+    /// Sequence number (`q`): with `sym` and `t` the trade's natural key.
+    public var sequence: Int64
+    /// When this process received the frame, Unix microseconds.
+    public var receivedAtMicros: Int64
+
+    public init(
+        symbol: OptionSymbol, exchange: Int16, price: Double, size: Int64, conditions: [Int16],
+        timestampMs: Int64, sequence: Int64, receivedAtMicros: Int64 = 0
+    ) {
+        self.symbol = symbol
+        self.exchange = exchange
+        self.price = price
+        self.size = size
+        self.conditions = conditions
+        self.timestampMs = timestampMs
+        self.sequence = sequence
+        self.receivedAtMicros = receivedAtMicros
+    }
+
+    /// Notional value in USD: price × size × 100 shares per contract (SPEC §3).
+    public var notional: Double { price * Double(size) * 100 }
+}
+
+/// Why a trade event was rejected before it could reach the table.
+public enum InvalidTradeReason: String, Error, Sendable, Hashable, CaseIterable {
+    case badSymbol = "bad_symbol"
+    case nonPositivePrice = "non_positive_price"
+    case nonPositiveSize = "non_positive_size"
+    case missingTimestamp = "missing_timestamp"
+    case missingSequence = "missing_sequence"
+    case badField = "bad_field"
+}
+
+/// A trade event that failed validation, with the raw JSON object for the dead-letter path.
+public struct InvalidTrade: Sendable, Hashable {
+    public var reason: InvalidTradeReason
+    public var raw: String
+}
+
+/// A feed status event (`{"ev":"status","status":…,"message":…}`).
+public struct FeedStatus: Sendable, Hashable {
+    public var status: String
+    public var message: String
+
+    public init(status: String, message: String) {
+        self.status = status
+        self.message = message
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import IngestService
+
+/// Every configuration variable as a flag (`POLYGON_API_KEY` → `--polygon-api-key`).
+/// Flags win over the environment, which wins over `.env` (SPEC §3).
+struct SettingFlags: ParsableArguments {
+    @Option(name: .customLong("polygon-api-key"), help: .init(Setting.apiKey.help, valueName: "POLYGON_API_KEY"))
+    var apiKey: String?
+
+    @Option(name: .customLong("polygon-ws-url"), help: .init(Setting.wsURL.help, valueName: "POLYGON_WS_URL"))
+    var wsURL: String?
+
+    @Option(name: .customLong("polygon-subscriptions"), help: .init(Setting.subscriptions.help, valueName: "POLYGON_SUBSCRIPTIONS"))
+    var subscriptions: String?
+
+    @Option(name: .customLong("polygon-option-trade-value-threshold"), help: .init(Setting.threshold.help, valueName: "POLYGON_OPTION_TRADE_VALUE_THRESHOLD"))
+    var threshold: String?
+
+    @Option(name: .customLong("database-url"), help: .init(Setting.databaseURL.help, valueName: "DATABASE_URL"))
+    var databaseURL: String?
+
+    @Option(name: .customLong("max-retries"), help: .init(Setting.maxRetries.help, valueName: "MAX_RETRIES"))
+    var maxRetries: String?
+
+    @Option(name: .customLong("retry-delay-ms"), help: .init(Setting.retryDelayMs.help, valueName: "RETRY_DELAY_MS"))
+    var retryDelayMs: String?
+
+    @Option(name: .customLong("log-level"), help: .init(Setting.logLevel.help, valueName: "LOG_LEVEL"))
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: .init(Setting.logFormat.help, valueName: "LOG_FORMAT"))
+    var logFormat: String?
+
+    @Option(name: .customLong("log-file"), help: .init(Setting.logFile.help, valueName: "LOG_FILE"))
+    var logFile: String?
+
+    @Option(name: .customLong("flush-interval-ms"), help: .init(Setting.flushIntervalMs.help, valueName: "FLUSH_INTERVAL_MS"))
+    var flushIntervalMs: String?
+
+    @Option(name: .customLong("flush-min-batch"), help: .init(Setting.flushMinBatch.help, valueName: "FLUSH_MIN_BATCH"))
+    var flushMinBatch: String?
+
+    @Option(name: .customLong("flush-max-batch"), help: .init(Setting.flushMaxBatch.help, valueName: "FLUSH_MAX_BATCH"))
+    var flushMaxBatch: String?
+
+    @Option(name: .customLong("buffer-capacity"), help: .init(Setting.bufferCapacity.help, valueName: "BUFFER_CAPACITY"))
+    var bufferCapacity: String?
+
+    @Option(name: .customLong("ws-max-frame-bytes"), help: .init(Setting.wsMaxFrameBytes.help, valueName: "WS_MAX_FRAME_BYTES"))
+    var wsMaxFrameBytes: String?
+
+    @Option(name: .customLong("ws-ping-interval-ms"), help: .init(Setting.wsPingIntervalMs.help, valueName: "WS_PING_INTERVAL_MS"))
+    var wsPingIntervalMs: String?
+
+    @Option(name: .customLong("shutdown-timeout-ms"), help: .init(Setting.shutdownTimeoutMs.help, valueName: "SHUTDOWN_TIMEOUT_MS"))
+    var shutdownTimeoutMs: String?
+
+    @Option(name: .customLong("migrations-dir"), help: .init(Setting.migrationsDir.help, valueName: "MIGRATIONS_DIR"))
+    var migrationsDir: String?
+
+    @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
+    var envFile: String?
+
+    var values: [String: String] {
+        let pairs: [(Setting, String?)] = [
+            (Setting.apiKey, apiKey),
+            (Setting.wsURL, wsURL),
+            (Setting.subscriptions, subscriptions),
+            (Setting.threshold, threshold),
+            (Setting.databaseURL, databaseURL),
+            (Setting.maxRetries, maxRetries),
+            (Setting.retryDelayMs, retryDelayMs),
+            (Setting.logLevel, logLevel),
+            (Setting.logFormat, logFormat),
+            (Setting.logFile, logFile),
+            (Setting.flushIntervalMs, flushIntervalMs),
+            (Setting.flushMinBatch, flushMinBatch),
+            (Setting.flushMaxBatch, flushMaxBatch),
+            (Setting.bufferCapacity, bufferCapacity),
+            (Setting.wsMaxFrameBytes, wsMaxFrameBytes),
+            (Setting.wsPingIntervalMs, wsPingIntervalMs),
+            (Setting.shutdownTimeoutMs, shutdownTimeoutMs),
+            (Setting.migrationsDir, migrationsDir),
+        ]
+        var values: [String: String] = [:]
+        for (setting, value) in pairs {
+            if let value { values[setting.name] = value }
+        }
+        return values
+    }
+
+    /// Loads the configuration or exits 64 with one line naming the variable.
+    func configuration(requireFeed: Bool) throws -> IngestConfiguration {
+        var dotEnv: [String: String] = [:]
+        let path = envFile ?? ".env"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            dotEnv = ConfigurationSources.parseDotEnv(text)
+        } else if envFile != nil {
+            FileHandle.standardError.write(Data("error: --env-file: cannot read \(path)\n".utf8))
+            throw ExitCode(64)
+        }
+        let sources = ConfigurationSources(flags: values, environment: ProcessInfo.processInfo.environment, dotEnv: dotEnv)
+        do {
+            return try IngestConfiguration(sources: sources, requireFeed: requireFeed)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode(64)
+        }
+    }
+}

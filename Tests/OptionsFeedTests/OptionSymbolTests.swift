@@ -1,0 +1,54 @@
+import Testing
+
+@testable import OptionsFeed
+
+@Suite("Option symbols")
+struct OptionSymbolTests {
+    struct Valid: Sendable, CustomTestStringConvertible {
+        let raw: String
+        let underlying: String
+        let expiry: String
+        let type: OptionType
+        let strikeThousandths: Int64
+        var testDescription: String { raw }
+    }
+
+    static let valid: [Valid] = [
+        .init(raw: "O:SPY251219C00650000", underlying: "SPY", expiry: "2025-12-19", type: .call, strikeThousandths: 650_000),
+        .init(raw: "O:AAPL240119P00185500", underlying: "AAPL", expiry: "2024-01-19", type: .put, strikeThousandths: 185_500),
+        .init(raw: "O:BRK.B260320C00500000", underlying: "BRK.B", expiry: "2026-03-20", type: .call, strikeThousandths: 500_000),
+        .init(raw: "O:SPXW241231P04500000", underlying: "SPXW", expiry: "2024-12-31", type: .put, strikeThousandths: 4_500_000),
+        .init(raw: "O:AMD1250117C00000500", underlying: "AMD1", expiry: "2025-01-17", type: .call, strikeThousandths: 500),
+        .init(raw: "O:X240229C99999999", underlying: "X", expiry: "2024-02-29", type: .call, strikeThousandths: 99_999_999),
+    ]
+
+    @Test("a valid OCC symbol parses into underlying, expiry, type and exact strike", arguments: valid)
+    func parsesValid(_ case_: Valid) throws {
+        let symbol = try #require(OptionSymbol(case_.raw))
+        #expect(symbol.raw == case_.raw)
+        #expect(symbol.underlying == case_.underlying)
+        #expect(symbol.expiry.description == case_.expiry)
+        #expect(symbol.type == case_.type)
+        #expect(symbol.strikeThousandths == case_.strikeThousandths)
+    }
+
+    @Test(
+        "a symbol that does not match ^O:([A-Z0-9.]+)(\\d{6})([CP])(\\d{8})$ is rejected",
+        arguments: [
+            "", "O:", "SPY251219C00650000", "X:SPY251219C00650000", "O:251219C00650000",
+            "O:spy251219C00650000", "O:SPY251219X00650000", "O:SPY251219C0065000", "O:SPY251219C006500000x",
+            "O:SPY25121C00650000", "O:SPY251319C00650000", "O:SPY250230C00650000", "O:SPY251200C00650000",
+            "O:SP Y251219C00650000", "O:SPY251219C0065000A", "O:SPY-251219C00650000",
+        ])
+    func rejectsInvalid(_ raw: String) {
+        #expect(OptionSymbol(raw) == nil)
+    }
+
+    @Test("expiry converts to days since 2000-01-01 as PostgreSQL's binary date", arguments: [
+        (2000, 1, 1, Int32(0)), (2000, 3, 1, Int32(60)), (2025, 12, 19, Int32(9484)), (1999, 12, 31, Int32(-1)),
+    ])
+    func expiryDays(_ year: Int, _ month: Int, _ day: Int, _ days: Int32) throws {
+        let date = try #require(ExpiryDate(year: year, month: month, day: day))
+        #expect(date.daysSince2000 == days)
+    }
+}
