@@ -34,6 +34,8 @@ public final class PGConnection {
             let kind: DatabaseError.Kind = message.contains("authentication") || message.contains("password") ? .auth : .connection
             throw DatabaseError(kind: kind, sqlState: nil, message: message)
         }
+        // Server notices ("relation already exists, skipping") would go to stderr: drop them.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.handle = connection
     }
 
