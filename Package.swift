@@ -77,11 +77,18 @@ let package = Package(
             ]
         ),
 
+        // Shared by the integration tests: a fresh database per test, child processes.
+        .target(
+            name: "IngestTestSupport",
+            dependencies: ["IngestDatabase", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/IngestTestSupport"
+        ),
+
         .testTarget(name: "OptionsFeedTests", dependencies: ["OptionsFeed"]),
         .testTarget(name: "IngestPipelineTests", dependencies: ["IngestPipeline"]),
-        .testTarget(name: "IngestDatabaseTests", dependencies: ["IngestDatabase"]),
-        .testTarget(name: "IngestServiceTests", dependencies: ["IngestService"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "OptionsFeed"]),
+        .testTarget(name: "IngestDatabaseTests", dependencies: ["IngestDatabase", "IngestTestSupport"]),
+        .testTarget(name: "IngestServiceTests", dependencies: ["IngestService", "IngestTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "FeedSimulator", "IngestTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
