@@ -57,6 +57,36 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
+    /// Writes `feed_gaps` changes in one transaction: `opened` inserts a row,
+    /// `closed` ends every open row that started before it.
+    public func recordGaps(_ events: [GapEvent]) async throws {
+        guard !events.isEmpty else { return }
+        let session = self.session
+        let logger = self.logger
+        try await thread.runIfActive {
+            let connection = try Self.connect(session, logger: logger)
+            let time = "'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
+            do {
+                try connection.execute("BEGIN")
+                for event in events {
+                    switch event {
+                    case .opened(let micros, let reason):
+                        _ = try connection.query(
+                            "INSERT INTO feed_gaps (started_at, reason) VALUES (\(time), $2)", [String(micros), reason])
+                    case .closed(let micros):
+                        _ = try connection.query(
+                            "UPDATE feed_gaps SET ended_at = \(time) WHERE ended_at IS NULL AND started_at <= \(time)",
+                            [String(micros)])
+                    }
+                }
+                try connection.execute("COMMIT")
+            } catch {
+                if connection.isHealthy { _ = try? connection.execute("ROLLBACK") } else { session.connection = nil }
+                throw error
+            }
+        }
+    }
+
     /// Closes the connection and stops the writer's thread.
     public func shutdown() async {
         let session = self.session

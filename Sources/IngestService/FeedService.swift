@@ -1,65 +1,76 @@
+import IngestPipeline
 import Logging
 import ServiceLifecycle
-import Synchronization
 
-/// Keeps a feed session running: reconnects after any failure with capped
-/// exponential backoff (SPEC §5.1: 1 s ×2 up to 30 s; reset after 30 s of
-/// streaming). Stops reading at graceful shutdown. An authentication
-/// rejection ends the service with `FeedError.authenticationRejected`.
+/// Keeps the feed connected (SPEC §5.1): runs one session at a time and
+/// lets the `FeedConnectionMachine` decide what follows each end: back off
+/// (1 s ×2 up to 30 s, jittered; at the cap when another client took over;
+/// the connect breaker's 60 s after 3 failed attempts), or give up (attempt
+/// limit → exit 75, rejected key → exit 77). Every lost streaming connection
+/// opens a `feed_gaps` row. Stops reading at graceful shutdown.
 public struct FeedService: Service {
     let session: FeedSession
+    let monitor: FeedMonitor
+    let gaps: GapLedger
     let stats: IngestStats
     let logger: Logger
-    /// First reconnect delay (SPEC §5.1: 1 s).
-    let initialBackoff: Duration = .seconds(1)
-    /// Reconnect delay cap (SPEC §5.1: 30 s).
-    let maximumBackoff: Duration = .seconds(30)
-    /// Streaming this long resets the backoff (SPEC §5.1: 30 s).
-    let stablePeriod: Duration = .seconds(30)
 
-    public init(session: FeedSession, stats: IngestStats, logger: Logger) {
+    public init(session: FeedSession, monitor: FeedMonitor, gaps: GapLedger, stats: IngestStats, logger: Logger) {
         self.session = session
+        self.monitor = monitor
+        self.gaps = gaps
         self.stats = stats
         self.logger = logger
     }
 
     public func run() async throws {
-        var backoff = initialBackoff
-        var attempt = 0
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            attempt += 1
-            let streamingSince = Mutex<ContinuousClock.Instant?>(nil)
-            logger.info("feed connecting", metadata: ["url": "\(session.url)", "attempt": "\(attempt)"])
-            do {
-                try await cancelWhenGracefulShutdown {
-                    try await session.run(onStreaming: { streamingSince.withLock { $0 = .now } })
-                }
-            } catch let error as FeedError {
-                if case .authenticationRejected = error {
-                    logger.critical("\(error)")
-                    throw error
-                }
-                logger.warning("feed disconnected", metadata: ["reason": "\(error)"])
-            } catch {
-                if Task.isShuttingDownGracefully || Task.isCancelled { break }
-                logger.warning("feed disconnected", metadata: ["reason": "\(error)"])
-            }
-            if Task.isShuttingDownGracefully || Task.isCancelled { break }
-            if let since = streamingSince.withLock({ $0 }), ContinuousClock.now - since >= stablePeriod {
-                backoff = initialBackoff
-                attempt = 0
-            }
-            stats.reconnects.add(1)
-            logger.info("feed reconnecting after backoff", metadata: ["delay_ms": "\(backoff.milliseconds)"])
-            let delay = backoff
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
-            } catch {
-                break
-            }
-            backoff = min(backoff * 2, maximumBackoff)
+        var action = monitor.withMachine { $0.start(now: .now) }
+        defer {
+            monitor.withMachine { $0.stop() }
+            gaps.open(atMicros: FeedSession.nowMicros(), reason: "shutdown")
+            logger.info("feed reader stopped")
         }
-        logger.info("feed reader stopped")
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            switch action {
+            case .connect:
+                let attempt = monitor.withMachine { $0.state }
+                logger.info("feed connecting", metadata: ["url": "\(session.configuration.url)", "state": "\(attempt)"])
+                let session = self.session
+                // Graceful shutdown cancels the attempt, which shuts its event loop down.
+                let outcome = await cancelWhenGracefulShutdown { await session.runAttempt() }
+                guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+                if outcome.wasStreaming {
+                    gaps.open(atMicros: FeedSession.nowMicros(), reason: outcome.failure.reason)
+                }
+                stats.reconnects.add(1)
+                action = monitor.withMachine { $0.failed(outcome.failure, now: .now, random: Double.random(in: 0..<1)) }
+                logger.warning(
+                    "feed disconnected",
+                    metadata: ["reason": "\(outcome.failure.reason)", "was_streaming": "\(outcome.wasStreaming)"])
+                if case .rejected(let reason) = outcome.failure {
+                    logger.critical("the feed rejected the API key; not retrying", metadata: ["status": "\(reason)"])
+                    throw FeedError.authenticationRejected(reason)
+                }
+            case .wait(let until):
+                let (failures, breaker) = monitor.withMachine { ($0.failures, $0.breaker.state.name) }
+                logger.info(
+                    "feed reconnecting after backoff",
+                    metadata: ["delay_ms": "\(ContinuousClock.now.duration(to: until).milliseconds)",
+                               "consecutive_failures": "\(failures)", "breaker": "\(breaker)"])
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(until: until, clock: .continuous) }
+                } catch {
+                    return
+                }
+                action = monitor.withMachine { $0.waitElapsed(now: .now) }
+            case .giveUp(let reason):
+                logger.critical("feed: giving up", metadata: ["reason": "\(reason)"])
+                throw FeedError.gaveUp(reason)
+            case .none:
+                action = monitor.withMachine { $0.start(now: .now) }
+                if action == .none { return }
+            }
+        }
     }
 }
 

@@ -2,21 +2,22 @@ import Foundation
 import IngestPipeline
 import Logging
 import NIOCore
+import NIOPosix
 import OptionsFeed
 import Synchronization
 import WSClient
 
-/// Why a feed session ended in a way the service must act on.
+/// Why the feed service stopped for good.
 public enum FeedError: Error, Sendable, CustomStringConvertible {
     /// The feed rejected the key (`auth_failed`, `auth_timeout`): exit 77, no retry (SPEC §5.1).
-    case authenticationRejected(status: String, message: String)
-    /// The server closed or the socket dropped.
-    case disconnected(reason: String)
+    case authenticationRejected(String)
+    /// `WS_MAX_RECONNECT_ATTEMPTS` consecutive attempts failed: exit 75 (SPEC §2).
+    case gaveUp(String)
 
     public var description: String {
         switch self {
-        case .authenticationRejected(let status, let message): "feed rejected authentication (\(status)): \(message)"
-        case .disconnected(let reason): "feed disconnected: \(reason)"
+        case .authenticationRejected(let message): "the feed rejected the API key: \(message)"
+        case .gaveUp(let reason): "gave up reconnecting: \(reason)"
         }
     }
 }
@@ -25,25 +26,27 @@ public enum FeedError: Error, Sendable, CustomStringConvertible {
 public final class TradeIntake: Sendable {
     public let buffer: TradeBuffer
     public let stats: IngestStats
+    public let gaps: GapLedger
     /// SPEC §3 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
     let logger: Logger
-    private let invalidLog = Mutex<[InvalidTradeReason: ContinuousClock.Instant]>([:])
+    private let invalidLog = LogThrottle<InvalidTradeReason>()
 
-    public init(buffer: TradeBuffer, stats: IngestStats, notionalThreshold: Double, logger: Logger) {
+    public init(buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, notionalThreshold: Double, logger: Logger) {
         self.buffer = buffer
         self.stats = stats
+        self.gaps = gaps
         self.notionalThreshold = notionalThreshold
         self.logger = logger
     }
 
     /// Filters the frame's trades and waits until the buffer took every accepted one.
-    public func take(_ frame: DecodedFrame) async throws {
+    public func take(_ frame: DecodedFrame, receivedAtMicros: Int64) async throws {
         stats.tradesSeen.add(frame.trades.count + frame.invalid.count)
         stats.tradesInvalid.add(frame.invalid.count)
-        stats.unknownEvents.add(frame.unknownEvents)
         for invalid in frame.invalid { logInvalid(invalid) }
         guard !frame.trades.isEmpty else { return }
+        gaps.dataArrived(atMicros: receivedAtMicros)
         let accepted = notionalThreshold > 0 ? frame.trades.filter { $0.notional >= notionalThreshold } : frame.trades
         stats.tradesFiltered.add(frame.trades.count - accepted.count)
         stats.tradesAccepted.add(accepted.count)
@@ -52,95 +55,207 @@ public final class TradeIntake: Sendable {
 
     /// One warning per reason per minute: a flood of bad trades must not flood the log.
     private func logInvalid(_ invalid: InvalidTrade) {
-        let now = ContinuousClock.now
-        let due = invalidLog.withLock { last in
-            if let previous = last[invalid.reason], now < previous.advanced(by: .seconds(60)) { return false }
-            last[invalid.reason] = now
-            return true
-        }
-        if due {
-            logger.warning(
-                "invalid trade rejected",
-                metadata: ["reason": "\(invalid.reason.rawValue)", "raw": "\(invalid.raw.prefix(500))",
-                           "invalid_total": "\(stats.tradesInvalid.load(ordering: .relaxed))"])
-        }
+        guard let suppressed = invalidLog.admit(invalid.reason) else { return }
+        logger.warning(
+            "invalid trade rejected",
+            metadata: [
+                "reason": "\(invalid.reason.rawValue)", "raw": "\(invalid.raw.prefix(500))",
+                "invalid_total": "\(stats.tradesInvalid.load(ordering: .relaxed))", "suppressed": "\(suppressed)",
+            ])
     }
 }
 
-/// One connection to the feed: connect, wait for `connected`, authenticate,
-/// subscribe, then stream frames into the intake until the socket ends
-/// (SPEC §5.1 wire protocol).
-public struct FeedSession: Sendable {
-    public let url: String
-    public let apiKey: String
-    public let subscriptions: [String]
-    public let maxFrameBytes: Int
-    public let pingInterval: Duration
-    let intake: TradeIntake
-    let logger: Logger
+/// The connection lifecycle shared by the feed service and the sessions it
+/// runs (and, later, the health report): a lock around the state machine.
+public final class FeedMonitor: Sendable {
+    public typealias Machine = FeedConnectionMachine<ContinuousClock.Instant>
+    private let machine: Mutex<Machine>
+
+    public init(configuration: Machine.Configuration) {
+        self.machine = Mutex(Machine(configuration: configuration))
+    }
+
+    public func withMachine<T>(_ body: (inout Machine) -> T) -> T {
+        machine.withLock { body(&$0) }
+    }
+
+    public var state: Machine.State { machine.withLock { $0.state } }
+}
+
+/// The settings of a feed session (SPEC §5.1).
+public struct FeedSessionConfiguration: Sendable {
+    public var url: String
+    public var apiKey: String
+    public var subscriptions: [String]
+    /// Frames larger than this are counted and skipped (`WS_MAX_FRAME_BYTES`, 1 MiB).
+    public var maxFrameBytes: Int
+    /// WebSocket ping period; a missing pong by the next ping drops the connection (`WS_PING_INTERVAL_MS`).
+    public var pingInterval: Duration
+    public var watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
 
     public init(
         url: String, apiKey: String, subscriptions: [String], maxFrameBytes: Int, pingInterval: Duration,
-        intake: TradeIntake, logger: Logger
+        watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
     ) {
         self.url = url
         self.apiKey = apiKey
         self.subscriptions = subscriptions
         self.maxFrameBytes = maxFrameBytes
         self.pingInterval = pingInterval
+        self.watchdog = watchdog
+    }
+}
+
+/// One connection to the feed: connect, wait for `connected`, authenticate,
+/// subscribe, then stream frames into the intake until the socket ends or a
+/// step takes too long (SPEC §5.1 wire protocol). Each attempt owns its event
+/// loop, so a hung TCP connect or upgrade is ended by shutting that loop down.
+public struct FeedSession: Sendable {
+    public typealias Failure = FeedMonitor.Machine.Failure
+    public let configuration: FeedSessionConfiguration
+    let intake: TradeIntake
+    let monitor: FeedMonitor
+    let logger: Logger
+    let badFrameLog = LogThrottle<BadFrameKind>()
+
+    public init(configuration: FeedSessionConfiguration, intake: TradeIntake, monitor: FeedMonitor, logger: Logger) {
+        self.configuration = configuration
         self.intake = intake
+        self.monitor = monitor
         self.logger = logger
     }
 
-    /// Protocol phase of the session.
-    enum Phase: Sendable {
-        case awaitingConnected, authenticating, streaming
+    /// What one attempt knows while it runs: the watchdog and how it ended.
+    final class Attempt: Sendable {
+        struct State {
+            var watchdog: SessionWatchdog<ContinuousClock.Instant>
+            var failure: Failure?
+            var streaming = false
+        }
+
+        let state: Mutex<State>
+
+        init(watchdog: SessionWatchdog<ContinuousClock.Instant>) {
+            state = Mutex(State(watchdog: watchdog))
+        }
+
+        /// Records how the attempt ended; the first reason wins.
+        func end(_ failure: Failure) {
+            state.withLock { if $0.failure == nil { $0.failure = failure } }
+        }
+
+        var failure: Failure? { state.withLock { $0.failure } }
     }
 
-    /// Runs one session. Returns when the server closed the connection after
-    /// streaming (`streamedSince` tells when streaming began); throws on
-    /// rejection or failure.
-    public func run(onStreaming: @escaping @Sendable () -> Void) async throws {
-        let configuration = WebSocketClientConfiguration(
-            maxFrameSize: maxFrameBytes,
+    /// Runs one attempt to its end and says how it ended; `wasStreaming` tells
+    /// whether data flowed (a gap opens only when a streaming connection is lost).
+    public func runAttempt() async -> (failure: Failure, wasStreaming: Bool) {
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let attempt = Attempt(watchdog: SessionWatchdog(configuration: configuration.watchdog, now: .now))
+        // The library's own frame limit is kept well above ours, so that a frame a
+        // little over WS_MAX_FRAME_BYTES is counted and skipped, not fatal to the connection.
+        let clientConfiguration = WebSocketClientConfiguration(
+            maxFrameSize: max(configuration.maxFrameBytes * 4, 4 << 20),
             closeTimeout: .seconds(2),
-            autoPing: .enabled(timePeriod: pingInterval)
+            autoPing: .enabled(timePeriod: configuration.pingInterval)
         )
-        let outcome = Mutex<FeedError?>(nil)
         let session = self
-        let closeFrame = try await WebSocketClient.connect(
-            url: url, configuration: configuration, logger: Logger(label: "websocket-client", factory: { _ in SwiftLogNoOpLogHandler() })
-        ) { inbound, outbound, _ in
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                do {
+                    let close = try await WebSocketClient.connect(
+                        url: session.configuration.url, configuration: clientConfiguration, eventLoopGroup: eventLoops,
+                        logger: Logger(label: "websocket-client", factory: { _ in SwiftLogNoOpLogHandler() })
+                    ) { inbound, outbound, _ in
+                        try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt)
+                    }
+                    if let close {
+                        attempt.end(.connection("closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))"))
+                    } else {
+                        // autoPing closes without a close frame when a pong is missing.
+                        attempt.end(.connection("connection ended without a close frame (ping timeout or reset)"))
+                    }
+                } catch {
+                    attempt.end(.connection("\(error)"))
+                }
+            }
+            tasks.addTask {
+                await session.watch(attempt)
+                // Ends whatever is still running on this attempt's loop: a hung connect, upgrade or socket.
+                try? await eventLoops.shutdownGracefully()
+            }
+            await tasks.next()
+            tasks.cancelAll()
+        }
+        try? await eventLoops.shutdownGracefully()
+        let (failure, streaming) = attempt.state.withLock { ($0.failure, $0.streaming) }
+        return (failure ?? .connection("connection ended"), streaming)
+    }
+
+    /// Sleeps until the watchdog's next deadline and acts on its verdict, until
+    /// it aborts the attempt or the attempt ends (cancellation).
+    private func watch(_ attempt: Attempt) async {
+        while !Task.isCancelled {
+            let next = attempt.state.withLock { $0.watchdog.nextCheck }
             do {
-                try await session.handle(inbound: inbound, outbound: outbound, onStreaming: onStreaming)
-            } catch let error as FeedError {
-                outcome.withLock { $0 = error }
-                try? await outbound.close(.normalClosure, reason: nil)
+                try await Task.sleep(until: max(next, ContinuousClock.now.advanced(by: .milliseconds(10))), clock: .continuous)
+            } catch {
+                return
+            }
+            let verdict = attempt.state.withLock { $0.watchdog.check(now: .now) }
+            switch verdict {
+            case .fine:
+                continue
+            case .stale(let silence):
+                intake.stats.staleAlerts.add(1)
+                logger.warning(
+                    "ALERT",
+                    metadata: ["alert": "feed_stale", "state": "open", "silent_s": "\(silence.components.seconds)",
+                               "reconnect_after_s": "\(configuration.watchdog.reconnectAfter.components.seconds)"])
+            case .recovered:
+                logger.notice("ALERT", metadata: ["alert": "feed_stale", "state": "resolved"])
+            case .abort(let reason):
+                attempt.end(.connection(reason))
+                logger.warning("feed attempt aborted", metadata: ["reason": "\(reason)"])
+                return
             }
         }
-        if let error = outcome.withLock({ $0 }) { throw error }
-        let code = closeFrame.map { "\($0.closeCode)" } ?? "no close frame"
-        throw FeedError.disconnected(reason: "connection closed (\(code))")
     }
 
-    private func handle(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, onStreaming: @Sendable () -> Void
-    ) async throws {
+    private func handle(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, attempt: Attempt) async throws {
         let decoder = FrameDecoder()
         var frame = DecodedFrame()
-        var phase = Phase.awaitingConnected
         var message = ByteBuffer()
+        var isBinary = false
+        var tooLarge = false
         var iterator = inbound.makeAsyncIterator()
         while let piece = try await iterator.next() {
             switch piece.opcode {
             case .text, .binary:
-                message = piece.data
+                isBinary = piece.opcode == .binary
+                tooLarge = piece.data.readableBytes > configuration.maxFrameBytes
+                message = tooLarge ? ByteBuffer() : piece.data
             case .continuation:
-                var data = piece.data
-                message.writeBuffer(&data)
+                tooLarge = tooLarge || message.readableBytes + piece.data.readableBytes > configuration.maxFrameBytes
+                if tooLarge {
+                    message.clear()
+                } else {
+                    var data = piece.data
+                    message.writeBuffer(&data)
+                }
             }
             guard piece.fin else { continue }
+            let now = ContinuousClock.now
+            attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
             intake.stats.frames.add(1)
+            if tooLarge {
+                badFrame(.oversized, ["limit_bytes": "\(configuration.maxFrameBytes)"])
+                continue
+            }
+            if isBinary {
+                badFrame(.binary, ["bytes": "\(message.readableBytes)"])
+                continue
+            }
             frame.removeAll()
             let receivedAt = Self.nowMicros()
             do {
@@ -148,47 +263,84 @@ public struct FeedSession: Sendable {
                     try decoder.decode(bytes, receivedAtMicros: receivedAt, into: &frame)
                 }
             } catch {
-                intake.stats.malformedFrames.add(1)
-                logger.warning("malformed frame", metadata: ["reason": "\(error.reason)", "offset": "\(error.offset)", "bytes": "\(message.readableBytes)"])
+                badFrame(.malformed, ["reason": "\(error.reason)", "offset": "\(error.offset)", "bytes": "\(message.readableBytes)"])
+            }
+            if frame.unknownEvents > 0 {
+                intake.stats.badFrames.add(.unknownEvent, frame.unknownEvents)
+                if let suppressed = badFrameLog.admit(.unknownEvent) {
+                    logger.info("unknown feed events skipped", metadata: ["events": "\(frame.unknownEvents)", "suppressed": "\(suppressed)"])
+                }
             }
             for status in frame.statuses {
-                phase = try await handle(status, phase: phase, outbound: outbound, onStreaming: onStreaming)
+                guard try await handle(status, outbound: outbound, attempt: attempt) else { return }
             }
-            try await intake.take(frame)
+            if !frame.trades.isEmpty || !frame.invalid.isEmpty {
+                becomeStreaming(attempt)
+                try await intake.take(frame, receivedAtMicros: receivedAt)
+            }
         }
     }
 
-    private func handle(
-        _ status: FeedStatus, phase: Phase, outbound: WebSocketOutboundWriter, onStreaming: @Sendable () -> Void
-    ) async throws -> Phase {
+    /// Acts on a status event; `false` ends the session.
+    private func handle(_ status: FeedStatus, outbound: WebSocketOutboundWriter, attempt: Attempt) async throws -> Bool {
         switch status.status {
-        case "connected" where phase == .awaitingConnected:
+        case "connected":
+            monitor.withMachine { $0.connected() }
+            attempt.state.withLock { $0.watchdog.enter(.authenticating, now: .now) }
             logger.info("feed connected, authenticating", metadata: ["message": "\(status.message)"])
-            try await outbound.write(.text(#"{"action":"auth","params":\#(Self.jsonString(apiKey))}"#))
-            return .authenticating
+            try await outbound.write(.text(#"{"action":"auth","params":\#(JSONLogHandler.jsonString(configuration.apiKey))}"#))
         case "auth_success":
-            let params = subscriptions.joined(separator: ",")
-            try await outbound.write(.text(#"{"action":"subscribe","params":\#(Self.jsonString(params))}"#))
-            logger.info("feed authenticated, subscribed", metadata: ["subscriptions": "\(params)"])
-            onStreaming()
-            return .streaming
+            monitor.withMachine { $0.authenticated() }
+            attempt.state.withLock { $0.watchdog.enter(.subscribing, now: .now) }
+            let params = configuration.subscriptions.joined(separator: ",")
+            try await outbound.write(.text(#"{"action":"subscribe","params":\#(JSONLogHandler.jsonString(params))}"#))
+            logger.info("feed authenticated, subscribing", metadata: ["subscriptions": "\(params)"])
         case "auth_failed", "auth_timeout":
-            throw FeedError.authenticationRejected(status: status.status, message: status.message)
+            attempt.end(.rejected("\(status.status): \(status.message)"))
+            try? await outbound.close(.normalClosure, reason: nil)
+            return false
+        case "success":
+            logger.info("feed status", metadata: ["status": "success", "message": "\(status.message)"])
+            becomeStreaming(attempt)
         case "max_connections", "force_disconnect":
             logger.error(
-                "feed says another client with this key took over",
+                "another client with this API key took over the feed connection; backing off at the cap",
                 metadata: ["status": "\(status.status)", "message": "\(status.message)"])
-            return phase
+            attempt.end(.takenOver(status.status))
+            try? await outbound.close(.normalClosure, reason: nil)
+            return false
         case "slow_consumer":
-            logger.warning("feed reports this client as a slow consumer", metadata: ["message": "\(status.message)"])
-            return phase
+            intake.stats.slowConsumerWarnings.add(1)
+            logger.warning(
+                "the feed reports this client as a slow consumer",
+                metadata: ["message": "\(status.message)", "count": "\(intake.stats.slowConsumerWarnings.load(ordering: .relaxed))"])
         default:
             logger.info("feed status", metadata: ["status": "\(status.status)", "message": "\(status.message)"])
-            return phase
         }
+        return true
     }
 
-    static func jsonString(_ text: String) -> String { JSONLogHandler.jsonString(text) }
+    private func becomeStreaming(_ attempt: Attempt) {
+        let first = attempt.state.withLock { state -> Bool in
+            guard !state.streaming else { return false }
+            state.streaming = true
+            state.watchdog.enter(.streaming, now: .now)
+            return true
+        }
+        guard first else { return }
+        monitor.withMachine { $0.streaming(now: .now) }
+        logger.info("feed streaming")
+    }
+
+    private func badFrame(_ kind: BadFrameKind, _ metadata: Logger.Metadata) {
+        intake.stats.badFrames.add(kind)
+        guard let suppressed = badFrameLog.admit(kind) else { return }
+        var metadata = metadata
+        metadata["kind"] = "\(kind.rawValue)"
+        metadata["count"] = "\(intake.stats.badFrames.count(kind))"
+        metadata["suppressed"] = "\(suppressed)"
+        logger.warning("bad frame skipped", metadata: metadata)
+    }
 
     static func nowMicros() -> Int64 {
         var now = timespec()

@@ -10,6 +10,7 @@ import Synchronization
 /// shutdown timeout, then stops.
 public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let buffer: TradeBuffer
+    let gaps: GapLedger
     let writer: PostgresTradeWriter
     let policyConfiguration: FlushPolicy<C.Instant>.Configuration
     let retry: RetrySchedule
@@ -19,10 +20,11 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let logger: Logger
 
     public init(
-        buffer: TradeBuffer, writer: PostgresTradeWriter, policy: FlushPolicy<C.Instant>.Configuration,
+        buffer: TradeBuffer, gaps: GapLedger, writer: PostgresTradeWriter, policy: FlushPolicy<C.Instant>.Configuration,
         retry: RetrySchedule, shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger
     ) {
         self.buffer = buffer
+        self.gaps = gaps
         self.writer = writer
         self.policyConfiguration = policy
         self.retry = retry
@@ -43,6 +45,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     drainDeadline = clock.now.advanced(by: shutdownTimeout)
                     logger.info("draining buffer before exit", metadata: ["items": "\(buffer.count)"])
                 }
+                await writeGaps()
                 switch policy.decide(waiting: buffer.count, now: clock.now) {
                 case .flush(let maximumItems):
                     let batch = buffer.take(upTo: maximumItems)
@@ -50,7 +53,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     policy.flushFinished(now: clock.now)
                 case .wait:
                     if policy.isDraining {
-                        if buffer.count == 0 { return }
+                        if buffer.count == 0, gaps.isEmpty { return }
                         if let drainDeadline, clock.now >= drainDeadline {
                             let left = buffer.take(upTo: Int.max).count
                             stats.tradesDropped.add(left)
@@ -66,6 +69,18 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             buffer.wakeFlusher()
         }
         logger.info("flusher stopped", metadata: stats.summary.mapValues { "\($0)" })
+    }
+
+    /// Writes waiting `feed_gaps` changes; on failure they stay queued for the next round.
+    private func writeGaps() async {
+        let events = gaps.drain()
+        guard !events.isEmpty else { return }
+        do {
+            try await writer.recordGaps(events)
+        } catch {
+            gaps.putBack(events)
+            logger.warning("feed gap changes not written yet", metadata: ["events": "\(events.count)", "error": "\(error)"])
+        }
     }
 
     /// Sleeps until the deadline or until enough trades wait.

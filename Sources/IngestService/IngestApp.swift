@@ -57,15 +57,20 @@ public enum IngestApp {
         let stats = IngestStats()
         let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
         let writer = PostgresTradeWriter(conninfo: configuration.databaseURL, logger: Logger(label: "database"))
+        let gaps = GapLedger()
+        let monitor = FeedMonitor(configuration: configuration.connection)
         let intake = TradeIntake(
-            buffer: buffer, stats: stats, notionalThreshold: configuration.notionalThreshold, logger: Logger(label: "websocket"))
-        let session = FeedSession(
-            url: configuration.wsURL, apiKey: configuration.apiKey, subscriptions: configuration.subscriptions,
-            maxFrameBytes: configuration.wsMaxFrameBytes, pingInterval: configuration.wsPingInterval, intake: intake,
+            buffer: buffer, stats: stats, gaps: gaps, notionalThreshold: configuration.notionalThreshold,
             logger: Logger(label: "websocket"))
-        let feed = FeedService(session: session, stats: stats, logger: Logger(label: "websocket"))
+        let session = FeedSession(
+            configuration: FeedSessionConfiguration(
+                url: configuration.wsURL, apiKey: configuration.apiKey, subscriptions: configuration.subscriptions,
+                maxFrameBytes: configuration.wsMaxFrameBytes, pingInterval: configuration.wsPingInterval,
+                watchdog: configuration.watchdog),
+            intake: intake, monitor: monitor, logger: Logger(label: "websocket"))
+        let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, logger: Logger(label: "websocket"))
         let flusher = FlushService(
-            buffer: buffer, writer: writer,
+            buffer: buffer, gaps: gaps, writer: writer,
             policy: .init(
                 interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
                 maximumBatch: configuration.flushMaxBatch),
@@ -101,7 +106,10 @@ public enum IngestApp {
         do {
             try await group.run()
         } catch let error as FeedError {
-            if case .authenticationRejected = error { status = .authenticationRejected } else { status = .internalError }
+            switch error {
+            case .authenticationRejected: status = .authenticationRejected
+            case .gaveUp: status = .gaveUpReconnecting
+            }
         } catch {
             logger.critical("service failed", metadata: ["error": "\(error)"])
             status = .internalError

@@ -1,5 +1,6 @@
 import Foundation
 import IngestDatabase
+import IngestPipeline
 import Logging
 
 /// A configuration value that cannot be used: names the variable, never its
@@ -70,6 +71,8 @@ public struct IngestConfiguration: Sendable {
     public var wsPingInterval: Duration
     public var shutdownTimeout: Duration
     public var migrationsDir: String
+    public var connection: FeedConnectionMachine<ContinuousClock.Instant>.Configuration
+    public var watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
 
     /// Reads and validates every setting. The first bad one throws.
     public init(sources: ConfigurationSources, requireFeed: Bool = true) throws(ConfigurationError) {
@@ -149,6 +152,29 @@ public struct IngestConfiguration: Sendable {
         wsPingInterval = .milliseconds(try integer(.wsPingIntervalMs, 100...600_000))
         shutdownTimeout = .milliseconds(try integer(.shutdownTimeoutMs, 0...3_600_000))
         migrationsDir = string(.migrationsDir)
+
+        let backoffInitial = try integer(.wsBackoffInitialMs, 1...3_600_000)
+        let backoffMax = try integer(.wsBackoffMaxMs, 1...3_600_000)
+        guard backoffMax >= backoffInitial else {
+            throw ConfigurationError(variable: Setting.wsBackoffMaxMs.name, reason: "must be at least WS_BACKOFF_INITIAL_MS (\(backoffInitial))")
+        }
+        connection = .init(
+            backoff: Backoff(initial: .milliseconds(backoffInitial), maximum: .milliseconds(backoffMax)),
+            maxReconnectAttempts: try integer(.wsMaxReconnectAttempts, 0...1_000_000),
+            stablePeriod: .milliseconds(try integer(.wsStableAfterMs, 0...86_400_000)),
+            breakerFailures: try integer(.wsBreakerFailures, 1...1000),
+            breakerOpenDuration: .milliseconds(try integer(.wsBreakerOpenMs, 0...86_400_000)))
+        let staleAfter = try integer(.wsStaleAfterMs, 100...86_400_000)
+        let staleReconnect = try integer(.wsStaleReconnectAfterMs, 100...86_400_000)
+        guard staleReconnect > staleAfter else {
+            throw ConfigurationError(
+                variable: Setting.wsStaleReconnectAfterMs.name, reason: "must be more than WS_STALE_AFTER_MS (\(staleAfter))")
+        }
+        watchdog = .init(
+            connectTimeout: .milliseconds(try integer(.wsConnectTimeoutMs, 100...600_000)),
+            authTimeout: .milliseconds(try integer(.wsAuthTimeoutMs, 100...600_000)),
+            subscribeTimeout: .milliseconds(try integer(.wsSubscribeTimeoutMs, 100...600_000)),
+            staleAfter: .milliseconds(staleAfter), reconnectAfter: .milliseconds(staleReconnect))
     }
 
     /// The feed URL for logs: no user info, no query (keys sometimes ride there).

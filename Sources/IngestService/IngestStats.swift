@@ -3,8 +3,6 @@ import Synchronization
 /// Counters shared by the services, read without stopping the hot path.
 public final class IngestStats: Sendable {
     public let frames = Atomic<Int>(0)
-    public let malformedFrames = Atomic<Int>(0)
-    public let unknownEvents = Atomic<Int>(0)
     public let tradesSeen = Atomic<Int>(0)
     public let tradesAccepted = Atomic<Int>(0)
     public let tradesFiltered = Atomic<Int>(0)
@@ -16,6 +14,10 @@ public final class IngestStats: Sendable {
     public let tradesWritten = Atomic<Int>(0)
     public let tradesDropped = Atomic<Int>(0)
     public let retries = Atomic<Int>(0)
+    public let slowConsumerWarnings = Atomic<Int>(0)
+    public let staleAlerts = Atomic<Int>(0)
+    /// Frames that could not be used, by kind (SPEC §5.1).
+    public let badFrames = BadFrameCounters()
 
     public init() {}
 
@@ -23,7 +25,6 @@ public final class IngestStats: Sendable {
     public var summary: [String: Int] {
         [
             "frames": frames.load(ordering: .relaxed),
-            "malformed_frames": malformedFrames.load(ordering: .relaxed),
             "trades_seen": tradesSeen.load(ordering: .relaxed),
             "trades_accepted": tradesAccepted.load(ordering: .relaxed),
             "trades_filtered": tradesFiltered.load(ordering: .relaxed),
@@ -34,12 +35,40 @@ public final class IngestStats: Sendable {
             "batches_written": batchesWritten.load(ordering: .relaxed),
             "batches_failed": batchesFailed.load(ordering: .relaxed),
             "reconnects": reconnects.load(ordering: .relaxed),
-        ]
+            "slow_consumer": slowConsumerWarnings.load(ordering: .relaxed),
+        ].merging(badFrames.summary) { $1 }
     }
 }
 
 extension Atomic where Value == Int {
     func add(_ amount: Int) {
         if amount != 0 { wrappingAdd(amount, ordering: .relaxed) }
+    }
+}
+
+/// Kinds of frames that carry nothing usable.
+public enum BadFrameKind: String, Sendable, CaseIterable {
+    case malformed
+    case unknownEvent = "unknown_event"
+    case binary
+    case oversized
+}
+
+/// One counter per `BadFrameKind` (rare: a lock is cheap enough).
+public final class BadFrameCounters: Sendable {
+    private let counts = Mutex<[BadFrameKind: Int]>([:])
+
+    public func add(_ kind: BadFrameKind, _ amount: Int = 1) {
+        guard amount > 0 else { return }
+        counts.withLock { $0[kind, default: 0] += amount }
+    }
+
+    public func count(_ kind: BadFrameKind) -> Int {
+        counts.withLock { $0[kind, default: 0] }
+    }
+
+    var summary: [String: Int] {
+        let counts = counts.withLock { $0 }
+        return Dictionary(uniqueKeysWithValues: BadFrameKind.allCases.map { ("bad_frames_\($0.rawValue)", counts[$0, default: 0]) })
     }
 }

@@ -42,6 +42,23 @@ extension Setting {
     public static let wsMaxFrameBytes = Setting("WS_MAX_FRAME_BYTES", "1048576", "Largest WebSocket frame accepted from the feed.")
     public static let wsPingIntervalMs = Setting(
         "WS_PING_INTERVAL_MS", "10000", "WebSocket ping period; a peer silent for two periods is dropped.")
+    public static let wsMaxReconnectAttempts = Setting(
+        "WS_MAX_RECONNECT_ATTEMPTS", "10", "Consecutive failed connection attempts before exit 75; 0 = retry forever.")
+    public static let wsBackoffInitialMs = Setting("WS_BACKOFF_INITIAL_MS", "1000", "First reconnect delay; doubles per failure.")
+    public static let wsBackoffMaxMs = Setting("WS_BACKOFF_MAX_MS", "30000", "Reconnect delay cap (also the delay after max_connections).")
+    public static let wsStableAfterMs = Setting(
+        "WS_STABLE_AFTER_MS", "30000", "Streaming this long resets the failed-attempt counter and the backoff.")
+    public static let wsBreakerFailures = Setting(
+        "WS_BREAKER_FAILURES", "3", "Consecutive failed attempts that open the connect circuit breaker.")
+    public static let wsBreakerOpenMs = Setting("WS_BREAKER_OPEN_MS", "60000", "How long the open connect breaker blocks attempts.")
+    public static let wsConnectTimeoutMs = Setting(
+        "WS_CONNECT_TIMEOUT_MS", "10000", "TCP connect + WebSocket upgrade + connected status must finish within this.")
+    public static let wsAuthTimeoutMs = Setting("WS_AUTH_TIMEOUT_MS", "10000", "auth sent → auth_success within this.")
+    public static let wsSubscribeTimeoutMs = Setting(
+        "WS_SUBSCRIBE_TIMEOUT_MS", "10000", "subscribe sent → acknowledgement or first data within this.")
+    public static let wsStaleAfterMs = Setting("WS_STALE_AFTER_MS", "120000", "No data this long while streaming → feed_stale ALERT.")
+    public static let wsStaleReconnectAfterMs = Setting(
+        "WS_STALE_RECONNECT_AFTER_MS", "600000", "No data this long → forced reconnect.")
     public static let shutdownTimeoutMs = Setting(
         "SHUTDOWN_TIMEOUT_MS", "30000", "On SIGINT/SIGTERM, time allowed to flush the buffer before exit.")
     public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
@@ -50,6 +67,8 @@ extension Setting {
     public static let all: [Setting] = [
         apiKey, wsURL, subscriptions, threshold, databaseURL, maxRetries, retryDelayMs, logLevel, logFormat, logFile,
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
+        wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
+        wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
         shutdownTimeoutMs, migrationsDir,
     ]
 }
