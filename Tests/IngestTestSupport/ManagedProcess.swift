@@ -87,3 +87,56 @@ public func waitFor<T>(timeout: Duration, what: String, _ probe: () throws -> T?
         try await Task.sleep(for: .milliseconds(50))
     }
 }
+
+/// The environment of an `ingest-options` under test: the feed on `port`,
+/// the test database, a log file, and fast settings layered on top.
+public func ingesterEnvironment(port: Int, database: TestDatabase, logFile: String, _ extra: [String: String] = [:]) -> [String: String] {
+    var environment = [
+        "POLYGON_API_KEY": "e2e-test-key-123456", "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options",
+        "DATABASE_URL": database.url, "LOG_FILE": logFile, "LOG_LEVEL": "info",
+        "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
+    ]
+    environment.merge(extra) { $1 }
+    return environment
+}
+
+/// The JSON log lines of a file whose `msg` is `message`.
+public func logLines(_ path: String, message: String) -> [[String: Any]] {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            object["msg"] as? String == message
+        else { return nil }
+        return object
+    }
+}
+
+/// A TCP listener that accepts connections into its backlog and never answers:
+/// a peer that hangs the WebSocket upgrade.
+public final class SilentListener: @unchecked Sendable {
+    public let port: Int
+    private let descriptor: Int32
+
+    public init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        guard descriptor >= 0 else { throw TestSetupError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 16) == 0 else { throw TestSetupError("bind/listen failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}

@@ -1,0 +1,58 @@
+import IngestDatabase
+import Testing
+
+@testable import IngestService
+
+@Suite("Gap ledger")
+struct GapLedgerTests {
+    @Test("the first trade of a run closes gaps left open by an earlier run")
+    func firstTradeClosesLeftovers() {
+        let ledger = GapLedger()
+        ledger.dataArrived(atMicros: 10)
+        ledger.dataArrived(atMicros: 11)
+        #expect(ledger.drain() == [.closed(atMicros: 10)])
+    }
+
+    @Test("a disconnect opens one gap; repeated failures while disconnected stay the same gap; data closes it")
+    func openClose() {
+        let ledger = GapLedger()
+        ledger.dataArrived(atMicros: 1)
+        ledger.open(atMicros: 100, reason: "connection reset")
+        ledger.open(atMicros: 200, reason: "connect timeout")
+        ledger.dataArrived(atMicros: 300)
+        ledger.dataArrived(atMicros: 301)
+        #expect(ledger.drain() == [.closed(atMicros: 1), .opened(atMicros: 100, reason: "connection reset"), .closed(atMicros: 300)])
+        #expect(ledger.isEmpty)
+    }
+
+    @Test("events that could not be written go back in front, and the queue is bounded")
+    func putBackAndBound() {
+        let ledger = GapLedger(capacity: 3)
+        ledger.dataArrived(atMicros: 1)
+        ledger.open(atMicros: 2, reason: "a")
+        let first = ledger.drain()
+        ledger.dataArrived(atMicros: 3)
+        ledger.putBack(first)
+        #expect(ledger.drain() == [.closed(atMicros: 1), .opened(atMicros: 2, reason: "a"), .closed(atMicros: 3)])
+        for time in stride(from: Int64(10), to: 20, by: 2) {
+            ledger.open(atMicros: time, reason: "x")
+            ledger.dataArrived(atMicros: time + 1)
+        }
+        #expect(ledger.drain().count == 3)
+        #expect(ledger.dropped == 7)
+    }
+}
+
+@Suite("Log throttle")
+struct LogThrottleTests {
+    @Test("one line per kind per minute, saying how many were held back")
+    func throttle() {
+        let throttle = LogThrottle<String>(period: .seconds(60))
+        let t0 = ContinuousClock.now
+        #expect(throttle.admit("malformed", now: t0) == 0)
+        #expect(throttle.admit("malformed", now: t0.advanced(by: .seconds(1))) == nil)
+        #expect(throttle.admit("binary", now: t0.advanced(by: .seconds(2))) == 0)
+        #expect(throttle.admit("malformed", now: t0.advanced(by: .seconds(59))) == nil)
+        #expect(throttle.admit("malformed", now: t0.advanced(by: .seconds(60))) == 2)
+    }
+}
