@@ -82,6 +82,16 @@ public final class PGConnection {
         return table
     }
 
+    /// Runs a statement with bound text parameters and returns its affected row count.
+    public func executeCounting(_ sql: String, _ parameters: [String?]) throws(DatabaseError) -> Int {
+        let result: OpaquePointer? = withOptionalCStringArray(parameters) { values in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        try check(result, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK])
+        return Self.affectedRows(result)
+    }
+
     /// Runs a `COPY … FROM STDIN` statement and streams `data` into it.
     public func copyIn(_ sql: String, data: UnsafeRawBufferPointer) throws(DatabaseError) {
         let start = PQexec(handle, sql)

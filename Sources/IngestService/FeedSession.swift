@@ -1,4 +1,5 @@
 import Foundation
+import IngestDatabase
 import IngestPipeline
 import Logging
 import NIOCore
@@ -27,15 +28,20 @@ public final class TradeIntake: Sendable {
     public let buffer: TradeBuffer
     public let stats: IngestStats
     public let gaps: GapLedger
+    public let deadLetters: DeadLetterQueue
     /// SPEC §3 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
     let logger: Logger
     private let invalidLog = LogThrottle<InvalidTradeReason>()
 
-    public init(buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, notionalThreshold: Double, logger: Logger) {
+    public init(
+        buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, notionalThreshold: Double,
+        logger: Logger
+    ) {
         self.buffer = buffer
         self.stats = stats
         self.gaps = gaps
+        self.deadLetters = deadLetters
         self.notionalThreshold = notionalThreshold
         self.logger = logger
     }
@@ -44,7 +50,10 @@ public final class TradeIntake: Sendable {
     public func take(_ frame: DecodedFrame, receivedAtMicros: Int64) async throws {
         stats.tradesSeen.add(frame.trades.count + frame.invalid.count)
         stats.tradesInvalid.add(frame.invalid.count)
-        for invalid in frame.invalid { logInvalid(invalid) }
+        for invalid in frame.invalid {
+            deadLetters.append(DeadLetter(source: "feed", reason: invalid.reason.rawValue, raw: invalid.raw))
+            logInvalid(invalid)
+        }
         guard !frame.trades.isEmpty else { return }
         gaps.dataArrived(atMicros: receivedAtMicros)
         let accepted = notionalThreshold > 0 ? frame.trades.filter { $0.notional >= notionalThreshold } : frame.trades

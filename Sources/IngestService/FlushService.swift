@@ -6,28 +6,39 @@ import ServiceLifecycle
 import Synchronization
 
 /// Moves trades from the buffer to the database under the flush policy
-/// (SPEC §5.2). At graceful shutdown it drains the buffer within the
-/// shutdown timeout, then stops.
+/// (SPEC §5.2), behind the database circuit breaker (SPEC §5.3: open after 5
+/// consecutive failed operations, 30 s without database calls, then a
+/// `SELECT 1` probe and one real batch). Feed gaps and dead letters ride the
+/// same path. A batch that cannot be written goes back to the front of the
+/// buffer: the retry policy never drops one. At graceful shutdown it drains
+/// the buffer within the shutdown timeout, then stops.
 public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let buffer: TradeBuffer
     let gaps: GapLedger
+    let deadLetters: DeadLetterQueue
     let writer: PostgresTradeWriter
     let policyConfiguration: FlushPolicy<C.Instant>.Configuration
     let retry: RetrySchedule
+    let breakerFailures: Int
+    let breakerOpenDuration: Duration
     let shutdownTimeout: Duration
     let stats: IngestStats
     let clock: C
     let logger: Logger
 
     public init(
-        buffer: TradeBuffer, gaps: GapLedger, writer: PostgresTradeWriter, policy: FlushPolicy<C.Instant>.Configuration,
-        retry: RetrySchedule, shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger
+        buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, writer: PostgresTradeWriter,
+        policy: FlushPolicy<C.Instant>.Configuration, retry: RetrySchedule, breakerFailures: Int = 5,
+        breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger
     ) {
         self.buffer = buffer
         self.gaps = gaps
+        self.deadLetters = deadLetters
         self.writer = writer
         self.policyConfiguration = policy
         self.retry = retry
+        self.breakerFailures = breakerFailures
+        self.breakerOpenDuration = breakerOpenDuration
         self.shutdownTimeout = shutdownTimeout
         self.stats = stats
         self.clock = clock
@@ -37,6 +48,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     public func run() async throws {
         let shuttingDown = Atomic<Bool>(false)
         var policy = FlushPolicy(configuration: policyConfiguration, now: clock.now)
+        var breaker = CircuitBreaker<C.Instant>(failureThreshold: breakerFailures, openDuration: breakerOpenDuration)
         var drainDeadline: C.Instant?
         await withGracefulShutdownHandler {
             while true {
@@ -45,23 +57,25 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     drainDeadline = clock.now.advanced(by: shutdownTimeout)
                     logger.info("draining buffer before exit", metadata: ["items": "\(buffer.count)"])
                 }
-                await writeGaps()
+                if let drainDeadline, clock.now >= drainDeadline {
+                    giveUpDrain()
+                    return
+                }
+                if policy.isDraining, buffer.count == 0, gaps.isEmpty, deadLetters.isEmpty { return }
+
+                // Breaker open: no database calls until it lets one through.
+                if let reopens = breaker.reopensAt(), clock.now < reopens {
+                    await waitForWork(until: min(reopens, drainDeadline ?? reopens))
+                    continue
+                }
+                await writeSideTables(&breaker)
                 switch policy.decide(waiting: buffer.count, now: clock.now) {
                 case .flush(let maximumItems):
                     let batch = buffer.take(upTo: maximumItems)
-                    await write(batch, giveUpAt: drainDeadline)
+                    await write(batch, breaker: &breaker)
                     policy.flushFinished(now: clock.now)
                 case .wait:
-                    if policy.isDraining {
-                        if buffer.count == 0, gaps.isEmpty { return }
-                        if let drainDeadline, clock.now >= drainDeadline {
-                            let left = buffer.take(upTo: Int.max).count
-                            stats.tradesDropped.add(left)
-                            logger.error("shutdown timeout reached; trades not written", metadata: ["trades": "\(left)"])
-                            return
-                        }
-                    }
-                    await waitForWork(until: policy.deadline)
+                    await waitForWork(until: policy.isDraining ? clock.now.advanced(by: .milliseconds(100)) : policy.deadline)
                 }
             }
         } onGracefulShutdown: {
@@ -71,15 +85,36 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         logger.info("flusher stopped", metadata: stats.summary.mapValues { "\($0)" })
     }
 
-    /// Writes waiting `feed_gaps` changes; on failure they stay queued for the next round.
-    private func writeGaps() async {
+    /// The shutdown timeout ran out with the database unreachable: what is left is counted, loudly.
+    private func giveUpDrain() {
+        let left = buffer.take(upTo: Int.max).count
+        stats.tradesDropped.add(left)
+        logger.error(
+            "shutdown timeout reached; trades not written",
+            metadata: ["trades": "\(left)", "gap_changes": "\(gaps.drain().count)", "dead_letters": "\(deadLetters.drain().count)"])
+    }
+
+    /// Writes waiting `feed_gaps` changes and dead letters; on failure they stay queued.
+    private func writeSideTables(_ breaker: inout CircuitBreaker<C.Instant>) async {
         let events = gaps.drain()
-        guard !events.isEmpty else { return }
-        do {
-            try await writer.recordGaps(events)
-        } catch {
-            gaps.putBack(events)
-            logger.warning("feed gap changes not written yet", metadata: ["events": "\(events.count)", "error": "\(error)"])
+        if !events.isEmpty {
+            do {
+                try await writer.recordGaps(events)
+            } catch {
+                gaps.putBack(events)
+                recordFailure(&breaker, error)
+                return
+            }
+        }
+        let letters = deadLetters.drain()
+        if !letters.isEmpty {
+            do {
+                try await writer.recordDeadLetters(letters)
+                stats.deadLetters.add(letters.count)
+            } catch {
+                deadLetters.putBack(letters)
+                recordFailure(&breaker, error)
+            }
         }
     }
 
@@ -97,29 +132,40 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    /// Writes a batch, retrying retryable failures with backoff. A batch that
-    /// still fails goes back to the front of the buffer (never dropped by the
-    /// retry policy), except at the end of the shutdown drain.
-    private func write(_ batch: [OptionTrade], giveUpAt deadline: C.Instant?) async {
+    /// Writes a batch, retrying failures with backoff (`MAX_RETRIES`, from
+    /// `RETRY_DELAY_MS` ×2 up to 10 s) while the breaker allows; a batch that
+    /// still fails goes back to the front of the buffer.
+    private func write(_ batch: [OptionTrade], breaker: inout CircuitBreaker<C.Instant>) async {
         var attempt = 0
         while true {
+            guard allowsAttempt(&breaker) else { break }
+            if case .halfOpen = breaker.state {
+                do {
+                    try await writer.probe()
+                } catch {
+                    recordFailure(&breaker, error)
+                    break
+                }
+            }
             let started = clock.now
             do {
                 let result = try await writer.write(batch)
+                recordSuccess(&breaker)
                 stats.batchesWritten.add(1)
-                stats.tradesWritten.add(result.trades)
+                stats.tradesWritten.add(result.trades - result.deadLetters.count)
                 stats.rowsInserted.add(result.inserted)
+                stats.deadLetters.add(result.deadLetters.count)
                 logger.debug(
                     "batch committed",
                     metadata: [
-                        "trades": "\(result.trades)", "inserted": "\(result.inserted)",
+                        "trades": "\(result.trades)", "inserted": "\(result.inserted)", "dead_letters": "\(result.deadLetters.count)",
                         "duration_ms": "\(started.duration(to: clock.now).milliseconds)", "waiting": "\(buffer.count)",
                     ])
                 return
             } catch {
                 stats.batchesFailed.add(1)
+                recordFailure(&breaker, error)
                 let databaseError = error as? DatabaseError
-                let retryable = databaseError?.isRetryable ?? false
                 logger.error(
                     "batch write failed",
                     metadata: [
@@ -127,27 +173,46 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                         "sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "\(error)")",
                         "attempt": "\(attempt + 1)",
                     ])
-                if !retryable {
-                    // Rows the database refuses are isolated and dead-lettered by a later stage; for now they are counted.
-                    stats.tradesDropped.add(batch.count)
-                    logger.error("batch rejected by the database; trades counted as dropped", metadata: ["trades": "\(batch.count)"])
-                    return
-                }
-                if attempt >= retry.maxRetries {
-                    if let deadline, clock.now >= deadline {
-                        stats.tradesDropped.add(batch.count)
-                        logger.error("shutdown timeout reached; batch not written", metadata: ["trades": "\(batch.count)"])
-                        return
-                    }
-                    buffer.putBack(batch)
-                    logger.warning("batch handed back to the buffer", metadata: ["trades": "\(batch.count)"])
-                    try? await clock.sleep(for: retry.maximumDelay)
-                    return
-                }
+                guard attempt < retry.maxRetries, breaker.reopensAt() == nil else { break }
                 stats.retries.add(1)
                 try? await clock.sleep(for: retry.delay(forRetry: attempt))
                 attempt += 1
             }
+        }
+        buffer.putBack(batch)
+        logger.warning("batch handed back to the buffer", metadata: ["trades": "\(batch.count)", "waiting": "\(buffer.count)"])
+        if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
+    }
+
+    private func allowsAttempt(_ breaker: inout CircuitBreaker<C.Instant>) -> Bool {
+        let before = breaker.state.name
+        let allowed = breaker.allowsAttempt(now: clock.now)
+        logBreakerChange(from: before, breaker)
+        return allowed
+    }
+
+    private func recordSuccess(_ breaker: inout CircuitBreaker<C.Instant>) {
+        let before = breaker.state.name
+        breaker.recordSuccess()
+        logBreakerChange(from: before, breaker)
+    }
+
+    private func recordFailure(_ breaker: inout CircuitBreaker<C.Instant>, _ error: any Error) {
+        let before = breaker.state.name
+        breaker.recordFailure(now: clock.now)
+        logBreakerChange(from: before, breaker, error: error)
+    }
+
+    private func logBreakerChange(from before: String, _ breaker: CircuitBreaker<C.Instant>, error: (any Error)? = nil) {
+        let after = breaker.state.name
+        guard after != before else { return }
+        var metadata: Logger.Metadata = ["breaker": "database", "from": "\(before)", "to": "\(after)"]
+        if let error { metadata["error"] = "\(error)" }
+        if after == "open" {
+            metadata["open_s"] = "\(breakerOpenDuration.components.seconds)"
+            logger.error("database circuit breaker state changed", metadata: metadata)
+        } else {
+            logger.notice("database circuit breaker state changed", metadata: metadata)
         }
     }
 }

@@ -56,11 +56,13 @@ public enum IngestApp {
 
         let stats = IngestStats()
         let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
-        let writer = PostgresTradeWriter(conninfo: configuration.databaseURL, logger: Logger(label: "database"))
+        let writer = PostgresTradeWriter(
+            conninfo: configuration.databaseURL, mode: configuration.writeMode, logger: Logger(label: "database"))
         let gaps = GapLedger()
+        let deadLetters = DeadLetterQueue()
         let monitor = FeedMonitor(configuration: configuration.connection)
         let intake = TradeIntake(
-            buffer: buffer, stats: stats, gaps: gaps, notionalThreshold: configuration.notionalThreshold,
+            buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, notionalThreshold: configuration.notionalThreshold,
             logger: Logger(label: "websocket"))
         let session = FeedSession(
             configuration: FeedSessionConfiguration(
@@ -70,11 +72,12 @@ public enum IngestApp {
             intake: intake, monitor: monitor, logger: Logger(label: "websocket"))
         let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, logger: Logger(label: "websocket"))
         let flusher = FlushService(
-            buffer: buffer, gaps: gaps, writer: writer,
+            buffer: buffer, gaps: gaps, deadLetters: deadLetters, writer: writer,
             policy: .init(
                 interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
                 maximumBatch: configuration.flushMaxBatch),
             retry: RetrySchedule(maxRetries: configuration.maxRetries, initialDelay: configuration.retryDelay),
+            breakerFailures: configuration.dbBreakerFailures, breakerOpenDuration: configuration.dbBreakerOpen,
             shutdownTimeout: configuration.shutdownTimeout, stats: stats, clock: ContinuousClock(),
             logger: Logger(label: "buffer"))
 

@@ -58,7 +58,10 @@ public struct IngestConfiguration: Sendable {
     public var subscriptions: [String]
     public var notionalThreshold: Double
     public var databaseURL: String
+    public var writeMode: WriteMode
     public var maxRetries: Int
+    public var dbBreakerFailures: Int
+    public var dbBreakerOpen: Duration
     public var retryDelay: Duration
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
@@ -122,6 +125,13 @@ public struct IngestConfiguration: Sendable {
             throw ConfigurationError(variable: Setting.databaseURL.name, reason: "is not a valid libpq connection string (\(problem))")
         }
 
+        let modeText = string(.writeMode).lowercased()
+        guard let mode = WriteMode(rawValue: modeText) else {
+            throw ConfigurationError(variable: Setting.writeMode.name, reason: "\"\(modeText)\" is not copy or insert")
+        }
+        writeMode = mode
+        dbBreakerFailures = try integer(.dbBreakerFailures, 1...1000)
+        dbBreakerOpen = .milliseconds(try integer(.dbBreakerOpenMs, 0...3_600_000))
         maxRetries = try integer(.maxRetries, 0...100)
         retryDelay = .milliseconds(try integer(.retryDelayMs, 1...600_000))
 

@@ -14,6 +14,8 @@ public final class IngestStats: Sendable {
     public let tradesWritten = Atomic<Int>(0)
     public let tradesDropped = Atomic<Int>(0)
     public let retries = Atomic<Int>(0)
+    /// Trades now in `dead_letters` (refused by the database or rejected by the decoder).
+    public let deadLetters = Atomic<Int>(0)
     public let slowConsumerWarnings = Atomic<Int>(0)
     public let staleAlerts = Atomic<Int>(0)
     /// Frames that could not be used, by kind (SPEC §5.1).
@@ -34,6 +36,7 @@ public final class IngestStats: Sendable {
             "trades_dropped": tradesDropped.load(ordering: .relaxed),
             "batches_written": batchesWritten.load(ordering: .relaxed),
             "batches_failed": batchesFailed.load(ordering: .relaxed),
+            "dead_letters": deadLetters.load(ordering: .relaxed),
             "reconnects": reconnects.load(ordering: .relaxed),
             "slow_consumer": slowConsumerWarnings.load(ordering: .relaxed),
         ].merging(badFrames.summary) { $1 }

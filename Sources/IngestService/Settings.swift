@@ -31,6 +31,12 @@ extension Setting {
     public static let databaseURL = Setting("DATABASE_URL", nil, "libpq connection URI of the PostgreSQL database (required).", secret: true)
     public static let maxRetries = Setting("MAX_RETRIES", "3", "Retries of a failed batch write before it is handed back to the buffer.")
     public static let retryDelayMs = Setting("RETRY_DELAY_MS", "1000", "First retry delay in ms; doubles per retry, capped at 10 s.")
+    public static let writeMode = Setting(
+        "WRITE_MODE", "copy", "copy (COPY binary + staging + ON CONFLICT) or insert (bound multi-row INSERT, the QuestDB path).")
+    public static let dbBreakerFailures = Setting(
+        "DB_BREAKER_FAILURES", "5", "Consecutive failed database operations that open the database circuit breaker.")
+    public static let dbBreakerOpenMs = Setting(
+        "DB_BREAKER_OPEN_MS", "30000", "How long the open database breaker makes no database calls; then a SELECT 1 probe.")
     public static let logLevel = Setting("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = Setting("LOG_FORMAT", "json", "json (one object per line) or text.")
     public static let logFile = Setting("LOG_FILE", "logs/app.log", "Also append logs here (directory created); empty for stdout only.")
@@ -65,7 +71,7 @@ extension Setting {
 
     /// Every variable, in the order documented.
     public static let all: [Setting] = [
-        apiKey, wsURL, subscriptions, threshold, databaseURL, maxRetries, retryDelayMs, logLevel, logFormat, logFile,
+        apiKey, wsURL, subscriptions, threshold, databaseURL, writeMode, maxRetries, retryDelayMs, dbBreakerFailures, dbBreakerOpenMs, logLevel, logFormat, logFile,
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,

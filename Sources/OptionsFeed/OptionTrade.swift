@@ -60,3 +60,12 @@ public struct FeedStatus: Sendable, Hashable {
         self.message = message
     }
 }
+
+extension OptionTrade {
+    /// The trade as a Polygon `T` event, for dead letters and recordings.
+    public var polygonJSON: String {
+        var text = #"{"ev":"T","sym":"\#(symbol.raw)","x":\#(exchange),"p":\#(price),"s":\#(size)"#
+        if !conditions.isEmpty { text += #","c":[\#(conditions.map(String.init).joined(separator: ","))]"# }
+        return text + #","t":\#(timestampMs),"q":\#(sequence)}"#
+    }
+}

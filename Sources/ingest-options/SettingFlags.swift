@@ -59,6 +59,34 @@ struct SettingFlags: ParsableArguments {
     @Option(name: .customLong("migrations-dir"), help: .init(Setting.migrationsDir.help, valueName: "MIGRATIONS_DIR"))
     var migrationsDir: String?
 
+    @Option(name: .customLong("write-mode"), help: .init(Setting.writeMode.help, valueName: "WRITE_MODE"))
+    var writeMode: String?
+    @Option(name: .customLong("db-breaker-failures"), help: .init(Setting.dbBreakerFailures.help, valueName: "DB_BREAKER_FAILURES"))
+    var dbBreakerFailures: String?
+    @Option(name: .customLong("db-breaker-open-ms"), help: .init(Setting.dbBreakerOpenMs.help, valueName: "DB_BREAKER_OPEN_MS"))
+    var dbBreakerOpenMs: String?
+    @Option(name: .customLong("ws-max-reconnect-attempts"), help: .init(Setting.wsMaxReconnectAttempts.help, valueName: "WS_MAX_RECONNECT_ATTEMPTS"))
+    var wsMaxReconnectAttempts: String?
+    @Option(name: .customLong("ws-backoff-initial-ms"), help: .init(Setting.wsBackoffInitialMs.help, valueName: "WS_BACKOFF_INITIAL_MS"))
+    var wsBackoffInitialMs: String?
+    @Option(name: .customLong("ws-backoff-max-ms"), help: .init(Setting.wsBackoffMaxMs.help, valueName: "WS_BACKOFF_MAX_MS"))
+    var wsBackoffMaxMs: String?
+    @Option(name: .customLong("ws-stable-after-ms"), help: .init(Setting.wsStableAfterMs.help, valueName: "WS_STABLE_AFTER_MS"))
+    var wsStableAfterMs: String?
+    @Option(name: .customLong("ws-breaker-failures"), help: .init(Setting.wsBreakerFailures.help, valueName: "WS_BREAKER_FAILURES"))
+    var wsBreakerFailures: String?
+    @Option(name: .customLong("ws-breaker-open-ms"), help: .init(Setting.wsBreakerOpenMs.help, valueName: "WS_BREAKER_OPEN_MS"))
+    var wsBreakerOpenMs: String?
+    @Option(name: .customLong("ws-connect-timeout-ms"), help: .init(Setting.wsConnectTimeoutMs.help, valueName: "WS_CONNECT_TIMEOUT_MS"))
+    var wsConnectTimeoutMs: String?
+    @Option(name: .customLong("ws-auth-timeout-ms"), help: .init(Setting.wsAuthTimeoutMs.help, valueName: "WS_AUTH_TIMEOUT_MS"))
+    var wsAuthTimeoutMs: String?
+    @Option(name: .customLong("ws-subscribe-timeout-ms"), help: .init(Setting.wsSubscribeTimeoutMs.help, valueName: "WS_SUBSCRIBE_TIMEOUT_MS"))
+    var wsSubscribeTimeoutMs: String?
+    @Option(name: .customLong("ws-stale-after-ms"), help: .init(Setting.wsStaleAfterMs.help, valueName: "WS_STALE_AFTER_MS"))
+    var wsStaleAfterMs: String?
+    @Option(name: .customLong("ws-stale-reconnect-after-ms"), help: .init(Setting.wsStaleReconnectAfterMs.help, valueName: "WS_STALE_RECONNECT_AFTER_MS"))
+    var wsStaleReconnectAfterMs: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -82,6 +110,20 @@ struct SettingFlags: ParsableArguments {
             (Setting.wsPingIntervalMs, wsPingIntervalMs),
             (Setting.shutdownTimeoutMs, shutdownTimeoutMs),
             (Setting.migrationsDir, migrationsDir),
+            (Setting.writeMode, writeMode),
+            (Setting.dbBreakerFailures, dbBreakerFailures),
+            (Setting.dbBreakerOpenMs, dbBreakerOpenMs),
+            (Setting.wsMaxReconnectAttempts, wsMaxReconnectAttempts),
+            (Setting.wsBackoffInitialMs, wsBackoffInitialMs),
+            (Setting.wsBackoffMaxMs, wsBackoffMaxMs),
+            (Setting.wsStableAfterMs, wsStableAfterMs),
+            (Setting.wsBreakerFailures, wsBreakerFailures),
+            (Setting.wsBreakerOpenMs, wsBreakerOpenMs),
+            (Setting.wsConnectTimeoutMs, wsConnectTimeoutMs),
+            (Setting.wsAuthTimeoutMs, wsAuthTimeoutMs),
+            (Setting.wsSubscribeTimeoutMs, wsSubscribeTimeoutMs),
+            (Setting.wsStaleAfterMs, wsStaleAfterMs),
+            (Setting.wsStaleReconnectAfterMs, wsStaleReconnectAfterMs),
         ]
         var values: [String: String] = [:]
         for (setting, value) in pairs {

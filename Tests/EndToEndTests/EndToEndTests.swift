@@ -1,5 +1,6 @@
 import Foundation
 import IngestDatabase
+import IngestService
 import IngestTestSupport
 import Testing
 
@@ -45,7 +46,7 @@ struct EndToEndTests {
     /// exited, with an ingester attached; stops the ingester with SIGTERM once
     /// it has read the whole stream, and returns the ledger path and the ingester's exit status.
     static func ingestOnce(
-        seed: UInt64, count: Int, database: TestDatabase, directory: URL, tag: String
+        seed: UInt64, count: Int, database: TestDatabase, directory: URL, tag: String, writeMode: String
     ) async throws -> (ledger: String, summary: String, exitStatus: Int32) {
         let ledger = directory.appendingPathComponent("ledger-\(tag).csv").path
         let sim = try ManagedProcess(
@@ -61,12 +62,8 @@ struct EndToEndTests {
 
         let logFile = directory.appendingPathComponent("ingest-\(tag).log").path
         let ingester = try ManagedProcess(
-            "ingest-options", [],
-            environment: [
-                "POLYGON_API_KEY": "e2e-test-key-123456", "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options",
-                "DATABASE_URL": database.url, "LOG_FILE": logFile, "LOG_LEVEL": "info",
-                "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
-            ],
+            "ingest-options", ["--write-mode", writeMode],
+            environment: ingesterEnvironment(port: port, database: database, logFile: logFile),
             directory: directory)
 
         #expect(try await sim.waitForExit(timeout: .seconds(180)) == 0)
@@ -82,15 +79,17 @@ struct EndToEndTests {
         return (ledger, summary, status)
     }
 
-    @Test("a seeded stream of 20 000 trades with ~1 % invalid lands exactly once with every column intact; a replay changes nothing")
-    func seededStreamLandsExactlyOnce() async throws {
+    @Test(
+        "a seeded stream of 20 000 trades with ~1 % invalid lands exactly once with every column intact; a replay changes nothing",
+        arguments: ["copy", "insert"])
+    func seededStreamLandsExactlyOnce(writeMode: String) async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        let first = try await Self.ingestOnce(seed: 4242, count: 20_000, database: database, directory: directory, tag: "1")
+        let first = try await Self.ingestOnce(seed: 4242, count: 20_000, database: database, directory: directory, tag: "1", writeMode: writeMode)
         #expect(first.exitStatus == 0)
         #expect(first.summary.hasPrefix(#"{"sent":20000,"#))
         let (valid, invalid) = try Self.readLedger(first.ledger)
@@ -138,11 +137,15 @@ struct EndToEndTests {
         let invalidInTable = try connection.query("SELECT count(*) FROM options_trades WHERE price <= 0 OR size <= 0")
         #expect(invalidInTable == [["0"]])
 
+        // Every trade the decoder rejected is a dead letter, once.
+        let feedDeadLetters = try connection.query("SELECT count(*) FROM dead_letters WHERE source = 'feed'")
+        #expect(feedDeadLetters == [[String(invalid)]])
+
         let fingerprint = "SELECT count(*), md5(string_agg(sym || ts::text || seq || price || size || conditions::text, ',' ORDER BY sym, ts, seq)) FROM options_trades"
         let before = try connection.query(fingerprint)
 
         // The same seeded stream again: the same trades, and the table does not change.
-        let second = try await Self.ingestOnce(seed: 4242, count: 20_000, database: database, directory: directory, tag: "2")
+        let second = try await Self.ingestOnce(seed: 4242, count: 20_000, database: database, directory: directory, tag: "2", writeMode: writeMode)
         #expect(second.exitStatus == 0)
         #expect(try String(contentsOfFile: second.ledger, encoding: .utf8) == (try String(contentsOfFile: first.ledger, encoding: .utf8)))
         #expect(try connection.query(fingerprint) == before)
@@ -166,11 +169,7 @@ struct CommandLineTests {
     func help() async throws {
         let result = try await run(["--help"], environment: [:])
         #expect(result.status == 0)
-        for flag in ["--polygon-api-key", "--polygon-ws-url", "--polygon-subscriptions", "--polygon-option-trade-value-threshold",
-                     "--database-url", "--max-retries", "--retry-delay-ms", "--log-level", "--log-format", "--log-file",
-                     "--flush-interval-ms", "--flush-min-batch", "--flush-max-batch", "--buffer-capacity",
-                     "--ws-max-frame-bytes", "--ws-ping-interval-ms", "--shutdown-timeout-ms", "--migrations-dir",
-                     "--no-migrate", "--env-file", "migrate"] {
+        for flag in Setting.all.map(\.flag) + ["--no-migrate", "--env-file", "migrate"] {
             #expect(result.stdout.contains(flag), "--help does not list \(flag)")
         }
     }

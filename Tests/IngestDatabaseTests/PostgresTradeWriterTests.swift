@@ -21,12 +21,12 @@ struct PostgresTradeWriterTests {
         trade("O:SPXW241231P04500000", price: 0.1 + 0.2, size: 3, conditions: [1], t: 1, q: Int64.max),
     ]
 
-    @Test("a batch round-trips every column, and writing it again inserts nothing")
-    func roundTrip() async throws {
+    @Test("a batch round-trips every column, and writing it again inserts nothing", arguments: WriteMode.allCases)
+    func roundTrip(mode: WriteMode) async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
         try database.migrate()
-        let writer = PostgresTradeWriter(conninfo: database.url, logger: Logger(label: "test"))
+        let writer = PostgresTradeWriter(conninfo: database.url, mode: mode, logger: Logger(label: "test"))
         let first = try await writer.write(Self.batch)
         #expect(first == BatchResult(trades: 4, inserted: 4))
         let again = try await writer.write(Self.batch + Self.batch)
@@ -55,6 +55,32 @@ struct PostgresTradeWriterTests {
             #expect(row.indices.filter { !numeric.contains($0) }.map { row[$0] }
                 == want.indices.filter { !numeric.contains($0) }.map { want[$0] })
         }
+    }
+
+    @Test("rows the database refuses are isolated into dead_letters and the rest is committed", arguments: WriteMode.allCases)
+    func poisonedRows(mode: WriteMode) async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        // A rule of this database refuses trades of 13 contracts.
+        try database.connect().execute("ALTER TABLE options_trades ADD CONSTRAINT no_thirteen CHECK (size <> 13)")
+        let batch = (0..<1000).map { index in
+            Self.trade("O:SPY251219C00650000", price: 1.25, size: index % 97 == 0 ? 13 : 5, conditions: [], t: 1_764_772_200_000 + Int64(index), q: Int64(index))
+        }
+        let poisoned = Set(batch.filter { $0.size == 13 }.map(\.sequence))
+        let writer = PostgresTradeWriter(conninfo: database.url, mode: mode, logger: Logger(label: "test"))
+        let result = try await writer.write(batch)
+        await writer.shutdown()
+        #expect(result.trades == 1000)
+        #expect(result.inserted == 1000 - poisoned.count)
+        #expect(Set(result.deadLetters.map { $0.raw }) == Set(batch.filter { $0.size == 13 }.map(\.polygonJSON)))
+        let connection = try database.connect()
+        #expect(try connection.query("SELECT count(*) FROM options_trades") == [[String(1000 - poisoned.count)]])
+        let letters = try connection.query("SELECT source, reason, sqlstate, raw FROM dead_letters ORDER BY id")
+        #expect(letters.count == poisoned.count)
+        #expect(letters.allSatisfy { $0[0] == "database" && $0[1] == "constraint" && $0[2] == "23514" })
+        let stored = try connection.query("SELECT seq FROM options_trades").compactMap { $0[0].flatMap { Int64($0) } }
+        #expect(Set(stored).isDisjoint(with: poisoned))
     }
 
     @Test("a failed batch commits nothing and reports a connection error as retryable")
