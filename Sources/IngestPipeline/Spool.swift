@@ -1,0 +1,227 @@
+import Foundation
+import OptionsFeed
+import Synchronization
+
+/// The on-disk overflow of the buffer (SPEC §5.2): when the buffer is full or
+/// the database breaker is open, batches are appended to segment files under
+/// `directory`; once the database is healthy they are replayed oldest-first,
+/// and a spool left by an earlier run is replayed at start.
+///
+/// A segment is a sequence of records `[length: u32][crc32c: u32][payload]`
+/// (little-endian); a segment is fsynced when it is sealed (it reached
+/// `segmentBytes`, or is about to be replayed, or at close). On replay a torn
+/// or corrupt record is skipped and counted; it never blocks the rest. Only
+/// when the spool holds `maxBytes` are trades refused (the caller counts them
+/// as dropped and alerts).
+public final class Spool: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var directory: String
+        /// Most bytes on disk (`SPOOL_MAX_BYTES`, default 1 GiB).
+        public var maxBytes: Int64
+        /// A segment is sealed at this size (`SPOOL_SEGMENT_BYTES`, default 8 MiB).
+        public var segmentBytes: Int
+
+        public init(directory: String = ".data/spool", maxBytes: Int64 = 1 << 30, segmentBytes: Int = 8 << 20) {
+            self.directory = directory
+            self.maxBytes = maxBytes
+            self.segmentBytes = max(1024, segmentBytes)
+        }
+    }
+
+    /// A sealed segment read back for replay.
+    public struct Segment: Sendable {
+        public let path: String
+        public let bytes: Int64
+        /// The batches, in the order they were spooled.
+        public let batches: [[OptionTrade]]
+        /// Records skipped because they were torn or failed their checksum.
+        public let corruptRecords: Int
+        public var trades: Int { batches.reduce(0) { $0 + $1.count } }
+    }
+
+    public struct Snapshot: Sendable, Equatable {
+        public var bytes: Int64
+        public var segments: Int
+        /// Records spooled and not yet replayed (segments found at start count once they are read).
+        public var records: Int
+        /// When the oldest waiting segment was started (Unix seconds), if any.
+        public var oldestSegmentTime: Double?
+        public var corruptRecords: Int
+    }
+
+    public enum SpoolError: Error, Sendable, CustomStringConvertible {
+        case io(String)
+        public var description: String {
+            switch self {
+            case .io(let message): "spool: \(message)"
+            }
+        }
+    }
+
+    private struct SegmentFile {
+        var path: String
+        var bytes: Int64
+        var records: Int
+        var createdAt: Double
+    }
+
+    private struct OpenSegment {
+        var file: SegmentFile
+        var descriptor: Int32
+    }
+
+    private struct State {
+        var sealed: [SegmentFile] = []
+        var current: OpenSegment?
+        var nextNumber: UInt64 = 1
+        var corruptRecords = 0
+        var totalBytes: Int64 { sealed.reduce(0) { $0 + $1.bytes } + (current?.file.bytes ?? 0) }
+    }
+
+    public let configuration: Configuration
+    private let state: Mutex<State>
+
+    /// Opens the spool directory (creating it) and finds segments left by an earlier run.
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
+        var state = State()
+        let names = try manager.contentsOfDirectory(atPath: configuration.directory)
+            .filter { $0.hasPrefix("segment-") && $0.hasSuffix(".spool") }
+            .sorted()
+        for name in names {
+            let path = configuration.directory + "/" + name
+            let attributes = try manager.attributesOfItem(atPath: path)
+            let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            let created = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            state.sealed.append(SegmentFile(path: path, bytes: size, records: 0, createdAt: created))
+            if let number = UInt64(name.dropFirst("segment-".count).dropLast(".spool".count)) {
+                state.nextNumber = max(state.nextNumber, number + 1)
+            }
+        }
+        self.state = Mutex(state)
+    }
+
+    public var snapshot: Snapshot {
+        state.withLock { state in
+            var all = state.sealed
+            if let current = state.current { all.append(current.file) }
+            return Snapshot(
+                bytes: state.totalBytes, segments: all.count, records: all.reduce(0) { $0 + $1.records },
+                oldestSegmentTime: all.first?.createdAt, corruptRecords: state.corruptRecords)
+        }
+    }
+
+    public var isEmpty: Bool { state.withLock { $0.totalBytes == 0 } }
+
+    /// Appends a batch as one record. Returns `false`, writing nothing, when
+    /// the record would take the spool past `maxBytes`.
+    public func append(_ trades: some Collection<OptionTrade>) throws -> Bool {
+        guard !trades.isEmpty else { return true }
+        var payload: [UInt8] = []
+        SpoolRecordCodec.encode(trades, into: &payload)
+        var record: [UInt8] = []
+        record.reserveCapacity(payload.count + 8)
+        SpoolRecordCodec.append(UInt32(payload.count), to: &record)
+        SpoolRecordCodec.append(CRC32C.checksum(payload), to: &record)
+        record += payload
+        return try state.withLock { state in
+            guard state.totalBytes + Int64(record.count) <= configuration.maxBytes else { return false }
+            if state.current == nil { state.current = try openSegment(&state) }
+            try Self.writeAll(record, to: state.current!.descriptor)
+            state.current!.file.bytes += Int64(record.count)
+            state.current!.file.records += 1
+            if state.current!.file.bytes >= Int64(configuration.segmentBytes) { try seal(&state) }
+            return true
+        }
+    }
+
+    /// Reads the oldest segment for replay (sealing the open one if it is the
+    /// only one). The segment stays on disk until `commit`.
+    public func oldestSegment() throws -> Segment? {
+        let file: SegmentFile? = try state.withLock { state in
+            if state.sealed.isEmpty, state.current != nil { try seal(&state) }
+            return state.sealed.first
+        }
+        guard let file else { return nil }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: file.path))
+        } catch {
+            throw SpoolError.io("cannot read \(file.path): \(error)")
+        }
+        let (batches, corrupt) = data.withUnsafeBytes { Self.parse($0) }
+        if corrupt > 0 { state.withLock { $0.corruptRecords += corrupt } }
+        return Segment(path: file.path, bytes: file.bytes, batches: batches, corruptRecords: corrupt)
+    }
+
+    /// The segment's batches are in the database: delete it.
+    public func commit(_ segment: Segment) {
+        state.withLock { state in
+            state.sealed.removeAll { $0.path == segment.path }
+        }
+        unlink(segment.path)
+    }
+
+    /// Seals (fsyncs) the open segment: at shutdown.
+    public func close() throws {
+        try state.withLock { state in
+            if state.current != nil { try seal(&state) }
+        }
+    }
+
+    /// Splits a segment's bytes into records; counts torn or corrupt ones.
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> (batches: [[OptionTrade]], corrupt: Int) {
+        var batches: [[OptionTrade]] = []
+        var corrupt = 0
+        var reader = SpoolRecordCodec.Reader(bytes: bytes)
+        while !reader.isAtEnd {
+            guard let length = reader.integer(UInt32.self), let checksum = reader.integer(UInt32.self),
+                let payload = reader.bytes(Int(length))
+            else {
+                corrupt += 1  // torn tail: the writer stopped mid-record
+                break
+            }
+            guard CRC32C.checksum(payload) == checksum, let trades = SpoolRecordCodec.decode(payload) else {
+                corrupt += 1
+                continue
+            }
+            batches.append(trades)
+        }
+        return (batches, corrupt)
+    }
+
+    private func openSegment(_ state: inout State) throws -> OpenSegment {
+        let name = "segment-" + String(format: "%016llu", state.nextNumber) + ".spool"
+        state.nextNumber += 1
+        let path = configuration.directory + "/" + name
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard descriptor >= 0 else { throw SpoolError.io("cannot create \(path): errno \(errno)") }
+        return OpenSegment(
+            file: SegmentFile(path: path, bytes: 0, records: 0, createdAt: Date().timeIntervalSince1970), descriptor: descriptor)
+    }
+
+    private func seal(_ state: inout State) throws {
+        guard let current = state.current else { return }
+        state.current = nil
+        let synced = fsync(current.descriptor) == 0
+        Glibc.close(current.descriptor)
+        state.sealed.append(current.file)
+        guard synced else { throw SpoolError.io("fsync of \(current.file.path) failed: errno \(errno)") }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw SpoolError.io("write failed: errno \(errno)")
+                }
+                offset += written
+            }
+        }
+    }
+}

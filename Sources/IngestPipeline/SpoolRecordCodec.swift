@@ -1,0 +1,88 @@
+import OptionsFeed
+
+/// The payload of one spool record: a batch of trades in a compact binary
+/// form (little-endian), read back into the same `OptionTrade`s.
+enum SpoolRecordCodec {
+    static let version: UInt8 = 1
+
+    static func encode(_ trades: some Collection<OptionTrade>, into bytes: inout [UInt8]) {
+        bytes.append(version)
+        append(UInt32(trades.count), to: &bytes)
+        for trade in trades {
+            var symbol = trade.symbol.raw
+            symbol.withUTF8 { utf8 in
+                append(UInt16(utf8.count), to: &bytes)
+                bytes.append(contentsOf: utf8)
+            }
+            append(UInt16(bitPattern: trade.exchange), to: &bytes)
+            append(trade.price.bitPattern, to: &bytes)
+            append(UInt64(bitPattern: trade.size), to: &bytes)
+            append(UInt16(trade.conditions.count), to: &bytes)
+            for condition in trade.conditions { append(UInt16(bitPattern: condition), to: &bytes) }
+            append(UInt64(bitPattern: trade.timestampMs), to: &bytes)
+            append(UInt64(bitPattern: trade.sequence), to: &bytes)
+            append(UInt64(bitPattern: trade.receivedAtMicros), to: &bytes)
+        }
+    }
+
+    /// `nil` when the payload does not parse (a checksum collision or a bug: counted as corrupt).
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> [OptionTrade]? {
+        var reader = Reader(bytes: bytes)
+        guard reader.byte() == version, let count = reader.integer(UInt32.self) else { return nil }
+        var trades: [OptionTrade] = []
+        trades.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let length = reader.integer(UInt16.self), let symbolBytes = reader.bytes(Int(length)),
+                let symbol = OptionSymbol(utf8: symbolBytes),
+                let exchange = reader.integer(UInt16.self), let price = reader.integer(UInt64.self),
+                let size = reader.integer(UInt64.self), let conditionCount = reader.integer(UInt16.self)
+            else { return nil }
+            var conditions: [Int16] = []
+            for _ in 0..<conditionCount {
+                guard let condition = reader.integer(UInt16.self) else { return nil }
+                conditions.append(Int16(bitPattern: condition))
+            }
+            guard let timestamp = reader.integer(UInt64.self), let sequence = reader.integer(UInt64.self),
+                let received = reader.integer(UInt64.self)
+            else { return nil }
+            trades.append(
+                OptionTrade(
+                    symbol: symbol, exchange: Int16(bitPattern: exchange), price: Double(bitPattern: price),
+                    size: Int64(bitPattern: size), conditions: conditions, timestampMs: Int64(bitPattern: timestamp),
+                    sequence: Int64(bitPattern: sequence), receivedAtMicros: Int64(bitPattern: received)))
+        }
+        return reader.isAtEnd ? trades : nil
+    }
+
+    static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        var isAtEnd: Bool { offset == bytes.count }
+
+        mutating func byte() -> UInt8? {
+            guard offset < bytes.count else { return nil }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+
+        mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
+            let size = MemoryLayout<T>.size
+            guard offset + size <= bytes.count else { return nil }
+            var value = T.zero
+            withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])) }
+            offset += size
+            return T(littleEndian: value)
+        }
+
+        mutating func bytes(_ count: Int) -> UnsafeRawBufferPointer? {
+            guard offset + count <= bytes.count else { return nil }
+            defer { offset += count }
+            return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count])
+        }
+    }
+}

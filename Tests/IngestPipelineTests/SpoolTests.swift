@@ -1,0 +1,117 @@
+import Foundation
+import OptionsFeed
+import Testing
+
+@testable import IngestPipeline
+
+@Suite("Disk spool")
+struct SpoolTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path
+
+    static func trades(_ range: Range<Int>) -> [OptionTrade] {
+        range.map { index in
+            OptionTrade(
+                symbol: OptionSymbol(index % 2 == 0 ? "O:SPY251219C00650000" : "O:BRK.B260320P00000500")!,
+                exchange: Int16(index % 300), price: Double(index) / 100 + 0.01, size: Int64(index + 1),
+                conditions: index % 3 == 0 ? [] : [209, Int16(index % 100)], timestampMs: 1_764_772_200_000 + Int64(index),
+                sequence: Int64(index), receivedAtMicros: 1_764_772_300_000_000 + Int64(index))
+        }
+    }
+
+    func spool(maxBytes: Int64 = 1 << 30, segmentBytes: Int = 8 << 20) throws -> Spool {
+        try Spool(configuration: .init(directory: directory, maxBytes: maxBytes, segmentBytes: segmentBytes))
+    }
+
+    func segmentFiles() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".spool") }.sorted()
+    }
+
+    @Test("CRC-32C matches the standard check value")
+    func crc() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    }
+
+    @Test("batches come back exactly, oldest first, and a committed segment is deleted")
+    func roundTrip() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try spool()
+        #expect(try spool.append(Self.trades(0..<100)))
+        #expect(try spool.append(Self.trades(100..<150)))
+        #expect(spool.snapshot.records == 2)
+        let segment = try #require(try spool.oldestSegment())
+        #expect(segment.batches == [Self.trades(0..<100), Self.trades(100..<150)])
+        #expect(segment.corruptRecords == 0)
+        spool.commit(segment)
+        #expect(try spool.oldestSegment() == nil)
+        #expect(spool.isEmpty)
+        #expect(try segmentFiles().isEmpty)
+    }
+
+    @Test("segments roll at their size limit and a restarted spool finds them in order")
+    func rollAndRestart() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let spool = try spool(segmentBytes: 4096)
+            for start in stride(from: 0, to: 1000, by: 50) {
+                #expect(try spool.append(Self.trades(start..<start + 50)))
+            }
+            try spool.close()
+        }
+        #expect(try segmentFiles().count > 3)
+        let reopened = try spool(segmentBytes: 4096)
+        var replayed: [OptionTrade] = []
+        while let segment = try reopened.oldestSegment() {
+            replayed += segment.batches.flatMap { $0 }
+            reopened.commit(segment)
+        }
+        #expect(replayed == Self.trades(0..<1000))
+        // New segments after a restart never reuse an old name.
+        #expect(try reopened.append(Self.trades(0..<1)))
+        try reopened.close()
+        #expect(try segmentFiles().count == 1)
+    }
+
+    @Test("a torn tail record is skipped and counted; the records before it are replayed")
+    func tornTail() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try spool()
+        #expect(try spool.append(Self.trades(0..<10)))
+        #expect(try spool.append(Self.trades(10..<20)))
+        try spool.close()
+        let path = directory + "/" + (try segmentFiles()[0])
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count - 7).write(to: URL(fileURLWithPath: path))
+        let segment = try #require(try Spool(configuration: .init(directory: directory)).oldestSegment())
+        #expect(segment.batches == [Self.trades(0..<10)])
+        #expect(segment.corruptRecords == 1)
+    }
+
+    @Test("a corrupted record in the middle is skipped and counted; the rest is replayed")
+    func corruptMiddle() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try spool()
+        for start in stride(from: 0, to: 30, by: 10) { #expect(try spool.append(Self.trades(start..<start + 10))) }
+        try spool.close()
+        let path = directory + "/" + (try segmentFiles()[0])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let firstRecord = 8 + Int(UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24)
+        bytes[firstRecord + 20] ^= 0xFF  // inside the second record's payload
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let reopened = try Spool(configuration: .init(directory: directory))
+        let segment = try #require(try reopened.oldestSegment())
+        #expect(segment.batches == [Self.trades(0..<10), Self.trades(20..<30)])
+        #expect(segment.corruptRecords == 1)
+        #expect(reopened.snapshot.corruptRecords == 1)
+    }
+
+    @Test("at its byte limit the spool refuses a batch and writes nothing of it")
+    func byteLimit() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try spool(maxBytes: 6000)
+        #expect(try spool.append(Self.trades(0..<50)))
+        let used = spool.snapshot.bytes
+        #expect(used < 6000)
+        #expect(try spool.append(Self.trades(50..<100)) == false)
+        #expect(spool.snapshot.bytes == used)
+    }
+}
