@@ -29,15 +29,18 @@ public final class TradeIntake: Sendable {
     public let stats: IngestStats
     public let gaps: GapLedger
     public let deadLetters: DeadLetterQueue
+    /// Where trades go when the buffer is full; `nil`: the reader waits instead.
+    public let spool: Spool?
     /// SPEC §3 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
     let logger: Logger
     private let invalidLog = LogThrottle<InvalidTradeReason>()
 
     public init(
-        buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, notionalThreshold: Double,
-        logger: Logger
+        buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
+        notionalThreshold: Double, logger: Logger
     ) {
+        self.spool = spool
         self.buffer = buffer
         self.stats = stats
         self.gaps = gaps
@@ -59,7 +62,15 @@ public final class TradeIntake: Sendable {
         let accepted = notionalThreshold > 0 ? frame.trades.filter { $0.notional >= notionalThreshold } : frame.trades
         stats.tradesFiltered.add(frame.trades.count - accepted.count)
         stats.tradesAccepted.add(accepted.count)
-        try await buffer.appendWaiting(accepted)
+        guard let spool else {
+            try await buffer.appendWaiting(accepted)
+            return
+        }
+        let taken = buffer.append(contentsOf: accepted)
+        if taken < accepted.count {
+            // Buffer full (database slow or down): the overflow goes to disk, not to waste.
+            spoolOrDrop(Array(accepted[taken...]), spool: spool, stats: stats, logger: logger)
+        }
     }
 
     /// One warning per reason per minute: a flood of bad trades must not flood the log.

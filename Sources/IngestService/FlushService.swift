@@ -10,12 +10,17 @@ import Synchronization
 /// consecutive failed operations, 30 s without database calls, then a
 /// `SELECT 1` probe and one real batch). Feed gaps and dead letters ride the
 /// same path. A batch that cannot be written goes back to the front of the
-/// buffer: the retry policy never drops one. At graceful shutdown it drains
-/// the buffer within the shutdown timeout, then stops.
+/// buffer: the retry policy never drops one. While the breaker is open the
+/// buffer is moved to the disk spool; once the database is healthy the spool
+/// is replayed oldest-first (a spool left by an earlier run too). At graceful
+/// shutdown it drains buffer and spool within the shutdown timeout, spools
+/// what is left, and stops.
 public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let buffer: TradeBuffer
     let gaps: GapLedger
     let deadLetters: DeadLetterQueue
+    /// `nil`: no spool (`SPOOL_MAX_BYTES=0`); the buffer alone holds what waits.
+    let spool: Spool?
     let writer: PostgresTradeWriter
     let policyConfiguration: FlushPolicy<C.Instant>.Configuration
     let retry: RetrySchedule
@@ -27,13 +32,14 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let logger: Logger
 
     public init(
-        buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, writer: PostgresTradeWriter,
+        buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?, writer: PostgresTradeWriter,
         policy: FlushPolicy<C.Instant>.Configuration, retry: RetrySchedule, breakerFailures: Int = 5,
         breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger
     ) {
         self.buffer = buffer
         self.gaps = gaps
         self.deadLetters = deadLetters
+        self.spool = spool
         self.writer = writer
         self.policyConfiguration = policy
         self.retry = retry
@@ -58,21 +64,30 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     logger.info("draining buffer before exit", metadata: ["items": "\(buffer.count)"])
                 }
                 if let drainDeadline, clock.now >= drainDeadline {
-                    giveUpDrain()
+                    spoolTheRest()
                     return
                 }
-                if policy.isDraining, buffer.count == 0, gaps.isEmpty, deadLetters.isEmpty { return }
+                if policy.isDraining, buffer.count == 0, spool?.isEmpty ?? true, gaps.isEmpty, deadLetters.isEmpty { return }
 
-                // Breaker open: no database calls until it lets one through.
+                // Breaker open: no database calls until it lets one through; the buffer goes to disk.
                 if let reopens = breaker.reopensAt(), clock.now < reopens {
+                    spoolBuffer()
                     await waitForWork(until: min(reopens, drainDeadline ?? reopens))
                     continue
                 }
                 await writeSideTables(&breaker)
+                if let spool, !spool.isEmpty {
+                    await replayOldestSegment(spool, &breaker)
+                    continue
+                }
                 switch policy.decide(waiting: buffer.count, now: clock.now) {
                 case .flush(let maximumItems):
                     let batch = buffer.take(upTo: maximumItems)
-                    await write(batch, breaker: &breaker)
+                    if await !write(batch, breaker: &breaker) {
+                        buffer.putBack(batch)
+                        logger.warning("batch handed back to the buffer", metadata: ["trades": "\(batch.count)", "waiting": "\(buffer.count)"])
+                        if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
+                    }
                     policy.flushFinished(now: clock.now)
                 case .wait:
                     await waitForWork(until: policy.isDraining ? clock.now.advanced(by: .milliseconds(100)) : policy.deadline)
@@ -85,13 +100,59 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         logger.info("flusher stopped", metadata: stats.summary.mapValues { "\($0)" })
     }
 
-    /// The shutdown timeout ran out with the database unreachable: what is left is counted, loudly.
-    private func giveUpDrain() {
-        let left = buffer.take(upTo: Int.max).count
-        stats.tradesDropped.add(left)
-        logger.error(
-            "shutdown timeout reached; trades not written",
-            metadata: ["trades": "\(left)", "gap_changes": "\(gaps.drain().count)", "dead_letters": "\(deadLetters.drain().count)"])
+    /// The shutdown timeout ran out: what the buffer holds goes to the spool
+    /// for the next run; only what the spool refuses is lost, and counted.
+    private func spoolTheRest() {
+        let waiting = buffer.count
+        guard let spool else {
+            stats.tradesDropped.add(buffer.take(upTo: Int.max).count)
+            logger.error("shutdown timeout reached; trades not written (no spool)", metadata: ["trades": "\(waiting)"])
+            return
+        }
+        spoolBuffer()
+        logger.warning(
+            "shutdown timeout reached; the rest stays in the spool for the next run",
+            metadata: ["trades": "\(waiting)", "spool_bytes": "\(spool.snapshot.bytes)",
+                       "gap_changes_lost": "\(gaps.drain().count)", "dead_letters_lost": "\(deadLetters.drain().count)"])
+    }
+
+    /// Moves everything waiting in the buffer to the spool, a batch per record.
+    private func spoolBuffer() {
+        guard let spool else { return }
+        while true {
+            let batch = buffer.take(upTo: policyConfiguration.maximumBatch)
+            guard !batch.isEmpty else { return }
+            spoolOrDrop(batch, spool: spool, stats: stats, logger: logger)
+        }
+    }
+
+    /// Replays the oldest spool segment; it is deleted only once every batch in it is committed.
+    private func replayOldestSegment(_ spool: Spool, _ breaker: inout CircuitBreaker<C.Instant>) async {
+        let segment: Spool.Segment
+        do {
+            guard let oldest = try spool.oldestSegment() else { return }
+            segment = oldest
+        } catch {
+            logger.error("spool segment unreadable", metadata: ["error": "\(error)"])
+            try? await clock.sleep(for: retry.maximumDelay)
+            return
+        }
+        if segment.corruptRecords > 0 {
+            stats.spoolCorruptRecords.add(segment.corruptRecords)
+            logger.error(
+                "spool records skipped: torn or failed their checksum",
+                metadata: ["segment": "\(segment.path)", "records": "\(segment.corruptRecords)"])
+        }
+        for batch in segment.batches {
+            guard await write(batch, breaker: &breaker) else {
+                logger.warning("spool replay paused; the segment stays on disk", metadata: ["segment": "\(segment.path)"])
+                if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
+                return
+            }
+        }
+        spool.commit(segment)
+        stats.spoolReplayedTrades.add(segment.trades)
+        logger.info("spool segment replayed", metadata: ["segment": "\(segment.path)", "trades": "\(segment.trades)"])
     }
 
     /// Writes waiting `feed_gaps` changes and dead letters; on failure they stay queued.
@@ -133,9 +194,9 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// Writes a batch, retrying failures with backoff (`MAX_RETRIES`, from
-    /// `RETRY_DELAY_MS` ×2 up to 10 s) while the breaker allows; a batch that
-    /// still fails goes back to the front of the buffer.
-    private func write(_ batch: [OptionTrade], breaker: inout CircuitBreaker<C.Instant>) async {
+    /// `RETRY_DELAY_MS` ×2 up to 10 s) while the breaker allows. `false`: not
+    /// written; the caller keeps the batch.
+    private func write(_ batch: [OptionTrade], breaker: inout CircuitBreaker<C.Instant>) async -> Bool {
         var attempt = 0
         while true {
             guard allowsAttempt(&breaker) else { break }
@@ -161,7 +222,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                         "trades": "\(result.trades)", "inserted": "\(result.inserted)", "dead_letters": "\(result.deadLetters.count)",
                         "duration_ms": "\(started.duration(to: clock.now).milliseconds)", "waiting": "\(buffer.count)",
                     ])
-                return
+                return true
             } catch {
                 stats.batchesFailed.add(1)
                 recordFailure(&breaker, error)
@@ -179,9 +240,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 attempt += 1
             }
         }
-        buffer.putBack(batch)
-        logger.warning("batch handed back to the buffer", metadata: ["trades": "\(batch.count)", "waiting": "\(buffer.count)"])
-        if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
+        return false
     }
 
     private func allowsAttempt(_ breaker: inout CircuitBreaker<C.Instant>) -> Bool {
@@ -215,6 +274,24 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             logger.notice("database circuit breaker state changed", metadata: metadata)
         }
     }
+}
+
+/// Appends a batch to the spool; when the spool is full (or failing) the
+/// trades are dropped, counted, and alerted (SPEC §5.2: only then).
+func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger) {
+    do {
+        if try spool.append(batch) {
+            stats.spooledTrades.add(batch.count)
+            return
+        }
+        logger.error(
+            "ALERT",
+            metadata: ["alert": "trades_dropped", "state": "open", "reason": "spool full", "trades": "\(batch.count)",
+                       "spool_bytes": "\(spool.snapshot.bytes)", "spool_max_bytes": "\(spool.configuration.maxBytes)"])
+    } catch {
+        logger.error("ALERT", metadata: ["alert": "trades_dropped", "state": "open", "reason": "\(error)", "trades": "\(batch.count)"])
+    }
+    stats.tradesDropped.add(batch.count)
 }
 
 /// Retry timing of batch writes (SPEC §5.3: `MAX_RETRIES` 3, from

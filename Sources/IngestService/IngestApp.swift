@@ -58,11 +58,21 @@ public enum IngestApp {
         let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
         let writer = PostgresTradeWriter(
             conninfo: configuration.databaseURL, mode: configuration.writeMode, logger: Logger(label: "database"))
+        let spool: Spool?
+        do {
+            spool = try configuration.spool.map { try Spool(configuration: $0) }
+        } catch {
+            logger.critical("the spool directory cannot be used", metadata: ["dir": "\(configuration.spool?.directory ?? "")", "error": "\(error)"])
+            return .internalError
+        }
+        if let snapshot = spool?.snapshot, snapshot.bytes > 0 {
+            logger.info("spool left by an earlier run will be replayed first", metadata: ["bytes": "\(snapshot.bytes)", "segments": "\(snapshot.segments)"])
+        }
         let gaps = GapLedger()
         let deadLetters = DeadLetterQueue()
         let monitor = FeedMonitor(configuration: configuration.connection)
         let intake = TradeIntake(
-            buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, notionalThreshold: configuration.notionalThreshold,
+            buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool, notionalThreshold: configuration.notionalThreshold,
             logger: Logger(label: "websocket"))
         let session = FeedSession(
             configuration: FeedSessionConfiguration(
@@ -72,7 +82,7 @@ public enum IngestApp {
             intake: intake, monitor: monitor, logger: Logger(label: "websocket"))
         let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, logger: Logger(label: "websocket"))
         let flusher = FlushService(
-            buffer: buffer, gaps: gaps, deadLetters: deadLetters, writer: writer,
+            buffer: buffer, gaps: gaps, deadLetters: deadLetters, spool: spool, writer: writer,
             policy: .init(
                 interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
                 maximumBatch: configuration.flushMaxBatch),
@@ -98,6 +108,12 @@ public enum IngestApp {
             for await _ in await UnixSignalsSequence(trapping: .sigint) {
                 count += 1
                 if count >= 2 {
+                    // Exit now, but keep what the buffer holds: it goes to the spool for the next run.
+                    if let spool {
+                        let left = buffer.take(upTo: Int.max)
+                        spoolOrDrop(left, spool: spool, stats: stats, logger: logger)
+                        try? spool.close()
+                    }
                     logger.warning("second SIGINT: exiting without waiting for the flush", metadata: stats.summary.mapValues { "\($0)" })
                     exit(130)
                 }
@@ -118,6 +134,11 @@ public enum IngestApp {
             status = .internalError
         }
         await writer.shutdown()
+        do {
+            try spool?.close()
+        } catch {
+            logger.error("spool could not be synced at exit", metadata: ["error": "\(error)"])
+        }
         logger.info("stopped", metadata: stats.summary.mapValues { "\($0)" }.merging(["exit_code": "\(status.rawValue)"]) { $1 })
         return status
     }

@@ -62,6 +62,8 @@ public struct IngestConfiguration: Sendable {
     public var maxRetries: Int
     public var dbBreakerFailures: Int
     public var dbBreakerOpen: Duration
+    /// `nil` when `SPOOL_MAX_BYTES` is 0: no spool, the feed reader waits for room instead.
+    public var spool: Spool.Configuration?
     public var retryDelay: Duration
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
@@ -132,6 +134,13 @@ public struct IngestConfiguration: Sendable {
         writeMode = mode
         dbBreakerFailures = try integer(.dbBreakerFailures, 1...1000)
         dbBreakerOpen = .milliseconds(try integer(.dbBreakerOpenMs, 0...3_600_000))
+        let spoolMax = try integer(.spoolMaxBytes, 0...(1 << 50))
+        let spoolSegment = try integer(.spoolSegmentBytes, 4096...(1 << 30))
+        let spoolDirectory = string(.spoolDir).trimmingCharacters(in: .whitespaces)
+        guard spoolMax == 0 || !spoolDirectory.isEmpty else {
+            throw ConfigurationError(variable: Setting.spoolDir.name, reason: "is empty while SPOOL_MAX_BYTES is not 0")
+        }
+        spool = spoolMax == 0 ? nil : Spool.Configuration(directory: spoolDirectory, maxBytes: Int64(spoolMax), segmentBytes: spoolSegment)
         maxRetries = try integer(.maxRetries, 0...100)
         retryDelay = .milliseconds(try integer(.retryDelayMs, 1...600_000))
 

@@ -16,6 +16,9 @@ public final class IngestStats: Sendable {
     public let retries = Atomic<Int>(0)
     /// Trades now in `dead_letters` (refused by the database or rejected by the decoder).
     public let deadLetters = Atomic<Int>(0)
+    public let spooledTrades = Atomic<Int>(0)
+    public let spoolReplayedTrades = Atomic<Int>(0)
+    public let spoolCorruptRecords = Atomic<Int>(0)
     public let slowConsumerWarnings = Atomic<Int>(0)
     public let staleAlerts = Atomic<Int>(0)
     /// Frames that could not be used, by kind (SPEC §5.1).
@@ -37,6 +40,9 @@ public final class IngestStats: Sendable {
             "batches_written": batchesWritten.load(ordering: .relaxed),
             "batches_failed": batchesFailed.load(ordering: .relaxed),
             "dead_letters": deadLetters.load(ordering: .relaxed),
+            "spooled_trades": spooledTrades.load(ordering: .relaxed),
+            "spool_replayed_trades": spoolReplayedTrades.load(ordering: .relaxed),
+            "spool_corrupt_records": spoolCorruptRecords.load(ordering: .relaxed),
             "reconnects": reconnects.load(ordering: .relaxed),
             "slow_consumer": slowConsumerWarnings.load(ordering: .relaxed),
         ].merging(badFrames.summary) { $1 }

@@ -37,6 +37,10 @@ extension Setting {
         "DB_BREAKER_FAILURES", "5", "Consecutive failed database operations that open the database circuit breaker.")
     public static let dbBreakerOpenMs = Setting(
         "DB_BREAKER_OPEN_MS", "30000", "How long the open database breaker makes no database calls; then a SELECT 1 probe.")
+    public static let spoolDir = Setting("SPOOL_DIR", ".data/spool", "Folder of the disk spool (buffer overflow, breaker open, shutdown leftovers).")
+    public static let spoolMaxBytes = Setting(
+        "SPOOL_MAX_BYTES", "1073741824", "Most bytes the spool holds; beyond it trades are dropped, counted and alerted. 0 = no spool.")
+    public static let spoolSegmentBytes = Setting("SPOOL_SEGMENT_BYTES", "8388608", "A spool segment is fsynced and sealed at this size.")
     public static let logLevel = Setting("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = Setting("LOG_FORMAT", "json", "json (one object per line) or text.")
     public static let logFile = Setting("LOG_FILE", "logs/app.log", "Also append logs here (directory created); empty for stdout only.")
@@ -71,7 +75,7 @@ extension Setting {
 
     /// Every variable, in the order documented.
     public static let all: [Setting] = [
-        apiKey, wsURL, subscriptions, threshold, databaseURL, writeMode, maxRetries, retryDelayMs, dbBreakerFailures, dbBreakerOpenMs, logLevel, logFormat, logFile,
+        apiKey, wsURL, subscriptions, threshold, databaseURL, writeMode, maxRetries, retryDelayMs, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, logLevel, logFormat, logFile,
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,

@@ -87,6 +87,12 @@ struct SettingFlags: ParsableArguments {
     var wsStaleAfterMs: String?
     @Option(name: .customLong("ws-stale-reconnect-after-ms"), help: .init(Setting.wsStaleReconnectAfterMs.help, valueName: "WS_STALE_RECONNECT_AFTER_MS"))
     var wsStaleReconnectAfterMs: String?
+    @Option(name: .customLong("spool-dir"), help: .init(Setting.spoolDir.help, valueName: "SPOOL_DIR"))
+    var spoolDir: String?
+    @Option(name: .customLong("spool-max-bytes"), help: .init(Setting.spoolMaxBytes.help, valueName: "SPOOL_MAX_BYTES"))
+    var spoolMaxBytes: String?
+    @Option(name: .customLong("spool-segment-bytes"), help: .init(Setting.spoolSegmentBytes.help, valueName: "SPOOL_SEGMENT_BYTES"))
+    var spoolSegmentBytes: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -124,6 +130,9 @@ struct SettingFlags: ParsableArguments {
             (Setting.wsSubscribeTimeoutMs, wsSubscribeTimeoutMs),
             (Setting.wsStaleAfterMs, wsStaleAfterMs),
             (Setting.wsStaleReconnectAfterMs, wsStaleReconnectAfterMs),
+            (Setting.spoolDir, spoolDir),
+            (Setting.spoolMaxBytes, spoolMaxBytes),
+            (Setting.spoolSegmentBytes, spoolSegmentBytes),
         ]
         var values: [String: String] = [:]
         for (setting, value) in pairs {
