@@ -2,14 +2,16 @@ import Foundation
 import Synchronization
 
 /// The shared trade stream of a `feed-sim` run: hands batches to connected
-/// clients, paces them to the configured rate, and keeps the ledger of
-/// every trade actually written to a client.
+/// clients, paces them to the configured rate, skips the trades that come due
+/// while no client is subscribed (see `TradeSchedule`), and keeps the ledger
+/// of every trade actually written to a client.
 public final class FeedSimulator: Sendable {
     public struct Configuration: Sendable {
         public var seed: UInt64 = 1
         /// Trades per second over all clients; 0 = as fast as the clients read.
         public var rate: Double = 1000
-        /// Stop sending after this many trades (clients stay connected); `nil` = no limit.
+        /// Stop after this many trades were written to clients (clients stay
+        /// connected); skipped trades do not count. `nil` = no limit.
         public var count: Int?
         /// Distinct option contracts in the stream.
         public var symbols: Int = 200
@@ -21,6 +23,8 @@ public final class FeedSimulator: Sendable {
         public var rejectKey: String?
         /// CSV of every trade written to a client.
         public var ledgerPath: String?
+        /// Failures to stage on purpose; none by default.
+        public var faults = FaultPlan()
 
         public init() {}
     }
@@ -30,19 +34,34 @@ public final class FeedSimulator: Sendable {
         public var sent = 0
         public var valid = 0
         public var invalid = 0
+        /// WebSocket connections accepted.
+        public var connections = 0
+        /// Trades that came due while no client was subscribed: never sent.
+        public var skipped = 0
 
-        /// `{"sent":…,"valid":…,"invalid":…}`
-        public var json: String { #"{"sent":\#(sent),"valid":\#(valid),"invalid":\#(invalid)}"# }
+        /// `{"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…}`: the
+        /// first three keys are what scripts and tests read; new keys go after them.
+        public var json: String {
+            #"{"sent":\#(sent),"valid":\#(valid),"invalid":\#(invalid),"connections":\#(connections),"skipped":\#(skipped)}"#
+        }
+    }
+
+    /// Trades handed to one client for one frame, and when they are due.
+    public struct Batch: Sendable, Equatable {
+        public var trades: [SimTrade]
+        /// `nil` = send at once (unpaced, or before the clock started).
+        public var sendAt: ContinuousClock.Instant?
     }
 
     private struct State {
         var generator: TradeGenerator
-        var generated = 0
-        /// Batches reserved by a client whose write failed: sent first to the next one.
-        var pending: [[SimTrade]] = []
+        var schedule: TradeSchedule
+        /// Trades taken from the generator: sent, in flight, pending or skipped.
+        var position = 0
+        /// Batches reserved by a client that could not write them: sent first to the next one.
+        var pending: [Batch] = []
         var totals = Totals()
         var ledger: UnsafeMutablePointer<FILE>?
-        var paceStart: ContinuousClock.Instant?
         var allSentWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -63,6 +82,7 @@ public final class FeedSimulator: Sendable {
             State(
                 generator: TradeGenerator(
                     seed: configuration.seed, contracts: configuration.symbols, invalidFraction: configuration.invalidFraction),
+                schedule: TradeSchedule(rate: configuration.rate),
                 ledger: ledger))
     }
 
@@ -74,26 +94,47 @@ public final class FeedSimulator: Sendable {
         return max(1, min(configuration.frameSize, Int(configuration.rate / 100)))
     }
 
-    /// The next batch for a client and when it may be sent; `nil` once `count` trades were handed out.
-    public func reserveBatch() -> (trades: [SimTrade], sendAt: ContinuousClock.Instant?)? {
+    /// A client started streaming at `now`: starts the clock on the first one,
+    /// and turns an idle span (no subscriber) into a gap of skipped trades.
+    public func subscriberJoined(at now: ContinuousClock.Instant) {
+        state.withLock { $0.schedule.subscriberJoined(at: now) }
+    }
+
+    /// A client stopped streaming at `now`; if it was the last, trades due from
+    /// now on are skipped until the next one joins.
+    public func subscriberLeft(at now: ContinuousClock.Instant) {
+        state.withLock { $0.schedule.subscriberLeft(at: now) }
+    }
+
+    /// A WebSocket connection was accepted.
+    public func connectionOpened() {
+        state.withLock { $0.totals.connections += 1 }
+    }
+
+    /// The next batch for a client and when it is due; `nil` once `count`
+    /// trades were handed out (sent, in flight or waiting for the next client).
+    /// Steps the generator over any gap first, so `q` keeps rising across it.
+    public func reserveBatch() -> Batch? {
         state.withLock { state in
-            if !state.pending.isEmpty { return (state.pending.removeFirst(), nil) }
-            var size = batchSize
+            if !state.pending.isEmpty { return state.pending.removeFirst() }
+            let skip = state.schedule.skipCount(at: state.position)
+            if skip > 0 {
+                for _ in 0..<skip { _ = state.generator.next() }
+                state.position += skip
+                state.totals.skipped += skip
+            }
+            var size = min(batchSize, state.schedule.runLength(from: state.position))
             if let count = configuration.count {
-                size = min(size, count - state.generated)
+                let handedOut = state.position - state.totals.skipped
+                size = min(size, count - handedOut)
                 if size <= 0 { return nil }
             }
             var trades: [SimTrade] = []
             trades.reserveCapacity(size)
             for _ in 0..<size { trades.append(state.generator.next()) }
-            var sendAt: ContinuousClock.Instant?
-            if configuration.rate > 0 {
-                let start = state.paceStart ?? .now
-                state.paceStart = start
-                sendAt = start.advanced(by: .seconds(Double(state.generated) / configuration.rate))
-            }
-            state.generated += size
-            return (trades, sendAt)
+            let sendAt = state.schedule.dueTime(of: state.position)
+            state.position += size
+            return Batch(trades: trades, sendAt: sendAt)
         }
     }
 
@@ -119,9 +160,13 @@ public final class FeedSimulator: Sendable {
         waiters.forEach { $0.resume() }
     }
 
-    /// The batch could not be written (client gone): the next client sends it.
-    public func returnUnsent(_ trades: [SimTrade]) {
-        state.withLock { $0.pending.append(trades) }
+    /// The batch could not be written (client gone, or streaming ended first):
+    /// the next client sends it, in order, before any new trade.
+    public func returnUnsent(_ batch: Batch) {
+        state.withLock { state in
+            state.pending.append(batch)
+            state.pending.sort { ($0.trades.first?.q ?? 0) < ($1.trades.first?.q ?? 0) }
+        }
     }
 
     /// Returns once `count` trades were written to clients (never without a count).

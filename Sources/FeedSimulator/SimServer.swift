@@ -3,11 +3,13 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 import Synchronization
 
 /// A Polygon/Massive-compatible options WebSocket endpoint on any path:
 /// `connected` status on connect, `auth` → `auth_success` (or `auth_failed`
-/// for the reject key), `subscribe` → `success`, then the simulator's trades.
+/// for the reject key), `subscribe` → `success`, then the simulator's trades,
+/// with the failures of the simulator's `FaultPlan` staged on purpose.
 public struct SimServer: Sendable {
     public let simulator: FeedSimulator
     public let host: String
@@ -15,10 +17,43 @@ public struct SimServer: Sendable {
     let logger: Logger
     /// Set when the process is stopping: connections send a close frame and end.
     let stopping = Stopping()
+    /// Live connections per API key, for `--max-connections`.
+    let live: LiveConnections
+
+    /// How often a waiting stream task looks at the stop and eviction flags:
+    /// the most a shutdown or an eviction waits for a sleeping stream.
+    static let pollInterval: Duration = .milliseconds(50)
+    /// How long a reset waits for the kernel to deliver what was written, so
+    /// that a reading client has every trade the ledger lists.
+    static let resetDrainTimeout: Duration = .seconds(1)
+    /// Close code sent with `max_connections` (policy violation): the feed
+    /// refuses the older session because of an account rule.
+    static let evictionCloseCode: WebSocketErrorCode = .policyViolation
 
     final class Stopping: Sendable {
         let flag = Atomic<Bool>(false)
         var isSet: Bool { flag.load(ordering: .acquiring) }
+    }
+
+    /// The connection registry behind a lock, plus connection ids.
+    final class LiveConnections: Sendable {
+        let registry: Mutex<ConnectionRegistry<ClientConnection>>
+        let nextID = Atomic<Int>(0)
+
+        init(limit: Int?) {
+            registry = Mutex(ConnectionRegistry(limit: limit))
+        }
+
+        func makeID() -> Int {
+            nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        }
+    }
+
+    /// How a connection's streaming phase ended.
+    enum StreamEnd: Sendable, Equatable {
+        case fault(StreamSession.Ending)
+        case evicted
+        case stopping
     }
 
     public init(simulator: FeedSimulator, host: String, port: Int, logger: Logger) {
@@ -26,6 +61,7 @@ public struct SimServer: Sendable {
         self.host = host
         self.port = port
         self.logger = logger
+        self.live = LiveConnections(limit: simulator.configuration.faults.maxConnections)
     }
 
     /// Asks every connection to close.
@@ -33,16 +69,28 @@ public struct SimServer: Sendable {
         stopping.flag.store(true, ordering: .releasing)
     }
 
+    /// Runs the server until cancelled. With `--refuse-for` nothing listens
+    /// during that time, so clients get "connection refused"; `onListening`
+    /// gets the port once it is actually bound.
+    public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
+        if let refuseFor = simulator.configuration.faults.refuseFor {
+            try await Task.sleep(for: refuseFor)
+        }
+        try await application(onListening: onListening).run()
+    }
+
     /// Builds the Hummingbird application; `onListening` gets the bound port.
     public func application(onListening: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.get("/") { _, _ in "feed-sim: connect with a WebSocket client\n" }
         let server = self
+        // maxFrameSize bounds what clients send; frames we send have no limit
+        // (the oversized fault writes ~1.5 MiB frames straight to the channel).
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { _, _, _ in
+            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { _, channel, _ in
                 .upgrade([:]) { inbound, outbound, _ in
-                    await server.serve(inbound: inbound, outbound: outbound)
+                    await server.serve(inbound: inbound, outbound: outbound, channel: channel)
                 }
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "feed-sim"),
@@ -55,45 +103,21 @@ public struct SimServer: Sendable {
         #"[{"ev":"status","status":"\#(status)","message":"\#(message)"}]"#
     }
 
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let (subscribed, subscribe) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// The real feed's words when a newer connection with the same key displaces this one.
+    static let maxConnectionsStatus = status(
+        "max_connections",
+        "Maximum number of websocket connections exceeded. You have reached the connection limit for your account.")
+
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
+        let connection = ClientConnection(id: live.makeID(), channel: channel)
+        simulator.connectionOpened()
+        defer { live.registry.withLock { $0.ended(connection.id) } }
         do {
-            try await outbound.write(.text(Self.status("connected", "Connected Successfully")))
+            try await connection.write(Self.status("connected", "Connected Successfully"))
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    var authenticated = false
-                    var iterator = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
-                    while let message = try await iterator.next() {
-                        guard case .text(let text) = message else { continue }
-                        let request = Self.parse(text)
-                        switch request.action {
-                        case "auth":
-                            if let reject = simulator.configuration.rejectKey, request.params == reject {
-                                try await outbound.write(.text(Self.status("auth_failed", "authentication failed")))
-                                try await outbound.close(.policyViolation, reason: "authentication failed")
-                                return
-                            }
-                            authenticated = true
-                            try await outbound.write(.text(Self.status("auth_success", "authenticated")))
-                        case "subscribe" where authenticated:
-                            for channel in request.params.split(separator: ",") {
-                                try await outbound.write(.text(Self.status("success", "subscribed to: \(channel)")))
-                            }
-                            subscribe.yield()
-                        case "unsubscribe":
-                            try await outbound.write(.text(Self.status("success", "unsubscribed to: \(request.params)")))
-                        default:
-                            try await outbound.write(.text(Self.status("error", "not authorized or unknown action")))
-                        }
-                    }
-                }
-                group.addTask {
-                    for await _ in subscribed {
-                        try await stream(to: outbound)
-                        return
-                    }
-                }
-                // The first task to end (client gone, or stream finished) ends the connection.
+                group.addTask { try await readRequests(inbound: inbound, outbound: outbound, connection: connection) }
+                group.addTask { try await runStream(outbound: outbound, connection: connection) }
+                // The first task to end (client gone, or the stream closed the connection) ends it.
                 try await group.next()
                 group.cancelAll()
             }
@@ -102,31 +126,148 @@ public struct SimServer: Sendable {
         }
     }
 
-    /// Writes the simulator's trades until the count is reached or the process stops.
-    private func stream(to outbound: WebSocketOutboundWriter) async throws {
-        while !stopping.isSet {
-            guard let (trades, sendAt) = simulator.reserveBatch() else {
-                // Count reached: stay connected, quiet, until the process stops.
-                while !stopping.isSet { try await Task.sleep(for: .milliseconds(50)) }
-                break
+    /// Answers the client's control messages; returns when the client is gone.
+    private func readRequests(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, connection: ClientConnection
+    ) async throws {
+        var authenticated = false
+        var iterator = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+        while let message = try await iterator.next() {
+            guard case .text(let text) = message else { continue }
+            let request = Self.parse(text)
+            switch request.action {
+            case "auth":
+                if let reject = simulator.configuration.rejectKey, request.params == reject {
+                    try await connection.write(Self.status("auth_failed", "authentication failed"))
+                    try await outbound.close(.policyViolation, reason: "authentication failed")
+                    return
+                }
+                authenticated = true
+                let displaced = live.registry.withLock {
+                    $0.authenticated(connection.id, key: request.params, connection: connection)
+                }
+                for old in displaced { old.evict() }
+                try await connection.write(Self.status("auth_success", "authenticated"))
+            case "subscribe" where authenticated:
+                for channel in request.params.split(separator: ",") {
+                    try await connection.write(Self.status("success", "subscribed to: \(channel)"))
+                }
+                connection.subscribed()
+            case "unsubscribe":
+                try await connection.write(Self.status("success", "unsubscribed to: \(request.params)"))
+            default:
+                try await connection.write(Self.status("error", "not authorized or unknown action"))
             }
-            if let sendAt, sendAt > .now {
+        }
+    }
+
+    /// Waits for the subscription, streams, then ends the connection the way
+    /// the stream ended. Returning ends the connection, so after a stall or
+    /// silence this waits for the process to stop or the client to go.
+    private func runStream(outbound: WebSocketOutboundWriter, connection: ClientConnection) async throws {
+        var ending = StreamEnd.stopping
+        for await event in connection.events {
+            switch event {
+            case .evicted: ending = .evicted
+            case .subscribed: ending = try await stream(to: connection)
+            }
+            break
+        }
+        switch ending {
+        case .fault(.stall), .fault(.silence):
+            if case .fault(.silence) = ending { await connection.silence() }
+            ending = try await waitQuietly(connection)
+        default:
+            break
+        }
+        switch ending {
+        case .fault(.drop):
+            try await outbound.close(.goingAway, reason: "feed-sim: scheduled drop")
+        case .fault(.reset):
+            await connection.reset(drainTimeout: Self.resetDrainTimeout)
+        case .evicted:
+            try await connection.write(Self.maxConnectionsStatus)
+            try await outbound.close(Self.evictionCloseCode, reason: "max_connections")
+        case .stopping, .fault(.stall), .fault(.silence):
+            try await outbound.close(.goingAway, reason: "feed-sim stopping")
+        }
+    }
+
+    /// Writes the simulator's trades (and injected frames) until a fault comes
+    /// due, the connection is evicted or the process stops. Once `--count`
+    /// trades are handed out it idles, still subject to faults, and sends any
+    /// batch another client hands back. Every write is awaited, so the ledger
+    /// is exact at whatever ends it.
+    private func stream(to connection: ClientConnection) async throws -> StreamEnd {
+        var session = StreamSession(plan: simulator.configuration.faults, startedAt: .now)
+        simulator.subscriberJoined(at: session.startedAt)
+        defer { simulator.subscriberLeft(at: .now) }
+        while true {
+            if let end = interruption(of: session, connection: connection) { return end }
+            switch session.nextFrame {
+            case .garbage:
+                try await connection.write(StreamSession.garbageFrame)
+            case .oversized:
+                try await connection.write(StreamSession.oversizedFrame)
+            case .trades:
+                guard let batch = simulator.reserveBatch() else {
+                    let wake = ContinuousClock.now.advanced(by: Self.pollInterval)
+                    _ = try await sleep(until: wake, session: session, connection: connection)
+                    continue
+                }
+                if let sendAt = batch.sendAt {
+                    let due: Bool
+                    do {
+                        due = try await sleep(until: sendAt, session: session, connection: connection)
+                    } catch {
+                        simulator.returnUnsent(batch)
+                        throw error
+                    }
+                    if !due {
+                        simulator.returnUnsent(batch)
+                        continue
+                    }
+                }
                 do {
-                    try await Task.sleep(until: sendAt)
+                    try await connection.write(TradeGenerator.frame(batch.trades))
                 } catch {
-                    simulator.returnUnsent(trades)
+                    simulator.returnUnsent(batch)
                     throw error
                 }
+                simulator.recordSent(batch.trades)
             }
-            do {
-                try await outbound.write(.text(TradeGenerator.frame(trades)))
-            } catch {
-                simulator.returnUnsent(trades)
-                throw error
-            }
-            simulator.recordSent(trades)
+            session.frameWritten()
         }
-        try await outbound.close(.goingAway, reason: "feed-sim stopping")
+    }
+
+    /// Why streaming must stop now, if it must.
+    private func interruption(of session: StreamSession, connection: ClientConnection) -> StreamEnd? {
+        if stopping.isSet { return .stopping }
+        if connection.isEvicted { return .evicted }
+        if let ending = session.ending(at: .now) { return .fault(ending) }
+        return nil
+    }
+
+    /// Sleeps until `instant`; `false` if a stop, an eviction or a fault came first.
+    private func sleep(
+        until instant: ContinuousClock.Instant, session: StreamSession, connection: ClientConnection
+    ) async throws -> Bool {
+        while ContinuousClock.now < instant {
+            if interruption(of: session, connection: connection) != nil { return false }
+            var wake = min(instant, ContinuousClock.now.advanced(by: Self.pollInterval))
+            if let ending = session.ending { wake = min(wake, ending.at) }
+            try await Task.sleep(until: wake)
+        }
+        return true
+    }
+
+    /// Sends nothing until the process stops or the connection is evicted.
+    private func waitQuietly(_ connection: ClientConnection) async throws -> StreamEnd {
+        while true {
+            if stopping.isSet { return .stopping }
+            if connection.isEvicted { return .evicted }
+            try await Task.sleep(for: Self.pollInterval)
+        }
     }
 
     /// `{"action":"auth","params":"KEY"}` → ("auth", "KEY"); control messages only, not the hot path.

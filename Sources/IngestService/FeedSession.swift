@@ -199,15 +199,13 @@ public struct FeedSession: Sendable {
                     attempt.end(.connection("\(error)"))
                 }
             }
-            tasks.addTask {
-                await session.watch(attempt)
-                // Ends whatever is still running on this attempt's loop: a hung connect, upgrade or socket.
-                try? await eventLoops.shutdownGracefully()
-            }
+            tasks.addTask { await session.watch(attempt) }
             await tasks.next()
+            // Whichever ended first, end the other: cancel the client, and shut its event loop down,
+            // which is what stops a hung connect or upgrade (the library ignores cancellation there).
             tasks.cancelAll()
+            Task { try? await eventLoops.shutdownGracefully() }
         }
-        try? await eventLoops.shutdownGracefully()
         let (failure, streaming) = attempt.state.withLock { ($0.failure, $0.streaming) }
         return (failure ?? .connection("connection ended"), streaming)
     }
@@ -217,8 +215,10 @@ public struct FeedSession: Sendable {
     private func watch(_ attempt: Attempt) async {
         while !Task.isCancelled {
             let next = attempt.state.withLock { $0.watchdog.nextCheck }
+            // Re-check at least every 250 ms: a phase change can bring the deadline forward.
+            let now = ContinuousClock.now
             do {
-                try await Task.sleep(until: max(next, ContinuousClock.now.advanced(by: .milliseconds(10))), clock: .continuous)
+                try await Task.sleep(until: min(max(next, now.advanced(by: .milliseconds(10))), now.advanced(by: .milliseconds(250))), clock: .continuous)
             } catch {
                 return
             }

@@ -11,8 +11,13 @@ struct FeedSimCommand: AsyncParsableCommand {
         commandName: "feed-sim",
         abstract: "A local Polygon-compatible options WebSocket feed with a deterministic, seeded trade stream.",
         discussion: """
-            Prints {"event":"listening","port":N} once bound, and {"sent":…,"valid":…,"invalid":…} on exit \
-            (SIGINT/SIGTERM or --exit-after-count).
+            Prints {"event":"listening","host":…,"port":N} once bound, and \
+            {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…} on exit (SIGINT/SIGTERM or \
+            --exit-after-count). With --rate > 0 the stream runs on the clock: trades that come due while no \
+            client is subscribed are skipped (a gap in q), as on the real feed.
+
+            Fault options (for exercising a client's reconnect, watchdog and decoder paths) count time per \
+            connection from its subscribe.
             """
     )
 
@@ -20,7 +25,8 @@ struct FeedSimCommand: AsyncParsableCommand {
     @Option(help: "Port to bind (0 = any free port).") var port = 8765
     @Option(help: "Seed of the trade stream: same seed, same trades.") var seed: UInt64 = 1
     @Option(help: "Trades per second over all clients (0 = flat out).") var rate: Double = 1000
-    @Option(help: "Stop sending after this many trades; clients stay connected.") var count: Int?
+    @Option(help: "Stop after this many trades were written to clients (skipped ones do not count); clients stay connected.")
+    var count: Int?
     @Option(help: "Distinct option contracts in the stream.") var symbols = 200
     @Option(help: "Share of deliberately invalid trades, 0…1.") var invalidFraction: Double = 0
     @Option(help: "Most events per frame.") var frameSize = 100
@@ -29,11 +35,77 @@ struct FeedSimCommand: AsyncParsableCommand {
     @Flag(help: "Exit once --count trades were written to clients.") var exitAfterCount = false
     @Option(help: "Log level of the simulator's own log (stderr).") var logLevel = "warning"
 
+    @Option(
+        help: ArgumentHelp(
+            "Close each streaming connection cleanly this many seconds after it subscribed.",
+            discussion: "Every frame already written reaches the client first, then a close frame 1001 (goingAway).",
+            valueName: "seconds"))
+    var dropEvery: Double?
+    @Option(
+        help: ArgumentHelp(
+            "Reset each streaming connection (TCP RST, no close frame) this many seconds after it subscribed.",
+            discussion: "SO_LINGER {on, 0} and close; the ledger holds only trades written before the reset.",
+            valueName: "seconds"))
+    var resetEvery: Double?
+    @Flag(
+        help: ArgumentHelp(
+            "After --fault-after seconds of streaming, go silent: no more data and no pongs.",
+            discussion: "The server stops reading the socket, so pings go unanswered; it stays open until the client closes it."))
+    var noPong = false
+    @Option(help: ArgumentHelp("Seconds of streaming before --no-pong takes effect.", valueName: "seconds"))
+    var faultAfter = Double(FaultPlan.defaultFaultAfter.components.seconds)
+    @Option(
+        help: ArgumentHelp(
+            "Stop sending data this many seconds after a connection subscribed, but keep it open and answer pings.",
+            valueName: "seconds"))
+    var stallAfter: Double?
+    @Option(help: ArgumentHelp("Every Nth frame to a client is malformed JSON (no trades, not in the ledger).", valueName: "n"))
+    var garbageEvery: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Every Nth frame to a client is a ~1.5 MiB text frame, beyond a 1 MiB client limit (not in the ledger).",
+            valueName: "n"))
+    var oversizedEvery: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Live authenticated connections per API key (default: unlimited).",
+            discussion: "One more makes the oldest with that key get status max_connections and a close frame, as on the real feed.",
+            valueName: "n"))
+    var maxConnections: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Refuse connections for this many seconds after start, then listen (the listening line is printed then).",
+            valueName: "seconds"))
+    var refuseFor: Double?
+
     func validate() throws {
         guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be within 0…1") }
         guard rate >= 0 else { throw ValidationError("--rate must be ≥ 0") }
         guard symbols >= 1, frameSize >= 1 else { throw ValidationError("--symbols and --frame-size must be ≥ 1") }
         if exitAfterCount, count == nil { throw ValidationError("--exit-after-count needs --count") }
+        for (name, seconds) in [
+            ("--drop-every", dropEvery), ("--reset-every", resetEvery), ("--stall-after", stallAfter),
+            ("--fault-after", faultAfter), ("--refuse-for", refuseFor),
+        ] {
+            if let seconds, !(seconds > 0 && seconds.isFinite) { throw ValidationError("\(name) must be > 0 seconds") }
+        }
+        for (name, n) in [("--garbage-every", garbageEvery), ("--oversized-every", oversizedEvery), ("--max-connections", maxConnections)] {
+            if let n, n < 1 { throw ValidationError("\(name) must be ≥ 1") }
+        }
+    }
+
+    /// The fault options as the simulator's plan.
+    var faults: FaultPlan {
+        var plan = FaultPlan()
+        plan.dropEvery = dropEvery.map { .seconds($0) }
+        plan.resetEvery = resetEvery.map { .seconds($0) }
+        plan.silenceAfter = noPong ? .seconds(faultAfter) : nil
+        plan.stallAfter = stallAfter.map { .seconds($0) }
+        plan.garbageEvery = garbageEvery
+        plan.oversizedEvery = oversizedEvery
+        plan.maxConnections = maxConnections
+        plan.refuseFor = refuseFor.map { .seconds($0) }
+        return plan
     }
 
     func run() async throws {
@@ -48,12 +120,15 @@ struct FeedSimCommand: AsyncParsableCommand {
         configuration.frameSize = frameSize
         configuration.rejectKey = rejectKey
         configuration.ledgerPath = ledger
+        configuration.faults = faults
         let simulator = try FeedSimulator(configuration: configuration)
         let server = SimServer(simulator: simulator, host: host, port: port, logger: logger)
-        let app = server.application { port in
-            FileHandle.standardOutput.write(Data(#"{"event":"listening","host":"\#(host)","port":\#(port)}"#.utf8 + [0x0A]))
+        let host = host
+        let serverTask = Task {
+            try await server.run { port in
+                FileHandle.standardOutput.write(Data(#"{"event":"listening","host":"\#(host)","port":\#(port)}"#.utf8 + [0x0A]))
+            }
         }
-        let serverTask = Task { try await app.run() }
 
         let finish: @Sendable () async -> Never = {
             server.stop()

@@ -1,0 +1,196 @@
+import Foundation
+import IngestTestSupport
+import Testing
+
+/// The ingester against `feed-sim`'s fault modes and a real Postgres (issue 4),
+/// with short timings set through configuration, never through sleeps in the logic.
+@Suite("Feed faults", .serialized)
+struct FeedFaultTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("faults-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Fast reconnects and a short ping period, so each fault plays out in seconds.
+    static let fast = [
+        "WS_BACKOFF_INITIAL_MS": "200", "WS_BACKOFF_MAX_MS": "1000", "WS_PING_INTERVAL_MS": "500",
+        "WS_BREAKER_OPEN_MS": "1000", "FLUSH_INTERVAL_MS": "200",
+    ]
+
+    func ingester(port: Int, database: TestDatabase, log: String, _ extra: [String: String] = [:]) throws -> ManagedProcess {
+        try ManagedProcess(
+            "ingest-options", [], environment: ingesterEnvironment(port: port, database: database, logFile: log, Self.fast.merging(extra) { $1 }),
+            directory: directory)
+    }
+
+    func waitForLog(_ log: String, _ message: String, count: Int, timeout: Duration) async throws -> [[String: Any]] {
+        try await waitFor(timeout: timeout, what: "\(count)× \"\(message)\" in \(log)") {
+            let lines = logLines(log, message: message)
+            return lines.count >= count ? lines : nil
+        }
+    }
+
+    @Test("clean drops every 2 s for 20 s: the table holds exactly the ledger's valid trades above threshold, one closed gap per reconnect")
+    func dropsLoseNothing() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let ledger = directory.appendingPathComponent("drops.csv").path
+        let sim = try ManagedProcess(
+            "feed-sim", ["--port", "0", "--seed", "99", "--rate", "1000", "--invalid-fraction", "0.01", "--drop-every", "2", "--ledger", ledger],
+            directory: directory)
+        let port = try await listeningPort(sim)
+        let log = directory.appendingPathComponent("drops.log").path
+        let ingester = try ingester(port: port, database: database, log: log)
+        try await Task.sleep(for: .seconds(20))
+        // Stop the feed first: everything it wrote reaches the ingester before its close frame.
+        sim.signal(SIGTERM)
+        #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
+        let streamed = logLines(log, message: "feed streaming").count
+        _ = try await waitForLog(log, "feed disconnected", count: streamed, timeout: .seconds(20))
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+
+        #expect(streamed >= 8, "about one connection per 2 s, got \(streamed)")
+        let (valid, _) = try EndToEndTests.readLedger(ledger)
+        let expected = Set(valid.filter { $0.notional >= 10_000 }.map(\.key))
+        let connection = try database.connect()
+        let stored = try connection.query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
+        #expect(stored.count == expected.count)
+        #expect(Set(stored.compactMap { $0[0] }) == expected)
+
+        let gaps = try connection.query("SELECT count(*) FILTER (WHERE ended_at IS NOT NULL), count(*) FROM feed_gaps")
+        #expect(gaps == [[String(streamed - 1), String(streamed)]], "one closed gap per reconnect, the last one still open")
+        let ordered = try connection.query("SELECT count(*) FROM feed_gaps WHERE ended_at IS NOT NULL AND ended_at < started_at")
+        #expect(ordered == [["0"]])
+    }
+
+    @Test("a peer that stops answering pings is dropped and reconnected within two ping periods")
+    func noPongReconnects() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--rate", "200", "--no-pong", "--fault-after", "1"], directory: directory)
+        let port = try await listeningPort(sim)
+        let log = directory.appendingPathComponent("nopong.log").path
+        let ingester = try ingester(port: port, database: database, log: log)
+        let streaming = try await waitForLog(log, "feed streaming", count: 2, timeout: .seconds(20))
+        let disconnects = logLines(log, message: "feed disconnected")
+        #expect(disconnects.count >= 1)
+        #expect((disconnects.first?["reason"] as? String)?.contains("without a close frame") == true)
+        let gap = try timeBetween(streaming[0], streaming[1])
+        #expect(gap < 5, "fault after 1 s + pong due within 2 × 0.5 s + backoff ≤ 0.2 s; took \(gap) s")
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        sim.signal(SIGTERM)
+    }
+
+    @Test("a feed that stalls while answering pings raises feed_stale, then is reconnected at the silence limit")
+    func stallReconnects() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--rate", "200", "--stall-after", "1"], directory: directory)
+        let port = try await listeningPort(sim)
+        let log = directory.appendingPathComponent("stall.log").path
+        let ingester = try ingester(
+            port: port, database: database, log: log, ["WS_STALE_AFTER_MS": "700", "WS_STALE_RECONNECT_AFTER_MS": "2000"])
+        _ = try await waitForLog(log, "feed streaming", count: 2, timeout: .seconds(20))
+        let alerts = logLines(log, message: "ALERT").filter { $0["alert"] as? String == "feed_stale" }
+        #expect(alerts.first?["state"] as? String == "open")
+        let aborted = logLines(log, message: "feed attempt aborted")
+        #expect((aborted.first?["reason"] as? String)?.hasPrefix("no data for") == true)
+        #expect(logLines(log, message: "feed disconnected").allSatisfy { ($0["reason"] as? String)?.contains("close frame") == false })
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        sim.signal(SIGTERM)
+    }
+
+    @Test("a feed that refuses connections for 5 s is survived: the ingester streams once it listens")
+    func refusedAtStart() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let port = try freePort()
+        let sim = try ManagedProcess("feed-sim", ["--port", "\(port)", "--rate", "500", "--refuse-for", "5"], directory: directory)
+        let log = directory.appendingPathComponent("refused.log").path
+        let ingester = try ingester(port: port, database: database, log: log)
+        _ = try await waitForLog(log, "feed streaming", count: 1, timeout: .seconds(30))
+        #expect(logLines(log, message: "feed disconnected").count >= 2, "connection refused a few times first")
+        _ = try await waitFor(timeout: .seconds(20), what: "rows in the table") {
+            let rows = try database.connect().query("SELECT count(*) FROM options_trades")
+            return (Int(rows.first?.first??.description ?? "0") ?? 0) > 0 ? true : nil
+        }
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        sim.signal(SIGTERM)
+    }
+
+    @Test("two ingesters on one key: the newer streams, the one taken over backs off at the cap instead of alternating")
+    func maxConnections() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--rate", "200", "--max-connections", "1"], directory: directory)
+        let port = try await listeningPort(sim)
+        let logA = directory.appendingPathComponent("a.log").path
+        let logB = directory.appendingPathComponent("b.log").path
+        let cap = ["WS_BACKOFF_MAX_MS": "30000"]
+        let first = try ingester(port: port, database: database, log: logA, cap)
+        _ = try await waitForLog(logA, "feed streaming", count: 1, timeout: .seconds(20))
+        let second = try ingester(port: port, database: database, log: logB, cap)
+        _ = try await waitForLog(logB, "feed streaming", count: 1, timeout: .seconds(20))
+        let takenOver = try await waitForLog(
+            logA, "another client with this API key took over the feed connection; backing off at the cap", count: 1, timeout: .seconds(10))
+        #expect(takenOver.first?["status"] as? String == "max_connections")
+        let backoff = try await waitForLog(logA, "feed reconnecting after backoff", count: 1, timeout: .seconds(10))
+        let delay = (backoff.last?["delay_ms"] as? Int) ?? 0
+        #expect(delay > 29_000 && delay <= 30_000, "backs off at the 30 s cap, got \(delay) ms")
+        // For the next few seconds nothing changes hands: B streams, A waits.
+        try await Task.sleep(for: .seconds(4))
+        #expect(logLines(logA, message: "feed connecting").count == 1)
+        #expect(logLines(logB, message: "feed disconnected").isEmpty)
+        for process in [first, second] { process.signal(SIGTERM) }
+        #expect(try await first.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(try await second.waitForExit(timeout: .seconds(30)) == 0)
+        sim.signal(SIGTERM)
+    }
+
+    @Test("malformed and oversized frames are counted by kind and skipped; the connection stays up")
+    func badFramesSkipped() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let sim = try ManagedProcess(
+            "feed-sim", ["--port", "0", "--rate", "2000", "--garbage-every", "7", "--oversized-every", "11"], directory: directory)
+        let port = try await listeningPort(sim)
+        let log = directory.appendingPathComponent("bad.log").path
+        let ingester = try ingester(port: port, database: database, log: log)
+        let skipped = try await waitFor(timeout: .seconds(20), what: "both kinds of bad frame") { () -> Set<String>? in
+            let kinds = Set(logLines(log, message: "bad frame skipped").compactMap { $0["kind"] as? String })
+            return kinds.isSuperset(of: ["malformed", "oversized"]) ? kinds : nil
+        }
+        #expect(skipped.contains("malformed"))
+        try await Task.sleep(for: .seconds(2))
+        #expect(logLines(log, message: "feed disconnected").isEmpty, "bad frames never cost the connection")
+        #expect(logLines(log, message: "bad frame skipped").count <= 2, "logged once per kind per minute")
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        let stopped = logLines(log, message: "stopped").first
+        #expect((stopped?["bad_frames_malformed"] as? Int ?? 0) > 1)
+        #expect((stopped?["bad_frames_oversized"] as? Int ?? 0) > 1)
+        sim.signal(SIGTERM)
+    }
+}
+
+/// Seconds between two JSON log lines' `ts`.
+func timeBetween(_ first: [String: Any], _ second: [String: Any]) throws -> Double {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    guard let a = (first["ts"] as? String).flatMap(formatter.date(from:)), let b = (second["ts"] as? String).flatMap(formatter.date(from:)) else {
+        throw TestSetupError("log lines without ts")
+    }
+    return b.timeIntervalSince(a)
+}
+
+/// A port nothing listens on right now.
+func freePort() throws -> Int {
+    let listener = try SilentListener()
+    return listener.port
+}
