@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "IngestPipelineTests", dependencies: ["IngestPipeline"]),
         .testTarget(name: "IngestDatabaseTests", dependencies: ["IngestDatabase", "IngestTestSupport"]),
         .testTarget(name: "IngestServiceTests", dependencies: ["IngestService", "IngestTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "IngestService", "IngestTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "IngestPipeline", "IngestService", "OptionsFeed", "IngestTestSupport"]),
         .testTarget(name: "FeedSimulatorTests", dependencies: ["FeedSimulator", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

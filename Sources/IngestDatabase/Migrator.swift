@@ -29,6 +29,18 @@ public struct Migrator: Sendable {
         return nil
     }
 
+    /// When the newest stored trade was received (Unix µs), if no `feed_gaps`
+    /// row is open: the start of the gap a restart leaves (after a crash or `kill -9`).
+    public static func unrecordedRestartGap(conninfo: String) throws -> Int64? {
+        let rows = try PGConnection(conninfo: conninfo).query(
+            """
+            SELECT (extract(epoch FROM max(received_at)) * 1000000)::bigint FROM options_trades
+            WHERE NOT EXISTS (SELECT 1 FROM feed_gaps WHERE ended_at IS NULL)
+            """)
+        guard let value = rows.first?.first, let text = value else { return nil }
+        return Int64(text)
+    }
+
     /// The `.sql` files, sorted by name (their number).
     public func files() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: directory)

@@ -31,6 +31,15 @@ public final class GapLedger: Sendable {
         }
     }
 
+    /// At start: the service was not running since `time` (the newest
+    /// `received_at` in the table), and no gap row is open to say so.
+    public func restarted(lastDataAtMicros time: Int64) {
+        state.withLock { state in
+            append(.opened(atMicros: time, reason: "restart"), to: &state)
+            state.open = true
+        }
+    }
+
     /// A trade arrived: closes the open gap, if any. Cheap when none is open.
     public func dataArrived(atMicros time: Int64) {
         state.withLock { state in

@@ -69,6 +69,10 @@ public enum IngestApp {
             logger.info("spool left by an earlier run will be replayed first", metadata: ["bytes": "\(snapshot.bytes)", "segments": "\(snapshot.segments)"])
         }
         let gaps = GapLedger()
+        if let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
+            // The previous run ended without recording a gap (crash, kill -9): the restart is one.
+            gaps.restarted(lastDataAtMicros: lastData)
+        }
         let deadLetters = DeadLetterQueue()
         let monitor = FeedMonitor(configuration: configuration.connection)
         let intake = TradeIntake(

@@ -91,9 +91,13 @@ public func waitFor<T>(timeout: Duration, what: String, _ probe: () throws -> T?
 /// The environment of an `ingest-options` under test: the feed on `port`,
 /// the test database, a log file, and fast settings layered on top.
 public func ingesterEnvironment(port: Int, database: TestDatabase, logFile: String, _ extra: [String: String] = [:]) -> [String: String] {
+    ingesterEnvironment(port: port, databaseURL: database.url, logFile: logFile, extra)
+}
+
+public func ingesterEnvironment(port: Int, databaseURL: String, logFile: String, _ extra: [String: String] = [:]) -> [String: String] {
     var environment = [
         "POLYGON_API_KEY": "e2e-test-key-123456", "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options",
-        "DATABASE_URL": database.url, "LOG_FILE": logFile, "LOG_LEVEL": "info",
+        "DATABASE_URL": databaseURL, "LOG_FILE": logFile, "LOG_LEVEL": "info",
         "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
     ]
     environment.merge(extra) { $1 }
