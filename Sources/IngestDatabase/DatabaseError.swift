@@ -36,6 +36,30 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         return .other
     }
 
+    /// The class of a QuestDB error. QuestDB answers every error with
+    /// SQLSTATE 00000 (SPEC §5.3), so the class comes from the connection
+    /// status and the message text (QuestDB's wording, e.g. "inconvertible
+    /// value", "timeout, query aborted").
+    public static func kind(forQuestDBMessage message: String, connectionHealthy: Bool) -> Kind {
+        guard connectionHealthy else { return .connection }
+        let text = message.lowercased()
+        func mentions(_ words: [String]) -> Bool { words.contains { text.contains($0) } }
+        if mentions(["timeout", "cancelled", "canceled"]) { return .timeout }
+        if mentions(["authentication", "password"]) { return .auth }
+        if mentions(["connection", "server closed", "broken pipe"]) { return .connection }
+        if mentions(["inconvertible", "could not parse", "invalid", "cannot be null", "out of range", "overflow", "cannot be cast"]) {
+            return .data
+        }
+        return .other
+    }
+
+    /// The class of any server error: SQLSTATE 00000 with an error is QuestDB's mark.
+    public static func kind(sqlState: String?, message: String, connectionHealthy: Bool) -> Kind {
+        if sqlState == "00000" { return kind(forQuestDBMessage: message, connectionHealthy: connectionHealthy) }
+        let kind = kind(forSQLState: sqlState)
+        return kind == .other && !connectionHealthy ? .connection : kind
+    }
+
     public var isRetryable: Bool { kind == .connection || kind == .timeout }
 
     public var description: String {

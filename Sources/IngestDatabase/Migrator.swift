@@ -50,7 +50,8 @@ public struct Migrator: Sendable {
 
     /// Applies every migration not yet recorded; returns the versions applied now.
     /// Concurrent runs wait for each other (advisory lock).
-    public func apply(conninfo: String, logger: Logger) throws -> [String] {
+    public func apply(conninfo: String, flavor: DatabaseFlavor = .postgres, logger: Logger) throws -> [String] {
+        if flavor == .questdb { return try applyQuestDB(conninfo: conninfo, logger: logger) }
         let connection = try PGConnection(conninfo: conninfo)
         try connection.execute("SELECT pg_advisory_lock(hashtext('ingest-options:migrate'))")
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtext('ingest-options:migrate'))") }
@@ -73,6 +74,32 @@ public struct Migrator: Sendable {
                 throw error
             }
             logger.info("migration applied", metadata: ["version": "\(version)"])
+            applied.append(version)
+        }
+        return applied
+    }
+
+    /// QuestDB: the files of `questdb/`, one statement per query, no
+    /// transaction (QuestDB runs DDL outside them) and no advisory lock
+    /// (`IF NOT EXISTS` keeps a concurrent second run harmless).
+    func applyQuestDB(conninfo: String, logger: Logger) throws -> [String] {
+        let connection = try PGConnection(conninfo: conninfo)
+        let questDB = Migrator(directory: directory + "/" + (DatabaseFlavor.questdb.migrationsSubdirectory ?? ""))
+        let files = try questDB.files()
+        let done: Set<String>
+        do {
+            done = Set(try connection.query(QuestDBDialect.appliedMigrations).compactMap { $0.first ?? nil })
+        } catch {
+            done = []  // no schema_migrations yet: the first file creates it
+        }
+        var applied: [String] = []
+        for file in files {
+            let version = String(file.dropLast(4))
+            guard !done.contains(version) else { continue }
+            let sql = try String(contentsOfFile: questDB.directory + "/" + file, encoding: .utf8)
+            for statement in QuestDBDialect.statements(of: sql) { try connection.execute(statement) }
+            _ = try connection.query(QuestDBDialect.recordMigration, [version])
+            logger.info("migration applied", metadata: ["version": "\(version)", "flavor": "questdb"])
             applied.append(version)
         }
         return applied

@@ -133,8 +133,7 @@ public final class PGConnection {
         var message = PQresultErrorField(result, CLIBPQ_DIAG_MESSAGE_PRIMARY).map { String(cString: $0) } ?? ""
         if message.isEmpty { message = Self.trimmed(PQresultErrorMessage(result)) }
         if message.isEmpty { message = Self.trimmed(PQerrorMessage(handle)) }
-        var kind = DatabaseError.kind(forSQLState: sqlState)
-        if kind == .other, !isHealthy { kind = .connection }
+        let kind = DatabaseError.kind(sqlState: sqlState, message: message, connectionHealthy: isHealthy)
         throw DatabaseError(kind: kind, sqlState: sqlState, message: message)
     }
 

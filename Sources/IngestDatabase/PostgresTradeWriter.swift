@@ -1,6 +1,7 @@
 import Logging
 import NIOPosix
 import OptionsFeed
+import Synchronization
 
 /// What one committed batch did.
 public struct BatchResult: Sendable, Equatable {
@@ -34,46 +35,80 @@ public enum WriteMode: String, Sendable, CaseIterable {
 /// until the refused rows are isolated: they go to `dead_letters`, the rest
 /// is committed (SPEC §5.3).
 ///
-/// libpq blocks: the connection lives on this writer's own thread and is
-/// only touched there (STYLE §4).
+/// libpq blocks: each pooled connection lives on its own thread and is only
+/// touched there (STYLE §4). The pool (SPEC §5.3, `DB_POOL_SIZE`, default 2)
+/// hands out the lowest idle connection; idle ones get a health query every
+/// 60 s and a broken one is replaced on its next use; idle ones beyond the
+/// first are closed after 30 min (`PoolMaintenance`).
 public final class PostgresTradeWriter: Sendable {
-    private let thread: NIOThreadPool
-    private let session: Session
+    private let slots: [Slot]
+    private let state: Mutex<PoolState>
+    private let maintenance: PoolMaintenance<ContinuousClock.Instant>
+    private let maintenanceTask: Mutex<Task<Void, Never>?>
     private let logger: Logger
 
-    /// The connection and the reusable encode buffer, owned by the writer's thread.
+    /// One pooled connection: its thread and its session.
+    private struct Slot: Sendable {
+        let thread: NIOThreadPool
+        let session: Session
+    }
+
+    /// Which slots are idle, who waits for one, and what maintenance needs to know.
+    private struct PoolState {
+        var slots: [PoolMaintenance<ContinuousClock.Instant>.Slot]
+        var waiters: [CheckedContinuation<Int, Never>] = []
+    }
+
+    /// The connection and the reusable encode buffer, owned by the slot's thread.
     private final class Session: @unchecked Sendable {
         let conninfo: String
         let statementTimeoutMs: Int
         let mode: WriteMode
+        let flavor: DatabaseFlavor
         var connection: PGConnection?
         var buffer: [UInt8] = []
         let encoder = TradeCopyEncoder()
 
-        init(conninfo: String, statementTimeoutMs: Int, mode: WriteMode) {
+        init(conninfo: String, statementTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor) {
             self.conninfo = conninfo
             self.statementTimeoutMs = statementTimeoutMs
-            self.mode = mode
+            // QuestDB takes no COPY FROM STDIN: bound INSERTs are its only way in.
+            self.mode = flavor == .questdb ? .insert : mode
+            self.flavor = flavor
         }
     }
 
     static let stagingTable = "options_trades_staging"
 
-    /// - Parameter bulkTimeoutMs: per-statement timeout of a batch write (SPEC §5.3: 60 s).
-    public init(conninfo: String, mode: WriteMode = .copy, bulkTimeoutMs: Int = 60_000, logger: Logger) {
-        self.thread = NIOThreadPool(numberOfThreads: 1)
-        self.session = Session(conninfo: conninfo, statementTimeoutMs: bulkTimeoutMs, mode: mode)
+    /// - Parameters:
+    ///   - flavor: QuestDB always writes through bound INSERTs, without transactions (SPEC §5.3).
+    ///   - poolSize: writer connections (SPEC §5.3: 2).
+    ///   - bulkTimeoutMs: per-statement timeout of a batch write (SPEC §5.3: 60 s).
+    public init(
+        conninfo: String, flavor: DatabaseFlavor = .postgres, mode: WriteMode = .copy, poolSize: Int = 2,
+        maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration = .init(), bulkTimeoutMs: Int = 60_000, logger: Logger
+    ) {
+        let now = ContinuousClock.now
+        self.slots = (0..<max(1, poolSize)).map { _ in
+            let thread = NIOThreadPool(numberOfThreads: 1)
+            thread.start()
+            return Slot(thread: thread, session: Session(conninfo: conninfo, statementTimeoutMs: bulkTimeoutMs, mode: mode, flavor: flavor))
+        }
+        self.state = Mutex(PoolState(slots: slots.map { _ in .init(connected: false, lastUsed: now, lastChecked: now) }))
+        self.maintenance = PoolMaintenance(configuration: maintenance)
+        self.maintenanceTask = Mutex(nil)
         self.logger = logger
-        thread.start()
     }
+
+    /// Writer connections in the pool: how many batches can be written at once.
+    public var poolSize: Int { slots.count }
 
     /// Writes one batch in one transaction. On failure nothing of the batch is
     /// committed and the error says whether a retry can help.
     public func write(_ batch: [OptionTrade]) async throws -> BatchResult {
         guard !batch.isEmpty else { return BatchResult(trades: 0, inserted: 0) }
-        let session = self.session
         let logger = self.logger
-        return try await thread.runIfActive {
+        return try await withSession { session in
             try Self.writeIsolatingBadRows(batch[...], session: session, logger: logger)
         }
     }
@@ -81,19 +116,17 @@ public final class PostgresTradeWriter: Sendable {
     /// Stores dead letters (e.g. trades the decoder rejected).
     public func recordDeadLetters(_ letters: [DeadLetter]) async throws {
         guard !letters.isEmpty else { return }
-        let session = self.session
         let logger = self.logger
-        try await thread.runIfActive {
+        try await withSession { session in
             let connection = try Self.connect(session, logger: logger)
-            try Self.insertDeadLetters(letters, connection: connection)
+            try Self.insertDeadLetters(letters, flavor: session.flavor, connection: connection)
         }
     }
 
     /// `SELECT 1`: the half-open breaker's probe.
     public func probe() async throws {
-        let session = self.session
         let logger = self.logger
-        try await thread.runIfActive {
+        try await withSession { session in
             _ = try Self.connect(session, logger: logger).query("SELECT 1")
         }
     }
@@ -102,10 +135,25 @@ public final class PostgresTradeWriter: Sendable {
     /// `closed` ends every open row that started before it.
     public func recordGaps(_ events: [GapEvent]) async throws {
         guard !events.isEmpty else { return }
-        let session = self.session
         let logger = self.logger
-        try await thread.runIfActive {
+        try await withSession { session in
             let connection = try Self.connect(session, logger: logger)
+            if session.flavor == .questdb {
+                do {
+                    for event in events {
+                        switch event {
+                        case .opened(let micros, let reason):
+                            _ = try connection.query(QuestDBDialect.openGap, [QuestDBDialect.isoTimestamp(micros: micros), reason])
+                        case .closed(let micros):
+                            _ = try connection.query(QuestDBDialect.closeGaps, [QuestDBDialect.isoTimestamp(micros: micros)])
+                        }
+                    }
+                } catch {
+                    if !connection.isHealthy { session.connection = nil }
+                    throw error
+                }
+                return
+            }
             let time = "'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
             do {
                 try connection.execute("BEGIN")
@@ -128,11 +176,100 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
-    /// Closes the connection and stops the writer's thread.
+    /// Runs `body` on an idle pooled connection's thread, waiting for one when all are busy.
+    private func withSession<R: Sendable>(_ body: @escaping @Sendable (Session) throws -> R) async throws -> R {
+        let index = await acquire()
+        defer { release(index) }
+        let session = slots[index].session
+        return try await slots[index].thread.runIfActive { try body(session) }
+    }
+
+    private func acquire() async -> Int {
+        await withCheckedContinuation { continuation in
+            let ready: Int? = state.withLock { state in
+                if let index = state.slots.firstIndex(where: { !$0.busy }) {
+                    state.slots[index].busy = true
+                    return index
+                }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// - Parameter used: a write ran on it (a health check is not a use: it must not keep an idle connection open).
+    private func release(_ index: Int, used: Bool = true) {
+        let connected = slots[index].session.connection != nil
+        let now = ContinuousClock.now
+        let waiter: CheckedContinuation<Int, Never>? = state.withLock { state in
+            state.slots[index].connected = connected
+            if used { state.slots[index].lastUsed = now }
+            state.slots[index].lastChecked = now
+            guard !state.waiters.isEmpty else {
+                state.slots[index].busy = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        waiter?.resume(returning: index)
+    }
+
+    /// Health-checks and closes idle connections as `PoolMaintenance` says;
+    /// call it periodically (`startMaintenance` does, every few seconds).
+    public func maintain(now: ContinuousClock.Instant = .now) async {
+        let actions: [PoolMaintenance<ContinuousClock.Instant>.Action] = state.withLock { state in
+            let actions = maintenance.actions(for: state.slots, now: now)
+            for action in actions {
+                switch action {
+                case .check(let index), .close(let index): state.slots[index].busy = true
+                }
+            }
+            return actions
+        }
+        for action in actions {
+            switch action {
+            case .check(let index):
+                let session = slots[index].session
+                let healthy = (try? await slots[index].thread.runIfActive { () -> Bool in
+                    guard let connection = session.connection else { return false }
+                    if (try? connection.query("SELECT 1")) != nil { return true }
+                    session.connection = nil
+                    return false
+                }) ?? false
+                if !healthy {
+                    logger.warning("idle database connection failed its health check; it is replaced on next use", metadata: ["slot": "\(index)"])
+                }
+                release(index, used: false)
+            case .close(let index):
+                let session = slots[index].session
+                _ = try? await slots[index].thread.runIfActive { session.connection = nil }
+                logger.info("idle database connection closed", metadata: ["slot": "\(index)"])
+                release(index, used: false)
+            }
+        }
+    }
+
+    /// Runs `maintain` every `tick` until `shutdown`.
+    public func startMaintenance(tick: Duration = .seconds(5)) {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: tick)
+                guard let self, !Task.isCancelled else { return }
+                await self.maintain()
+            }
+        }
+        maintenanceTask.withLock { $0 = task }
+    }
+
+    /// Closes every connection (waiting for writes in flight) and stops the threads.
     public func shutdown() async {
-        let session = self.session
-        _ = try? await thread.runIfActive { session.connection = nil }
-        try? await thread.shutdownGracefully()
+        maintenanceTask.withLock { $0?.cancel() }
+        for index in slots.indices {
+            let session = slots[index].session
+            _ = try? await slots[index].thread.runIfActive { session.connection = nil }
+            try? await slots[index].thread.shutdownGracefully()
+        }
     }
 
     /// Writes a batch; on a data or constraint error, writes each half on its
@@ -147,7 +284,7 @@ public final class PostgresTradeWriter: Sendable {
                 let letter = DeadLetter(
                     source: "database", reason: error.kind.rawValue, sqlState: error.sqlState, message: error.message,
                     raw: trade.polygonJSON)
-                try insertDeadLetters([letter], connection: connect(session, logger: logger))
+                try insertDeadLetters([letter], flavor: session.flavor, connection: connect(session, logger: logger))
                 logger.warning(
                     "row refused by the database, dead-lettered",
                     metadata: ["sqlstate": "\(error.sqlState ?? "")", "error": "\(error.message)", "sym": "\(trade.symbol.raw)",
@@ -167,6 +304,23 @@ public final class PostgresTradeWriter: Sendable {
     private static func writeOnce(_ batch: ArraySlice<OptionTrade>, session: Session, logger: Logger) throws -> Int {
         let connection = try connect(session, logger: logger)
         let columns = TradeCopyEncoder.columns.joined(separator: ", ")
+        if session.flavor == .questdb {
+            // No transaction: DEDUP UPSERT KEYS makes a partly written batch harmless to write again.
+            do {
+                var inserted = 0
+                var start = batch.startIndex
+                while start < batch.endIndex {
+                    let end = min(start + QuestDBDialect.rowsPerStatement, batch.endIndex)
+                    inserted += try connection.executeCounting(
+                        QuestDBDialect.insertTrades(rows: end - start), QuestDBDialect.parameters(batch[start..<end]))
+                    start = end
+                }
+                return inserted
+            } catch {
+                if !connection.isHealthy { session.connection = nil }
+                throw error
+            }
+        }
         do {
             try connection.execute("BEGIN")
             var inserted = 0
@@ -200,10 +354,13 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
-    private static func insertDeadLetters(_ letters: [DeadLetter], connection: PGConnection) throws {
+    private static func insertDeadLetters(_ letters: [DeadLetter], flavor: DatabaseFlavor, connection: PGConnection) throws {
+        let sql = flavor == .questdb
+            ? QuestDBDialect.insertDeadLetter
+            : "INSERT INTO dead_letters (source, reason, sqlstate, message, raw) VALUES ($1, $2, $3, $4, $5)"
         for letter in letters {
             _ = try connection.query(
-                "INSERT INTO dead_letters (source, reason, sqlstate, message, raw) VALUES ($1, $2, $3, $4, $5)",
+                sql,
                 [letter.source, letter.reason, letter.sqlState, letter.message, letter.raw])
         }
     }
@@ -212,6 +369,11 @@ public final class PostgresTradeWriter: Sendable {
         if let connection = session.connection, connection.isHealthy { return connection }
         session.connection = nil
         let connection = try PGConnection(conninfo: session.conninfo)
+        guard session.flavor == .postgres else {
+            logger.info("database connected", metadata: ["db": "\(PGConnection.masked(conninfo: session.conninfo))", "flavor": "questdb"])
+            session.connection = connection
+            return connection
+        }
         try connection.execute("SET statement_timeout = \(session.statementTimeoutMs)")
         try connection.execute(
             "CREATE TEMP TABLE IF NOT EXISTS \(stagingTable) (LIKE options_trades INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"

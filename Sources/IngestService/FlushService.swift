@@ -81,6 +81,10 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     continue
                 }
                 switch policy.decide(waiting: buffer.count, now: clock.now) {
+                case .flush(let maximumItems) where writer.poolSize > 1 && buffer.count > maximumItems && breaker.state == .closed(consecutiveFailures: 0):
+                    // Under load: one batch per pooled connection at once.
+                    await writeConcurrently(maximumBatch: maximumItems, breaker: &breaker)
+                    policy.flushFinished(now: clock.now)
                 case .flush(let maximumItems):
                     let batch = buffer.take(upTo: maximumItems)
                     if await !write(batch, breaker: &breaker) {
@@ -212,16 +216,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             do {
                 let result = try await writer.write(batch)
                 recordSuccess(&breaker)
-                stats.batchesWritten.add(1)
-                stats.tradesWritten.add(result.trades - result.deadLetters.count)
-                stats.rowsInserted.add(result.inserted)
-                stats.deadLetters.add(result.deadLetters.count)
-                logger.debug(
-                    "batch committed",
-                    metadata: [
-                        "trades": "\(result.trades)", "inserted": "\(result.inserted)", "dead_letters": "\(result.deadLetters.count)",
-                        "duration_ms": "\(started.duration(to: clock.now).milliseconds)", "waiting": "\(buffer.count)",
-                    ])
+                recordCommitted(result, duration: started.duration(to: clock.now))
                 return true
             } catch {
                 stats.batchesFailed.add(1)
@@ -241,6 +236,64 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             }
         }
         return false
+    }
+
+    /// Takes up to one batch per pooled connection and writes them at once.
+    /// A batch that fails here goes through `write` (with its retries and the
+    /// breaker); one that still fails goes back to the front of the buffer.
+    private func writeConcurrently(maximumBatch: Int, breaker: inout CircuitBreaker<C.Instant>) async {
+        var batches: [[OptionTrade]] = []
+        while batches.count < writer.poolSize {
+            let batch = buffer.take(upTo: maximumBatch)
+            if batch.isEmpty { break }
+            batches.append(batch)
+        }
+        let writer = self.writer
+        let clock = self.clock
+        let outcomes = await withTaskGroup(of: (Int, Result<BatchResult, any Error>, Duration).self) { group in
+            for (index, batch) in batches.enumerated() {
+                group.addTask {
+                    let started = clock.now
+                    do {
+                        let result = try await writer.write(batch)
+                        return (index, .success(result), started.duration(to: clock.now))
+                    } catch {
+                        return (index, .failure(error), started.duration(to: clock.now))
+                    }
+                }
+            }
+            var outcomes: [(Int, Result<BatchResult, any Error>, Duration)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.0 < $1.0 }
+        }
+        var unwritten: [OptionTrade] = []
+        for (index, outcome, duration) in outcomes {
+            switch outcome {
+            case .success(let result):
+                recordSuccess(&breaker)
+                recordCommitted(result, duration: duration)
+            case .failure:
+                if await !write(batches[index], breaker: &breaker) { unwritten += batches[index] }
+            }
+        }
+        if !unwritten.isEmpty {
+            buffer.putBack(unwritten)
+            logger.warning("batches handed back to the buffer", metadata: ["trades": "\(unwritten.count)", "waiting": "\(buffer.count)"])
+        }
+    }
+
+    /// Counts and logs a committed batch.
+    private func recordCommitted(_ result: BatchResult, duration: Duration) {
+        stats.batchesWritten.add(1)
+        stats.tradesWritten.add(result.trades - result.deadLetters.count)
+        stats.rowsInserted.add(result.inserted)
+        stats.deadLetters.add(result.deadLetters.count)
+        logger.debug(
+            "batch committed",
+            metadata: [
+                "trades": "\(result.trades)", "inserted": "\(result.inserted)", "dead_letters": "\(result.deadLetters.count)",
+                "duration_ms": "\(duration.milliseconds)", "waiting": "\(buffer.count)",
+            ])
     }
 
     private func allowsAttempt(_ breaker: inout CircuitBreaker<C.Instant>) -> Bool {

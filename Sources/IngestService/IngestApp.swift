@@ -25,12 +25,29 @@ public enum IngestApp {
 
     /// Applies the migrations (`ingest-options migrate`, and at start).
     public static func migrate(_ configuration: IngestConfiguration) throws -> [String] {
+        try migrate(configuration, flavor: resolveFlavor(configuration))
+    }
+
+    static func migrate(_ configuration: IngestConfiguration, flavor: DatabaseFlavor) throws -> [String] {
         let logger = Logger(label: "database")
         guard let directory = Migrator.locate(configured: configuration.migrationsDir) else {
             throw ConfigurationError(
                 variable: Setting.migrationsDir.name, reason: "folder \"\(configuration.migrationsDir)\" not found")
         }
-        return try Migrator(directory: directory).apply(conninfo: configuration.databaseURL, logger: logger)
+        return try Migrator(directory: directory).apply(conninfo: configuration.databaseURL, flavor: flavor, logger: logger)
+    }
+
+    /// `DB_FLAVOR`, or for `auto` what the server says it is; a server that
+    /// cannot be asked now is taken for PostgreSQL (logged).
+    static func resolveFlavor(_ configuration: IngestConfiguration) -> DatabaseFlavor {
+        if let flavor = configuration.databaseFlavor { return flavor }
+        do {
+            return try DatabaseFlavor.detect(conninfo: configuration.databaseURL)
+        } catch {
+            Logger(label: "database").warning(
+                "DB_FLAVOR=auto: the server could not be asked; assuming postgres", metadata: ["error": "\(error)"])
+            return .postgres
+        }
     }
 
     /// Runs the service until SIGINT/SIGTERM (exit 0) or a fatal condition.
@@ -42,11 +59,12 @@ public enum IngestApp {
                 "pid": "\(ProcessInfo.processInfo.processIdentifier)", "feed": "\(configuration.maskedWSURL)",
                 "db": "\(PGConnection.masked(conninfo: configuration.databaseURL))",
                 "api_key": "\(maskSecret(configuration.apiKey))",
-                "threshold_usd": "\(configuration.notionalThreshold)",
+                "threshold_usd": "\(configuration.notionalThreshold)", "db_pool_size": "\(configuration.dbPoolSize)",
             ])
+        let flavor = resolveFlavor(configuration)
         if runMigrations {
             do {
-                let applied = try migrate(configuration)
+                let applied = try migrate(configuration, flavor: flavor)
                 logger.info("migrations up to date", metadata: ["applied_now": "\(applied.count)"])
             } catch {
                 logger.critical("migrations failed", metadata: ["error": "\(error)"])
@@ -57,7 +75,9 @@ public enum IngestApp {
         let stats = IngestStats()
         let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
         let writer = PostgresTradeWriter(
-            conninfo: configuration.databaseURL, mode: configuration.writeMode, logger: Logger(label: "database"))
+            conninfo: configuration.databaseURL, flavor: flavor, mode: configuration.writeMode, poolSize: configuration.dbPoolSize,
+            maintenance: configuration.poolMaintenance, logger: Logger(label: "database"))
+        writer.startMaintenance()
         let spool: Spool?
         do {
             spool = try configuration.spool.map { try Spool(configuration: $0) }
@@ -69,7 +89,7 @@ public enum IngestApp {
             logger.info("spool left by an earlier run will be replayed first", metadata: ["bytes": "\(snapshot.bytes)", "segments": "\(snapshot.segments)"])
         }
         let gaps = GapLedger()
-        if let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
+        if flavor == .postgres, let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
             // The previous run ended without recording a gap (crash, kill -9): the restart is one.
             gaps.restarted(lastDataAtMicros: lastData)
         }

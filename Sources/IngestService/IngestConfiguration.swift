@@ -57,8 +57,13 @@ public struct IngestConfiguration: Sendable {
     public var wsURL: String
     public var subscriptions: [String]
     public var notionalThreshold: Double
+    /// The libpq connection string: `DATABASE_URL`, or one made of the `QUESTDB_*` variables.
     public var databaseURL: String
+    /// `nil`: `DB_FLAVOR=auto`, the server is asked at start.
+    public var databaseFlavor: DatabaseFlavor?
     public var writeMode: WriteMode
+    public var dbPoolSize: Int
+    public var poolMaintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration
     public var maxRetries: Int
     public var dbBreakerFailures: Int
     public var dbBreakerOpen: Duration
@@ -122,7 +127,31 @@ public struct IngestConfiguration: Sendable {
         }
         notionalThreshold = threshold
 
-        databaseURL = try required(.databaseURL)
+        let questDBHost = string(.questdbHost).trimmingCharacters(in: .whitespaces)
+        let url = string(.databaseURL).trimmingCharacters(in: .whitespaces)
+        if url.isEmpty, !questDBHost.isEmpty {
+            let port = try integer(.questdbPort, 1...65535)
+            func quoted(_ value: String) -> String {
+                "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+            }
+            databaseURL = [
+                "host=\(quoted(questDBHost))", "port=\(port)", "user=\(quoted(string(.questdbUser)))",
+                "password=\(quoted(string(.questdbPassword)))", "dbname=\(quoted(string(.questdbDB)))",
+            ].joined(separator: " ")
+        } else {
+            databaseURL = try required(.databaseURL)
+        }
+        let flavorText = string(.dbFlavor).lowercased()
+        switch flavorText {
+        case "auto": databaseFlavor = url.isEmpty && !questDBHost.isEmpty ? .questdb : nil
+        case "postgres", "postgresql": databaseFlavor = .postgres
+        case "questdb": databaseFlavor = .questdb
+        default: throw ConfigurationError(variable: Setting.dbFlavor.name, reason: "\"\(flavorText)\" is not auto, postgres or questdb")
+        }
+        dbPoolSize = try integer(.dbPoolSize, 1...64)
+        poolMaintenance = .init(
+            healthCheckInterval: .milliseconds(try integer(.dbHealthCheckMs, 100...86_400_000)),
+            idleTimeout: .milliseconds(try integer(.dbIdleCloseMs, 1000...604_800_000)))
         if let problem = PGConnection.validate(conninfo: databaseURL) {
             throw ConfigurationError(variable: Setting.databaseURL.name, reason: "is not a valid libpq connection string (\(problem))")
         }

@@ -28,7 +28,18 @@ extension Setting {
     public static let subscriptions = Setting("POLYGON_SUBSCRIPTIONS", "T.*", "Comma-separated subscriptions sent after auth.")
     public static let threshold = Setting(
         "POLYGON_OPTION_TRADE_VALUE_THRESHOLD", "10000", "Minimum notional in USD (price × size × 100) to keep a trade; 0 keeps all.")
-    public static let databaseURL = Setting("DATABASE_URL", nil, "libpq connection URI of the PostgreSQL database (required).", secret: true)
+    public static let databaseURL = Setting(
+        "DATABASE_URL", nil, "libpq connection URI of the database (required unless QUESTDB_HOST is set).", secret: true)
+    public static let dbFlavor = Setting(
+        "DB_FLAVOR", "auto", "auto (ask the server), postgres or questdb; QuestDB is written with bound INSERTs.")
+    public static let questdbHost = Setting("QUESTDB_HOST", nil, "QuestDB host; used when DATABASE_URL is not set (implies DB_FLAVOR=questdb).")
+    public static let questdbPort = Setting("QUESTDB_PORT", "8812", "QuestDB PG wire port.")
+    public static let questdbUser = Setting("QUESTDB_USER", "admin", "QuestDB user.")
+    public static let questdbPassword = Setting("QUESTDB_PASSWORD", "quest", "QuestDB password (never logged).", secret: true)
+    public static let questdbDB = Setting("QUESTDB_DB", "qdb", "QuestDB database name (QuestDB ignores it).")
+    public static let dbPoolSize = Setting("DB_POOL_SIZE", "2", "Writer connections; under load that many batches are written at once.")
+    public static let dbHealthCheckMs = Setting("DB_HEALTH_CHECK_MS", "60000", "Health query (SELECT 1) on idle connections this often.")
+    public static let dbIdleCloseMs = Setting("DB_IDLE_CLOSE_MS", "1800000", "Idle connections beyond the first are closed after this long.")
     public static let maxRetries = Setting("MAX_RETRIES", "3", "Retries of a failed batch write before it is handed back to the buffer.")
     public static let retryDelayMs = Setting("RETRY_DELAY_MS", "1000", "First retry delay in ms; doubles per retry, capped at 10 s.")
     public static let writeMode = Setting(
@@ -75,7 +86,8 @@ extension Setting {
 
     /// Every variable, in the order documented.
     public static let all: [Setting] = [
-        apiKey, wsURL, subscriptions, threshold, databaseURL, writeMode, maxRetries, retryDelayMs, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, logLevel, logFormat, logFile,
+        apiKey, wsURL, subscriptions, threshold, databaseURL, dbFlavor, questdbHost, questdbPort, questdbUser, questdbPassword,
+        questdbDB, writeMode, dbPoolSize, dbHealthCheckMs, dbIdleCloseMs, maxRetries, retryDelayMs, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, logLevel, logFormat, logFile,
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,

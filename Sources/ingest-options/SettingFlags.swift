@@ -93,6 +93,24 @@ struct SettingFlags: ParsableArguments {
     var spoolMaxBytes: String?
     @Option(name: .customLong("spool-segment-bytes"), help: .init(Setting.spoolSegmentBytes.help, valueName: "SPOOL_SEGMENT_BYTES"))
     var spoolSegmentBytes: String?
+    @Option(name: .customLong("db-flavor"), help: .init(Setting.dbFlavor.help, valueName: "DB_FLAVOR"))
+    var dbFlavor: String?
+    @Option(name: .customLong("questdb-host"), help: .init(Setting.questdbHost.help, valueName: "QUESTDB_HOST"))
+    var questdbHost: String?
+    @Option(name: .customLong("questdb-port"), help: .init(Setting.questdbPort.help, valueName: "QUESTDB_PORT"))
+    var questdbPort: String?
+    @Option(name: .customLong("questdb-user"), help: .init(Setting.questdbUser.help, valueName: "QUESTDB_USER"))
+    var questdbUser: String?
+    @Option(name: .customLong("questdb-password"), help: .init(Setting.questdbPassword.help, valueName: "QUESTDB_PASSWORD"))
+    var questdbPassword: String?
+    @Option(name: .customLong("questdb-db"), help: .init(Setting.questdbDB.help, valueName: "QUESTDB_DB"))
+    var questdbDB: String?
+    @Option(name: .customLong("db-pool-size"), help: .init(Setting.dbPoolSize.help, valueName: "DB_POOL_SIZE"))
+    var dbPoolSize: String?
+    @Option(name: .customLong("db-health-check-ms"), help: .init(Setting.dbHealthCheckMs.help, valueName: "DB_HEALTH_CHECK_MS"))
+    var dbHealthCheckMs: String?
+    @Option(name: .customLong("db-idle-close-ms"), help: .init(Setting.dbIdleCloseMs.help, valueName: "DB_IDLE_CLOSE_MS"))
+    var dbIdleCloseMs: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -133,6 +151,15 @@ struct SettingFlags: ParsableArguments {
             (Setting.spoolDir, spoolDir),
             (Setting.spoolMaxBytes, spoolMaxBytes),
             (Setting.spoolSegmentBytes, spoolSegmentBytes),
+            (Setting.dbFlavor, dbFlavor),
+            (Setting.questdbHost, questdbHost),
+            (Setting.questdbPort, questdbPort),
+            (Setting.questdbUser, questdbUser),
+            (Setting.questdbPassword, questdbPassword),
+            (Setting.questdbDB, questdbDB),
+            (Setting.dbPoolSize, dbPoolSize),
+            (Setting.dbHealthCheckMs, dbHealthCheckMs),
+            (Setting.dbIdleCloseMs, dbIdleCloseMs),
         ]
         var values: [String: String] = [:]
         for (setting, value) in pairs {

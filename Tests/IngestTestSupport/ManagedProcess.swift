@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A child process for integration tests: output to files, waits with
 /// deadlines, and killed when the test ends, pass or fail.
@@ -41,32 +42,42 @@ public final class ManagedProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
+        if isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            _ = waitForChild(process)
         }
     }
 
+    /// Set once the child is reaped (by Foundation or by `reapedStatus`).
+    private let exitStatus = Mutex<Int32?>(nil)
+
     public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { exitStatus(blocking: false) == nil }
+
+    private func exitStatus(blocking: Bool) -> Int32? {
+        exitStatus.withLock { status in
+            if status == nil { status = reapedStatus(process, blocking: blocking) }
+            return status
+        }
+    }
     public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     public func signal(_ signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        if isRunning { kill(process.processIdentifier, signal) }
     }
 
     /// Waits for the exit and returns its status; throws after `timeout`.
     @discardableResult
     public func waitForExit(timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now.advanced(by: timeout)
-        while process.isRunning {
+        while true {
+            if let status = exitStatus(blocking: false) { return status }
             guard ContinuousClock.now < deadline else {
                 throw TestSetupError("\(name) still running after \(timeout); stderr: \(stderr.suffix(2000))")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        return process.terminationStatus
     }
 
     /// Waits until `condition` holds for the process's stdout; throws after `timeout`.
@@ -143,4 +154,31 @@ public final class SilentListener: @unchecked Sendable {
     deinit {
         close(descriptor)
     }
+}
+
+/// The exit status of a child (its signal number when a signal ended it), or
+/// `nil` while it runs. Foundation's `Process` on Linux sometimes misses a
+/// child's SIGCHLD when several processes start at once (seen here: a zombie
+/// child, and `waitUntilExit` spinning forever), so the tests reap their
+/// children themselves with `waitpid` on the child's own pid.
+func reapedStatus(_ process: Process, blocking: Bool) -> Int32? {
+    var status: Int32 = 0
+    while true {
+        let result = waitpid(process.processIdentifier, &status, blocking ? 0 : WNOHANG)
+        if result == process.processIdentifier {
+            let signal = status & 0x7f
+            return signal == 0 ? (status >> 8) & 0xff : signal
+        }
+        if result == 0 { return nil }
+        if errno == EINTR { continue }
+        // ECHILD: Foundation reaped it first; its status is there once it has noticed.
+        if !process.isRunning { return process.terminationStatus }
+        guard blocking else { return nil }
+        usleep(10_000)
+    }
+}
+
+/// Blocks until the child exits and returns its status.
+func waitForChild(_ process: Process) -> Int32 {
+    reapedStatus(process, blocking: true) ?? 0
 }

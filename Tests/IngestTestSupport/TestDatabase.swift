@@ -77,9 +77,9 @@ public func runTool(_ path: String, _ arguments: [String], environment: [String:
     process.standardOutput = output
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw TestSetupError("\(path) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+    let status = waitForChild(process)
+    guard status == 0 else {
+        throw TestSetupError("\(path) \(arguments.joined(separator: " ")) exited \(status)")
     }
     return String(decoding: data, as: UTF8.self)
 }

@@ -1,0 +1,109 @@
+import OptionsFeed
+
+/// Every statement the service sends to QuestDB, in one place (SPEC §5.3;
+/// the DDL is `migrations/questdb/`). QuestDB speaks the PG wire protocol but
+/// takes no COPY FROM STDIN, no DELETE and no ON CONFLICT: rows are written
+/// with multi-row INSERTs whose values are all bound parameters, and the
+/// table's `DEDUP UPSERT KEYS(ts, sym, seq)` stores a row written twice once.
+/// Timestamps travel as ISO-8601 text with microseconds, which QuestDB
+/// converts on insert (https://questdb.com/docs/pgwire/pgwire-intro).
+///
+/// Not run against a live QuestDB here (none can be installed on this
+/// machine): the statement shapes are unit-tested, the Postgres twin of this
+/// path (`WRITE_MODE=insert`) is tested against a real server.
+public enum QuestDBDialect {
+    /// Rows per INSERT: 13 parameters a row, far below the protocol's 65 535.
+    public static let rowsPerStatement = 500
+    static let columns = TradeCopyEncoder.columns
+
+    /// `INSERT INTO options_trades (…) VALUES ($1, …), (…)` for `rows` rows.
+    public static func insertTrades(rows: Int) -> String {
+        var values: [String] = []
+        values.reserveCapacity(rows)
+        for row in 0..<rows {
+            let base = row * columns.count
+            values.append("(" + (1...columns.count).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+        }
+        return "INSERT INTO options_trades (\(columns.joined(separator: ", "))) VALUES " + values.joined(separator: ", ")
+    }
+
+    /// The parameters of `trades` for `insertTrades`, row after row, as text.
+    public static func parameters(_ trades: ArraySlice<OptionTrade>) -> [String?] {
+        var parameters: [String?] = []
+        parameters.reserveCapacity(trades.count * columns.count)
+        for trade in trades {
+            let strike = trade.symbol.strikeThousandths
+            parameters += [
+                trade.symbol.raw, trade.symbol.underlying, trade.symbol.expiry.description, trade.symbol.type.code,
+                "\(Double(strike) / 1000)", String(trade.exchange), "\(trade.price)", String(trade.size), "\(trade.notional)",
+                "{" + trade.conditions.map(String.init).joined(separator: ",") + "}",
+                isoTimestamp(micros: trade.timestampMs * 1000), String(trade.sequence), isoTimestamp(micros: trade.receivedAtMicros),
+            ]
+        }
+        return parameters
+    }
+
+    public static let openGap = "INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)"
+    /// QuestDB updates WAL tables with bound parameters; the designated timestamp cannot change, `ended_at` can.
+    public static let closeGaps = "UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL AND started_at <= $1"
+    public static let insertDeadLetter =
+        "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw) VALUES (now(), $1, $2, $3, $4, $5)"
+    public static let recordMigration = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
+    public static let appliedMigrations = "SELECT version FROM schema_migrations"
+
+    /// A migration file split into statements (QuestDB runs one per query):
+    /// `;` at the end of a line ends one; `--` comment lines are dropped.
+    public static func statements(of sql: String) -> [String] {
+        var statements: [String] = []
+        var current: [Substring] = []
+        for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
+            current.append(line)
+            if trimmed.hasSuffix(";") {
+                var statement = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+                statement.removeLast()
+                statements.append(statement)
+                current = []
+            }
+        }
+        let rest = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
+    }
+
+    /// Unix µs as `2025-12-03T14:30:00.123456Z`.
+    public static func isoTimestamp(micros: Int64) -> String {
+        let seconds = micros.floorDiv(1_000_000)
+        let fraction = micros - seconds * 1_000_000
+        let days = seconds.floorDiv(86_400)
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2))"
+            + ":\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
+    }
+
+    /// Days since 1970-01-01 → proleptic Gregorian date (H. Hinnant's algorithm).
+    static func civilDate(daysSinceEpoch days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = z.floorDiv(146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+extension Int64 {
+    fileprivate func floorDiv(_ divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}

@@ -1,0 +1,65 @@
+import OptionsFeed
+import Testing
+
+@testable import IngestDatabase
+
+/// The QuestDB path's statements and error classes (no QuestDB server runs
+/// here: these check the shapes; `WRITE_MODE=insert` runs its Postgres twin).
+@Suite("QuestDB dialect")
+struct QuestDBDialectTests {
+    @Test("a multi-row INSERT binds every value: 13 parameters a row, numbered in order, no ON CONFLICT")
+    func insertStatementShape() {
+        let sql = QuestDBDialect.insertTrades(rows: 2)
+        #expect(sql.hasPrefix("INSERT INTO options_trades (sym, underlying, expiry"))
+        #expect(sql.hasSuffix("($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"))
+        #expect(!sql.contains("ON CONFLICT"))
+        let trade = OptionTrade(
+            symbol: OptionSymbol("O:SPY251219C00650500")!, exchange: 7, price: 12.5, size: 3, conditions: [209, 12],
+            timestampMs: 1_764_772_200_123, sequence: 42, receivedAtMicros: 1_764_772_200_456_789)
+        let parameters = QuestDBDialect.parameters([trade][...])
+        #expect(parameters.count == 13)
+        #expect(parameters == [
+            "O:SPY251219C00650500", "SPY", "2025-12-19", "C", "650.5", "7", "12.5", "3", "3750.0", "{209,12}",
+            "2025-12-03T14:30:00.123000Z", "42", "2025-12-03T14:30:00.456789Z",
+        ])
+    }
+
+    @Test("Unix microseconds print as ISO-8601 UTC, before and after the epoch", arguments: [
+        (Int64(0), "1970-01-01T00:00:00.000000Z"), (946_684_800_000_000, "2000-01-01T00:00:00.000000Z"),
+        (951_782_400_000_001, "2000-02-29T00:00:00.000001Z"), (-1, "1969-12-31T23:59:59.999999Z"),
+        (4_102_444_799_999_999, "2099-12-31T23:59:59.999999Z"),
+    ])
+    func isoTimestamps(_ micros: Int64, _ text: String) {
+        #expect(QuestDBDialect.isoTimestamp(micros: micros) == text)
+    }
+
+    @Test("the QuestDB migration splits into one statement per CREATE TABLE, comments dropped")
+    func migrationStatements() throws {
+        let sql = "-- header; with a semicolon\nCREATE TABLE a (\n  x INT\n) TIMESTAMP(x);\n\nCREATE TABLE b (y INT);\n"
+        #expect(QuestDBDialect.statements(of: sql) == ["CREATE TABLE a (\n  x INT\n) TIMESTAMP(x)", "CREATE TABLE b (y INT)"])
+    }
+
+    @Test("QuestDB errors (SQLSTATE 00000) are classed by connection status and message", arguments: [
+        ("inconvertible value: `abc` [STRING -> DOUBLE]", true, DatabaseError.Kind.data),
+        ("could not parse timestamp [value=x]", true, .data),
+        ("timeout, query aborted", true, .timeout),
+        ("table does not exist [table=options_trades]", true, .other),
+        ("anything at all", false, .connection),
+        ("invalid password", true, .auth),
+    ])
+    func questDBClasses(_ message: String, _ healthy: Bool, _ kind: DatabaseError.Kind) {
+        #expect(DatabaseError.kind(sqlState: "00000", message: message, connectionHealthy: healthy) == kind)
+    }
+
+    @Test("a Postgres error keeps its SQLSTATE class; an unclassed one on a dead connection is a connection error")
+    func postgresClassesUnchanged() {
+        #expect(DatabaseError.kind(sqlState: "23505", message: "duplicate key", connectionHealthy: true) == .constraint)
+        #expect(DatabaseError.kind(sqlState: nil, message: "server closed the connection", connectionHealthy: false) == .connection)
+    }
+
+    @Test("the server's version string says which flavor it is")
+    func flavorDetection() {
+        #expect(DatabaseFlavor.detect(versionString: "PostgreSQL 12.3, compiled by Visual C++ build 1914, 64-bit, QuestDB") == .questdb)
+        #expect(DatabaseFlavor.detect(versionString: "PostgreSQL 15.18 (Debian 15.18-0+deb12u1) on x86_64-pc-linux-gnu") == .postgres)
+    }
+}

@@ -1,0 +1,79 @@
+import IngestTestSupport
+import Logging
+import OptionsFeed
+import Testing
+
+@testable import IngestDatabase
+
+/// The writer's connection pool against the real PostgreSQL server (SPEC §5.3).
+@Suite("Writer connection pool", .serialized)
+struct WriterPoolTests {
+    static func batch(from first: Int64, count: Int) -> [OptionTrade] {
+        (first..<(first + Int64(count))).map { q in
+            OptionTrade(
+                symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 7, price: 12.5, size: 20, conditions: [209],
+                timestampMs: 1_764_772_200_000 + q, sequence: q, receivedAtMicros: 1_764_772_300_000_000)
+        }
+    }
+
+    /// Connections of this writer, as the server sees them.
+    static func writerConnections(_ database: TestDatabase) throws -> Int {
+        let rows = try database.connect().query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ingest-options' AND pid <> pg_backend_pid()")
+        return Int(rows.first?.first.flatMap { $0 } ?? "") ?? -1
+    }
+
+    @Test("two batches written at once use two connections, and every row lands once")
+    func concurrentBatchesUseTwoConnections() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        let writer = PostgresTradeWriter(conninfo: database.url, poolSize: 2, logger: Logger(label: "test"))
+        async let left = writer.write(Self.batch(from: 0, count: 5000))
+        async let right = writer.write(Self.batch(from: 5000, count: 5000))
+        let results = try await [left, right]
+        #expect(results.map(\.inserted) == [5000, 5000])
+        #expect(try Self.writerConnections(database) == 2)
+        let count = try database.connect().query("SELECT count(DISTINCT seq) FROM options_trades")
+        #expect(count == [["10000"]])
+        await writer.shutdown()
+        #expect(try Self.writerConnections(database) == 0, "shutdown closes every connection")
+    }
+
+    @Test("an idle connection killed on the server fails its health check and is replaced on the next write")
+    func brokenIdleConnectionReplaced() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        let writer = PostgresTradeWriter(conninfo: database.url, poolSize: 1, logger: Logger(label: "test"))
+        _ = try await writer.write(Self.batch(from: 0, count: 10))
+        let killed = try database.connect().query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ingest-options' AND pid <> pg_backend_pid()")
+        #expect(killed == [["t"]])
+        await writer.maintain(now: .now.advanced(by: .seconds(61)))
+        #expect(try Self.writerConnections(database) == 0)
+        let result = try await writer.write(Self.batch(from: 10, count: 10))
+        #expect(result.inserted == 10, "the next write reconnects")
+        #expect(try Self.writerConnections(database) == 1)
+        await writer.shutdown()
+    }
+
+    @Test("after 30 idle minutes connections beyond the first are closed; the first stays")
+    func idleConnectionsClosed() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        let writer = PostgresTradeWriter(conninfo: database.url, poolSize: 3, logger: Logger(label: "test"))
+        async let a = writer.write(Self.batch(from: 0, count: 3000))
+        async let b = writer.write(Self.batch(from: 3000, count: 3000))
+        async let c = writer.write(Self.batch(from: 6000, count: 3000))
+        _ = try await [a, b, c]
+        let opened = try Self.writerConnections(database)
+        #expect(opened >= 2)
+        await writer.maintain(now: .now.advanced(by: .seconds(1799)))
+        #expect(try Self.writerConnections(database) == opened, "not idle long enough")
+        await writer.maintain(now: .now.advanced(by: .seconds(1801)))
+        #expect(try Self.writerConnections(database) == 1)
+        await writer.shutdown()
+    }
+}
