@@ -1,0 +1,15 @@
+/// The error classes the health report counts (SPEC §5.4: `errors` by class:
+/// network, rate_limit, authentication, data, database). The raw values are
+/// the report's keys.
+public enum ErrorClass: String, Sendable, CaseIterable, Codable {
+    /// Connection refused/reset, DNS, TLS, timeouts, dropped sockets.
+    case network
+    /// The feed or an upstream refused us for going too fast.
+    case rateLimit = "rate_limit"
+    /// Rejected API key or database credentials.
+    case authentication
+    /// Malformed frames and invalid trades.
+    case data
+    /// Failed database operations.
+    case database
+}

@@ -1,0 +1,171 @@
+/// Error counts and per-minute rates by class, for the report's `errors`
+/// section and the "errors > 10/min" alert (SPEC §5.4). Pure: every call is
+/// given the time.
+///
+/// Each class keeps its total since start and a list of `(instant, count)`
+/// entries for the sliding window. Records that land within `window / 600`
+/// (100 ms for the default 60 s) of the class's newest entry are folded into
+/// it, so a burst of any size costs one entry and the rate's edges are at
+/// most that much early. Entries older than the window are dropped as time
+/// moves on, and there are never more than `maxRemembered` entries in all:
+/// when full, the oldest entry of any class is dropped first, which can only
+/// make the rate read low, never high. Totals are unaffected.
+public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+    public struct ClassSnapshot: Sendable, Equatable {
+        /// Errors of this class since start.
+        public var count: Int
+        /// Errors within the last window, scaled to one minute.
+        public var perMinute: Int
+        public var lastAt: Instant?
+        public var lastMessage: String?
+
+        public init(count: Int, perMinute: Int, lastAt: Instant?, lastMessage: String?) {
+            self.count = count
+            self.perMinute = perMinute
+            self.lastAt = lastAt
+            self.lastMessage = lastMessage
+        }
+    }
+
+    struct Entry: Sendable {
+        var at: Instant
+        var count: Int
+    }
+
+    struct ClassState: Sendable {
+        var count = 0
+        var lastAt: Instant?
+        var lastMessage: String?
+        /// `(instant, count)` in time order; live entries start at `head`.
+        var entries: [Entry] = []
+        var head = 0
+
+        var live: ArraySlice<Entry> { entries[head...] }
+    }
+
+    /// How far back the rate looks (SPEC §5.4 rates are per minute: 60 s).
+    public let window: Duration
+    /// The most `(instant, count)` entries kept over all classes, so memory
+    /// stays bounded whatever the error rate (default 10 000, a few hundred KB).
+    public let maxRemembered: Int
+    /// Records this close to a class's newest entry are folded into it.
+    let foldWithin: Duration
+    private var classes: [ClassState] = Array(repeating: ClassState(), count: ErrorClass.allCases.count)
+    /// Entries held over all classes (never more than `maxRemembered`).
+    private(set) var storedEntries = 0
+
+    public init(window: Duration = .seconds(60), maxRemembered: Int = 10_000) {
+        self.window = window
+        self.maxRemembered = max(1, maxRemembered)
+        self.foldWithin = window / 600
+    }
+
+    public mutating func record(_ errorClass: ErrorClass, message: String, now: Instant) {
+        record(errorClass, count: 1, message: message, now: now)
+    }
+
+    /// Records `count` errors at once (e.g. 50 invalid trades in one frame):
+    /// they add `count` to the total and to the rate, in one entry.
+    public mutating func record(_ errorClass: ErrorClass, count: Int, message: String, now: Instant) {
+        guard count > 0 else { return }
+        expire(now: now)
+        let slot = errorClass.slot
+        classes[slot].count += count
+        classes[slot].lastAt = now
+        classes[slot].lastMessage = message
+
+        if let newest = classes[slot].live.last {
+            let age = newest.at.duration(to: now)
+            if age == .zero || (age > .zero && age < foldWithin) {
+                classes[slot].entries[classes[slot].entries.count - 1].count += count
+                return
+            }
+        }
+        if storedEntries >= maxRemembered { dropOldest() }
+        classes[slot].entries.append(Entry(at: now, count: count))
+        storedEntries += 1
+    }
+
+    /// Every class, with its total, rate, and last error.
+    public func snapshot(now: Instant) -> [ErrorClass: ClassSnapshot] {
+        var result: [ErrorClass: ClassSnapshot] = [:]
+        for errorClass in ErrorClass.allCases {
+            let state = classes[errorClass.slot]
+            result[errorClass] = ClassSnapshot(
+                count: state.count, perMinute: perMinute(inWindow: inWindow(state, now: now)),
+                lastAt: state.lastAt, lastMessage: state.lastMessage)
+        }
+        return result
+    }
+
+    /// All classes together, per minute (the "errors > 10/min" alert).
+    public func totalPerMinute(now: Instant) -> Int {
+        perMinute(inWindow: classes.reduce(0) { $0 + inWindow($1, now: now) })
+    }
+
+    private func inWindow(_ state: ClassState, now: Instant) -> Int {
+        var total = 0
+        for entry in state.live.reversed() {
+            if entry.at.duration(to: now) >= window { break }
+            total += entry.count
+        }
+        return total
+    }
+
+    private func perMinute(inWindow count: Int) -> Int {
+        if window == .seconds(60) || count == 0 { return count }
+        let (seconds, attoseconds) = window.components
+        let windowSeconds = Double(seconds) + Double(attoseconds) / 1e18
+        guard windowSeconds > 0 else { return 0 }
+        return Int((Double(count) * 60 / windowSeconds).rounded())
+    }
+
+    /// Drops entries that have left the window.
+    private mutating func expire(now: Instant) {
+        for slot in classes.indices {
+            while classes[slot].head < classes[slot].entries.count,
+                classes[slot].entries[classes[slot].head].at.duration(to: now) >= window
+            {
+                removeFront(slot)
+            }
+        }
+    }
+
+    /// Drops the oldest entry of any class, to stay within `maxRemembered`.
+    private mutating func dropOldest() {
+        var oldest: Int?
+        for slot in classes.indices {
+            guard let front = classes[slot].live.first else { continue }
+            if let current = oldest, let best = classes[current].live.first, best.at <= front.at { continue }
+            oldest = slot
+        }
+        if let oldest { removeFront(oldest) }
+    }
+
+    private mutating func removeFront(_ slot: Int) {
+        classes[slot].head += 1
+        storedEntries -= 1
+        // Reclaim the consumed prefix once it is most of the array.
+        let head = classes[slot].head
+        if head == classes[slot].entries.count {
+            classes[slot].entries.removeAll(keepingCapacity: true)
+            classes[slot].head = 0
+        } else if head >= 32, head * 2 >= classes[slot].entries.count {
+            classes[slot].entries.removeFirst(head)
+            classes[slot].head = 0
+        }
+    }
+}
+
+extension ErrorClass {
+    /// Position in `allCases`, the index of the class's state.
+    fileprivate var slot: Int {
+        switch self {
+        case .network: 0
+        case .rateLimit: 1
+        case .authentication: 2
+        case .data: 3
+        case .database: 4
+        }
+    }
+}
