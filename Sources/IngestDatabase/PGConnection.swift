@@ -174,6 +174,22 @@ public final class PGConnection {
         return nil
     }
 
+    /// The password a connection string carries, if any: a secret to mask wherever text is shown.
+    public static func password(in conninfo: String) -> String? {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            PQfreemem(error)
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var index = 0
+        while let keyword = options[index].keyword {
+            if String(cString: keyword) == "password", let value = options[index].val { return String(cString: value) }
+            index += 1
+        }
+        return nil
+    }
+
     /// The connection string with any password replaced by `***`, for logs.
     public static func masked(conninfo: String) -> String {
         var error: UnsafeMutablePointer<CChar>?

@@ -176,6 +176,52 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
+    /// Writes health-table rows (staleness transitions, connection events) in order.
+    public func recordHealthEvents(_ events: [HealthEvent]) async throws {
+        guard !events.isEmpty else { return }
+        let logger = self.logger
+        try await withSession { session in
+            let connection = try Self.connect(session, logger: logger)
+            do {
+                for event in events {
+                    let (sql, parameters) = session.flavor == .questdb
+                        ? QuestDBDialect.healthEvent(event) : Self.postgresStatement(for: event)
+                    _ = try connection.query(sql, parameters)
+                }
+            } catch {
+                if !connection.isHealthy { session.connection = nil }
+                throw error
+            }
+        }
+    }
+
+    static func postgresStatement(for event: HealthEvent) -> (String, [String?]) {
+        let time = "'epoch'::timestamptz + $%d::bigint * interval '1 microsecond'"
+        func at(_ index: Int) -> String { time.replacingOccurrences(of: "%d", with: String(index)) }
+        switch event {
+        case .symbolHealth(let symbol, let micros, let status, let staleness, let updates):
+            return (
+                "INSERT INTO symbol_health_history (symbol, \"timestamp\", status, staleness_seconds, update_count) VALUES ($1, \(at(2)), $3, $4, $5)",
+                [symbol, String(micros), status, String(staleness), String(updates)]
+            )
+        case .stalenessAlert(let symbol, let micros, let staleness, let level):
+            return (
+                "INSERT INTO price_staleness_alerts (symbol, detected_at, staleness_seconds, alert_level) VALUES ($1, \(at(2)), $3, $4)",
+                [symbol, String(micros), String(staleness), level]
+            )
+        case .stalenessResolved(let symbol, let micros):
+            return (
+                "UPDATE price_staleness_alerts SET resolved_at = \(at(2)) WHERE symbol = $1 AND resolved_at IS NULL",
+                [symbol, String(micros)]
+            )
+        case .connection(let micros, let component, let message, let statusCode, let metadata):
+            return (
+                "INSERT INTO websocket_health_logs (\"timestamp\", component, message, status_code, metadata) VALUES (\(at(1)), $2, $3, $4::integer, $5::jsonb)",
+                [String(micros), component, message, statusCode.map(String.init), metadata]
+            )
+        }
+    }
+
     /// Runs `body` on an idle pooled connection's thread, waiting for one when all are busy.
     private func withSession<R: Sendable>(_ body: @escaping @Sendable (Session) throws -> R) async throws -> R {
         let index = await acquire()

@@ -51,6 +51,32 @@ public enum QuestDBDialect {
     public static let recordMigration = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
     public static let appliedMigrations = "SELECT version FROM schema_migrations"
 
+    /// The QuestDB statement of a health-table row (`migrations/questdb`: no ids, `VARCHAR` metadata).
+    public static func healthEvent(_ event: HealthEvent) -> (String, [String?]) {
+        switch event {
+        case .symbolHealth(let symbol, let micros, let status, let staleness, let updates):
+            return (
+                "INSERT INTO symbol_health_history (symbol, timestamp, status, staleness_seconds, update_count) VALUES ($1, $2, $3, $4, $5)",
+                [symbol, isoTimestamp(micros: micros), status, String(staleness), String(updates)]
+            )
+        case .stalenessAlert(let symbol, let micros, let staleness, let level):
+            return (
+                "INSERT INTO price_staleness_alerts (symbol, detected_at, staleness_seconds, alert_level) VALUES ($1, $2, $3, $4)",
+                [symbol, isoTimestamp(micros: micros), String(staleness), level]
+            )
+        case .stalenessResolved(let symbol, let micros):
+            return (
+                "UPDATE price_staleness_alerts SET resolved_at = $2 WHERE symbol = $1 AND resolved_at IS NULL",
+                [symbol, isoTimestamp(micros: micros)]
+            )
+        case .connection(let micros, let component, let message, let statusCode, let metadata):
+            return (
+                "INSERT INTO websocket_health_logs (timestamp, component, message, status_code, metadata) VALUES ($1, $2, $3, $4, $5)",
+                [isoTimestamp(micros: micros), component, message, statusCode.map(String.init), metadata]
+            )
+        }
+    }
+
     /// A migration file split into statements (QuestDB runs one per query):
     /// `;` at the end of a line ends one; `--` comment lines are dropped.
     public static func statements(of sql: String) -> [String] {

@@ -13,9 +13,11 @@ public struct FeedService: Service {
     let monitor: FeedMonitor
     let gaps: GapLedger
     let stats: IngestStats
+    let errors: ErrorLog
     let logger: Logger
 
-    public init(session: FeedSession, monitor: FeedMonitor, gaps: GapLedger, stats: IngestStats, logger: Logger) {
+    public init(session: FeedSession, monitor: FeedMonitor, gaps: GapLedger, stats: IngestStats, errors: ErrorLog = .init(), logger: Logger) {
+        self.errors = errors
         self.session = session
         self.monitor = monitor
         self.gaps = gaps
@@ -47,7 +49,14 @@ public struct FeedService: Service {
                 logger.warning(
                     "feed disconnected",
                     metadata: ["reason": "\(outcome.failure.reason)", "was_streaming": "\(outcome.wasStreaming)"])
+                switch outcome.failure {
+                case .connection(let reason): errors.record(.network, message: reason)
+                case .takenOver(let reason): errors.record(.rateLimit, message: "another client with this key took over: \(reason)")
+                case .rejected(let reason): errors.record(.authentication, message: reason)
+                }
                 if case .rejected(let reason) = outcome.failure {
+                    // An authentication error alerts at once (SPEC §5.4): the process is about to exit 77.
+                    logger.critical("ALERT", metadata: ["alert": "authentication_error", "state": "open", "message": "\(errors.mask(reason))"])
                     logger.critical("the feed rejected the API key; not retrying", metadata: ["status": "\(reason)"])
                     throw FeedError.authenticationRejected(reason)
                 }

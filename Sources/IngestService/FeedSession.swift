@@ -33,13 +33,16 @@ public final class TradeIntake: Sendable {
     public let spool: Spool?
     /// SPEC §3 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
+    /// Per-symbol staleness and error classes of the health report; `nil` in tools that have none.
+    public let health: HealthMonitor?
     let logger: Logger
     private let invalidLog = LogThrottle<InvalidTradeReason>()
 
     public init(
         buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
-        notionalThreshold: Double, logger: Logger
+        notionalThreshold: Double, health: HealthMonitor? = nil, logger: Logger
     ) {
+        self.health = health
         self.spool = spool
         self.buffer = buffer
         self.stats = stats
@@ -57,11 +60,15 @@ public final class TradeIntake: Sendable {
             deadLetters.append(DeadLetter(source: "feed", reason: invalid.reason.rawValue, raw: invalid.raw))
             logInvalid(invalid)
         }
+        if let first = frame.invalid.first {
+            health?.errors.record(.data, count: frame.invalid.count, message: "invalid trade: \(first.reason.rawValue)")
+        }
         guard !frame.trades.isEmpty else { return }
         gaps.dataArrived(atMicros: receivedAtMicros)
         let accepted = notionalThreshold > 0 ? frame.trades.filter { $0.notional >= notionalThreshold } : frame.trades
         stats.tradesFiltered.add(frame.trades.count - accepted.count)
         stats.tradesAccepted.add(accepted.count)
+        health?.tradesAccepted(accepted)
         guard let spool else {
             try await buffer.appendWaiting(accepted)
             return
@@ -85,21 +92,63 @@ public final class TradeIntake: Sendable {
     }
 }
 
-/// The connection lifecycle shared by the feed service and the sessions it
-/// runs (and, later, the health report): a lock around the state machine.
+/// The connection lifecycle shared by the feed service, the sessions it
+/// runs and the health report: a lock around the state machine, plus since
+/// when the state has held and the changes not yet written to
+/// `websocket_health_logs`.
 public final class FeedMonitor: Sendable {
     public typealias Machine = FeedConnectionMachine<ContinuousClock.Instant>
-    private let machine: Mutex<Machine>
+
+    /// One change of state, for `websocket_health_logs`.
+    public struct Change: Sendable, Equatable {
+        public var from: String
+        public var to: String
+        public var atMicros: Int64
+        public var detail: String?
+    }
+
+    private struct State {
+        var machine: Machine
+        var since: ContinuousClock.Instant = .now
+        var changes: [Change] = []
+    }
+
+    private let guarded: Mutex<State>
+    /// Changes kept while nobody drains them (the database is down for long): the oldest go first.
+    static let maxPendingChanges = 1000
 
     public init(configuration: Machine.Configuration) {
-        self.machine = Mutex(Machine(configuration: configuration))
+        self.guarded = Mutex(State(machine: Machine(configuration: configuration)))
     }
 
     public func withMachine<T>(_ body: (inout Machine) -> T) -> T {
-        machine.withLock { body(&$0) }
+        guarded.withLock { state in
+            let before = state.machine.state
+            let result = body(&state.machine)
+            let after = state.machine.state
+            if before.name != after.name {
+                state.since = .now
+                var detail: String?
+                if case .failed(let reason) = after { detail = reason }
+                state.changes.append(Change(from: before.name, to: after.name, atMicros: FeedSession.nowMicros(), detail: detail))
+                if state.changes.count > Self.maxPendingChanges { state.changes.removeFirst() }
+            }
+            return result
+        }
     }
 
-    public var state: Machine.State { machine.withLock { $0.state } }
+    public var state: Machine.State { guarded.withLock { $0.machine.state } }
+
+    /// The machine and since when its state has held.
+    public var snapshot: (machine: Machine, since: ContinuousClock.Instant) { guarded.withLock { ($0.machine, $0.since) } }
+
+    /// The state changes since the last call, oldest first.
+    public func drainChanges() -> [Change] {
+        guarded.withLock { state in
+            defer { state.changes.removeAll() }
+            return state.changes
+        }
+    }
 }
 
 /// The settings of a feed session (SPEC §5.1).
@@ -268,6 +317,7 @@ public struct FeedSession: Sendable {
             let now = ContinuousClock.now
             attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
             intake.stats.frames.add(1)
+            intake.stats.lastMessageAtMicros.store(Self.nowMicros(), ordering: .relaxed)
             if tooLarge {
                 badFrame(.oversized, ["limit_bytes": "\(configuration.maxFrameBytes)"])
                 continue
@@ -331,6 +381,7 @@ public struct FeedSession: Sendable {
             return false
         case "slow_consumer":
             intake.stats.slowConsumerWarnings.add(1)
+            intake.health?.errors.record(.rateLimit, message: "slow_consumer: \(status.message)")
             logger.warning(
                 "the feed reports this client as a slow consumer",
                 metadata: ["message": "\(status.message)", "count": "\(intake.stats.slowConsumerWarnings.load(ordering: .relaxed))"])
@@ -354,6 +405,7 @@ public struct FeedSession: Sendable {
 
     private func badFrame(_ kind: BadFrameKind, _ metadata: Logger.Metadata) {
         intake.stats.badFrames.add(kind)
+        intake.health?.errors.record(.data, message: "bad frame: \(kind.rawValue)")
         guard let suppressed = badFrameLog.admit(kind) else { return }
         var metadata = metadata
         metadata["kind"] = "\(kind.rawValue)"

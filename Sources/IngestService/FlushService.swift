@@ -19,6 +19,12 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let buffer: TradeBuffer
     let gaps: GapLedger
     let deadLetters: DeadLetterQueue
+    /// Staleness transitions and connection events for the health tables.
+    let healthEvents: HealthEventQueue
+    /// What the health report says about the database.
+    let monitor: DatabaseMonitor
+    /// Errors by class for the health report; `record(class, count, message)`.
+    let errors: ErrorLog
     /// `nil`: no spool (`SPOOL_MAX_BYTES=0`); the buffer alone holds what waits.
     let spool: Spool?
     let writer: PostgresTradeWriter
@@ -32,13 +38,17 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let logger: Logger
 
     public init(
-        buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?, writer: PostgresTradeWriter,
+        buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, healthEvents: HealthEventQueue = .init(),
+        monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(), spool: Spool?, writer: PostgresTradeWriter,
         policy: FlushPolicy<C.Instant>.Configuration, retry: RetrySchedule, breakerFailures: Int = 5,
         breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger
     ) {
         self.buffer = buffer
         self.gaps = gaps
         self.deadLetters = deadLetters
+        self.healthEvents = healthEvents
+        self.monitor = monitor
+        self.errors = errors
         self.spool = spool
         self.writer = writer
         self.policyConfiguration = policy
@@ -67,7 +77,9 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     spoolTheRest()
                     return
                 }
-                if policy.isDraining, buffer.count == 0, spool?.isEmpty ?? true, gaps.isEmpty, deadLetters.isEmpty { return }
+                if policy.isDraining, buffer.count == 0, spool?.isEmpty ?? true, gaps.isEmpty, deadLetters.isEmpty,
+                    healthEvents.isEmpty
+                { return }
 
                 // Breaker open: no database calls until it lets one through; the buffer goes to disk.
                 if let reopens = breaker.reopensAt(), clock.now < reopens {
@@ -179,6 +191,16 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             } catch {
                 deadLetters.putBack(letters)
                 recordFailure(&breaker, error)
+                return
+            }
+        }
+        let health = healthEvents.drain()
+        if !health.isEmpty {
+            do {
+                try await writer.recordHealthEvents(health)
+            } catch {
+                healthEvents.putBack(health)
+                recordFailure(&breaker, error)
             }
         }
     }
@@ -284,6 +306,10 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Counts and logs a committed batch.
     private func recordCommitted(_ result: BatchResult, duration: Duration) {
+        monitor.batchWritten(trades: result.trades, duration: duration, atMicros: FeedSession.nowMicros())
+        if !result.deadLetters.isEmpty {
+            errors.record(.data, count: result.deadLetters.count, message: "rows refused by the database: \(result.deadLetters[0].message ?? "")")
+        }
         stats.batchesWritten.add(1)
         stats.tradesWritten.add(result.trades - result.deadLetters.count)
         stats.rowsInserted.add(result.inserted)
@@ -310,6 +336,11 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func recordFailure(_ breaker: inout CircuitBreaker<C.Instant>, _ error: any Error) {
+        monitor.failed(error, masked: errors.mask, atMicros: FeedSession.nowMicros())
+        let databaseError = error as? DatabaseError
+        errors.record(
+            databaseError?.kind == .auth ? .authentication : .database, count: 1,
+            message: databaseError.map { "\($0.kind.rawValue) \($0.sqlState ?? ""): \($0.message)" } ?? "\(error)")
         let before = breaker.state.name
         breaker.recordFailure(now: clock.now)
         logBreakerChange(from: before, breaker, error: error)
@@ -318,6 +349,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     private func logBreakerChange(from before: String, _ breaker: CircuitBreaker<C.Instant>, error: (any Error)? = nil) {
         let after = breaker.state.name
         guard after != before else { return }
+        monitor.breakerChanged(to: after)
         var metadata: Logger.Metadata = ["breaker": "database", "from": "\(before)", "to": "\(after)"]
         if let error { metadata["error"] = "\(error)" }
         if after == "open" {
@@ -337,12 +369,13 @@ func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logge
             stats.spooledTrades.add(batch.count)
             return
         }
+        // The trades_dropped ALERT itself is raised once by the health monitor while drops go on.
         logger.error(
-            "ALERT",
-            metadata: ["alert": "trades_dropped", "state": "open", "reason": "spool full", "trades": "\(batch.count)",
+            "trades dropped",
+            metadata: ["reason": "spool full", "trades": "\(batch.count)",
                        "spool_bytes": "\(spool.snapshot.bytes)", "spool_max_bytes": "\(spool.configuration.maxBytes)"])
     } catch {
-        logger.error("ALERT", metadata: ["alert": "trades_dropped", "state": "open", "reason": "\(error)", "trades": "\(batch.count)"])
+        logger.error("trades dropped", metadata: ["reason": "\(error)", "trades": "\(batch.count)"])
     }
     stats.tradesDropped.add(batch.count)
 }

@@ -16,9 +16,13 @@ public enum ExitStatus: Int32, Sendable {
 
 /// Wires configuration, logging, migrations and the services together.
 public enum IngestApp {
+    /// Reported in logs and the health report.
+    public static let version = "0.4.0"
+
     /// Sets up logging for the process; call once, before any logger is made.
     public static func bootstrapLogging(_ configuration: IngestConfiguration) throws {
         let sink = try LogSink(format: configuration.logFormat, filePath: configuration.logFile)
+        LogSink.current.withLock { $0 = sink }
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, sink: sink, level: level) }
     }
@@ -95,18 +99,27 @@ public enum IngestApp {
         }
         let deadLetters = DeadLetterQueue()
         let monitor = FeedMonitor(configuration: configuration.connection)
+        let healthEvents = HealthEventQueue()
+        let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue)
+        let errors = ErrorLog(secrets: [configuration.apiKey] + [PGConnection.password(in: configuration.databaseURL)].compactMap { $0 })
+        let health = HealthMonitor(
+            configuration: .init(
+                version: Self.version, maskedURL: configuration.maskedWSURL, subscriptions: configuration.subscriptions,
+                alerts: configuration.alerts, marketHours: configuration.marketHours, symbols: configuration.symbols),
+            stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents)
         let intake = TradeIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool, notionalThreshold: configuration.notionalThreshold,
-            logger: Logger(label: "websocket"))
+            health: health, logger: Logger(label: "websocket"))
         let session = FeedSession(
             configuration: FeedSessionConfiguration(
                 url: configuration.wsURL, apiKey: configuration.apiKey, subscriptions: configuration.subscriptions,
                 maxFrameBytes: configuration.wsMaxFrameBytes, pingInterval: configuration.wsPingInterval,
                 watchdog: configuration.watchdog),
             intake: intake, monitor: monitor, logger: Logger(label: "websocket"))
-        let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, logger: Logger(label: "websocket"))
+        let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, errors: errors, logger: Logger(label: "websocket"))
         let flusher = FlushService(
-            buffer: buffer, gaps: gaps, deadLetters: deadLetters, spool: spool, writer: writer,
+            buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor, errors: errors,
+            spool: spool, writer: writer,
             policy: .init(
                 interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
                 maximumBatch: configuration.flushMaxBatch),
@@ -119,6 +132,8 @@ public enum IngestApp {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
+                    .init(service: HealthService(monitor: health, interval: configuration.healthReportInterval, logger: Logger(label: "health")),
+                          successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
                     .init(service: flusher, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: feed, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 ],

@@ -2,6 +2,7 @@ import Foundation
 import IngestDatabase
 import IngestPipeline
 import Logging
+import OptionsFeed
 
 /// A configuration value that cannot be used: names the variable, never its
 /// value when it is secret. The service prints `description` and exits 64.
@@ -83,6 +84,11 @@ public struct IngestConfiguration: Sendable {
     public var migrationsDir: String
     public var connection: FeedConnectionMachine<ContinuousClock.Instant>.Configuration
     public var watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
+    /// `HEALTH_REPORT_INTERVAL_MS`: the report is logged this often (SPEC §5.4: 5 min).
+    public var healthReportInterval: Duration
+    public var marketHours: MarketHours
+    public var symbols: StalenessTracker<ContinuousClock.Instant>.Configuration
+    public var alerts: HealthMonitor.AlertThresholds
 
     /// Reads and validates every setting. The first bad one throws.
     public init(sources: ConfigurationSources, requireFeed: Bool = true) throws(ConfigurationError) {
@@ -223,6 +229,40 @@ public struct IngestConfiguration: Sendable {
             authTimeout: .milliseconds(try integer(.wsAuthTimeoutMs, 100...600_000)),
             subscribeTimeout: .milliseconds(try integer(.wsSubscribeTimeoutMs, 100...600_000)),
             staleAfter: .milliseconds(staleAfter), reconnectAfter: .milliseconds(staleReconnect))
+        (healthReportInterval, marketHours, symbols, alerts) = try Self.health(sources, integer: integer)
+    }
+
+    /// The health settings (SPEC §5.4); split out to keep `init` readable.
+    static func health(_ sources: ConfigurationSources, integer: (Setting, ClosedRange<Int>) throws(ConfigurationError) -> Int)
+        throws(ConfigurationError) -> (Duration, MarketHours, StalenessTracker<ContinuousClock.Instant>.Configuration, HealthMonitor.AlertThresholds)
+    {
+        let interval = Duration.milliseconds(try integer(.healthReportIntervalMs, 1000...86_400_000))
+        let hoursText = (sources.value(.marketHours) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        guard let hours = MarketHours(setting: hoursText) else {
+            throw ConfigurationError(variable: Setting.marketHours.name, reason: "\"\(hoursText)\" is not us-options or always")
+        }
+        let watched = (sources.value(.watchSymbols) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        for symbol in watched where symbol.hasPrefix("O:") && OptionSymbol(symbol) == nil {
+            throw ConfigurationError(variable: Setting.watchSymbols.name, reason: "\"\(symbol)\" is not an option contract like O:SPY251219C00650000")
+        }
+        let degraded = try integer(.symbolDegradedAfterMs, 1000...604_800_000)
+        let stale = try integer(.symbolStaleAfterMs, 1000...604_800_000)
+        let critical = try integer(.symbolCriticalAfterMs, 1000...604_800_000)
+        guard degraded < stale, stale < critical else {
+            throw ConfigurationError(
+                variable: Setting.symbolStaleAfterMs.name, reason: "must lie between SYMBOL_DEGRADED_AFTER_MS and SYMBOL_CRITICAL_AFTER_MS")
+        }
+        let symbols = StalenessTracker<ContinuousClock.Instant>.Configuration(
+            watched: watched, degradedAfter: .milliseconds(degraded), staleAfter: .milliseconds(stale),
+            criticalAfter: .milliseconds(critical), evictIdleAfter: .milliseconds(try integer(.symbolEvictAfterMs, 1000...604_800_000)))
+        var alerts = HealthMonitor.AlertThresholds()
+        alerts.feedDownAfter = .milliseconds(try integer(.alertFeedDownMs, 1000...86_400_000))
+        alerts.bufferItems = try integer(.alertBufferItems, 1...100_000_000)
+        alerts.rssBytes = try integer(.alertRssMB, 1...1_000_000) << 20
+        alerts.errorsPerMinute = try integer(.alertErrorsPerMinute, 0...1_000_000)
+        alerts.noMessagesAfter = .milliseconds(try integer(.alertNoMessagesMs, 1000...86_400_000))
+        return (interval, hours, symbols, alerts)
     }
 
     /// The feed URL for logs: no user info, no query (keys sometimes ride there).

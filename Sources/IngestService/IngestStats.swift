@@ -21,6 +21,8 @@ public final class IngestStats: Sendable {
     public let spoolCorruptRecords = Atomic<Int>(0)
     public let slowConsumerWarnings = Atomic<Int>(0)
     public let staleAlerts = Atomic<Int>(0)
+    /// When the last frame arrived (Unix µs; 0: none yet).
+    public let lastMessageAtMicros = Atomic<Int64>(0)
     /// Frames that could not be used, by kind (SPEC §5.1).
     public let badFrames = BadFrameCounters()
 

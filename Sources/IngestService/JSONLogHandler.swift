@@ -31,21 +31,33 @@ public final class LogSink: Sendable {
         self.file = Mutex(handle)
     }
 
+    /// The sink `IngestApp.bootstrapLogging` made, for output that must not
+    /// interleave with log lines (the SIGUSR1 report on stdout).
+    public static let current = Mutex<LogSink?>(nil)
+
+    /// Writes one line to stdout only, under the same lock as log lines.
+    public func writeStdout(_ line: String) {
+        file.withLock { _ in Self.writeLine(line, alsoTo: nil) }
+    }
+
     public func write(_ line: String) {
-        file.withLock { file in
-            var line = line
-            line.append("\n")
-            line.withUTF8 { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = Foundation.write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written <= 0 { break }
-                    offset += written
-                }
-                if let file {
-                    _ = fwrite(bytes.baseAddress, 1, bytes.count, file)
-                    fflush(file)
-                }
+        file.withLock { file in Self.writeLine(line, alsoTo: file) }
+    }
+
+    /// One line to stdout (all of it, across short writes) and to `file`.
+    private static func writeLine(_ line: String, alsoTo file: UnsafeMutablePointer<FILE>?) {
+        var line = line
+        line.append("\n")
+        line.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { break }
+                offset += written
+            }
+            if let file {
+                _ = fwrite(bytes.baseAddress, 1, bytes.count, file)
+                fflush(file)
             }
         }
     }
@@ -107,6 +119,8 @@ public struct JSONLogHandler: LogHandler {
             // Counters and sizes logged as strings are written as JSON numbers.
             if let number = Int64(text) { return String(number) }
             return jsonString(text)
+        case .stringConvertible(let raw as RawJSON):
+            return raw.json
         case .stringConvertible(let convertible):
             if let number = convertible as? any BinaryInteger { return "\(number)" }
             if let number = convertible as? Double, number.isFinite { return "\(number)" }
@@ -152,4 +166,12 @@ public struct JSONLogHandler: LogHandler {
         return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
             + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(millis, 3))Z"
     }
+}
+
+/// A metadata value that is already JSON (the health report inside its log
+/// line): written as is in JSON format, as text in text format.
+public struct RawJSON: CustomStringConvertible, Sendable {
+    public let json: String
+    public init(_ json: String) { self.json = json }
+    public var description: String { json }
 }

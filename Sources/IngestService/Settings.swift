@@ -82,6 +82,22 @@ extension Setting {
         "WS_STALE_RECONNECT_AFTER_MS", "600000", "No data this long → forced reconnect.")
     public static let shutdownTimeoutMs = Setting(
         "SHUTDOWN_TIMEOUT_MS", "30000", "On SIGINT/SIGTERM, time allowed to flush the buffer before exit.")
+    public static let healthReportIntervalMs = Setting(
+        "HEALTH_REPORT_INTERVAL_MS", "300000", "Log the health report this often (SIGUSR1 prints it at any time).")
+    public static let watchSymbols = Setting(
+        "WATCH_SYMBOLS", "", "Comma-separated contracts (O:…) or underlyings whose staleness is watched; empty = the 20 most active underlyings.")
+    public static let marketHours = Setting(
+        "MARKET_HOURS", "us-options", "us-options (staleness only 09:30-16:00 America/New_York, Mon-Fri) or always.")
+    public static let symbolDegradedAfterMs = Setting("SYMBOL_DEGRADED_AFTER_MS", "180000", "A watched symbol without trades this long is degraded.")
+    public static let symbolStaleAfterMs = Setting("SYMBOL_STALE_AFTER_MS", "300000", "…stale (price_staleness_alerts warning).")
+    public static let symbolCriticalAfterMs = Setting("SYMBOL_CRITICAL_AFTER_MS", "3600000", "…critical (price_staleness_alerts critical).")
+    public static let symbolEvictAfterMs = Setting(
+        "SYMBOL_EVICT_AFTER_MS", "1800000", "Tracked symbols that are not watched are forgotten after this long without trades.")
+    public static let alertFeedDownMs = Setting("ALERT_FEED_DOWN_MS", "120000", "feed_disconnected alert: not streaming this long.")
+    public static let alertBufferItems = Setting("ALERT_BUFFER_ITEMS", "1000", "buffer_high alert: more trades than this waiting.")
+    public static let alertRssMB = Setting("ALERT_RSS_MB", "500", "rss_high alert: resident memory above this many MiB.")
+    public static let alertErrorsPerMinute = Setting("ALERT_ERRORS_PER_MINUTE", "10", "error_rate_high alert: more errors than this in a minute.")
+    public static let alertNoMessagesMs = Setting("ALERT_NO_MESSAGES_MS", "300000", "no_messages alert: no frame at all this long.")
     public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
 
     /// Every variable, in the order documented.
@@ -91,6 +107,8 @@ extension Setting {
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
-        shutdownTimeoutMs, migrationsDir,
+        shutdownTimeoutMs, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
+        symbolStaleAfterMs, symbolCriticalAfterMs, symbolEvictAfterMs, alertFeedDownMs, alertBufferItems, alertRssMB,
+        alertErrorsPerMinute, alertNoMessagesMs,
     ]
 }

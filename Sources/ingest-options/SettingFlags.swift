@@ -111,6 +111,30 @@ struct SettingFlags: ParsableArguments {
     var dbHealthCheckMs: String?
     @Option(name: .customLong("db-idle-close-ms"), help: .init(Setting.dbIdleCloseMs.help, valueName: "DB_IDLE_CLOSE_MS"))
     var dbIdleCloseMs: String?
+    @Option(name: .customLong("health-report-interval-ms"), help: .init(Setting.healthReportIntervalMs.help, valueName: "HEALTH_REPORT_INTERVAL_MS"))
+    var healthReportIntervalMs: String?
+    @Option(name: .customLong("watch-symbols"), help: .init(Setting.watchSymbols.help, valueName: "WATCH_SYMBOLS"))
+    var watchSymbols: String?
+    @Option(name: .customLong("market-hours"), help: .init(Setting.marketHours.help, valueName: "MARKET_HOURS"))
+    var marketHours: String?
+    @Option(name: .customLong("symbol-degraded-after-ms"), help: .init(Setting.symbolDegradedAfterMs.help, valueName: "SYMBOL_DEGRADED_AFTER_MS"))
+    var symbolDegradedAfterMs: String?
+    @Option(name: .customLong("symbol-stale-after-ms"), help: .init(Setting.symbolStaleAfterMs.help, valueName: "SYMBOL_STALE_AFTER_MS"))
+    var symbolStaleAfterMs: String?
+    @Option(name: .customLong("symbol-critical-after-ms"), help: .init(Setting.symbolCriticalAfterMs.help, valueName: "SYMBOL_CRITICAL_AFTER_MS"))
+    var symbolCriticalAfterMs: String?
+    @Option(name: .customLong("symbol-evict-after-ms"), help: .init(Setting.symbolEvictAfterMs.help, valueName: "SYMBOL_EVICT_AFTER_MS"))
+    var symbolEvictAfterMs: String?
+    @Option(name: .customLong("alert-feed-down-ms"), help: .init(Setting.alertFeedDownMs.help, valueName: "ALERT_FEED_DOWN_MS"))
+    var alertFeedDownMs: String?
+    @Option(name: .customLong("alert-buffer-items"), help: .init(Setting.alertBufferItems.help, valueName: "ALERT_BUFFER_ITEMS"))
+    var alertBufferItems: String?
+    @Option(name: .customLong("alert-rss-mb"), help: .init(Setting.alertRssMB.help, valueName: "ALERT_RSS_MB"))
+    var alertRssMB: String?
+    @Option(name: .customLong("alert-errors-per-minute"), help: .init(Setting.alertErrorsPerMinute.help, valueName: "ALERT_ERRORS_PER_MINUTE"))
+    var alertErrorsPerMinute: String?
+    @Option(name: .customLong("alert-no-messages-ms"), help: .init(Setting.alertNoMessagesMs.help, valueName: "ALERT_NO_MESSAGES_MS"))
+    var alertNoMessagesMs: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -151,6 +175,18 @@ struct SettingFlags: ParsableArguments {
             (Setting.spoolDir, spoolDir),
             (Setting.spoolMaxBytes, spoolMaxBytes),
             (Setting.spoolSegmentBytes, spoolSegmentBytes),
+            (Setting.healthReportIntervalMs, healthReportIntervalMs),
+            (Setting.watchSymbols, watchSymbols),
+            (Setting.marketHours, marketHours),
+            (Setting.symbolDegradedAfterMs, symbolDegradedAfterMs),
+            (Setting.symbolStaleAfterMs, symbolStaleAfterMs),
+            (Setting.symbolCriticalAfterMs, symbolCriticalAfterMs),
+            (Setting.symbolEvictAfterMs, symbolEvictAfterMs),
+            (Setting.alertFeedDownMs, alertFeedDownMs),
+            (Setting.alertBufferItems, alertBufferItems),
+            (Setting.alertRssMB, alertRssMB),
+            (Setting.alertErrorsPerMinute, alertErrorsPerMinute),
+            (Setting.alertNoMessagesMs, alertNoMessagesMs),
             (Setting.dbFlavor, dbFlavor),
             (Setting.questdbHost, questdbHost),
             (Setting.questdbPort, questdbPort),

@@ -37,7 +37,11 @@ struct WriterPoolTests {
         let count = try database.connect().query("SELECT count(DISTINCT seq) FROM options_trades")
         #expect(count == [["10000"]])
         await writer.shutdown()
-        #expect(try Self.writerConnections(database) == 0, "shutdown closes every connection")
+        // The server ends a backend a moment after the client's Terminate message.
+        let closed = try await waitFor(timeout: .seconds(10), what: "the writer's connections to close") {
+            try Self.writerConnections(database) == 0 ? true : nil
+        }
+        #expect(closed, "shutdown closes every connection")
     }
 
     @Test("an idle connection killed on the server fails its health check and is replaced on the next write")
@@ -51,7 +55,7 @@ struct WriterPoolTests {
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ingest-options' AND pid <> pg_backend_pid()")
         #expect(killed == [["t"]])
         await writer.maintain(now: .now.advanced(by: .seconds(61)))
-        #expect(try Self.writerConnections(database) == 0)
+        _ = try await waitFor(timeout: .seconds(10), what: "the killed backend to go") { try Self.writerConnections(database) == 0 ? true : nil }
         let result = try await writer.write(Self.batch(from: 10, count: 10))
         #expect(result.inserted == 10, "the next write reconnects")
         #expect(try Self.writerConnections(database) == 1)
@@ -73,7 +77,8 @@ struct WriterPoolTests {
         await writer.maintain(now: .now.advanced(by: .seconds(1799)))
         #expect(try Self.writerConnections(database) == opened, "not idle long enough")
         await writer.maintain(now: .now.advanced(by: .seconds(1801)))
-        #expect(try Self.writerConnections(database) == 1)
+        let one = try await waitFor(timeout: .seconds(10), what: "idle connections to close") { try Self.writerConnections(database) == 1 ? true : nil }
+        #expect(one)
         await writer.shutdown()
     }
 }

@@ -1,12 +1,12 @@
 import IngestDatabase
 import Synchronization
 
-/// Dead letters waiting for the flusher (trades the decoder rejected). Kept in
-/// memory while the database is down, bounded: past `capacity` the oldest are
-/// dropped and counted (their count still shows in `trades_invalid`).
-public final class DeadLetterQueue: Sendable {
+/// Rows for a side table waiting for the flusher: dead letters (trades the
+/// decoder rejected), health events. Kept in memory while the database is
+/// down, bounded: past `capacity` the oldest are dropped and counted.
+public final class PendingRows<Row: Sendable>: Sendable {
     private struct State {
-        var pending: [DeadLetter] = []
+        var pending: [Row] = []
         var dropped = 0
     }
 
@@ -17,9 +17,9 @@ public final class DeadLetterQueue: Sendable {
         self.capacity = capacity
     }
 
-    public func append(_ letter: DeadLetter) {
+    public func append(_ row: Row) {
         state.withLock { state in
-            state.pending.append(letter)
+            state.pending.append(row)
             if state.pending.count > capacity {
                 state.pending.removeFirst(state.pending.count - capacity)
                 state.dropped += 1
@@ -30,16 +30,16 @@ public final class DeadLetterQueue: Sendable {
     public var isEmpty: Bool { state.withLock { $0.pending.isEmpty } }
     public var dropped: Int { state.withLock { $0.dropped } }
 
-    public func drain() -> [DeadLetter] {
+    public func drain() -> [Row] {
         state.withLock { state in
             defer { state.pending.removeAll() }
             return state.pending
         }
     }
 
-    public func putBack(_ letters: [DeadLetter]) {
+    public func putBack(_ rows: [Row]) {
         state.withLock { state in
-            state.pending.insert(contentsOf: letters, at: 0)
+            state.pending.insert(contentsOf: rows, at: 0)
             let excess = state.pending.count - capacity
             if excess > 0 {
                 state.pending.removeLast(excess)
@@ -48,3 +48,9 @@ public final class DeadLetterQueue: Sendable {
         }
     }
 }
+
+/// Trades the decoder rejected, on their way to `dead_letters` (their count still shows in `trades_invalid`).
+public typealias DeadLetterQueue = PendingRows<DeadLetter>
+
+/// Staleness transitions and connection events, on their way to the health tables.
+public typealias HealthEventQueue = PendingRows<HealthEvent>

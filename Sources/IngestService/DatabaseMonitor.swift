@@ -1,0 +1,94 @@
+import IngestDatabase
+import Synchronization
+
+/// What the health report says about the database (SPEC §5.4 `database`):
+/// the breaker's state and since when, the last error, and the write latency
+/// of recent batches. The flusher writes it; the reporter reads a copy.
+public final class DatabaseMonitor: Sendable {
+    /// Batch write latencies kept for the percentiles: the last 1024 batches
+    /// (bounded, and recent enough to say how the database is doing now).
+    public static let latencyWindow = 1024
+
+    public struct LastError: Sendable, Equatable {
+        public var errorClass: String
+        public var sqlState: String?
+        /// Already masked: never holds a password.
+        public var message: String
+        public var atMicros: Int64
+    }
+
+    public struct Snapshot: Sendable, Equatable {
+        public var flavor: String
+        public var breaker: String
+        public var breakerSince: ContinuousClock.Instant
+        public var lastError: LastError?
+        public var lastSuccessMicros: Int64?
+        /// Seconds; `nil` before the first batch.
+        public var latencyP50: Double?
+        public var latencyP99: Double?
+        public var lastBatchTrades: Int?
+        public var lastBatchSeconds: Double?
+    }
+
+    private struct State {
+        var breaker = "closed"
+        var breakerSince = ContinuousClock.now
+        var lastError: LastError?
+        var lastSuccessMicros: Int64?
+        var latencies: [Double] = []
+        var lastBatchTrades: Int?
+        var next = 0
+    }
+
+    private let state = Mutex(State())
+    public let flavor: String
+
+    public init(flavor: String) {
+        self.flavor = flavor
+    }
+
+    public func breakerChanged(to name: String, now: ContinuousClock.Instant = .now) {
+        state.withLock { state in
+            state.breaker = name
+            state.breakerSince = now
+        }
+    }
+
+    public func batchWritten(trades: Int, duration: Duration, atMicros: Int64) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock { state in
+            if state.latencies.count < Self.latencyWindow {
+                state.latencies.append(seconds)
+            } else {
+                state.latencies[state.next] = seconds
+            }
+            state.next = (state.next + 1) % Self.latencyWindow
+            state.lastSuccessMicros = atMicros
+            state.lastBatchTrades = trades
+        }
+    }
+
+    public func failed(_ error: any Error, masked: (String) -> String, atMicros: Int64) {
+        let databaseError = error as? DatabaseError
+        let last = LastError(
+            errorClass: databaseError?.kind.rawValue ?? "other", sqlState: databaseError?.sqlState,
+            message: masked(databaseError?.message ?? "\(error)"), atMicros: atMicros)
+        state.withLock { $0.lastError = last }
+    }
+
+    public var snapshot: Snapshot {
+        let state = self.state.withLock { $0 }
+        let sorted = state.latencies.sorted()
+        /// Nearest-rank percentile.
+        func percentile(_ p: Double) -> Double? {
+            guard !sorted.isEmpty else { return nil }
+            let rank = Int((p * Double(sorted.count)).rounded(.up))
+            return sorted[max(0, min(sorted.count, rank) - 1)]
+        }
+        return Snapshot(
+            flavor: flavor, breaker: state.breaker, breakerSince: state.breakerSince, lastError: state.lastError,
+            lastSuccessMicros: state.lastSuccessMicros, latencyP50: percentile(0.5), latencyP99: percentile(0.99),
+            lastBatchTrades: state.lastBatchTrades,
+            lastBatchSeconds: state.latencies.isEmpty ? nil : state.latencies[(state.next + Self.latencyWindow - 1) % Self.latencyWindow % state.latencies.count])
+    }
+}

@@ -1,0 +1,62 @@
+import IngestPipeline
+import Synchronization
+
+/// Errors by class for the health report (SPEC §5.4 `errors`: network,
+/// rate_limit, authentication, data, database — count, per-minute rate over
+/// the last minute, last time and last message). Messages are masked before
+/// they are kept: no secret reaches a report.
+public final class ErrorLog: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var count: Int
+        public var perMinute: Int
+        public var lastAtMicros: Int64?
+        public var lastMessage: String?
+    }
+
+    private struct State {
+        var rates = ErrorRates<ContinuousClock.Instant>()
+        var lastAtMicros: [ErrorClass: Int64] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let secrets: [String]
+
+    /// - Parameter secrets: values never to show (API key, database password); short ones are ignored.
+    public init(secrets: [String] = []) {
+        self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+    }
+
+    /// `text` with every known secret replaced by `***`.
+    public func mask(_ text: String) -> String {
+        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+    }
+
+    public func record(_ errorClass: ErrorClass, count: Int = 1, message: String) {
+        guard count > 0 else { return }
+        let masked = mask(message)
+        let now = ContinuousClock.now
+        let micros = FeedSession.nowMicros()
+        state.withLock { state in
+            state.rates.record(errorClass, count: count, message: masked, now: now)
+            state.lastAtMicros[errorClass] = micros
+        }
+    }
+
+    public func snapshot(now: ContinuousClock.Instant = .now) -> [ErrorClass: Snapshot] {
+        state.withLock { state in
+            let rates = state.rates.snapshot(now: now)
+            var result: [ErrorClass: Snapshot] = [:]
+            for errorClass in ErrorClass.allCases {
+                let rate = rates[errorClass]
+                result[errorClass] = Snapshot(
+                    count: rate?.count ?? 0, perMinute: rate?.perMinute ?? 0, lastAtMicros: state.lastAtMicros[errorClass],
+                    lastMessage: rate?.lastMessage)
+            }
+            return result
+        }
+    }
+
+    public func totalPerMinute(now: ContinuousClock.Instant = .now) -> Int {
+        state.withLock { $0.rates.totalPerMinute(now: now) }
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import IngestDatabase
+import IngestPipeline
+import Logging
+import OptionsFeed
+import Synchronization
+
+/// Everything the health report is made of, read without stopping the hot
+/// path: counters are atomics, the other parts are copied out under short
+/// locks and no lock is held across I/O (SPEC §5.4). It also keeps the alert
+/// book and the per-symbol staleness tracker, which `tick` advances.
+public final class HealthMonitor: Sendable {
+    public struct Configuration: Sendable {
+        public var version: String
+        public var maskedURL: String
+        public var subscriptions: [String]
+        public var rules: HealthRules
+        public var alerts: AlertThresholds
+        public var marketHours: MarketHours
+        public var symbols: StalenessTracker<ContinuousClock.Instant>.Configuration
+
+        public init(
+            version: String, maskedURL: String, subscriptions: [String], rules: HealthRules = .init(), alerts: AlertThresholds = .init(),
+            marketHours: MarketHours = .usOptions, symbols: StalenessTracker<ContinuousClock.Instant>.Configuration = .init()
+        ) {
+            self.version = version
+            self.maskedURL = maskedURL
+            self.subscriptions = subscriptions
+            self.rules = rules
+            self.alerts = alerts
+            self.marketHours = marketHours
+            self.symbols = symbols
+        }
+    }
+
+    /// When each alert of SPEC §5.4 opens.
+    public struct AlertThresholds: Sendable, Equatable {
+        /// `feed_disconnected`: not streaming this long (SPEC: 2 min). `ALERT_FEED_DOWN_MS`.
+        public var feedDownAfter: Duration = .seconds(120)
+        /// `buffer_high`: more trades waiting than this (SPEC: 1000). `ALERT_BUFFER_ITEMS`.
+        public var bufferItems: Int = 1000
+        /// `rss_high`: resident memory above this (SPEC: 500 MB). `ALERT_RSS_MB`.
+        public var rssBytes: Int = 500 << 20
+        /// `error_rate_high`: more errors than this in the last minute (SPEC: 10/min). `ALERT_ERRORS_PER_MINUTE`.
+        public var errorsPerMinute: Int = 10
+        /// `no_messages`: no frame at all this long (SPEC: 5 min). `ALERT_NO_MESSAGES_MS`.
+        public var noMessagesAfter: Duration = .seconds(300)
+        /// How long `trades_dropped` and `feed_slow_consumer` stay open after the last occurrence.
+        public var recentWindow: Duration = .seconds(60)
+
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let stats: IngestStats
+    let buffer: TradeBuffer
+    let spool: Spool?
+    let feed: FeedMonitor
+    public let database: DatabaseMonitor
+    public let errors: ErrorLog
+    let healthEvents: HealthEventQueue
+    let started = ContinuousClock.now
+    let startedMicros = FeedSession.nowMicros()
+
+    private struct Trackers {
+        var alerts = AlertBook<ContinuousClock.Instant>()
+        var lastSystem: (sample: SystemSample, at: ContinuousClock.Instant)
+        var lastDropped = 0
+        var lastDropAt: ContinuousClock.Instant?
+        var lastSlowConsumer = 0
+        var lastSlowConsumerAt: ContinuousClock.Instant?
+        var cpuPercent = 0.0
+    }
+
+    private let symbols: Mutex<StalenessTracker<ContinuousClock.Instant>>
+    private let trackers: Mutex<Trackers>
+
+    public init(
+        configuration: Configuration, stats: IngestStats, buffer: TradeBuffer, spool: Spool?, feed: FeedMonitor, database: DatabaseMonitor,
+        errors: ErrorLog, healthEvents: HealthEventQueue
+    ) {
+        self.configuration = configuration
+        self.stats = stats
+        self.buffer = buffer
+        self.spool = spool
+        self.feed = feed
+        self.database = database
+        self.errors = errors
+        self.healthEvents = healthEvents
+        self.symbols = Mutex(StalenessTracker(configuration: configuration.symbols))
+        self.trackers = Mutex(
+            Trackers(lastSystem: (SystemSample.read(), .now)))
+    }
+
+    /// Hot path: notes the accepted trades of one frame for the staleness tracker (one short lock per frame).
+    public func tradesAccepted(_ trades: some Collection<OptionTrade>, now: ContinuousClock.Instant = .now) {
+        guard !trades.isEmpty else { return }
+        symbols.withLock { tracker in
+            for trade in trades { tracker.record(contract: trade.symbol.raw, underlying: trade.symbol.underlying, now: now) }
+        }
+    }
+
+    /// Advances alerts and staleness to `now`: logs ALERT open/resolve lines,
+    /// queues staleness transitions and feed state changes for the health tables.
+    public func tick(now: ContinuousClock.Instant = .now, date: Date = Date(), logger: Logger) {
+        let nowMicros = FeedSession.nowMicros()
+        for change in feed.drainChanges() {
+            healthEvents.append(
+                .connection(
+                    atMicros: change.atMicros, component: "websocket", message: "feed \(change.from) -> \(change.to)", statusCode: nil,
+                    metadataJSON: "{\"from\":\(JSONLogHandler.jsonString(change.from)),\"to\":\(JSONLogHandler.jsonString(change.to))"
+                        + (change.detail.map { ",\"detail\":\(JSONLogHandler.jsonString(errors.mask($0)))" } ?? "") + "}"))
+        }
+        let marketOpen = configuration.marketHours.isOpen(at: date)
+        let transitions = symbols.withLock { $0.evaluate(now: now, marketOpen: marketOpen) }
+        for transition in transitions {
+            let seconds = transition.staleness.seconds
+            healthEvents.append(
+                .symbolHealth(
+                    symbol: transition.symbol, atMicros: nowMicros, status: transition.to.rawValue, stalenessSeconds: seconds,
+                    updateCount: transition.updateCount))
+            switch transition.to {
+            case .stale, .critical:
+                healthEvents.append(
+                    .stalenessAlert(
+                        symbol: transition.symbol, atMicros: nowMicros, stalenessSeconds: seconds,
+                        level: transition.to == .critical ? "critical" : "warning"))
+            case .healthy:
+                healthEvents.append(.stalenessResolved(symbol: transition.symbol, atMicros: nowMicros))
+            case .degraded:
+                break
+            }
+            logger.notice(
+                "symbol staleness changed",
+                metadata: ["symbol": "\(transition.symbol)", "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)",
+                           "staleness_s": "\(Int(seconds))"])
+        }
+        for event in alertEvents(now: now) {
+            switch event {
+            case .opened(let name, _, let values):
+                var metadata: Logger.Metadata = ["alert": "\(name)", "state": "open", "since": "\(QuestDBDialect.isoTimestamp(micros: nowMicros))"]
+                for (key, value) in values { metadata[key] = "\(value)" }
+                logger.error("ALERT", metadata: metadata)
+            case .resolved(let name, let since, let values):
+                var metadata: Logger.Metadata = [
+                    "alert": "\(name)", "state": "resolved", "open_s": "\(Int(since.duration(to: now).seconds))",
+                ]
+                for (key, value) in values { metadata[key] = "\(value)" }
+                logger.notice("ALERT", metadata: metadata)
+            }
+        }
+    }
+
+    /// The alert conditions of SPEC §5.4, fed to the alert book.
+    private func alertEvents(now: ContinuousClock.Instant) -> [AlertBook<ContinuousClock.Instant>.Event] {
+        let thresholds = configuration.alerts
+        let (machine, since) = feed.snapshot
+        let feedDown = machine.state.name != "streaming" ? since.duration(to: now) : nil
+        let databaseState = database.snapshot
+        let waiting = buffer.count
+        let errorsNow = errors.snapshot(now: now)
+        let totalPerMinute = errorsNow.values.reduce(0) { $0 + $1.perMinute }
+        let lastMessage = stats.lastMessageAtMicros.load(ordering: .relaxed)
+        let silentSeconds = Double(FeedSession.nowMicros() - (lastMessage > 0 ? lastMessage : startedMicros)) / 1e6
+        let dropped = stats.tradesDropped.load(ordering: .relaxed)
+        let slow = stats.slowConsumerWarnings.load(ordering: .relaxed)
+        let sample = SystemSample.read()
+        return trackers.withLock { trackers in
+            if dropped > trackers.lastDropped { trackers.lastDropAt = now }
+            trackers.lastDropped = dropped
+            if slow > trackers.lastSlowConsumer { trackers.lastSlowConsumerAt = now }
+            trackers.lastSlowConsumer = slow
+            let wall = trackers.lastSystem.at.duration(to: now).seconds
+            if wall >= 1 {
+                trackers.cpuPercent = SystemSample.cpuPercent(from: trackers.lastSystem.sample, to: sample, wallSeconds: wall)
+                trackers.lastSystem = (sample, now)
+            }
+            func recent(_ at: ContinuousClock.Instant?) -> Bool { at.map { $0.duration(to: now) < thresholds.recentWindow } ?? false }
+            let conditions: [(String, Bool, [String: String])] = [
+                ("feed_disconnected", (feedDown ?? .zero) > thresholds.feedDownAfter,
+                 ["state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"]),
+                ("db_connection_lost", databaseState.breaker != "closed",
+                 ["breaker": databaseState.breaker, "error": databaseState.lastError?.message ?? ""]),
+                ("buffer_high", waiting > thresholds.bufferItems, ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"]),
+                ("rss_high", sample.rssBytes > thresholds.rssBytes, ["rss_bytes": "\(sample.rssBytes)"]),
+                ("error_rate_high", totalPerMinute > thresholds.errorsPerMinute,
+                 ["per_minute": "\(totalPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"]),
+                ("no_messages", silentSeconds > thresholds.noMessagesAfter.seconds, ["silent_s": "\(Int(silentSeconds))"]),
+                ("authentication_error", (errorsNow[.authentication]?.perMinute ?? 0) > 0,
+                 ["message": errorsNow[.authentication]?.lastMessage ?? ""]),
+                ("trades_dropped", recent(trackers.lastDropAt), ["dropped_total": "\(dropped)"]),
+                ("feed_slow_consumer", recent(trackers.lastSlowConsumerAt), ["warnings_total": "\(slow)"]),
+            ]
+            return conditions.compactMap { name, active, values in
+                trackers.alerts.update(name, isActive: active, values: values, now: now)
+            }
+        }
+    }
+
+    /// The report as of `now` (SPEC §5.4).
+    public func report(now: ContinuousClock.Instant = .now, date: Date = Date()) -> HealthReport {
+        let nowMicros = FeedSession.nowMicros()
+        func iso(_ micros: Int64) -> String { QuestDBDialect.isoTimestamp(micros: micros) }
+        func wall(_ instant: ContinuousClock.Instant) -> String { iso(nowMicros - Int64(instant.duration(to: now).seconds * 1e6)) }
+
+        let (machine, since) = feed.snapshot
+        let streaming: ContinuousClock.Instant? = if case .streaming(let start) = machine.state { start } else { nil }
+        let lastMessage = stats.lastMessageAtMicros.load(ordering: .relaxed)
+        let databaseState = database.snapshot
+        let bufferState = buffer.snapshot
+        let spoolState = spool?.snapshot
+        let errorsNow = errors.snapshot(now: now)
+        let sample = SystemSample.read()
+        let marketOpen = configuration.marketHours.isOpen(at: date)
+        let (watched, counts, tracked) = symbols.withLock { ($0.watchedEntries(now: now), $0.counts(now: now), $0.trackedCount) }
+        let (alerts, cpu, lastDropAt) = trackers.withLock { ($0.alerts.activeAlerts, $0.cpuPercent, $0.lastDropAt) }
+
+        let conditions = HealthConditions(
+            feedStreaming: streaming != nil, feedNotStreamingFor: streaming == nil ? since.duration(to: now) : nil,
+            feedReconnecting: streaming == nil, databaseBreaker: databaseState.breaker,
+            databaseBreakerOpenFor: databaseState.breaker == "closed" ? nil : databaseState.breakerSince.duration(to: now),
+            tradesDroppedRecently: lastDropAt.map { $0.duration(to: now) < configuration.alerts.recentWindow } ?? false,
+            bufferItems: bufferState.items, staleWatchedSymbols: marketOpen ? (counts[.stale] ?? 0) + (counts[.critical] ?? 0) : 0,
+            rssBytes: sample.rssBytes)
+        let (status, reasons) = configuration.rules.evaluate(conditions)
+
+        return HealthReport(
+            status: status, reasons: reasons, ts: iso(nowMicros), uptimeS: started.duration(to: now).seconds,
+            version: configuration.version, pid: ProcessInfo.processInfo.processIdentifier,
+            feed: .init(
+                state: machine.state.name, url: configuration.maskedURL, connectedSince: streaming.map(wall),
+                lastMessageAt: lastMessage > 0 ? iso(lastMessage) : nil,
+                secondsSinceMessage: lastMessage > 0 ? Double(nowMicros - lastMessage) / 1e6 : nil,
+                reconnects: machine.reconnects, attempt: machine.failures, subscriptions: configuration.subscriptions,
+                messages: stats.frames.load(ordering: .relaxed),
+                trades: .init(
+                    seen: stats.tradesSeen.load(ordering: .relaxed), accepted: stats.tradesAccepted.load(ordering: .relaxed),
+                    filtered: stats.tradesFiltered.load(ordering: .relaxed), invalid: stats.tradesInvalid.load(ordering: .relaxed),
+                    dropped: stats.tradesDropped.load(ordering: .relaxed)),
+                breaker: machine.breaker.state.name),
+            buffer: .init(
+                items: bufferState.items, capacity: bufferState.capacity, highWater: bufferState.highWater,
+                flushes: stats.batchesWritten.load(ordering: .relaxed), lastFlushSize: databaseState.lastBatchTrades,
+                lastFlushMs: databaseState.lastBatchSeconds.map { $0 * 1000 }),
+            spool: .init(
+                enabled: spool != nil, bytes: spoolState?.bytes ?? 0, records: spoolState?.records ?? 0, segments: spoolState?.segments ?? 0,
+                oldest: spoolState?.oldestSegmentTime.map { iso(Int64($0 * 1e6)) }, corruptRecords: spoolState?.corruptRecords ?? 0),
+            database: .init(
+                flavor: databaseState.flavor,
+                state: databaseState.breaker == "closed" ? "connected" : databaseState.breaker == "open" ? "disconnected" : "degraded",
+                breaker: databaseState.breaker, breakerSinceS: databaseState.breakerSince.duration(to: now).seconds,
+                rowsWritten: stats.rowsInserted.load(ordering: .relaxed), batchesOk: stats.batchesWritten.load(ordering: .relaxed),
+                batchesFailed: stats.batchesFailed.load(ordering: .relaxed), retries: stats.retries.load(ordering: .relaxed),
+                deadLetters: stats.deadLetters.load(ordering: .relaxed),
+                lastError: databaseState.lastError.map {
+                    .init(errorClass: $0.errorClass, sqlstate: $0.sqlState, message: $0.message, at: iso($0.atMicros))
+                },
+                writeLatencyP50Ms: databaseState.latencyP50.map { $0 * 1000 }, writeLatencyP99Ms: databaseState.latencyP99.map { $0 * 1000 }),
+            symbols: .init(
+                tracked: tracked, watched: watched.count, marketOpen: marketOpen, healthy: counts[.healthy] ?? 0,
+                degraded: counts[.degraded] ?? 0, stale: counts[.stale] ?? 0, critical: counts[.critical] ?? 0,
+                worst: watched.prefix(5).map { .init(symbol: $0.symbol, state: $0.state.rawValue, stalenessS: $0.staleness.seconds, updates: $0.updateCount) }),
+            errors: Dictionary(
+                uniqueKeysWithValues: errorsNow.map { errorClass, info in
+                    (errorClass.rawValue, HealthReport.ErrorInfo(
+                        count: info.count, perMinute: info.perMinute, lastAt: info.lastAtMicros.map(iso), lastMessage: info.lastMessage))
+                }),
+            system: .init(rssBytes: sample.rssBytes, cpuPercent: cpu, threads: sample.threads, openFds: sample.openFDs),
+            alerts: alerts.map { .init(alert: $0.name, since: wall($0.since), values: $0.values) })
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, with fractions.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

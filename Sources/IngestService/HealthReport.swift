@@ -1,0 +1,139 @@
+import Foundation
+import IngestPipeline
+
+/// The health report (SPEC §5.4): printed on SIGUSR1, logged every
+/// `HEALTH_REPORT_INTERVAL_MS`, served at `/health`. Encoded with snake_case
+/// keys (`JSONEncoder.health`); its JSON shape is
+/// `docs/health-report.schema.json`; times are ISO-8601 UTC strings, durations
+/// seconds. Never holds a secret: the URL is masked, error messages are masked.
+public struct HealthReport: Sendable, Codable, Equatable {
+    public var status: HealthStatus
+    /// Which rules made the status (empty when healthy).
+    public var reasons: [String]
+    public var ts: String
+    public var uptimeS: Double
+    public var version: String
+    public var pid: Int32
+    public var feed: Feed
+    public var buffer: Buffer
+    public var spool: SpoolInfo
+    public var database: Database
+    public var symbols: Symbols
+    public var errors: [String: ErrorInfo]
+    public var system: System
+    public var alerts: [Alert]
+
+    public struct Feed: Sendable, Codable, Equatable {
+        public var state: String
+        public var url: String
+        public var connectedSince: String?
+        public var lastMessageAt: String?
+        public var secondsSinceMessage: Double?
+        public var reconnects: Int
+        /// Consecutive failed connection attempts now.
+        public var attempt: Int
+        public var subscriptions: [String]
+        /// Frames received.
+        public var messages: Int
+        public var trades: Trades
+        /// The connect circuit breaker: closed, open or half_open.
+        public var breaker: String
+    }
+
+    public struct Trades: Sendable, Codable, Equatable {
+        public var seen: Int
+        public var accepted: Int
+        public var filtered: Int
+        public var invalid: Int
+        public var dropped: Int
+    }
+
+    public struct Buffer: Sendable, Codable, Equatable {
+        public var items: Int
+        public var capacity: Int
+        public var highWater: Int
+        public var flushes: Int
+        public var lastFlushSize: Int?
+        public var lastFlushMs: Double?
+    }
+
+    public struct SpoolInfo: Sendable, Codable, Equatable {
+        public var enabled: Bool
+        public var bytes: Int64
+        public var records: Int
+        public var segments: Int
+        public var oldest: String?
+        public var corruptRecords: Int
+    }
+
+    public struct Database: Sendable, Codable, Equatable {
+        public var flavor: String
+        /// connected (breaker closed), degraded (half-open) or disconnected (open).
+        public var state: String
+        public var breaker: String
+        public var breakerSinceS: Double
+        public var rowsWritten: Int
+        public var batchesOk: Int
+        public var batchesFailed: Int
+        public var retries: Int
+        public var deadLetters: Int
+        public var lastError: LastError?
+        public var writeLatencyP50Ms: Double?
+        public var writeLatencyP99Ms: Double?
+    }
+
+    public struct LastError: Sendable, Codable, Equatable {
+        public var errorClass: String
+        public var sqlstate: String?
+        public var message: String
+        public var at: String
+    }
+
+    public struct Symbols: Sendable, Codable, Equatable {
+        public var tracked: Int
+        public var watched: Int
+        public var marketOpen: Bool
+        public var healthy: Int
+        public var degraded: Int
+        public var stale: Int
+        public var critical: Int
+        public var worst: [SymbolInfo]
+    }
+
+    public struct SymbolInfo: Sendable, Codable, Equatable {
+        public var symbol: String
+        public var state: String
+        public var stalenessS: Double
+        public var updates: Int
+    }
+
+    public struct ErrorInfo: Sendable, Codable, Equatable {
+        public var count: Int
+        public var perMinute: Int
+        public var lastAt: String?
+        public var lastMessage: String?
+    }
+
+    public struct System: Sendable, Codable, Equatable {
+        public var rssBytes: Int
+        public var cpuPercent: Double
+        public var threads: Int
+        public var openFds: Int
+    }
+
+    public struct Alert: Sendable, Codable, Equatable {
+        public var alert: String
+        public var since: String
+        public var values: [String: String]
+    }
+}
+
+extension JSONEncoder {
+    /// The encoder of health reports: snake_case keys, sorted, one line.
+    public static var health: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

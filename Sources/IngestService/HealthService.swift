@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Keeps the health picture current and shows it (SPEC §5.4): every second
+/// it advances alerts and staleness (`HealthMonitor.tick`); on SIGUSR1 it
+/// prints the report as one JSON line on stdout and logs it (`HEALTH
+/// REPORT`); every `HEALTH_REPORT_INTERVAL_MS` (5 min) it logs it. The signal
+/// only wakes this service: the report is built here, off the hot path.
+public struct HealthService: Service {
+    let monitor: HealthMonitor
+    let interval: Duration
+    let tick: Duration
+    let logger: Logger
+
+    public init(monitor: HealthMonitor, interval: Duration = .seconds(300), tick: Duration = .seconds(1), logger: Logger) {
+        self.monitor = monitor
+        self.interval = interval
+        self.tick = tick
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigusr1)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in signals {
+                    emit(toStdout: true)
+                }
+            }
+            group.addTask {
+                var nextReport = ContinuousClock.now.advanced(by: interval)
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: tick)
+                    if Task.isCancelled { return }
+                    monitor.tick(logger: logger)
+                    if ContinuousClock.now >= nextReport {
+                        emit(toStdout: false)
+                        nextReport = ContinuousClock.now.advanced(by: interval)
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    /// Builds the report; prints it on stdout (SIGUSR1) and logs it.
+    func emit(toStdout: Bool) {
+        let report = monitor.report()
+        guard let data = try? JSONEncoder.health.encode(report) else { return }
+        let json = String(decoding: data, as: UTF8.self)
+        if toStdout {
+            if let sink = LogSink.current.withLock({ $0 }) { sink.writeStdout(json) } else { print(json) }
+        }
+        logger.info("HEALTH REPORT", metadata: ["report": .stringConvertible(RawJSON(json)), "status": "\(report.status.rawValue)"])
+    }
+}
