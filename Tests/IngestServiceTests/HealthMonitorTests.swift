@@ -1,0 +1,93 @@
+import Foundation
+import IngestDatabase
+import IngestPipeline
+import IngestTestSupport
+import Logging
+import OptionsFeed
+import Testing
+
+@testable import IngestService
+
+/// The report and the alerts of `HealthMonitor`, on real (in-memory) parts.
+@Suite("Health monitor")
+struct HealthMonitorTests {
+    let stats = IngestStats()
+    let buffer = TradeBuffer(capacity: 5000, flushThreshold: 100)
+    let feed = FeedMonitor(configuration: .init())
+    let database = DatabaseMonitor(flavor: "postgres")
+    let errors = ErrorLog(secrets: ["the-api-key-123", "db-password-456"])
+    let events = HealthEventQueue()
+
+    func monitor(alerts: HealthMonitor.AlertThresholds = .init()) -> HealthMonitor {
+        HealthMonitor(
+            configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], alerts: alerts, marketHours: .always),
+            stats: stats, buffer: buffer, spool: nil, feed: feed, database: database, errors: errors, healthEvents: events)
+    }
+
+    func encoded(_ report: HealthReport) throws -> [String: Any] {
+        let data = try JSONEncoder.health.encode(report)
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test("a report validates against docs/health-report.schema.json, before and after data and errors")
+    func reportValidates() throws {
+        let schema = try SchemaValidator(schemaFile: repositoryRoot.appendingPathComponent("docs/health-report.schema.json"))
+        let monitor = monitor()
+        #expect(schema.violations(of: try encoded(monitor.report())) == [])
+        let trade = OptionTrade(
+            symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 7, price: 12.5, size: 20, conditions: [], timestampMs: 1, sequence: 1)
+        monitor.tradesAccepted([trade])
+        errors.record(.database, message: "password authentication failed: db-password-456")
+        database.failed(DatabaseError(kind: .connection, sqlState: "08006", message: "lost"), masked: errors.mask, atMicros: 1_764_772_200_000_000)
+        database.batchWritten(trades: 10, duration: .milliseconds(12), atMicros: 1_764_772_200_000_000)
+        let report = try encoded(monitor.report())
+        #expect(schema.violations(of: report) == [])
+        #expect(((report["symbols"] as? [String: Any])?["tracked"] as? Int) == 1)
+        let text = String(decoding: try JSONEncoder.health.encode(monitor.report()), as: UTF8.self)
+        #expect(!text.contains("db-password-456"), "messages are masked")
+        #expect(text.contains("password authentication failed: ***"))
+    }
+
+    @Test("an alert opens once while its condition holds and resolves once when it ends")
+    func alertOpensOnce() throws {
+        var thresholds = HealthMonitor.AlertThresholds()
+        thresholds.bufferItems = 10
+        let monitor = monitor(alerts: thresholds)
+        let sink = LogCapture()
+        let logger = Logger(label: "health") { _ in sink }
+        let trade = OptionTrade(
+            symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 7, price: 12.5, size: 20, conditions: [], timestampMs: 1, sequence: 1)
+        _ = buffer.append(contentsOf: Array(repeating: trade, count: 11))
+        for _ in 0..<5 { monitor.tick(logger: logger) }
+        _ = buffer.take(upTo: 100)
+        for _ in 0..<5 { monitor.tick(logger: logger) }
+        let bufferAlerts = sink.lines.filter { $0.message == "ALERT" && $0.metadata["alert"] == "buffer_high" }
+        #expect(bufferAlerts.map { $0.metadata["state"] } == ["open", "resolved"])
+        #expect(try encoded(monitor.report())["status"] as? String != "unhealthy")
+    }
+}
+
+/// Collects log lines in memory.
+final class LogCapture: LogHandler, @unchecked Sendable {
+    struct Line {
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let lock = NSLock()
+    private var captured: [Line] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var lines: [Line] { lock.withLock { captured } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let flat = (event.metadata ?? [:]).mapValues { "\($0)" }
+        lock.withLock { captured.append(Line(message: "\(event.message)", metadata: flat)) }
+    }
+}
