@@ -61,7 +61,12 @@ struct FeedFaultTests {
         #expect(Set(stored.compactMap { $0[0] }) == expected)
 
         let gaps = try connection.query("SELECT count(*) FILTER (WHERE ended_at IS NOT NULL), count(*) FROM feed_gaps")
-        #expect(gaps == [[String(streamed - 1), String(streamed)]], "one closed gap per reconnect, the last one still open")
+            .first.map { $0.compactMap { $0.flatMap { Int($0) } } } ?? []
+        // One gap per lost connection, closed by the next connection's first trade; the last one (feed-sim
+        // stopped) stays open. A connection dropped before its first trade (rare, on a loaded machine)
+        // extends the gap before it instead of making a new one.
+        #expect(gaps.count == 2 && gaps[0] == gaps[1] - 1, "every gap but the last is closed: \(gaps)")
+        #expect((streamed - 2...streamed).contains(gaps.last ?? 0), "about one gap per reconnect: \(gaps) for \(streamed) connections")
         let ordered = try connection.query("SELECT count(*) FROM feed_gaps WHERE ended_at IS NOT NULL AND ended_at < started_at")
         #expect(ordered == [["0"]])
     }
