@@ -10,15 +10,19 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case text
 }
 
-/// Where log lines go: stdout and, optionally, a file. One lock per line;
-/// lines from many threads never interleave.
+/// Where log lines go: stdout (or stderr) and, optionally, a file. One lock
+/// per line; lines from many threads never interleave.
 public final class LogSink: Sendable {
     private let file: Mutex<UnsafeMutablePointer<FILE>?>
     public let format: LogFormat
+    /// The console descriptor: stdout for the service; stderr for `replay`,
+    /// whose stdout carries only its JSON summary line.
+    private let console: Int32
 
-    /// Opens (appends to) `filePath`, creating its directory; `nil` or empty logs to stdout only.
-    public init(format: LogFormat, filePath: String?) throws {
+    /// Opens (appends to) `filePath`, creating its directory; `nil` or empty logs to the console only.
+    public init(format: LogFormat, filePath: String?, console: Int32 = STDOUT_FILENO) throws {
         self.format = format
+        self.console = console
         var handle: UnsafeMutablePointer<FILE>? = nil
         if let filePath, !filePath.isEmpty {
             let directory = URL(fileURLWithPath: filePath).deletingLastPathComponent().path
@@ -38,7 +42,7 @@ public final class LogSink: Sendable {
             line.withUTF8 { bytes in
                 var offset = 0
                 while offset < bytes.count {
-                    let written = Foundation.write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                    let written = Foundation.write(console, bytes.baseAddress! + offset, bytes.count - offset)
                     if written <= 0 { break }
                     offset += written
                 }

@@ -71,6 +71,11 @@ extension Setting {
         "WS_STALE_RECONNECT_AFTER_MS", "600000", "No data this long → forced reconnect.")
     public static let shutdownTimeoutMs = Setting(
         "SHUTDOWN_TIMEOUT_MS", "30000", "On SIGINT/SIGTERM, time allowed to flush the buffer before exit.")
+    public static let recordFile = Setting(
+        "RECORD_FILE", "", "Append every received feed text frame to this file (JSON lines, for replay); empty = off.")
+    public static let recordMaxBytes = Setting(
+        "RECORD_MAX_BYTES", "268435456", "The recording rotates (FILE → FILE.1 → FILE.2 …) before it would pass this size.")
+    public static let recordKeep = Setting("RECORD_KEEP", "5", "Rotated recording files kept (FILE.1 … FILE.N); older ones are deleted.")
     public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
 
     /// Every variable, in the order documented.
@@ -79,6 +84,6 @@ extension Setting {
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
-        shutdownTimeoutMs, migrationsDir,
+        shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir,
     ]
 }

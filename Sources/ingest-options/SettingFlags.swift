@@ -93,6 +93,12 @@ struct SettingFlags: ParsableArguments {
     var spoolMaxBytes: String?
     @Option(name: .customLong("spool-segment-bytes"), help: .init(Setting.spoolSegmentBytes.help, valueName: "SPOOL_SEGMENT_BYTES"))
     var spoolSegmentBytes: String?
+    @Option(name: [.customLong("record-file"), .customLong("record")], help: .init(Setting.recordFile.help, valueName: "RECORD_FILE"))
+    var recordFile: String?
+    @Option(name: .customLong("record-max-bytes"), help: .init(Setting.recordMaxBytes.help, valueName: "RECORD_MAX_BYTES"))
+    var recordMaxBytes: String?
+    @Option(name: .customLong("record-keep"), help: .init(Setting.recordKeep.help, valueName: "RECORD_KEEP"))
+    var recordKeep: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -133,6 +139,9 @@ struct SettingFlags: ParsableArguments {
             (Setting.spoolDir, spoolDir),
             (Setting.spoolMaxBytes, spoolMaxBytes),
             (Setting.spoolSegmentBytes, spoolSegmentBytes),
+            (Setting.recordFile, recordFile),
+            (Setting.recordMaxBytes, recordMaxBytes),
+            (Setting.recordKeep, recordKeep),
         ]
         var values: [String: String] = [:]
         for (setting, value) in pairs {
