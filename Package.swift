@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "ingest-options",
             dependencies: [
-                "IngestService",
+                "IngestService", "IngestPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -87,7 +87,9 @@ let package = Package(
         .testTarget(name: "OptionsFeedTests", dependencies: ["OptionsFeed"]),
         .testTarget(name: "IngestPipelineTests", dependencies: ["IngestPipeline"]),
         .testTarget(name: "IngestDatabaseTests", dependencies: ["IngestDatabase", "IngestTestSupport"]),
-        .testTarget(name: "IngestServiceTests", dependencies: ["IngestService", "IngestTestSupport"]),
+        .testTarget(
+            name: "IngestServiceTests",
+            dependencies: ["IngestService", "IngestPipeline", "OptionsFeed", "IngestTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "IngestPipeline", "IngestService", "OptionsFeed", "IngestTestSupport"]),
         .testTarget(name: "FeedSimulatorTests", dependencies: ["FeedSimulator", .product(name: "Logging", package: "swift-log")]),
     ],

@@ -58,6 +58,19 @@ public final class TradeBuffer: Sendable {
         }
     }
 
+    /// Waits until `count` more trades fit, or the buffer is empty (for a
+    /// frame larger than the whole buffer). A replay reads a file far faster
+    /// than a database writes: it waits here for the writer instead of
+    /// overflowing to the spool the way a live feed, which cannot wait, does.
+    public func waitForRoom(for count: Int) async throws {
+        while true {
+            let fits = state.withLock { $0.ring.isEmpty || $0.ring.freeSpace >= count }
+            if fits { return }
+            try Task.checkCancellation()
+            await spaceFreed.wait()
+        }
+    }
+
     /// Removes up to `maximum` trades from the front.
     public func take(upTo maximum: Int) -> [OptionTrade] {
         let batch = state.withLock { $0.ring.removeFirst(upTo: maximum) }

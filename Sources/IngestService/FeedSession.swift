@@ -184,13 +184,19 @@ public struct FeedSession: Sendable {
     public let configuration: FeedSessionConfiguration
     let intake: TradeIntake
     let monitor: FeedMonitor
+    /// Appends every text frame to the recording (`--record`), if any.
+    let recorder: FrameRecorder?
     let logger: Logger
     let badFrameLog = LogThrottle<BadFrameKind>()
 
-    public init(configuration: FeedSessionConfiguration, intake: TradeIntake, monitor: FeedMonitor, logger: Logger) {
+    public init(
+        configuration: FeedSessionConfiguration, intake: TradeIntake, monitor: FeedMonitor, recorder: FrameRecorder? = nil,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.intake = intake
         self.monitor = monitor
+        self.recorder = recorder
         self.logger = logger
     }
 
@@ -328,6 +334,9 @@ public struct FeedSession: Sendable {
             }
             frame.removeAll()
             let receivedAt = Self.nowMicros()
+            // Recorded before decoding, with the receive time the trades carry: a replay of the
+            // recording then writes the very same rows, `received_at` included.
+            recorder?.record(message, receivedAtMicros: receivedAt)
             do {
                 try message.withUnsafeReadableBytes { bytes throws(FrameError) in
                     try decoder.decode(bytes, receivedAtMicros: receivedAt, into: &frame)

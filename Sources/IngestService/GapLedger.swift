@@ -14,12 +14,16 @@ public final class GapLedger: Sendable {
         var dropped = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// Most events kept while the database is unreachable.
     public let capacity: Int
 
-    public init(capacity: Int = 10_000) {
+    /// `startsOpen`: whether a gap may be open when the process starts (a
+    /// live service: the time it was not running is one). A replay passes
+    /// `false`: it streams no feed, so it neither opens nor closes gaps.
+    public init(capacity: Int = 10_000, startsOpen: Bool = true) {
         self.capacity = capacity
+        self.state = Mutex(State(open: startsOpen))
     }
 
     /// The feed stopped streaming. A gap already open stays the same gap.

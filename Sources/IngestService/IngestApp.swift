@@ -20,8 +20,9 @@ public enum IngestApp {
     public static let version = "0.4.0"
 
     /// Sets up logging for the process; call once, before any logger is made.
-    public static func bootstrapLogging(_ configuration: IngestConfiguration) throws {
-        let sink = try LogSink(format: configuration.logFormat, filePath: configuration.logFile)
+    /// `console`: where log lines go besides `LOG_FILE` (stdout, or stderr for `replay`).
+    public static func bootstrapLogging(_ configuration: IngestConfiguration, console: Int32 = STDOUT_FILENO) throws {
+        let sink = try LogSink(format: configuration.logFormat, filePath: configuration.logFile, console: console)
         LogSink.current.withLock { $0 = sink }
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, sink: sink, level: level) }
@@ -98,6 +99,20 @@ public enum IngestApp {
             gaps.restarted(lastDataAtMicros: lastData)
         }
         let deadLetters = DeadLetterQueue()
+        let recorder: FrameRecorder?
+        do {
+            recorder = try configuration.recording.map { try FrameRecorder(configuration: $0, logger: Logger(label: "system")) }
+        } catch {
+            logger.critical(
+                "the recording file cannot be opened", metadata: ["variable": "\(Setting.recordFile.name)", "error": "\(error)"])
+            return .badConfiguration
+        }
+        if let recorder {
+            logger.info(
+                "recording the feed", metadata: ["file": "\(recorder.configuration.path)",
+                                                 "max_bytes": "\(recorder.configuration.rotation.maxBytes)",
+                                                 "keep": "\(recorder.configuration.rotation.keep)"])
+        }
         let monitor = FeedMonitor(configuration: configuration.connection)
         let healthEvents = HealthEventQueue()
         let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue)
@@ -115,7 +130,7 @@ public enum IngestApp {
                 url: configuration.wsURL, apiKey: configuration.apiKey, subscriptions: configuration.subscriptions,
                 maxFrameBytes: configuration.wsMaxFrameBytes, pingInterval: configuration.wsPingInterval,
                 watchdog: configuration.watchdog),
-            intake: intake, monitor: monitor, logger: Logger(label: "websocket"))
+            intake: intake, monitor: monitor, recorder: recorder, logger: Logger(label: "websocket"))
         let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, errors: errors, logger: Logger(label: "websocket"))
         let flusher = FlushService(
             buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor, errors: errors,
@@ -153,6 +168,7 @@ public enum IngestApp {
                         spoolOrDrop(left, spool: spool, stats: stats, logger: logger)
                         try? spool.close()
                     }
+                    recorder?.close()
                     logger.warning("second SIGINT: exiting without waiting for the flush", metadata: stats.summary.mapValues { "\($0)" })
                     exit(130)
                 }
@@ -177,6 +193,15 @@ public enum IngestApp {
             try spool?.close()
         } catch {
             logger.error("spool could not be synced at exit", metadata: ["error": "\(error)"])
+        }
+        if let recorder {
+            // The feed reader has stopped: what is queued is written and fsynced now.
+            recorder.close()
+            logger.info(
+                "recording closed",
+                metadata: ["file": "\(recorder.configuration.path)", "frames": "\(recorder.recordedFrames)",
+                           "left_out": "\(recorder.leftOutFrames)", "rotations": "\(recorder.rotations)",
+                           "failed": .stringConvertible(recorder.failure != nil)])
         }
         logger.info("stopped", metadata: stats.summary.mapValues { "\($0)" }.merging(["exit_code": "\(status.rawValue)"]) { $1 })
         return status

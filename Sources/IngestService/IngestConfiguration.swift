@@ -82,6 +82,8 @@ public struct IngestConfiguration: Sendable {
     public var wsPingInterval: Duration
     public var shutdownTimeout: Duration
     public var migrationsDir: String
+    /// `nil` when `RECORD_FILE` is empty: the feed is not recorded (issue 10).
+    public var recording: FrameRecorder.Configuration?
     public var connection: FeedConnectionMachine<ContinuousClock.Instant>.Configuration
     public var watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
     /// `HEALTH_REPORT_INTERVAL_MS`: the report is logged this often (SPEC §5.4: 5 min).
@@ -206,6 +208,12 @@ public struct IngestConfiguration: Sendable {
         wsPingInterval = .milliseconds(try integer(.wsPingIntervalMs, 100...600_000))
         shutdownTimeout = .milliseconds(try integer(.shutdownTimeoutMs, 0...3_600_000))
         migrationsDir = string(.migrationsDir)
+
+        let recordPath = string(.recordFile).trimmingCharacters(in: .whitespaces)
+        let recordMaxBytes = try integer(.recordMaxBytes, 4096...(1 << 50))
+        let recordKeep = try integer(.recordKeep, 1...10_000)
+        recording = recordPath.isEmpty
+            ? nil : FrameRecorder.Configuration(path: recordPath, rotation: .init(maxBytes: Int64(recordMaxBytes), keep: recordKeep))
 
         let backoffInitial = try integer(.wsBackoffInitialMs, 1...3_600_000)
         let backoffMax = try integer(.wsBackoffMaxMs, 1...3_600_000)

@@ -10,15 +10,19 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case text
 }
 
-/// Where log lines go: stdout and, optionally, a file. One lock per line;
-/// lines from many threads never interleave.
+/// Where log lines go: stdout (or stderr) and, optionally, a file. One lock
+/// per line; lines from many threads never interleave.
 public final class LogSink: Sendable {
     private let file: Mutex<UnsafeMutablePointer<FILE>?>
     public let format: LogFormat
+    /// The console descriptor: stdout for the service; stderr for `replay`,
+    /// whose stdout carries only its JSON summary line.
+    private let console: Int32
 
-    /// Opens (appends to) `filePath`, creating its directory; `nil` or empty logs to stdout only.
-    public init(format: LogFormat, filePath: String?) throws {
+    /// Opens (appends to) `filePath`, creating its directory; `nil` or empty logs to the console only.
+    public init(format: LogFormat, filePath: String?, console: Int32 = STDOUT_FILENO) throws {
         self.format = format
+        self.console = console
         var handle: UnsafeMutablePointer<FILE>? = nil
         if let filePath, !filePath.isEmpty {
             let directory = URL(fileURLWithPath: filePath).deletingLastPathComponent().path
@@ -37,21 +41,21 @@ public final class LogSink: Sendable {
 
     /// Writes one line to stdout only, under the same lock as log lines.
     public func writeStdout(_ line: String) {
-        file.withLock { _ in Self.writeLine(line, alsoTo: nil) }
+        file.withLock { _ in Self.writeLine(line, to: STDOUT_FILENO, alsoTo: nil) }
     }
 
     public func write(_ line: String) {
-        file.withLock { file in Self.writeLine(line, alsoTo: file) }
+        file.withLock { file in Self.writeLine(line, to: console, alsoTo: file) }
     }
 
-    /// One line to stdout (all of it, across short writes) and to `file`.
-    private static func writeLine(_ line: String, alsoTo file: UnsafeMutablePointer<FILE>?) {
+    /// One line to `console` (all of it, across short writes) and to `file`.
+    private static func writeLine(_ line: String, to console: Int32, alsoTo file: UnsafeMutablePointer<FILE>?) {
         var line = line
         line.append("\n")
         line.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = Foundation.write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                let written = Foundation.write(console, bytes.baseAddress! + offset, bytes.count - offset)
                 if written <= 0 { break }
                 offset += written
             }

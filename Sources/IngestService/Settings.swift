@@ -98,6 +98,11 @@ extension Setting {
     public static let alertRssMB = Setting("ALERT_RSS_MB", "500", "rss_high alert: resident memory above this many MiB.")
     public static let alertErrorsPerMinute = Setting("ALERT_ERRORS_PER_MINUTE", "10", "error_rate_high alert: more errors than this in a minute.")
     public static let alertNoMessagesMs = Setting("ALERT_NO_MESSAGES_MS", "300000", "no_messages alert: no frame at all this long.")
+    public static let recordFile = Setting(
+        "RECORD_FILE", "", "Append every received feed text frame to this file (JSON lines, for replay); empty = off.")
+    public static let recordMaxBytes = Setting(
+        "RECORD_MAX_BYTES", "268435456", "The recording rotates (FILE → FILE.1 → FILE.2 …) before it would pass this size.")
+    public static let recordKeep = Setting("RECORD_KEEP", "5", "Rotated recording files kept (FILE.1 … FILE.N); older ones are deleted.")
     public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
 
     /// Every variable, in the order documented.
@@ -107,7 +112,7 @@ extension Setting {
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
-        shutdownTimeoutMs, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
+        shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
         symbolStaleAfterMs, symbolCriticalAfterMs, symbolEvictAfterMs, alertFeedDownMs, alertBufferItems, alertRssMB,
         alertErrorsPerMinute, alertNoMessagesMs,
     ]

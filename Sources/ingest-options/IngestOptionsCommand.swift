@@ -13,7 +13,7 @@ struct IngestOptionsCommand: AsyncParsableCommand {
             Exit codes: 0 clean shutdown, 64 bad configuration, 70 internal error, \
             75 gave up reconnecting, 77 feed rejected the API key.
             """,
-        subcommands: [Migrate.self]
+        subcommands: [Migrate.self, Replay.self]
     )
 
     @OptionGroup var settings: SettingFlags

@@ -135,6 +135,12 @@ struct SettingFlags: ParsableArguments {
     var alertErrorsPerMinute: String?
     @Option(name: .customLong("alert-no-messages-ms"), help: .init(Setting.alertNoMessagesMs.help, valueName: "ALERT_NO_MESSAGES_MS"))
     var alertNoMessagesMs: String?
+    @Option(name: [.customLong("record-file"), .customLong("record")], help: .init(Setting.recordFile.help, valueName: "RECORD_FILE"))
+    var recordFile: String?
+    @Option(name: .customLong("record-max-bytes"), help: .init(Setting.recordMaxBytes.help, valueName: "RECORD_MAX_BYTES"))
+    var recordMaxBytes: String?
+    @Option(name: .customLong("record-keep"), help: .init(Setting.recordKeep.help, valueName: "RECORD_KEEP"))
+    var recordKeep: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -196,6 +202,9 @@ struct SettingFlags: ParsableArguments {
             (Setting.dbPoolSize, dbPoolSize),
             (Setting.dbHealthCheckMs, dbHealthCheckMs),
             (Setting.dbIdleCloseMs, dbIdleCloseMs),
+            (Setting.recordFile, recordFile),
+            (Setting.recordMaxBytes, recordMaxBytes),
+            (Setting.recordKeep, recordKeep),
         ]
         var values: [String: String] = [:]
         for (setting, value) in pairs {

@@ -1,0 +1,173 @@
+import Foundation
+import IngestDatabase
+import IngestPipeline
+import IngestTestSupport
+import OptionsFeed
+import Testing
+
+/// `--record` and `ingest-options replay` (issue 10) with a real Postgres,
+/// a real feed-sim and the built binaries.
+@Suite("Record and replay", .serialized)
+struct RecordReplayTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Every column of every stored trade, in key order: what "the same rows" means.
+    static let everyColumn = """
+        SELECT sym, ts::text, seq, underlying, expiry::text, option_type, strike::text, exchange, price, size, notional,
+               conditions::text, received_at::text
+        FROM options_trades ORDER BY sym, ts, seq
+        """
+
+    /// Runs `ingest-options replay` and returns its exit status, its summary line and its stderr.
+    func replay(_ files: [String], into database: TestDatabase, tag: String) async throws -> (status: Int32, summary: [String: Any], stderr: String) {
+        let process = try ManagedProcess(
+            "ingest-options", ["replay"] + files,
+            environment: [
+                "DATABASE_URL": database.url, "LOG_FILE": directory.appendingPathComponent("replay-\(tag).log").path,
+                "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path, "POLYGON_API_KEY": "",
+            ],
+            directory: directory)
+        let status = try await process.waitForExit(timeout: .seconds(120))
+        let lines = process.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "stdout holds only the summary line: \(process.stdout.prefix(2000))")
+        let summary = (lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) ?? [:]
+        if status != 0 { Issue.record("replay exited \(status): \(process.stderr.suffix(3000))") }
+        return (status, summary, process.stderr)
+    }
+
+    @Test("a recorded feed-sim run replays into a fresh database as exactly the rows the live run wrote; again, it changes nothing")
+    func recordThenReplay() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let live = try TestDatabase.create()
+        defer { live.drop() }
+        let replayed = try TestDatabase.create()
+        defer { replayed.drop() }
+
+        // The live run, recorded.
+        let ledger = directory.appendingPathComponent("ledger.csv").path
+        let recording = directory.appendingPathComponent("rec/feed.jsonl").path
+        let sim = try ManagedProcess(
+            "feed-sim",
+            ["--port", "0", "--seed", "1010", "--rate", "0", "--count", "5000", "--symbols", "300", "--invalid-fraction", "0.01",
+             "--ledger", ledger, "--exit-after-count"],
+            directory: directory)
+        let listening = try await sim.waitForOutput(timeout: .seconds(30)) { $0.contains("\"listening\"") }
+        let port = try #require(listening.split(separator: "\n").first.flatMap { line -> Int? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["port"] as? Int
+        })
+        let liveLog = directory.appendingPathComponent("live.log").path
+        let ingester = try ManagedProcess(
+            "ingest-options", ["--record", recording],
+            environment: ingesterEnvironment(port: port, database: live, logFile: liveLog), directory: directory)
+        #expect(try await sim.waitForExit(timeout: .seconds(120)) == 0)
+        _ = try await waitFor(timeout: .seconds(60), what: "the ingester to see the end of the stream") {
+            logLines(liveLog, message: "feed disconnected").isEmpty ? nil : true
+        }
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(60)) == 0)
+        let closed = try #require(logLines(liveLog, message: "recording closed").first)
+        #expect(closed["failed"] as? Bool == false)
+
+        let (valid, invalid) = try EndToEndTests.readLedger(ledger)
+        let expected = valid.filter { $0.notional >= 10_000 }
+        let liveRows = try live.connect().query(Self.everyColumn)
+        #expect(liveRows.count == expected.count)
+        #expect(!liveRows.isEmpty)
+
+        // Into a fresh database: the very same rows, received_at included.
+        let first = try await replay([recording], into: replayed, tag: "1")
+        #expect(first.status == 0)
+        #expect(first.summary["trades"] as? Int == valid.count + invalid)
+        #expect(first.summary["accepted"] as? Int == expected.count)
+        #expect(first.summary["filtered"] as? Int == valid.count - expected.count)
+        #expect(first.summary["invalid"] as? Int == invalid)
+        #expect(first.summary["rows_written"] as? Int == expected.count)
+        #expect(first.summary["dead_letters"] as? Int == invalid)
+        #expect(first.summary["frames"] as? Int ?? 0 > 0)
+        #expect(first.summary["corrupt_lines"] as? Int == 0)
+        #expect(first.summary["complete"] as? Bool == true)
+        for field in ["seconds", "rows_per_s"] { #expect(first.summary[field] is NSNumber, "\(field) missing") }
+        let connection = try replayed.connect()
+        let replayedRows = try connection.query(Self.everyColumn)
+        #expect(replayedRows == liveRows)
+        #expect(try connection.query("SELECT count(*) FROM feed_gaps") == [["0"]], "a replay does not touch feed_gaps")
+
+        // Again: nothing written, the table unchanged.
+        let second = try await replay([recording], into: replayed, tag: "2")
+        #expect(second.status == 0)
+        #expect(second.summary["rows_written"] as? Int == 0)
+        #expect(second.summary["accepted"] as? Int == expected.count)
+        #expect(try connection.query(Self.everyColumn) == liveRows)
+
+        // A copy with a corrupt middle line and its last line cut short: both counted and skipped, exit 0.
+        let damagedDatabase = try TestDatabase.create()
+        defer { damagedDatabase.drop() }
+        var lines = try String(contentsOfFile: recording, encoding: .utf8).split(separator: "\n").map(String.init)
+        let middle = lines.count / 2
+        lines.insert(#"{"rx":17,"frame":"[{\"ev\":\"T\",\"sym\":"# + "\u{1}garbage", at: middle)
+        let lastLine = lines.removeLast()
+        let damaged = directory.appendingPathComponent("damaged.jsonl").path
+        try (lines.joined(separator: "\n") + "\n" + lastLine.prefix(lastLine.count / 2)).write(toFile: damaged, atomically: false, encoding: .utf8)
+        let third = try await replay([damaged], into: damagedDatabase, tag: "3")
+        #expect(third.status == 0)
+        #expect(third.summary["corrupt_lines"] as? Int == 1)
+        #expect(third.summary["truncated_lines"] as? Int == 1)
+        #expect(third.summary["lines"] as? Int == lines.count + 1)
+        #expect(third.stderr.contains(#""line":\#(middle + 1)"#), "the corrupt line's number is logged")
+        #expect(third.stderr.contains(#""line":\#(lines.count + 1)"#), "the truncated line's number is logged")
+        // Every row but the trades of the lost last frame.
+        let last = try RecordedFrameLine.decode(line: Array(lastLine.utf8))
+        let lost = try FrameDecoder().decode(String(decoding: last.frame, as: UTF8.self), receivedAtMicros: last.receivedAtMicros)
+            .trades.filter { $0.notional >= 10_000 }.count
+        let damagedRows = try damagedDatabase.connect().query(Self.everyColumn)
+        #expect(damagedRows.count == liveRows.count - lost)
+        #expect(Set(damagedRows.map { $0.map { $0 ?? "" }.joined(separator: "|") }).isSubset(of: Set(liveRows.map { $0.map { $0 ?? "" }.joined(separator: "|") })))
+    }
+
+    @Test("replay needs no API key, refuses an unreadable file with exit 64, and reads gzip and standard input")
+    func commandLine() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let environment = [
+            "DATABASE_URL": database.url, "LOG_FILE": "", "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+        ]
+        let missing = try ManagedProcess(
+            "ingest-options", ["replay", directory.appendingPathComponent("nope.jsonl").path], environment: environment,
+            directory: directory, inheritEnvironment: false)
+        #expect(try await missing.waitForExit(timeout: .seconds(30)) == 64)
+        #expect(missing.stderr.contains("nope.jsonl"))
+
+        let trade = #"{"ev":"T","sym":"O:SPY251219C00650000","x":4,"p":65.5,"s":20,"c":[209],"t":1764772200120,"q":1}"#
+        let path = directory.appendingPathComponent("one.jsonl").path
+        try String(decoding: RecordedFrameLine.encode(receivedAtMicros: 1_764_772_200_130_000, frame: "[\(trade)]"), as: UTF8.self)
+            .write(toFile: path, atomically: false, encoding: .utf8)
+        try runTool("/usr/bin/env", ["gzip", "-k", path])
+        let compressed = try ManagedProcess(
+            "ingest-options", ["replay", path + ".gz"], environment: environment, directory: directory, inheritEnvironment: false)
+        #expect(try await compressed.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(compressed.stdout.contains(#""rows_written":1,"#))
+
+        // Standard input, written by another process: `ingest-options replay - < FILE`.
+        let fromStdin = Process()
+        fromStdin.executableURL = ManagedProcess.binDirectory.appendingPathComponent("ingest-options")
+        fromStdin.arguments = ["replay", "-"]
+        fromStdin.environment = environment
+        fromStdin.currentDirectoryURL = directory
+        fromStdin.standardInput = FileHandle(forReadingAtPath: path)
+        let output = Pipe()
+        fromStdin.standardOutput = output
+        fromStdin.standardError = FileHandle.nullDevice
+        try fromStdin.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        fromStdin.waitUntilExit()
+        #expect(fromStdin.terminationStatus == 0)
+        #expect(printed.contains(#""frames":1,"#) && printed.contains(#""accepted":1,"#) && printed.contains(#""rows_written":0,"#))
+    }
+}
