@@ -6,8 +6,9 @@
 /// entries for the sliding window. Records that land within `window / 600`
 /// (100 ms for the default 60 s) of the class's newest entry are folded into
 /// it, so a burst of any size costs one entry and the rate's edges are at
-/// most that much early. Entries older than the window are dropped as time
-/// moves on, and there are never more than `maxRemembered` entries in all:
+/// most that much early. A class's entries older than the window are dropped
+/// when it records again, and there are never more than `maxRemembered`
+/// entries in all:
 /// when full, the oldest entry of any class is dropped first, which can only
 /// make the rate read low, never high. Totals are unaffected.
 public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
@@ -39,8 +40,6 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
         /// `(instant, count)` in time order; live entries start at `head`.
         var entries: [Entry] = []
         var head = 0
-
-        var live: ArraySlice<Entry> { entries[head...] }
     }
 
     /// How far back the rate looks (SPEC §5.4 rates are per minute: 60 s).
@@ -68,16 +67,17 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
     /// they add `count` to the total and to the rate, in one entry.
     public mutating func record(_ errorClass: ErrorClass, count: Int, message: String, now: Instant) {
         guard count > 0 else { return }
-        expire(now: now)
         let slot = errorClass.slot
+        expire(slot, now: now)
         classes[slot].count += count
         classes[slot].lastAt = now
         classes[slot].lastMessage = message
 
-        if let newest = classes[slot].live.last {
-            let age = newest.at.duration(to: now)
+        let newest = classes[slot].entries.count - 1
+        if newest >= classes[slot].head {
+            let age = classes[slot].entries[newest].at.duration(to: now)
             if age == .zero || (age > .zero && age < foldWithin) {
-                classes[slot].entries[classes[slot].entries.count - 1].count += count
+                classes[slot].entries[newest].count += count
                 return
             }
         }
@@ -105,9 +105,11 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
 
     private func inWindow(_ state: ClassState, now: Instant) -> Int {
         var total = 0
-        for entry in state.live.reversed() {
-            if entry.at.duration(to: now) >= window { break }
-            total += entry.count
+        let cutoff = now.advanced(by: .zero - window)
+        var position = state.entries.count - 1
+        while position >= state.head, state.entries[position].at > cutoff {
+            total += state.entries[position].count
+            position -= 1
         }
         return total
     }
@@ -120,26 +122,25 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
         return Int((Double(count) * 60 / windowSeconds).rounded())
     }
 
-    /// Drops entries that have left the window.
-    private mutating func expire(now: Instant) {
-        for slot in classes.indices {
-            while classes[slot].head < classes[slot].entries.count,
-                classes[slot].entries[classes[slot].head].at.duration(to: now) >= window
-            {
-                removeFront(slot)
-            }
+    /// Drops the class's entries that have left the window. Other classes'
+    /// expired entries wait for their next record; they are the oldest, so
+    /// they are also the first to go when the cap is reached.
+    private mutating func expire(_ slot: Int, now: Instant) {
+        let cutoff = now.advanced(by: .zero - window)
+        while classes[slot].head < classes[slot].entries.count, classes[slot].entries[classes[slot].head].at <= cutoff {
+            removeFront(slot)
         }
     }
 
     /// Drops the oldest entry of any class, to stay within `maxRemembered`.
     private mutating func dropOldest() {
-        var oldest: Int?
-        for slot in classes.indices {
-            guard let front = classes[slot].live.first else { continue }
-            if let current = oldest, let best = classes[current].live.first, best.at <= front.at { continue }
-            oldest = slot
+        var oldest: (slot: Int, at: Instant)?
+        for slot in classes.indices where classes[slot].head < classes[slot].entries.count {
+            let front = classes[slot].entries[classes[slot].head].at
+            if let current = oldest, current.at <= front { continue }
+            oldest = (slot, front)
         }
-        if let oldest { removeFront(oldest) }
+        if let oldest { removeFront(oldest.slot) }
     }
 
     private mutating func removeFront(_ slot: Int) {

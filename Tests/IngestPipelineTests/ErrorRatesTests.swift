@@ -75,20 +75,21 @@ struct ErrorRatesTests {
     @Test("memory stays within maxRemembered after 1 000 000 records spread in time, oldest dropped first")
     func bounded() {
         var rates = Rates(maxRemembered: 100)
-        var now = 0.0
+        var now = at(0)
         var most = 0
         let classes = ErrorClass.allCases
         for number in 0..<1_000_000 {
             // 200 ms apart, beyond the 100 ms folding: every record is a new entry.
-            rates.record(classes[number % 5], message: "e\(number % 7)", now: at(now))
+            rates.record(classes[number % 5], message: "timeout", now: now)
             most = max(most, rates.storedEntries)
-            now += 0.2
+            now = now.advanced(by: .milliseconds(200))
         }
         #expect(most <= 100)
-        let snapshot = rates.snapshot(now: at(now))
+        let last = now.advanced(by: .milliseconds(-200))
+        let snapshot = rates.snapshot(now: last)
         #expect(snapshot.values.reduce(0) { $0 + $1.count } == 1_000_000)
         // 300 errors fell in the last minute but only the newest 100 are remembered: the rate reads low, never high.
-        #expect(rates.totalPerMinute(now: at(now - 0.2)) == 100)
+        #expect(rates.totalPerMinute(now: last) == 100)
     }
 
     @Test("expired entries are released as time moves on")
