@@ -42,9 +42,12 @@ public final class DatabaseMonitor: Sendable {
 
     private let state = Mutex(State())
     public let flavor: String
+    /// Where `/metrics` gets the write latency histogram; `nil` without a status server.
+    let metrics: IngestMetrics?
 
-    public init(flavor: String) {
+    public init(flavor: String, metrics: IngestMetrics? = nil) {
         self.flavor = flavor
+        self.metrics = metrics
     }
 
     public func breakerChanged(to name: String, now: ContinuousClock.Instant = .now) {
@@ -55,6 +58,7 @@ public final class DatabaseMonitor: Sendable {
     }
 
     public func batchWritten(trades: Int, duration: Duration, atMicros: Int64) {
+        metrics?.dbWriteSeconds.record(duration)
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         state.withLock { state in
             if state.latencies.count < Self.latencyWindow {

@@ -152,7 +152,10 @@ public final class FeedMonitor: Sendable {
 }
 
 /// The settings of a feed session (SPEC §5.1).
-public struct FeedSessionConfiguration: Sendable {
+public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
+    /// What any log or error shows of it: never the API key.
+    public var description: String { "FeedSessionConfiguration(url: \(url), subscriptions: \(subscriptions), apiKey: ***)" }
+
     public var url: String
     public var apiKey: String
     public var subscriptions: [String]

@@ -59,6 +59,8 @@ public final class HealthMonitor: Sendable {
     public let database: DatabaseMonitor
     public let errors: ErrorLog
     let healthEvents: HealthEventQueue
+    /// `state` events for the status server's `/events` clients.
+    public let events = EventHub()
     let started = ContinuousClock.now
     let startedMicros = FeedSession.nowMicros()
 
@@ -70,6 +72,7 @@ public final class HealthMonitor: Sendable {
         var lastSlowConsumer = 0
         var lastSlowConsumerAt: ContinuousClock.Instant?
         var cpuPercent = 0.0
+        var lastBreaker = "closed"
     }
 
     private let symbols: Mutex<StalenessTracker<ContinuousClock.Instant>>
@@ -105,6 +108,7 @@ public final class HealthMonitor: Sendable {
     public func tick(now: ContinuousClock.Instant = .now, date: Date = Date(), logger: Logger) {
         let nowMicros = FeedSession.nowMicros()
         for change in feed.drainChanges() {
+            publishState(["kind": "feed", "from": change.from, "to": change.to, "at": QuestDBDialect.isoTimestamp(micros: change.atMicros)])
             healthEvents.append(
                 .connection(
                     atMicros: change.atMicros, component: "websocket", message: "feed \(change.from) -> \(change.to)", statusCode: nil,
@@ -135,13 +139,23 @@ public final class HealthMonitor: Sendable {
                 metadata: ["symbol": "\(transition.symbol)", "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)",
                            "staleness_s": "\(Int(seconds))"])
         }
+        let breaker = database.snapshot.breaker
+        let breakerChanged: String? = trackers.withLock { trackers in
+            defer { trackers.lastBreaker = breaker }
+            return trackers.lastBreaker != breaker ? trackers.lastBreaker : nil
+        }
+        if let previous = breakerChanged {
+            publishState(["kind": "database_breaker", "from": previous, "to": breaker, "at": QuestDBDialect.isoTimestamp(micros: nowMicros)])
+        }
         for event in alertEvents(now: now) {
             switch event {
             case .opened(let name, _, let values):
+                publishState(["kind": "alert", "alert": name, "state": "open"])
                 var metadata: Logger.Metadata = ["alert": "\(name)", "state": "open", "since": "\(QuestDBDialect.isoTimestamp(micros: nowMicros))"]
                 for (key, value) in values { metadata[key] = "\(value)" }
                 logger.error("ALERT", metadata: metadata)
             case .resolved(let name, let since, let values):
+                publishState(["kind": "alert", "alert": name, "state": "resolved"])
                 var metadata: Logger.Metadata = [
                     "alert": "\(name)", "state": "resolved", "open_s": "\(Int(since.duration(to: now).seconds))",
                 ]
@@ -149,6 +163,14 @@ public final class HealthMonitor: Sendable {
                 logger.notice("ALERT", metadata: metadata)
             }
         }
+    }
+
+    /// A `state` event for `/events` (no-op without clients).
+    private func publishState(_ fields: [String: String]) {
+        guard events.clientCount > 0 else { return }
+        let json = "{" + fields.keys.sorted().map { "\(JSONLogHandler.jsonString($0)):\(JSONLogHandler.jsonString(fields[$0]!))" }
+            .joined(separator: ",") + "}"
+        events.publish(EventHub.format(event: "state", data: json))
     }
 
     /// The alert conditions of SPEC §5.4, fed to the alert book.

@@ -115,8 +115,12 @@ public enum IngestApp {
         }
         let monitor = FeedMonitor(configuration: configuration.connection)
         let healthEvents = HealthEventQueue()
-        let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue)
-        let errors = ErrorLog(secrets: [configuration.apiKey] + [PGConnection.password(in: configuration.databaseURL)].compactMap { $0 })
+        let metrics = IngestMetrics()
+        metrics.bootstrap()
+        let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue, metrics: metrics)
+        let errors = ErrorLog(
+            secrets: [configuration.apiKey, configuration.statusServer?.token ?? ""]
+                + [PGConnection.password(in: configuration.databaseURL)].compactMap { $0 })
         let health = HealthMonitor(
             configuration: .init(
                 version: Self.version, maskedURL: configuration.maskedWSURL, subscriptions: configuration.subscriptions,
@@ -143,10 +147,18 @@ public enum IngestApp {
             shutdownTimeout: configuration.shutdownTimeout, stats: stats, clock: ContinuousClock(),
             logger: Logger(label: "buffer"))
 
-        // Graceful shutdown runs in reverse order: the feed stops reading first, then the flusher drains.
+        // Graceful shutdown runs in reverse order: the feed stops reading first, then the flusher drains,
+        // then health and the status server (which show the drain while it lasts).
+        var statusServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let status = configuration.statusServer {
+            statusServices.append(
+                .init(
+                    service: StatusServer(configuration: status, monitor: health, metrics: metrics, logger: Logger(label: "health")),
+                    successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
+                services: statusServices + [
                     .init(service: HealthService(monitor: health, interval: configuration.healthReportInterval, logger: Logger(label: "health")),
                           successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
                     .init(service: flusher, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),

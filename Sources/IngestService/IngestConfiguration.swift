@@ -53,7 +53,12 @@ public struct ConfigurationSources: Sendable {
 }
 
 /// The service's validated configuration.
-public struct IngestConfiguration: Sendable {
+public struct IngestConfiguration: Sendable, CustomStringConvertible {
+    /// What any log or error shows of it: never a secret.
+    public var description: String {
+        "IngestConfiguration(feed: \(maskedWSURL), db: \(PGConnection.masked(conninfo: databaseURL)), apiKey: \(maskSecret(apiKey)))"
+    }
+
     public var apiKey: String
     public var wsURL: String
     public var subscriptions: [String]
@@ -91,6 +96,8 @@ public struct IngestConfiguration: Sendable {
     public var marketHours: MarketHours
     public var symbols: StalenessTracker<ContinuousClock.Instant>.Configuration
     public var alerts: HealthMonitor.AlertThresholds
+    /// `nil`: no status server (`STATUS_ADDR` empty).
+    public var statusServer: StatusServer.Configuration?
 
     /// Reads and validates every setting. The first bad one throws.
     public init(sources: ConfigurationSources, requireFeed: Bool = true) throws(ConfigurationError) {
@@ -238,6 +245,17 @@ public struct IngestConfiguration: Sendable {
             subscribeTimeout: .milliseconds(try integer(.wsSubscribeTimeoutMs, 100...600_000)),
             staleAfter: .milliseconds(staleAfter), reconnectAfter: .milliseconds(staleReconnect))
         (healthReportInterval, marketHours, symbols, alerts) = try Self.health(sources, integer: integer)
+        let statusAddress = string(.statusAddr).trimmingCharacters(in: .whitespaces)
+        let eventsInterval = try integer(.statusEventsIntervalMs, 100...600_000)
+        if statusAddress.isEmpty {
+            statusServer = nil
+        } else {
+            guard let (host, port) = StatusServer.Configuration.address(statusAddress) else {
+                throw ConfigurationError(variable: Setting.statusAddr.name, reason: "must be host:port, e.g. 127.0.0.1:9464")
+            }
+            let token = string(.statusToken).trimmingCharacters(in: .whitespaces)
+            statusServer = .init(host: host, port: port, token: token.isEmpty ? nil : token, eventsInterval: .milliseconds(eventsInterval))
+        }
     }
 
     /// The health settings (SPEC §5.4); split out to keep `init` readable.

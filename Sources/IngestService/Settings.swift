@@ -103,6 +103,12 @@ extension Setting {
     public static let recordMaxBytes = Setting(
         "RECORD_MAX_BYTES", "268435456", "The recording rotates (FILE → FILE.1 → FILE.2 …) before it would pass this size.")
     public static let recordKeep = Setting("RECORD_KEEP", "5", "Rotated recording files kept (FILE.1 … FILE.N); older ones are deleted.")
+    public static let statusAddr = Setting(
+        "STATUS_ADDR", "", "host:port of the status server (/health, /metrics, /events, /); empty = off. e.g. 127.0.0.1:9464.")
+    public static let statusToken = Setting(
+        "STATUS_TOKEN", "", "Bearer token required by every status route but /health; empty = none (warned off loopback).", secret: true)
+    public static let statusEventsIntervalMs = Setting(
+        "STATUS_EVENTS_INTERVAL_MS", "2000", "A report event on /events this often.")
     public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
 
     /// Every variable, in the order documented.
@@ -114,6 +120,6 @@ extension Setting {
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
         shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
         symbolStaleAfterMs, symbolCriticalAfterMs, symbolEvictAfterMs, alertFeedDownMs, alertBufferItems, alertRssMB,
-        alertErrorsPerMinute, alertNoMessagesMs,
+        alertErrorsPerMinute, alertNoMessagesMs, statusAddr, statusToken, statusEventsIntervalMs,
     ]
 }

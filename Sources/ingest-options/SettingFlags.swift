@@ -141,6 +141,12 @@ struct SettingFlags: ParsableArguments {
     var recordMaxBytes: String?
     @Option(name: .customLong("record-keep"), help: .init(Setting.recordKeep.help, valueName: "RECORD_KEEP"))
     var recordKeep: String?
+    @Option(name: .customLong("status-addr"), help: .init(Setting.statusAddr.help, valueName: "STATUS_ADDR"))
+    var statusAddr: String?
+    @Option(name: .customLong("status-token"), help: .init(Setting.statusToken.help, valueName: "STATUS_TOKEN"))
+    var statusToken: String?
+    @Option(name: .customLong("status-events-interval-ms"), help: .init(Setting.statusEventsIntervalMs.help, valueName: "STATUS_EVENTS_INTERVAL_MS"))
+    var statusEventsIntervalMs: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -181,6 +187,9 @@ struct SettingFlags: ParsableArguments {
             (Setting.spoolDir, spoolDir),
             (Setting.spoolMaxBytes, spoolMaxBytes),
             (Setting.spoolSegmentBytes, spoolSegmentBytes),
+            (Setting.statusAddr, statusAddr),
+            (Setting.statusToken, statusToken),
+            (Setting.statusEventsIntervalMs, statusEventsIntervalMs),
             (Setting.healthReportIntervalMs, healthReportIntervalMs),
             (Setting.watchSymbols, watchSymbols),
             (Setting.marketHours, marketHours),

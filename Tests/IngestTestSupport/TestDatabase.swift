@@ -83,3 +83,21 @@ public func runTool(_ path: String, _ arguments: [String], environment: [String:
     }
     return String(decoding: data, as: UTF8.self)
 }
+
+/// Runs a tool found on PATH with `input` on stdin; returns its status and combined output.
+public func runToolWithInput(_ name: String, _ arguments: [String], input: String) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [name] + arguments
+    let stdin = Pipe()
+    let output = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let status = waitForChild(process)
+    return (status, String(decoding: data, as: UTF8.self))
+}

@@ -1,0 +1,152 @@
+/// The live dashboard served at `/` (SPEC §5.4): one self-contained page, no
+/// CDN, no build step. It subscribes to `/events` (passing on its `?token=`),
+/// shows the feed connection as a colored badge, trades/s and rows/s over the
+/// last 5 minutes, buffer and spool fill, the breakers, active alerts and the
+/// stalest symbols, and reconnects when the server restarts.
+enum DashboardPage {
+    static let html = #"""
+    <!doctype html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>ingest-options</title>
+    <style>
+      :root { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; background: #f4f6fa; }
+      body { margin: 0; padding: 20px; }
+      header { display: flex; align-items: center; gap: 14px; margin-bottom: 16px; }
+      h1 { font-size: 20px; margin: 0; }
+      .badge { padding: 4px 12px; border-radius: 999px; font-weight: 600; color: #fff; background: #8a94a6; }
+      .badge.streaming { background: #1f9d55; }
+      .badge.reconnecting, .badge.connecting, .badge.authenticating, .badge.subscribing { background: #d69e2e; }
+      .badge.backoff { background: #dd6b20; }
+      .badge.failed, .badge.disconnected, .badge.offline { background: #c53030; }
+      .status { font-weight: 600; }
+      .status.healthy { color: #1f9d55; } .status.degraded { color: #d69e2e; } .status.unhealthy { color: #c53030; }
+      .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 14px; }
+      .card { background: #fff; border-radius: 10px; padding: 14px 16px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+      .card h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: #5a6478; margin: 0 0 10px; }
+      .big { font-size: 26px; font-weight: 700; }
+      .bar { height: 10px; background: #e6e9f0; border-radius: 5px; overflow: hidden; margin: 6px 0 2px; }
+      .bar > div { height: 100%; background: #3b82f6; width: 0%; }
+      table { width: 100%; border-collapse: collapse; font-size: 13px; }
+      td { padding: 3px 0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+      .muted { color: #8a94a6; font-size: 12px; }
+      canvas { width: 100%; height: 140px; }
+      .alert { color: #c53030; font-weight: 600; }
+    </style>
+    </head>
+    <body>
+    <header>
+      <h1>ingest-options</h1>
+      <span id="badge" class="badge offline" data-testid="feed-badge">connecting…</span>
+      <span>status: <span id="status" class="status">—</span></span>
+      <span class="muted" id="updated"></span>
+    </header>
+    <div class="grid">
+      <div class="card"><h2>Throughput (last 5 min)</h2>
+        <canvas id="chart" width="600" height="160"></canvas>
+        <div class="muted"><span style="color:#3b82f6">■</span> trades/s <span id="tps">0</span>
+          &nbsp; <span style="color:#1f9d55">■</span> rows/s <span id="rps">0</span></div>
+      </div>
+      <div class="card"><h2>Totals</h2>
+        <table>
+          <tr><td>trades seen</td><td class="num" id="seen">0</td></tr>
+          <tr><td>accepted</td><td class="num" id="accepted">0</td></tr>
+          <tr><td>rows written</td><td class="num" id="rows">0</td></tr>
+          <tr><td>invalid / dead letters</td><td class="num" id="invalid">0</td></tr>
+          <tr><td>dropped</td><td class="num" id="dropped">0</td></tr>
+          <tr><td>reconnects</td><td class="num" id="reconnects">0</td></tr>
+        </table>
+      </div>
+      <div class="card"><h2>Buffer and spool</h2>
+        <div>buffer <span id="buffer">0</span> / <span id="capacity">0</span></div>
+        <div class="bar"><div id="bufferbar"></div></div>
+        <div>spool <span id="spool">0 B</span> in <span id="segments">0</span> segments</div>
+        <div class="muted">write latency p50 <span id="p50">–</span> ms, p99 <span id="p99">–</span> ms</div>
+      </div>
+      <div class="card"><h2>Breakers</h2>
+        <table>
+          <tr><td>database</td><td class="num" id="dbbreaker">—</td></tr>
+          <tr><td>feed connect</td><td class="num" id="feedbreaker">—</td></tr>
+          <tr><td>database state</td><td class="num" id="dbstate">—</td></tr>
+        </table>
+      </div>
+      <div class="card"><h2>Alerts</h2><div id="alerts" class="muted">none</div></div>
+      <div class="card"><h2>Stalest symbols</h2><table id="symbols"></table>
+        <div class="muted" id="market"></div></div>
+    </div>
+    <script>
+    "use strict";
+    const $ = (id) => document.getElementById(id);
+    const history = [];           // {t, seen, rows}: one point per report, the last 5 minutes
+    let last = null;
+    const fmt = (n) => Number(n).toLocaleString("en-US");
+    const bytes = (n) => n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(1) + " MiB";
+    function badge(state) {
+      const b = $("badge");
+      const shown = state === "connecting" || state === "authenticating" || state === "subscribing" ? "reconnecting" : state;
+      b.textContent = shown; b.className = "badge " + shown;
+    }
+    function draw() {
+      const c = $("chart"), g = c.getContext("2d");
+      g.clearRect(0, 0, c.width, c.height);
+      const rates = [];
+      for (let i = 1; i < history.length; i++) {
+        const dt = (history[i].t - history[i - 1].t) / 1000 || 1;
+        rates.push({ tps: Math.max(0, (history[i].seen - history[i - 1].seen) / dt), rps: Math.max(0, (history[i].rows - history[i - 1].rows) / dt) });
+      }
+      const max = Math.max(1, ...rates.map((r) => Math.max(r.tps, r.rps)));
+      const line = (key, color) => {
+        g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
+        rates.forEach((r, i) => { const x = (i / Math.max(1, rates.length - 1)) * c.width, y = c.height - (r[key] / max) * (c.height - 10);
+          i ? g.lineTo(x, y) : g.moveTo(x, y); });
+        g.stroke();
+      };
+      line("tps", "#3b82f6"); line("rps", "#1f9d55");
+      const lastRate = rates[rates.length - 1] || { tps: 0, rps: 0 };
+      $("tps").textContent = fmt(Math.round(lastRate.tps)); $("rps").textContent = fmt(Math.round(lastRate.rps));
+    }
+    function show(r) {
+      last = r;
+      badge(r.feed.state);
+      $("status").textContent = r.status; $("status").className = "status " + r.status;
+      $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+      $("seen").textContent = fmt(r.feed.trades.seen); $("accepted").textContent = fmt(r.feed.trades.accepted);
+      $("rows").textContent = fmt(r.database.rows_written);
+      $("invalid").textContent = fmt(r.feed.trades.invalid) + " / " + fmt(r.database.dead_letters);
+      $("dropped").textContent = fmt(r.feed.trades.dropped); $("reconnects").textContent = fmt(r.feed.reconnects);
+      $("buffer").textContent = fmt(r.buffer.items); $("capacity").textContent = fmt(r.buffer.capacity);
+      $("bufferbar").style.width = Math.min(100, 100 * r.buffer.items / r.buffer.capacity) + "%";
+      $("spool").textContent = bytes(r.spool.bytes); $("segments").textContent = r.spool.segments;
+      $("p50").textContent = r.database.write_latency_p50_ms == null ? "–" : r.database.write_latency_p50_ms.toFixed(1);
+      $("p99").textContent = r.database.write_latency_p99_ms == null ? "–" : r.database.write_latency_p99_ms.toFixed(1);
+      $("dbbreaker").textContent = r.database.breaker; $("feedbreaker").textContent = r.feed.breaker; $("dbstate").textContent = r.database.state;
+      $("alerts").innerHTML = r.alerts.length ? r.alerts.map((a) => '<div class="alert">' + a.alert + '</div><div class="muted">since ' + a.since + "</div>").join("") : "none";
+      $("alerts").className = r.alerts.length ? "" : "muted";
+      $("symbols").innerHTML = r.symbols.worst.map((s) => "<tr><td>" + s.symbol + "</td><td>" + s.state + '</td><td class="num">' + Math.round(s.staleness_s) + " s</td></tr>").join("");
+      $("market").textContent = (r.symbols.market_open ? "market open" : "market closed") + " · " + r.symbols.tracked + " tracked";
+      const now = Date.now();
+      history.push({ t: now, seen: r.feed.trades.seen, rows: r.database.rows_written });
+      while (history.length && now - history[0].t > 300000) history.shift();
+      draw();
+    }
+    function connect() {
+      const token = new URLSearchParams(location.search).get("token");
+      const source = new EventSource("events" + (token ? "?token=" + encodeURIComponent(token) : ""));
+      source.addEventListener("report", (e) => show(JSON.parse(e.data)));
+      source.addEventListener("state", (e) => {
+        const s = JSON.parse(e.data);
+        if (s.kind === "feed") badge(s.to);
+      });
+      source.onerror = () => {
+        badge("offline"); $("badge").textContent = "offline";
+        if (source.readyState === EventSource.CLOSED) { setTimeout(connect, 2000); }
+      };
+    }
+    connect();
+    </script>
+    </body>
+    </html>
+    """#
+}

@@ -1,0 +1,94 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import Synchronization
+
+/// The `/metrics` exposition (Prometheus text format, SPEC §5.4): totals and
+/// gauges are taken from the health report at scrape time (counters advance by
+/// what changed since the last scrape); the database write latency is a
+/// histogram fed by the flusher as batches commit. swift-metrics is
+/// bootstrapped onto the same registry. (The write histogram is registered
+/// here, with its help text, rather than through a swift-metrics `Timer`:
+/// the factory registers timers without help, which `promtool check metrics` rejects.)
+public final class IngestMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    /// Buckets of `ingest_db_write_seconds`: 1 ms to 60 s (the bulk statement timeout, SPEC §5.3).
+    public static let writeBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
+    public static let writeTimerLabel = "ingest_db_write_seconds"
+
+    private let lastTotals = Mutex<[String: Int]>([:])
+    /// `ingest_db_write_seconds`: one observation per committed batch.
+    public let dbWriteSeconds: DurationHistogram
+
+    public init() {
+        dbWriteSeconds = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: Self.writeTimerLabel, unitName: "", helpText: "Duration of one committed batch write (one transaction)."),
+            labels: [], buckets: Self.writeBuckets)
+    }
+
+    /// Makes swift-metrics report into this registry (once per process), so
+    /// metrics of any library that uses swift-metrics appear at `/metrics` too.
+    public func bootstrap() {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }
+
+    /// The exposition text for `report` (plus the status server's own client counts).
+    public func exposition(for report: HealthReport, sseClients: Int, sseDropped: Int) -> String {
+        let totals: [(String, String, [(String, String)], Int)] = [
+            ("ingest_trades_received_total", "Trades decoded from the feed (valid or not).", [], report.feed.trades.seen),
+            ("ingest_trades_accepted_total", "Trades at or above the notional threshold, on their way to the table.", [], report.feed.trades.accepted),
+            ("ingest_trades_filtered_total", "Trades below the notional threshold.", [], report.feed.trades.filtered),
+            ("ingest_trades_invalid_total", "Trades rejected by the decoder (dead-lettered).", [], report.feed.trades.invalid),
+            ("ingest_trades_dropped_total", "Trades dropped because the spool was full.", [], report.feed.trades.dropped),
+            ("ingest_rows_written_total", "Rows newly inserted into options_trades.", [], report.database.rowsWritten),
+            ("ingest_batches_total", "Batch writes by result.", [("result", "ok")], report.database.batchesOk),
+            ("ingest_batches_total", "Batch writes by result.", [("result", "failed")], report.database.batchesFailed),
+            ("ingest_db_retries_total", "Batch write retries.", [], report.database.retries),
+            ("ingest_dead_letters_total", "Rows stored in dead_letters.", [], report.database.deadLetters),
+            ("ingest_frames_total", "WebSocket frames received.", [], report.feed.messages),
+            ("ingest_reconnects_total", "Feed connections lost and retried.", [], report.feed.reconnects),
+            ("ingest_status_sse_clients_dropped_total", "/events clients dropped for not keeping up.", [], sseDropped),
+        ] + report.errors.keys.sorted().map { key in
+            ("ingest_errors_total", "Errors by class.", [("class", key)], report.errors[key]?.count ?? 0)
+        }
+        lastTotals.withLock { last in
+            for (name, help, labels, value) in totals {
+                let key = name + labels.map { "\($0.0)=\($0.1)" }.joined()
+                let delta = value - last[key, default: 0]
+                let counter = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+                last[key] = max(value, last[key, default: 0])
+            }
+        }
+        func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ value: Double) {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(to: value)
+        }
+        gauge("ingest_buffer_items", "Trades waiting in the in-memory buffer.", [], Double(report.buffer.items))
+        gauge("ingest_buffer_capacity", "Trades the buffer holds at most.", [], Double(report.buffer.capacity))
+        gauge("ingest_spool_bytes", "Bytes waiting in the disk spool.", [], Double(report.spool.bytes))
+        gauge("ingest_spool_records", "Batches waiting in the disk spool.", [], Double(report.spool.records))
+        gauge("ingest_seconds_since_message", "Seconds since the last frame from the feed.", [], report.feed.secondsSinceMessage ?? -1)
+        for state in ["disconnected", "connecting", "authenticating", "subscribing", "streaming", "backoff", "failed"] {
+            gauge("ingest_feed_state", "1 for the feed connection's current state.", [("state", state)], report.feed.state == state ? 1 : 0)
+        }
+        for state in ["closed", "open", "half_open"] {
+            gauge("ingest_db_breaker_state", "1 for the database circuit breaker's current state.", [("state", state)],
+                  report.database.breaker == state ? 1 : 0)
+            gauge("ingest_feed_breaker_state", "1 for the feed connect breaker's current state.", [("state", state)],
+                  report.feed.breaker == state ? 1 : 0)
+        }
+        for status in ["healthy", "degraded", "unhealthy"] {
+            gauge("ingest_health_status", "1 for the current health status.", [("status", status)], report.status.rawValue == status ? 1 : 0)
+        }
+        gauge("ingest_alerts_active", "Alerts open now.", [], Double(report.alerts.count))
+        gauge("ingest_symbols_stale", "Watched symbols stale or critical.", [], Double(report.symbols.stale + report.symbols.critical))
+        gauge("ingest_status_sse_clients", "Connected /events clients.", [], Double(sseClients))
+        gauge("process_resident_memory_bytes", "Resident memory size in bytes.", [], Double(report.system.rssBytes))
+        gauge("process_open_fds", "Open file descriptors.", [], Double(report.system.openFds))
+        gauge("process_threads", "Threads of the process.", [], Double(report.system.threads))
+        return registry.emitToString()
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The optional HTTP status server (SPEC §5.4; off unless `STATUS_ADDR` is
+/// set): `/health` (the report; 200 healthy or degraded, 503 unhealthy),
+/// `/metrics` (Prometheus text), `/events` (Server-Sent Events: `state` on
+/// every feed/breaker change and alert, `report` every
+/// `STATUS_EVENTS_INTERVAL_MS`, heartbeat comments) and `/` (the dashboard).
+/// With `STATUS_TOKEN` every route but `/health` needs `Authorization: Bearer …`.
+public struct StatusServer: Service, CustomStringConvertible {
+    public struct Configuration: Sendable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        /// `nil`: no token; every route is open (logged as a warning off loopback).
+        public var token: String?
+        /// SPEC §5.4: a report event every few seconds (2 s).
+        public var eventsInterval: Duration
+        /// Comment lines that keep idle connections (and proxies) open.
+        public var heartbeatInterval: Duration = .seconds(15)
+
+        public init(host: String, port: Int, token: String?, eventsInterval: Duration = .seconds(2)) {
+            self.host = host
+            self.port = port
+            self.token = token
+            self.eventsInterval = eventsInterval
+        }
+
+        /// Parses `STATUS_ADDR` (`host:port`, `:port`, or `[v6]:port`); `nil` when malformed.
+        public static func address(_ text: String) -> (host: String, port: Int)? {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+                return nil
+            }
+            var host = String(text[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return (host.isEmpty ? "127.0.0.1" : host, port)
+        }
+
+        public var description: String { "\(host):\(port) token: \(token == nil ? "none" : "***")" }
+
+        public var isLoopback: Bool { ["127.0.0.1", "localhost", "::1"].contains(host) || host.hasPrefix("127.") }
+    }
+
+    let configuration: Configuration
+    let monitor: HealthMonitor
+    let metrics: IngestMetrics
+    let logger: Logger
+
+    /// What logs and service errors show: never the token.
+    public var description: String { "StatusServer(\(configuration.host):\(configuration.port))" }
+
+    public init(configuration: Configuration, monitor: HealthMonitor, metrics: IngestMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.monitor = monitor
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        if !configuration.isLoopback, configuration.token == nil {
+            logger.warning(
+                "the status server listens beyond loopback without STATUS_TOKEN: anyone who can reach it can read it",
+                metadata: ["host": "\(configuration.host)"])
+        }
+        let hub = monitor.events
+        let interval = configuration.eventsInterval
+        let heartbeat = configuration.heartbeatInterval
+        let monitor = self.monitor
+        await withThrowingTaskGroup(of: Void.self) { group in
+            // One ticker for all clients: a report event every interval, a heartbeat comment now and then.
+            group.addTask {
+                var lastHeartbeat = ContinuousClock.now
+                while !Task.isCancelled {
+                    try await Task.sleep(for: interval)
+                    if hub.clientCount == 0 { continue }
+                    if let json = try? JSONEncoder.health.encode(monitor.report()) {
+                        hub.publish(EventHub.format(event: "report", data: String(decoding: json, as: UTF8.self)))
+                    }
+                    if lastHeartbeat.duration(to: .now) >= heartbeat {
+                        hub.publish(": heartbeat\n\n")
+                        lastHeartbeat = .now
+                    }
+                }
+            }
+            // `run()`, not `runService()`: the latter traps SIGTERM itself and would stop before its turn.
+            group.addTask { try await application().run() }
+            do {
+                try await group.next()
+            } catch {
+                // Ingestion goes on without the status server; say so loudly.
+                logger.critical(
+                    "status server failed; ingestion continues without it",
+                    metadata: ["addr": "\(configuration.host):\(configuration.port)", "error": "\(error)"])
+            }
+            group.cancelAll()
+        }
+    }
+
+    func application() -> some ApplicationProtocol {
+        let router = Router()
+        let monitor = self.monitor
+        let metrics = self.metrics
+        let token = configuration.token
+        let logger = self.logger
+        /// The bearer header, or `?token=` (a browser's EventSource cannot set headers; the page passes its own on).
+        @Sendable func authorized(_ request: Request) -> Bool {
+            guard let token else { return true }
+            return request.headers[.authorization] == "Bearer \(token)" || request.uri.queryParameters["token"].map(String.init) == token
+        }
+        let unauthorized = Response(
+            status: .unauthorized, headers: [.contentType: "text/plain", .wwwAuthenticate: "Bearer"],
+            body: .init(byteBuffer: ByteBuffer(string: "401: Authorization: Bearer <STATUS_TOKEN> required\n")))
+
+        router.get("/health") { _, _ -> Response in
+            let report = monitor.report()
+            let json = (try? JSONEncoder.health.encode(report)) ?? Data("{}".utf8)
+            return Response(
+                status: report.status == .unhealthy ? .serviceUnavailable : .ok,
+                headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        }
+        router.get("/metrics") { request, _ -> Response in
+            guard authorized(request) else { return unauthorized }
+            let text = metrics.exposition(
+                for: monitor.report(), sseClients: monitor.events.clientCount, sseDropped: monitor.events.droppedClients)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/events") { request, _ -> Response in
+            guard authorized(request) else { return unauthorized }
+            let stream = monitor.events.subscribe()
+            let first = (try? JSONEncoder.health.encode(monitor.report())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            let body = ResponseBody { writer in
+                // The browser reconnects by itself after 2 s if the connection drops (server restart).
+                try await writer.write(ByteBuffer(string: "retry: 2000\n\n" + EventHub.format(event: "report", data: first)))
+                for await event in stream {
+                    try await writer.write(ByteBuffer(string: event))
+                }
+                try await writer.finish(nil)
+            }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-store", .init("X-Accel-Buffering")!: "no"],
+                body: body)
+        }
+        router.get("/") { request, _ -> Response in
+            guard authorized(request) else { return unauthorized }
+            return Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ingest-options"),
+            onServerRunning: { channel in
+                logger.info(
+                    "status server listening",
+                    metadata: ["host": "\(configuration.host)", "port": "\(channel.localAddress?.port ?? 0)",
+                               "auth": "\(token == nil ? "none" : "bearer")"])
+            },
+            logger: Logger(label: "status-http", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+}

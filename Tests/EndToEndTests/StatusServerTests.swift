@@ -1,0 +1,93 @@
+import Foundation
+import IngestTestSupport
+import Testing
+
+/// The status server of a running ingester (issue 7): `/health`, `/metrics`
+/// (checked by `promtool`), `/events` and `/`, with and without a token.
+@Suite("Status server", .serialized)
+struct StatusServerTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("status-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Starts feed-sim and an ingester with a status server on a free port; returns both and the port.
+    func start(_ extra: [String: String] = [:]) async throws -> (sim: ManagedProcess, ingester: ManagedProcess, port: Int, database: TestDatabase) {
+        let database = try TestDatabase.create()
+        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--seed", "31", "--rate", "500"], directory: directory)
+        let feedPort = try await listeningPort(sim)
+        let log = directory.appendingPathComponent("status-\(UUID().uuidString).log").path
+        var environment = ingesterEnvironment(
+            port: feedPort, database: database, logFile: log,
+            ["STATUS_ADDR": "127.0.0.1:0", "STATUS_EVENTS_INTERVAL_MS": "300", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200",
+             "WS_BACKOFF_MAX_MS": "500"])
+        environment.merge(extra) { $1 }
+        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let listening = try await waitFor(timeout: .seconds(20), what: "the status server listening") {
+            logLines(log, message: "status server listening").first
+        }
+        _ = try await waitFor(timeout: .seconds(20), what: "streaming") { logLines(log, message: "feed streaming").isEmpty ? nil : true }
+        return (sim, ingester, try #require(listening["port"] as? Int), database)
+    }
+
+    @Test("/health serves the report (200 while healthy), /metrics passes promtool, / is the dashboard, /events streams reports and state changes")
+    func endpoints() async throws {
+        let (sim, ingester, port, database) = try await start()
+        defer { database.drop() }
+        try await Task.sleep(for: .seconds(2))
+
+        let health = try HTTPProbe.get(port: port, "/health")
+        #expect(health.status == 200)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(health.content.utf8)) as? [String: Any])
+        let schema = try SchemaValidator(schemaFile: repositoryRoot.appendingPathComponent("docs/health-report.schema.json"))
+        #expect(schema.violations(of: report) == [])
+
+        let metrics = try HTTPProbe.get(port: port, "/metrics")
+        #expect(metrics.status == 200)
+        let exposition = metrics.content
+        for name in ["ingest_trades_received_total", "ingest_rows_written_total", "ingest_buffer_items", "ingest_db_write_seconds_bucket",
+                     "ingest_db_breaker_state{state=\"closed\"} 1", "ingest_feed_state{state=\"streaming\"} 1", "ingest_reconnects_total"] {
+            #expect(exposition.contains(name), "\(name) missing from /metrics")
+        }
+        let check = try runToolWithInput("promtool", ["check", "metrics"], input: exposition)
+        #expect(check.status == 0, "promtool: \(check.output)")
+
+        let page = try HTTPProbe.get(port: port, "/")
+        #expect(page.status == 200)
+        #expect(page.content.contains("new EventSource(\"events\""))
+        #expect(!page.content.contains("http://") && !page.content.contains("https://"), "self-contained: no CDN")
+
+        // Reports every 300 ms; then the feed goes away and a state event says so.
+        async let events = Task.detached { try HTTPProbe.get(port: port, "/events", readFor: .seconds(4)) }.value
+        try await Task.sleep(for: .seconds(1.5))
+        sim.signal(SIGTERM)
+        let stream = try await events
+        #expect(stream.status == 200)
+        #expect(stream.head.lowercased().contains("content-type: text/event-stream"))
+        #expect(stream.body.components(separatedBy: "event: report").count - 1 >= 4)
+        #expect(stream.body.contains("event: state"), "the feed's state change is pushed")
+        #expect(stream.body.contains("\"kind\":\"feed\""))
+
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    @Test("with STATUS_TOKEN every route but /health needs the bearer token (401 without)")
+    func token() async throws {
+        let (sim, ingester, port, database) = try await start(["STATUS_TOKEN": "s3cret-status-token"])
+        defer { database.drop() }
+        #expect(try HTTPProbe.get(port: port, "/health").status == 200)
+        #expect(try HTTPProbe.get(port: port, "/metrics").status == 401)
+        #expect(try HTTPProbe.get(port: port, "/").status == 401)
+        #expect(try HTTPProbe.get(port: port, "/events", readFor: .seconds(1)).status == 401)
+        #expect(try HTTPProbe.get(port: port, "/metrics", headers: ["Authorization": "Bearer wrong"]).status == 401)
+        #expect(try HTTPProbe.get(port: port, "/metrics", headers: ["Authorization": "Bearer s3cret-status-token"]).status == 200)
+        #expect(try HTTPProbe.get(port: port, "/?token=s3cret-status-token").status == 200)
+        ingester.signal(SIGTERM)
+        sim.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(!ingester.stdout.contains("s3cret-status-token"))
+    }
+}
