@@ -103,6 +103,8 @@ public enum IngestApp {
         do {
             recorder = try configuration.recording.map { try FrameRecorder(configuration: $0, logger: Logger(label: "system")) }
         } catch {
+            // A bad configuration value: the one-line error on stderr, as for every other setting (SPEC §2).
+            FileHandle.standardError.write(Data("error: \(Setting.recordFile.name): \(error)\n".utf8))
             logger.critical(
                 "the recording file cannot be opened", metadata: ["variable": "\(Setting.recordFile.name)", "error": "\(error)"])
             return .badConfiguration

@@ -23,6 +23,19 @@ struct RecordReplayTests {
         FROM options_trades ORDER BY sym, ts, seq
         """
 
+    /// Expects two row sets to be equal, reporting a count and a few examples rather than every row.
+    static func expectSameRows(_ actual: [[String?]], _ expected: [[String?]], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        func line(_ row: [String?]) -> String { row.map { $0 ?? "NULL" }.joined(separator: "|") }
+        let actualLines = actual.map(line)
+        let expectedLines = expected.map(line)
+        guard actualLines != expectedLines else { return }
+        let missing = Set(expectedLines).subtracting(actualLines)
+        let extra = Set(actualLines).subtracting(expectedLines)
+        Issue.record(
+            "\(what): \(actual.count) rows, expected \(expected.count); \(missing.count) missing, e.g. \(missing.sorted().prefix(3)); \(extra.count) unexpected, e.g. \(extra.sorted().prefix(3))",
+            sourceLocation: sourceLocation)
+    }
+
     /// Runs `ingest-options replay` and returns its exit status, its summary line and its stderr.
     func replay(_ files: [String], into database: TestDatabase, tag: String) async throws -> (status: Int32, summary: [String: Any], stderr: String) {
         let process = try ManagedProcess(
@@ -94,7 +107,7 @@ struct RecordReplayTests {
         for field in ["seconds", "rows_per_s"] { #expect(first.summary[field] is NSNumber, "\(field) missing") }
         let connection = try replayed.connect()
         let replayedRows = try connection.query(Self.everyColumn)
-        #expect(replayedRows == liveRows)
+        Self.expectSameRows(replayedRows, liveRows, "the replay into a fresh database")
         #expect(try connection.query("SELECT count(*) FROM feed_gaps") == [["0"]], "a replay does not touch feed_gaps")
 
         // Again: nothing written, the table unchanged.
@@ -102,7 +115,7 @@ struct RecordReplayTests {
         #expect(second.status == 0)
         #expect(second.summary["rows_written"] as? Int == 0)
         #expect(second.summary["accepted"] as? Int == expected.count)
-        #expect(try connection.query(Self.everyColumn) == liveRows)
+        Self.expectSameRows(try connection.query(Self.everyColumn), liveRows, "the table after a second replay")
 
         // A copy with a corrupt middle line and its last line cut short: both counted and skipped, exit 0.
         let damagedDatabase = try TestDatabase.create()
@@ -126,7 +139,9 @@ struct RecordReplayTests {
             .trades.filter { $0.notional >= 10_000 }.count
         let damagedRows = try damagedDatabase.connect().query(Self.everyColumn)
         #expect(damagedRows.count == liveRows.count - lost)
-        #expect(Set(damagedRows.map { $0.map { $0 ?? "" }.joined(separator: "|") }).isSubset(of: Set(liveRows.map { $0.map { $0 ?? "" }.joined(separator: "|") })))
+        let unexpected = Set(damagedRows.map { $0.map { $0 ?? "NULL" }.joined(separator: "|") })
+            .subtracting(liveRows.map { $0.map { $0 ?? "NULL" }.joined(separator: "|") })
+        #expect(unexpected.isEmpty, "the damaged replay wrote \(unexpected.count) rows the live run did not, e.g. \(unexpected.sorted().prefix(3))")
     }
 
     @Test("replay needs no API key, refuses an unreadable file with exit 64, and reads gzip and standard input")
