@@ -99,7 +99,8 @@ enum DashboardPage {
       const max = Math.max(1, ...rates.map((r) => Math.max(r.tps, r.rps)));
       const line = (key, color) => {
         g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
-        rates.forEach((r, i) => { const x = (i / Math.max(1, rates.length - 1)) * c.width, y = c.height - (r[key] / max) * (c.height - 10);
+        const points = rates.length === 1 ? [rates[0], rates[0]] : rates;
+        points.forEach((r, i) => { const x = (i / Math.max(1, points.length - 1)) * c.width, y = c.height - (r[key] / max) * (c.height - 10);
           i ? g.lineTo(x, y) : g.moveTo(x, y); });
         g.stroke();
       };
@@ -127,7 +128,8 @@ enum DashboardPage {
       $("symbols").innerHTML = r.symbols.worst.map((s) => "<tr><td>" + s.symbol + "</td><td>" + s.state + '</td><td class="num">' + Math.round(s.staleness_s) + " s</td></tr>").join("");
       $("market").textContent = (r.symbols.market_open ? "market open" : "market closed") + " · " + r.symbols.tracked + " tracked";
       const now = Date.now();
-      history.push({ t: now, seen: r.feed.trades.seen, rows: r.database.rows_written });
+      // Points closer than 250 ms (the /health picture and the first event) would make wild rates.
+      if (!history.length || now - history[history.length - 1].t >= 250) history.push({ t: now, seen: r.feed.trades.seen, rows: r.database.rows_written });
       while (history.length && now - history[0].t > 300000) history.shift();
       draw();
     }
@@ -144,6 +146,8 @@ enum DashboardPage {
         if (source.readyState === EventSource.CLOSED) { setTimeout(connect, 2000); }
       };
     }
+    // A first picture at once from /health (open without a token), then live updates from /events.
+    fetch("health").then((r) => r.json()).then((r) => { if (!last) show(r); }).catch(() => {});
     connect();
     </script>
     </body>
