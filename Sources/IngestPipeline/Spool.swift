@@ -51,9 +51,12 @@ public final class Spool: Sendable {
 
     public enum SpoolError: Error, Sendable, CustomStringConvertible {
         case io(String)
+        /// Another process holds this spool directory: two writers would replay and delete each other's segments.
+        case inUse(String)
         public var description: String {
             switch self {
             case .io(let message): "spool: \(message)"
+            case .inUse(let directory): "spool: \(directory) is in use by another process (give each process its own SPOOL_DIR)"
             }
         }
     }
@@ -80,12 +83,21 @@ public final class Spool: Sendable {
 
     public let configuration: Configuration
     private let state: Mutex<State>
+    /// An exclusive `flock` on `DIR/.lock`, held while this spool lives (released by the kernel on exit, even `kill -9`).
+    private let lockDescriptor: Int32
 
     /// Opens the spool directory (creating it) and finds segments left by an earlier run.
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         let manager = FileManager.default
         try manager.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
+        let lock = open(configuration.directory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw SpoolError.io("cannot open \(configuration.directory)/.lock: errno \(errno)") }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            Foundation.close(lock)
+            throw SpoolError.inUse(configuration.directory)
+        }
+        self.lockDescriptor = lock
         var state = State()
         let names = try manager.contentsOfDirectory(atPath: configuration.directory)
             .filter { $0.hasPrefix("segment-") && $0.hasSuffix(".spool") }
@@ -165,10 +177,16 @@ public final class Spool: Sendable {
     }
 
     /// Seals (fsyncs) the open segment: at shutdown.
+    deinit {
+        Foundation.close(lockDescriptor)
+    }
+
+    /// Seals the open segment (fsync) and gives the directory up to the next process.
     public func close() throws {
         try state.withLock { state in
             if state.current != nil { try seal(&state) }
         }
+        flock(lockDescriptor, LOCK_UN)
     }
 
     /// Splits a segment's bytes into records; counts torn or corrupt ones.

@@ -65,6 +65,11 @@ struct DatabaseFaultTests {
         #expect(try await ingester.waitForExit(timeout: .seconds(60)) == 0)
     }
 
+    /// The spool's segment files (the directory also holds its `.lock`).
+    static func segments(in directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".spool") }.sorted()
+    }
+
     /// `sym|t|q` of every stored trade.
     func storedKeys(_ url: String) throws -> [String] {
         try PGConnection(conninfo: url)
@@ -104,7 +109,7 @@ struct DatabaseFaultTests {
         let stored = try storedKeys(server.url)
         #expect(stored.count == expected.count, "nothing doubled, nothing lost")
         #expect(Set(stored) == expected)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("spool").path).isEmpty)
+        #expect(try Self.segments(in: directory.appendingPathComponent("spool").path).isEmpty)
     }
 
     @Test("kill -9 mid-stream and restart: nothing doubled; only trades of the last flush interval are missing; a restart gap is recorded")
@@ -163,7 +168,7 @@ struct DatabaseFaultTests {
             #expect(try spool.append(trades[30..<60]))
             try spool.close()
         }
-        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: spoolDirectory).first)
+        let segment = try #require(try Self.segments(in: spoolDirectory).first)
         let path = spoolDirectory + "/" + segment
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         try data.prefix(data.count - 5).write(to: URL(fileURLWithPath: path))
@@ -184,6 +189,6 @@ struct DatabaseFaultTests {
         #expect(skipped.first?["records"] as? Int == 1)
         let stored = try database.connect().query("SELECT seq FROM options_trades ORDER BY seq").compactMap { $0[0].flatMap { Int($0) } }
         #expect(stored == Array(0..<30))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: spoolDirectory).isEmpty)
+        #expect(try Self.segments(in: spoolDirectory).isEmpty)
     }
 }

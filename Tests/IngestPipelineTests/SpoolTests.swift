@@ -114,4 +114,14 @@ struct SpoolTests {
         #expect(try spool.append(Self.trades(50..<100)) == false)
         #expect(spool.snapshot.bytes == used)
     }
+
+    @Test("a second spool on the same directory is refused while the first lives; free again once it is gone")
+    func directoryLocked() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-lock-\(UUID().uuidString)").path
+        var first: Spool? = try Spool(configuration: .init(directory: directory))
+        #expect(throws: Spool.SpoolError.self) { try Spool(configuration: .init(directory: directory)) }
+        _ = first
+        first = nil
+        #expect(try Spool(configuration: .init(directory: directory)).isEmpty)
+    }
 }
