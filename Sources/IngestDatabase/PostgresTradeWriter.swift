@@ -68,6 +68,10 @@ public final class PostgresTradeWriter: Sendable {
         var connection: PGConnection?
         var buffer: [UInt8] = []
         let encoder = TradeCopyEncoder()
+        /// Batches left to send through the staging table before trying a direct COPY again.
+        var stagingRun = 0
+        /// Direct COPYs that met a duplicate and were redone through the staging table.
+        var directCopyFallbacks = 0
 
         init(conninfo: String, statementTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor) {
             self.conninfo = conninfo
@@ -373,12 +377,16 @@ public final class PostgresTradeWriter: Sendable {
             switch session.mode {
             case .copy:
                 session.encoder.encode(batch, into: &session.buffer)
-                try session.buffer.withUnsafeBytes { bytes in
-                    try connection.copyIn("COPY \(stagingTable) (\(columns)) FROM STDIN (FORMAT binary)", data: bytes)
+                if let direct = try copyDirect(batch.count, session: session, connection: connection, columns: columns) {
+                    inserted = direct
+                } else {
+                    try session.buffer.withUnsafeBytes { bytes in
+                        try connection.copyIn("COPY \(stagingTable) (\(columns)) FROM STDIN (FORMAT binary)", data: bytes)
+                    }
+                    inserted = try connection.execute(
+                        "INSERT INTO options_trades (\(columns)) SELECT \(columns) FROM \(stagingTable) ON CONFLICT (sym, ts, seq) DO NOTHING"
+                    )
                 }
-                inserted = try connection.execute(
-                    "INSERT INTO options_trades (\(columns)) SELECT \(columns) FROM \(stagingTable) ON CONFLICT (sym, ts, seq) DO NOTHING"
-                )
             case .insert:
                 var start = batch.startIndex
                 while start < batch.endIndex {
@@ -398,6 +406,36 @@ public final class PostgresTradeWriter: Sendable {
             }
             throw error
         }
+    }
+
+    /// Batches that go through the staging table after a direct COPY met a
+    /// duplicate: duplicates come in runs (a spool or a recording replayed, a
+    /// restart), and each failed direct attempt costs a second COPY.
+    static let stagingRunAfterDuplicate = 20
+
+    /// The optimistic path (issue 8): COPY the encoded batch straight into
+    /// `options_trades` under a savepoint. `nil`: a row was already there
+    /// (`unique_violation`, 23505), the savepoint is rolled back and the caller
+    /// redoes the batch through the staging table + `ON CONFLICT DO NOTHING`,
+    /// so exactly-once is unchanged. Any other error aborts the transaction as before.
+    private static func copyDirect(_ count: Int, session: Session, connection: PGConnection, columns: String) throws -> Int? {
+        if session.stagingRun > 0 {
+            session.stagingRun -= 1
+            return nil
+        }
+        try connection.execute("SAVEPOINT direct_copy")
+        do {
+            try session.buffer.withUnsafeBytes { bytes in
+                try connection.copyIn("COPY options_trades (\(columns)) FROM STDIN (FORMAT binary)", data: bytes)
+            }
+        } catch let error as DatabaseError where error.sqlState == "23505" {
+            try connection.execute("ROLLBACK TO SAVEPOINT direct_copy")
+            session.stagingRun = stagingRunAfterDuplicate
+            session.directCopyFallbacks += 1
+            return nil
+        }
+        try connection.execute("RELEASE SAVEPOINT direct_copy")
+        return count
     }
 
     private static func insertDeadLetters(_ letters: [DeadLetter], flavor: DatabaseFlavor, connection: PGConnection) throws {

@@ -238,32 +238,73 @@ public struct FeedSession: Sendable {
             autoPing: .enabled(timePeriod: configuration.pingInterval)
         )
         let session = self
-        await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                do {
-                    let close = try await WebSocketClient.connect(
-                        url: session.configuration.url, configuration: clientConfiguration, eventLoopGroup: eventLoops,
-                        logger: Logger(label: "websocket-client", factory: { _ in SwiftLogNoOpLogHandler() })
-                    ) { inbound, outbound, _ in
-                        try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt)
-                    }
-                    if let close {
-                        attempt.end(.connection("closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))"))
-                    } else {
-                        // autoPing closes without a close frame when a pong is missing.
-                        attempt.end(.connection("connection ended without a close frame (ping timeout or reset)"))
-                    }
-                } catch {
-                    attempt.end(.connection("\(error)"))
+        // The client and the watchdog run as separate tasks that report to `ended`; the attempt
+        // ends with the first of them. Not a task group: a group waits for every child, and a
+        // client stuck inside the library (seen: after its event loop was shut down under load,
+        // "Cannot schedule tasks on an EventLoop that has already shut down") would then hang the
+        // feed service, and with it SIGTERM, for ever.
+        let (ended, finished) = AsyncStream<String>.makeStream()
+        let client = Task {
+            do {
+                let close = try await WebSocketClient.connect(
+                    url: session.configuration.url, configuration: clientConfiguration, eventLoopGroup: eventLoops,
+                    logger: Logger(label: "websocket-client", factory: { _ in SwiftLogNoOpLogHandler() })
+                ) { inbound, outbound, _ in
+                    try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt)
+                }
+                if let close {
+                    attempt.end(.connection("closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))"))
+                } else {
+                    // autoPing closes without a close frame when a pong is missing.
+                    attempt.end(.connection("connection ended without a close frame (ping timeout or reset)"))
+                }
+            } catch {
+                attempt.end(.connection("\(error)"))
+            }
+            finished.yield("client")
+        }
+        let watchdog = Task {
+            await session.watch(attempt)
+            finished.yield("watchdog")
+        }
+        var events = ended.makeAsyncIterator()
+        let first = await withTaskCancellationHandler {
+            await events.next()
+        } onCancel: {
+            finished.yield("cancelled")
+        }
+        // End the other one: cancel the client, then shut its event loop down, which is what stops a
+        // hung connect or upgrade (the library ignores cancellation there). Wait for the client a
+        // bounded time; one that still does not end is abandoned with its (shut down) loop.
+        client.cancel()
+        watchdog.cancel()
+        var loopShutDown = false
+        if first != "client" {
+            // A streaming client ends on cancellation within moments; a hung connect needs its loop shut down.
+            let grace = Task {
+                try? await Task.sleep(for: .seconds(1))
+                finished.yield("grace")
+                try? await Task.sleep(for: .seconds(4))
+                finished.yield("abandoned")
+            }
+            waiting: while let next = await events.next() {
+                switch next {
+                case "client":
+                    break waiting
+                case "grace":
+                    try? await eventLoops.shutdownGracefully()
+                    loopShutDown = true
+                case "abandoned":
+                    logger.warning("a WebSocket attempt did not end after its event loop was shut down; abandoned")
+                    break waiting
+                default:
+                    continue
                 }
             }
-            tasks.addTask { await session.watch(attempt) }
-            await tasks.next()
-            // Whichever ended first, end the other: cancel the client, and shut its event loop down,
-            // which is what stops a hung connect or upgrade (the library ignores cancellation there).
-            tasks.cancelAll()
-            Task { try? await eventLoops.shutdownGracefully() }
+            grace.cancel()
         }
+        if !loopShutDown { try? await eventLoops.shutdownGracefully() }
+        finished.finish()
         let (failure, streaming) = attempt.state.withLock { ($0.failure, $0.streaming) }
         return (failure ?? .connection("connection ended"), streaming)
     }

@@ -81,4 +81,25 @@ struct WriterPoolTests {
         #expect(one)
         await writer.shutdown()
     }
+
+    @Test("optimistic COPY: new rows go straight in; a batch with one duplicate is redone through the staging table, exactly once", arguments: [1, 2])
+    func directCopyFallsBack(rounds: Int) async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        let writer = PostgresTradeWriter(conninfo: database.url, poolSize: 1, logger: Logger(label: "test"))
+        #expect(try await writer.write(Self.batch(from: 0, count: 100)).inserted == 100)
+        for round in 0..<rounds {
+            // One row already stored, 50 new: 23505 on the direct COPY, then ON CONFLICT DO NOTHING.
+            let mixed = Self.batch(from: 99 + Int64(round) * 50, count: 51)
+            #expect(try await writer.write(mixed).inserted == 50)
+        }
+        // Later batches (staging run, then direct again) still count right.
+        for next in 0..<25 {
+            #expect(try await writer.write(Self.batch(from: 10_000 + Int64(next) * 10, count: 10)).inserted == 10)
+        }
+        let count = try database.connect().query("SELECT count(*), count(DISTINCT (sym, ts, seq)) FROM options_trades")
+        #expect(count == [[String(100 + rounds * 50 + 250), String(100 + rounds * 50 + 250)]])
+        await writer.shutdown()
+    }
 }
