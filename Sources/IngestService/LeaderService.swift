@@ -63,7 +63,8 @@ public struct LeaderService: Service {
 
         while true {
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(until: next, clock: .continuous) }
+                let until = next
+                try await cancelWhenGracefulShutdown { try await Task.sleep(until: until, clock: .continuous) }
             } catch {
                 break
             }

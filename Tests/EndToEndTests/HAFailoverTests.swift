@@ -34,11 +34,19 @@ struct HAFailoverTests {
 
     /// The health report the process prints on SIGUSR1.
     func healthReport(_ process: ManagedProcess) async throws -> [String: Any] {
-        let before = process.stdout.split(separator: "\n").count
+        // stdout also carries the log lines: a report is the object with `uptime_s` and no `msg`.
+        func reports(_ output: String) -> [[String: Any]] {
+            output.split(separator: "\n").compactMap { line in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    object["uptime_s"] != nil, object["msg"] == nil
+                else { return nil }
+                return object
+            }
+        }
+        let before = reports(process.stdout).count
         process.signal(SIGUSR1)
-        let output = try await process.waitForOutput(timeout: .seconds(10)) { $0.split(separator: "\n").count > before }
-        let line = try #require(output.split(separator: "\n").last)
-        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let output = try await process.waitForOutput(timeout: .seconds(10)) { reports($0).count > before }
+        return try #require(reports(output).last)
     }
 
     static func date(_ line: [String: Any]?) throws -> Date {
