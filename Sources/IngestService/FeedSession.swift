@@ -222,6 +222,10 @@ public struct FeedSession: Sendable {
         var failure: Failure? { state.withLock { $0.failure } }
     }
 
+    /// How long a streaming connection that is being ended may take to close
+    /// before its event loop is shut down under it (the close handshake waits 2 s).
+    static let closeGrace: Duration = .seconds(3)
+
     /// Runs one attempt to its end and says how it ended; `wasStreaming` tells
     /// whether data flowed (a gap opens only when a streaming connection is lost).
     public func runAttempt() async -> (failure: Failure, wasStreaming: Bool) {
@@ -258,8 +262,17 @@ public struct FeedSession: Sendable {
             await tasks.next()
             // Whichever ended first, end the other: cancel the client, and shut its event loop down,
             // which is what stops a hung connect or upgrade (the library ignores cancellation there).
+            // A connection that got as far as streaming is given `closeGrace` to close by itself first:
+            // a loop shut down under a closing connection can leave the close waiting forever (seen as
+            // "Cannot schedule tasks on an EventLoop that has already shut down" and a hung stop).
             tasks.cancelAll()
-            Task { try? await eventLoops.shutdownGracefully() }
+            let streamed = attempt.state.withLock { $0.streaming }
+            let reaper = Task {
+                if streamed { try? await Task.sleep(for: Self.closeGrace) }
+                try? await eventLoops.shutdownGracefully()
+            }
+            await tasks.waitForAll()
+            reaper.cancel()
         }
         let (failure, streaming) = attempt.state.withLock { ($0.failure, $0.streaming) }
         return (failure ?? .connection("connection ended"), streaming)
