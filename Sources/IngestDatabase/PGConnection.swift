@@ -8,18 +8,26 @@ public final class PGConnection {
 
     /// Connects with libpq. `conninfo` is a libpq URI or key=value string;
     /// settings it names win over the defaults given here.
-    /// - Parameter connectTimeoutSeconds: SPEC §5.3: 10 s.
-    public init(conninfo: String, connectTimeoutSeconds: Int = 10, applicationName: String = "ingest-options") throws(DatabaseError) {
+    /// - Parameters:
+    ///   - connectTimeoutSeconds: SPEC §5.3: 10 s.
+    ///   - overrides: libpq keywords that replace these defaults (e.g. the
+    ///     leader lock's shorter keepalives); the connection string still wins.
+    public init(
+        conninfo: String, connectTimeoutSeconds: Int = 10, applicationName: String = "ingest-options", overrides: [String: String] = [:]
+    ) throws(DatabaseError) {
         // Defaults first: with expand_dbname the URI in "dbname" overrides them.
-        let pairs: [(String, String)] = [
+        var pairs: [(String, String)] = [
             ("connect_timeout", String(connectTimeoutSeconds)),
             ("keepalives", "1"),
             ("keepalives_idle", "30"),
             ("keepalives_interval", "10"),
             ("keepalives_count", "3"),
             ("application_name", applicationName),
-            ("dbname", conninfo),
-        ]
+        ].map { key, value in (key, overrides[key] ?? value) }
+        for (key, value) in overrides.sorted(by: { $0.key < $1.key }) where !pairs.contains(where: { $0.0 == key }) {
+            pairs.append((key, value))
+        }
+        pairs.append(("dbname", conninfo))
         let connection = withCStringArray(pairs.map(\.0)) { keywords in
             withCStringArray(pairs.map(\.1)) { values in
                 PQconnectdbParams(keywords, values, 1)

@@ -37,12 +37,16 @@ public struct HealthConditions: Sendable, Equatable {
     public var staleWatchedSymbols: Int
     /// Resident set size of the process.
     public var rssBytes: Int
+    /// A standby of an active/standby pair (issue 11): it does not connect to
+    /// the feed on purpose, so the feed rules do not apply to it.
+    public var standby: Bool
 
     public init(
         feedStreaming: Bool, feedNotStreamingFor: Duration?, feedReconnecting: Bool,
         databaseBreaker: String, databaseBreakerOpenFor: Duration?, tradesDroppedRecently: Bool,
-        bufferItems: Int, staleWatchedSymbols: Int, rssBytes: Int
+        bufferItems: Int, staleWatchedSymbols: Int, rssBytes: Int, standby: Bool = false
     ) {
+        self.standby = standby
         self.feedStreaming = feedStreaming
         self.feedNotStreamingFor = feedNotStreamingFor
         self.feedReconnecting = feedReconnecting
@@ -62,6 +66,9 @@ public struct HealthConditions: Sendable, Equatable {
 ///   half-open, the buffer holds > 1000 items, any watched symbol is stale,
 ///   or RSS > 500 MB;
 /// - **healthy** otherwise.
+///
+/// A standby (issue 11) is judged without the feed rules: it is healthy while
+/// its database side is.
 ///
 /// `reasons` names each condition that applies, once, in its most severe
 /// form: a feed down for over 2 min gives `feed_down_over_2m`, not also
@@ -102,7 +109,9 @@ public struct HealthRules: Sendable, Equatable {
         var degraded: [String] = []
 
         let feedDownLong = !conditions.feedStreaming && (conditions.feedNotStreamingFor.map { $0 > thresholds.feedDownUnhealthyAfter } ?? false)
-        if feedDownLong {
+        if conditions.standby {
+            // Not streaming is what a standby is for.
+        } else if feedDownLong {
             unhealthy.append("feed_down_over_\(Self.label(thresholds.feedDownUnhealthyAfter))")
         } else if !conditions.feedStreaming || conditions.feedReconnecting {
             degraded.append("feed_reconnecting")

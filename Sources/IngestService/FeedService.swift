@@ -26,10 +26,18 @@ public struct FeedService: Service {
     }
 
     public func run() async throws {
+        try await run(stopGapReason: { "shutdown" })
+    }
+
+    /// Streams until cancelled, graceful shutdown, or a fatal end (thrown).
+    /// - Parameter stopGapReason: asked when it stops: the reason of the
+    ///   `feed_gaps` row to open, or `nil` for none (a leader that lost its lock
+    ///   leaves the gap to the next leader, issue 11).
+    public func run(stopGapReason: @Sendable () -> String?) async throws {
         var action = monitor.withMachine { $0.start(now: .now) }
         defer {
             monitor.withMachine { $0.stop() }
-            gaps.open(atMicros: FeedSession.nowMicros(), reason: "shutdown")
+            if let reason = stopGapReason() { gaps.open(atMicros: FeedSession.nowMicros(), reason: reason) }
             logger.info("feed reader stopped")
         }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {

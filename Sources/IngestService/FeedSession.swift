@@ -225,6 +225,10 @@ public struct FeedSession: Sendable {
         var failure: Failure? { state.withLock { $0.failure } }
     }
 
+    /// How long a streaming connection that is being ended may take to close
+    /// before its event loop is shut down under it (the close handshake waits 2 s).
+    static let closeGrace: Duration = .seconds(3)
+
     /// Runs one attempt to its end and says how it ended; `wasStreaming` tells
     /// whether data flowed (a gap opens only when a streaming connection is lost).
     public func runAttempt() async -> (failure: Failure, wasStreaming: Bool) {
@@ -275,14 +279,16 @@ public struct FeedSession: Sendable {
         }
         // End the other one: cancel the client, then shut its event loop down, which is what stops a
         // hung connect or upgrade (the library ignores cancellation there). Wait for the client a
-        // bounded time; one that still does not end is abandoned with its (shut down) loop.
+        // bounded time; one that still does not end 4 s later is abandoned with its (shut down) loop.
         client.cancel()
         watchdog.cancel()
         var loopShutDown = false
         if first != "client" {
-            // A streaming client ends on cancellation within moments; a hung connect needs its loop shut down.
+            // A streaming client ends on cancellation within moments (its close handshake waits at most 2 s);
+            // a hung connect or upgrade needs its loop shut down at once.
+            let streamed = attempt.state.withLock { $0.streaming }
             let grace = Task {
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: streamed ? Self.closeGrace : .milliseconds(100))
                 finished.yield("grace")
                 try? await Task.sleep(for: .seconds(4))
                 finished.yield("abandoned")

@@ -44,6 +44,24 @@ public final class GapLedger: Sendable {
         }
     }
 
+    /// This instance stopped leading (issue 11): its feed stopped, but the gap
+    /// is the next leader's to record (`leadershipAcquired`), not this one's,
+    /// whose write could land after the new leader's first trade and stay open.
+    /// Only marks a gap as open here, so that leading again closes it.
+    public func leadershipLost() {
+        state.withLock { $0.open = true }
+    }
+
+    /// This instance became the leader (issue 11). `gapStart`: when the table's
+    /// newest trade was received, if no gap row is open; the period since then
+    /// becomes a gap with `reason` ("failover"), which this leader's first trade closes.
+    public func leadershipAcquired(gapStartMicros gapStart: Int64?, reason: String) {
+        state.withLock { state in
+            if let gapStart { append(.opened(atMicros: gapStart, reason: reason), to: &state) }
+            state.open = true
+        }
+    }
+
     /// A trade arrived: closes the open gap, if any. Cheap when none is open.
     public func dataArrived(atMicros time: Int64) {
         state.withLock { state in

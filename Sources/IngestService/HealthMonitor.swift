@@ -61,6 +61,8 @@ public final class HealthMonitor: Sendable {
     let healthEvents: HealthEventQueue
     /// `state` events for the status server's `/events` clients.
     public let events = EventHub()
+    /// `single`, or the instance's place in an active/standby pair (issue 11).
+    public let role: InstanceRole
     let started = ContinuousClock.now
     let startedMicros = FeedSession.nowMicros()
 
@@ -80,8 +82,9 @@ public final class HealthMonitor: Sendable {
 
     public init(
         configuration: Configuration, stats: IngestStats, buffer: TradeBuffer, spool: Spool?, feed: FeedMonitor, database: DatabaseMonitor,
-        errors: ErrorLog, healthEvents: HealthEventQueue
+        errors: ErrorLog, healthEvents: HealthEventQueue, role: InstanceRole = InstanceRole()
     ) {
+        self.role = role
         self.configuration = configuration
         self.stats = stats
         self.buffer = buffer
@@ -116,7 +119,8 @@ public final class HealthMonitor: Sendable {
                         + (change.detail.map { ",\"detail\":\(JSONLogHandler.jsonString(errors.mask($0)))" } ?? "") + "}"))
         }
         let marketOpen = configuration.marketHours.isOpen(at: date)
-        let transitions = symbols.withLock { $0.evaluate(now: now, marketOpen: marketOpen) }
+        // A standby reads no trades: its symbols say nothing about the market.
+        let transitions = role.role == .standby ? [] : symbols.withLock { $0.evaluate(now: now, marketOpen: marketOpen) }
         for transition in transitions {
             let seconds = transition.staleness.seconds
             healthEvents.append(
@@ -183,7 +187,11 @@ public final class HealthMonitor: Sendable {
         let errorsNow = errors.snapshot(now: now)
         let totalPerMinute = errorsNow.values.reduce(0) { $0 + $1.perMinute }
         let lastMessage = stats.lastMessageAtMicros.load(ordering: .relaxed)
-        let silentSeconds = Double(FeedSession.nowMicros() - (lastMessage > 0 ? lastMessage : startedMicros)) / 1e6
+        let (currentRole, roleSince) = role.snapshot
+        let standby = currentRole == .standby
+        // Silence counts from the last frame, or from when this instance started (or began leading).
+        let silentFrom = max(lastMessage, startedMicros, currentRole == .leader ? roleSince : 0)
+        let silentSeconds = Double(FeedSession.nowMicros() - silentFrom) / 1e6
         let dropped = stats.tradesDropped.load(ordering: .relaxed)
         let slow = stats.slowConsumerWarnings.load(ordering: .relaxed)
         let sample = SystemSample.read()
@@ -199,7 +207,7 @@ public final class HealthMonitor: Sendable {
             }
             func recent(_ at: ContinuousClock.Instant?) -> Bool { at.map { $0.duration(to: now) < thresholds.recentWindow } ?? false }
             let conditions: [(String, Bool, [String: String])] = [
-                ("feed_disconnected", (feedDown ?? .zero) > thresholds.feedDownAfter,
+                ("feed_disconnected", !standby && (feedDown ?? .zero) > thresholds.feedDownAfter,
                  ["state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"]),
                 ("db_connection_lost", databaseState.breaker != "closed",
                  ["breaker": databaseState.breaker, "error": databaseState.lastError?.message ?? ""]),
@@ -207,7 +215,7 @@ public final class HealthMonitor: Sendable {
                 ("rss_high", sample.rssBytes > thresholds.rssBytes, ["rss_bytes": "\(sample.rssBytes)"]),
                 ("error_rate_high", totalPerMinute > thresholds.errorsPerMinute,
                  ["per_minute": "\(totalPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"]),
-                ("no_messages", silentSeconds > thresholds.noMessagesAfter.seconds, ["silent_s": "\(Int(silentSeconds))"]),
+                ("no_messages", !standby && silentSeconds > thresholds.noMessagesAfter.seconds, ["silent_s": "\(Int(silentSeconds))"]),
                 ("authentication_error", (errorsNow[.authentication]?.perMinute ?? 0) > 0,
                  ["message": errorsNow[.authentication]?.lastMessage ?? ""]),
                 ("trades_dropped", recent(trackers.lastDropAt), ["dropped_total": "\(dropped)"]),
@@ -226,6 +234,7 @@ public final class HealthMonitor: Sendable {
         func wall(_ instant: ContinuousClock.Instant) -> String { iso(nowMicros - Int64(instant.duration(to: now).seconds * 1e6)) }
 
         let (machine, since) = feed.snapshot
+        let currentRole = role.role
         let streaming: ContinuousClock.Instant? = if case .streaming(let start) = machine.state { start } else { nil }
         let lastMessage = stats.lastMessageAtMicros.load(ordering: .relaxed)
         let databaseState = database.snapshot
@@ -242,12 +251,13 @@ public final class HealthMonitor: Sendable {
             feedReconnecting: streaming == nil, databaseBreaker: databaseState.breaker,
             databaseBreakerOpenFor: databaseState.breaker == "closed" ? nil : databaseState.breakerSince.duration(to: now),
             tradesDroppedRecently: lastDropAt.map { $0.duration(to: now) < configuration.alerts.recentWindow } ?? false,
-            bufferItems: bufferState.items, staleWatchedSymbols: marketOpen ? (counts[.stale] ?? 0) + (counts[.critical] ?? 0) : 0,
-            rssBytes: sample.rssBytes)
+            bufferItems: bufferState.items,
+            staleWatchedSymbols: marketOpen && currentRole != .standby ? (counts[.stale] ?? 0) + (counts[.critical] ?? 0) : 0,
+            rssBytes: sample.rssBytes, standby: currentRole == .standby)
         let (status, reasons) = configuration.rules.evaluate(conditions)
 
         return HealthReport(
-            status: status, reasons: reasons, ts: iso(nowMicros), uptimeS: started.duration(to: now).seconds,
+            status: status, role: currentRole.rawValue, reasons: reasons, ts: iso(nowMicros), uptimeS: started.duration(to: now).seconds,
             version: configuration.version, pid: ProcessInfo.processInfo.processIdentifier,
             feed: .init(
                 state: machine.state.name, url: configuration.maskedURL, connectedSince: streaming.map(wall),

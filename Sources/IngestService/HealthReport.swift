@@ -8,6 +8,8 @@ import IngestPipeline
 /// seconds. Never holds a secret: the URL is masked, error messages are masked.
 public struct HealthReport: Sendable, Codable, Equatable {
     public var status: HealthStatus
+    /// `single` (`HA_MODE=off`), `leader` or `standby` (issue 11).
+    public var role: String
     /// Which rules made the status (empty when healthy).
     public var reasons: [String]
     public var ts: String

@@ -65,8 +65,17 @@ public enum IngestApp {
                 "db": "\(PGConnection.masked(conninfo: configuration.databaseURL))",
                 "api_key": "\(maskSecret(configuration.apiKey))",
                 "threshold_usd": "\(configuration.notionalThreshold)", "db_pool_size": "\(configuration.dbPoolSize)",
+                "ha_mode": "\(configuration.highAvailability == nil ? "off" : "leader")",
+                "ha_group": "\(configuration.highAvailability?.group ?? "")",
             ])
         let flavor = resolveFlavor(configuration)
+        if configuration.highAvailability != nil, flavor != .postgres {
+            // The leader lock is a PostgreSQL advisory lock; QuestDB has none.
+            logger.critical(
+                "HA_MODE=leader needs PostgreSQL (advisory locks); the database is \(flavor.rawValue)",
+                metadata: ["variable": "\(Setting.haMode.name)"])
+            return .badConfiguration
+        }
         if runMigrations {
             do {
                 let applied = try migrate(configuration, flavor: flavor)
@@ -94,7 +103,8 @@ public enum IngestApp {
             logger.info("spool left by an earlier run will be replayed first", metadata: ["bytes": "\(snapshot.bytes)", "segments": "\(snapshot.segments)"])
         }
         let gaps = GapLedger()
-        if flavor == .postgres, let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
+        // In a pair, the gap before this instance streams is measured when it gets the lock (LeaderService).
+        if flavor == .postgres, configuration.highAvailability == nil, let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
             // The previous run ended without recording a gap (crash, kill -9): the restart is one.
             gaps.restarted(lastDataAtMicros: lastData)
         }
@@ -119,6 +129,7 @@ public enum IngestApp {
         let healthEvents = HealthEventQueue()
         let metrics = IngestMetrics()
         metrics.bootstrap()
+        let role = InstanceRole(configuration.highAvailability == nil ? .single : .standby)
         let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue, metrics: metrics)
         let errors = ErrorLog(
             secrets: [configuration.apiKey, configuration.statusServer?.token ?? ""]
@@ -127,7 +138,7 @@ public enum IngestApp {
             configuration: .init(
                 version: Self.version, maskedURL: configuration.maskedWSURL, subscriptions: configuration.subscriptions,
                 alerts: configuration.alerts, marketHours: configuration.marketHours, symbols: configuration.symbols),
-            stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents)
+            stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents, role: role)
         let intake = TradeIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool, notionalThreshold: configuration.notionalThreshold,
             health: health, logger: Logger(label: "websocket"))
@@ -138,6 +149,15 @@ public enum IngestApp {
                 watchdog: configuration.watchdog),
             intake: intake, monitor: monitor, recorder: recorder, logger: Logger(label: "websocket"))
         let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, errors: errors, logger: Logger(label: "websocket"))
+        // HA_MODE=leader: the feed runs only while this instance holds the leader lock.
+        let leaderLock = configuration.highAvailability.map {
+            LeaderLock(conninfo: configuration.databaseURL, group: $0.group, keepalive: $0.keepalive, logger: Logger(label: "database"))
+        }
+        let feedService: any Service = if let ha = configuration.highAvailability, let leaderLock {
+            LeaderService(election: ha.election, lock: leaderLock, feed: feed, gaps: gaps, role: role, logger: Logger(label: "system"))
+        } else {
+            feed
+        }
         let flusher = FlushService(
             buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor, errors: errors,
             spool: spool, writer: writer,
@@ -164,7 +184,7 @@ public enum IngestApp {
                     .init(service: HealthService(monitor: health, interval: configuration.healthReportInterval, logger: Logger(label: "health")),
                           successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
                     .init(service: flusher, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: feed, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: feedService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "system", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -201,6 +221,12 @@ public enum IngestApp {
         } catch {
             logger.critical("service failed", metadata: ["error": "\(error)"])
             status = .internalError
+        }
+        if let leaderLock {
+            // After the drain: the standby takes over once everything this leader read is written.
+            // A lock connection hung in a dead network must not hold the exit: closing the process frees it too.
+            let released = await LeaderService.value(by: .now.advanced(by: .seconds(3))) { await leaderLock.close() } != nil
+            logger.info("leader lock released", metadata: ["role": "\(role.role.rawValue)", "clean": .stringConvertible(released)])
         }
         await writer.shutdown()
         do {

@@ -98,6 +98,18 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     public var alerts: HealthMonitor.AlertThresholds
     /// `nil`: no status server (`STATUS_ADDR` empty).
     public var statusServer: StatusServer.Configuration?
+    /// `nil` when `HA_MODE=off` (the default): the instance always streams.
+    public var highAvailability: HighAvailability?
+
+    /// An active/standby pair (issue 11, `HA_MODE=leader`).
+    public struct HighAvailability: Sendable, Equatable {
+        /// `HA_GROUP`: the name the leader lock's key is made from.
+        public var group: String
+        /// `HA_RETRY_MS`, `HA_CHECK_MS`, `HA_LEASE_MS`.
+        public var election: LeaderElection<ContinuousClock.Instant>.Configuration
+        /// `HA_KEEPALIVE_IDLE_S`, then 3 probes 1 s apart; `tcp_user_timeout` = the lease.
+        public var keepalive: LeaderLock.Keepalive
+    }
 
     /// Reads and validates every setting. The first bad one throws.
     public init(sources: ConfigurationSources, requireFeed: Bool = true) throws(ConfigurationError) {
@@ -256,6 +268,42 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             let token = string(.statusToken).trimmingCharacters(in: .whitespaces)
             statusServer = .init(host: host, port: port, token: token.isEmpty ? nil : token, eventsInterval: .milliseconds(eventsInterval))
         }
+        highAvailability = try Self.highAvailability(sources, integer: integer)
+    }
+
+    /// The `HA_*` settings (issue 11). The lease must run out before the
+    /// server could notice a vanished leader and free its lock (keepalive idle
+    /// + 3 probes × 1 s): otherwise a cut-off leader could still be streaming
+    /// when a standby gets the lock.
+    static func highAvailability(_ sources: ConfigurationSources, integer: (Setting, ClosedRange<Int>) throws(ConfigurationError) -> Int)
+        throws(ConfigurationError) -> HighAvailability?
+    {
+        let mode = (sources.value(.haMode) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        switch mode {
+        case "off": return nil
+        case "leader": break
+        default: throw ConfigurationError(variable: Setting.haMode.name, reason: "\"\(mode)\" is not off or leader")
+        }
+        let group = (sources.value(.haGroup) ?? "").trimmingCharacters(in: .whitespaces)
+        guard !group.isEmpty else { throw ConfigurationError(variable: Setting.haGroup.name, reason: "is empty while HA_MODE=leader") }
+        let retry = try integer(.haRetryMs, 50...600_000)
+        let check = try integer(.haCheckMs, 50...600_000)
+        let lease = try integer(.haLeaseMs, 100...600_000)
+        let idle = try integer(.haKeepaliveIdleS, 1...7200)
+        let keepalive = LeaderLock.Keepalive(idleSeconds: idle, intervalSeconds: 1, count: 3, userTimeoutMs: lease)
+        guard lease > check else {
+            throw ConfigurationError(variable: Setting.haLeaseMs.name, reason: "must be more than HA_CHECK_MS (\(check))")
+        }
+        let serverNotices = (keepalive.idleSeconds + keepalive.intervalSeconds * keepalive.count) * 1000
+        guard lease < serverNotices else {
+            throw ConfigurationError(
+                variable: Setting.haLeaseMs.name,
+                reason: "must be less than HA_KEEPALIVE_IDLE_S + 3 s (\(serverNotices) ms), when the server frees a vanished leader's lock")
+        }
+        return HighAvailability(
+            group: group,
+            election: .init(retryInterval: .milliseconds(retry), checkInterval: .milliseconds(check), lease: .milliseconds(lease)),
+            keepalive: keepalive)
     }
 
     /// The health settings (SPEC §5.4); split out to keep `init` readable.

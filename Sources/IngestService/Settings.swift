@@ -110,6 +110,15 @@ extension Setting {
     public static let statusEventsIntervalMs = Setting(
         "STATUS_EVENTS_INTERVAL_MS", "2000", "A report event on /events this often.")
     public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
+    public static let haMode = Setting(
+        "HA_MODE", "off", "off (one instance streams) or leader (active/standby: only the holder of a database advisory lock streams).")
+    public static let haGroup = Setting("HA_GROUP", "ingest-options", "Instances with the same group and database compete for one leader lock.")
+    public static let haRetryMs = Setting("HA_RETRY_MS", "1000", "A standby asks for the leader lock this often (ms).")
+    public static let haCheckMs = Setting("HA_CHECK_MS", "1000", "The leader checks it still holds the lock this often (ms).")
+    public static let haLeaseMs = Setting(
+        "HA_LEASE_MS", "5000", "A leader without a good lock check this long stops streaming (ms); must end before the server's keepalives would free the lock.")
+    public static let haKeepaliveIdleS = Setting(
+        "HA_KEEPALIVE_IDLE_S", "5", "TCP keepalive idle time (s) of the lock connection, both ends; then 3 probes 1 s apart: a vanished leader frees the lock after idle + 3 s.")
 
     /// Every variable, in the order documented.
     public static let all: [Setting] = [
@@ -120,6 +129,7 @@ extension Setting {
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
         shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
         symbolStaleAfterMs, symbolCriticalAfterMs, symbolEvictAfterMs, alertFeedDownMs, alertBufferItems, alertRssMB,
-        alertErrorsPerMinute, alertNoMessagesMs, statusAddr, statusToken, statusEventsIntervalMs,
+        alertErrorsPerMinute, alertNoMessagesMs, statusAddr, statusToken, statusEventsIntervalMs, haMode, haGroup, haRetryMs, haCheckMs,
+        haLeaseMs, haKeepaliveIdleS,
     ]
 }

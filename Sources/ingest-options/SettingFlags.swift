@@ -147,6 +147,18 @@ struct SettingFlags: ParsableArguments {
     var statusToken: String?
     @Option(name: .customLong("status-events-interval-ms"), help: .init(Setting.statusEventsIntervalMs.help, valueName: "STATUS_EVENTS_INTERVAL_MS"))
     var statusEventsIntervalMs: String?
+    @Option(name: .customLong("ha-mode"), help: .init(Setting.haMode.help, valueName: "HA_MODE"))
+    var haMode: String?
+    @Option(name: .customLong("ha-group"), help: .init(Setting.haGroup.help, valueName: "HA_GROUP"))
+    var haGroup: String?
+    @Option(name: .customLong("ha-retry-ms"), help: .init(Setting.haRetryMs.help, valueName: "HA_RETRY_MS"))
+    var haRetryMs: String?
+    @Option(name: .customLong("ha-check-ms"), help: .init(Setting.haCheckMs.help, valueName: "HA_CHECK_MS"))
+    var haCheckMs: String?
+    @Option(name: .customLong("ha-lease-ms"), help: .init(Setting.haLeaseMs.help, valueName: "HA_LEASE_MS"))
+    var haLeaseMs: String?
+    @Option(name: .customLong("ha-keepalive-idle-s"), help: .init(Setting.haKeepaliveIdleS.help, valueName: "HA_KEEPALIVE_IDLE_S"))
+    var haKeepaliveIdleS: String?
     @Option(name: .customLong("env-file"), help: "Read variables from this file (default: .env in the working directory, if present).")
     var envFile: String?
 
@@ -214,6 +226,12 @@ struct SettingFlags: ParsableArguments {
             (Setting.recordFile, recordFile),
             (Setting.recordMaxBytes, recordMaxBytes),
             (Setting.recordKeep, recordKeep),
+            (Setting.haMode, haMode),
+            (Setting.haGroup, haGroup),
+            (Setting.haRetryMs, haRetryMs),
+            (Setting.haCheckMs, haCheckMs),
+            (Setting.haLeaseMs, haLeaseMs),
+            (Setting.haKeepaliveIdleS, haKeepaliveIdleS),
         ]
         var values: [String: String] = [:]
         for (setting, value) in pairs {

@@ -97,6 +97,25 @@ struct HealthRulesTests {
         #expect(result.reasons == ["trades_dropped", "db_breaker_open", "buffer_over_1000", "stale_symbols"])
     }
 
+    @Test("a standby is not degraded by a feed it does not connect to on purpose; its database side still counts")
+    func standbyIgnoresFeed() {
+        let waiting = Self.with {
+            $0.standby = true
+            $0.feedStreaming = false
+            $0.feedReconnecting = true
+            $0.feedNotStreamingFor = .seconds(3600)
+        }
+        let calm = HealthRules().evaluate(waiting)
+        #expect(calm.status == .healthy)
+        #expect(calm.reasons.isEmpty)
+        var broken = waiting
+        broken.databaseBreaker = "open"
+        broken.databaseBreakerOpenFor = .seconds(300)
+        let result = HealthRules().evaluate(broken)
+        #expect(result.status == .unhealthy)
+        #expect(result.reasons == ["db_breaker_open_over_2m"])
+    }
+
     @Test("thresholds are tunable and the reason names follow them")
     func tunable() {
         let rules = HealthRules(thresholds: .init(feedDownUnhealthyAfter: .seconds(30), bufferDegradedAbove: 10))

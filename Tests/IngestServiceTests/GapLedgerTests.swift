@@ -25,6 +25,32 @@ struct GapLedgerTests {
         #expect(ledger.isEmpty)
     }
 
+    @Test("a leader that loses its lock records no gap itself; leading again, its first trade closes the open gap")
+    func leadershipLostRecordsNothing() {
+        let ledger = GapLedger()
+        ledger.dataArrived(atMicros: 1)
+        _ = ledger.drain()
+        ledger.leadershipLost()
+        #expect(ledger.isEmpty, "the next leader records the gap, not the one that lost the lock")
+        ledger.open(atMicros: 50, reason: "shutdown")
+        #expect(ledger.isEmpty, "a gap is already open")
+        ledger.dataArrived(atMicros: 100)
+        #expect(ledger.drain() == [.closed(atMicros: 100)])
+    }
+
+    @Test("a new leader opens a failover gap at the table's last trade; its first trade closes it")
+    func leadershipAcquiredOpensFailover() {
+        let ledger = GapLedger()
+        ledger.leadershipAcquired(gapStartMicros: 40, reason: "failover")
+        ledger.dataArrived(atMicros: 90)
+        ledger.dataArrived(atMicros: 91)
+        #expect(ledger.drain() == [.opened(atMicros: 40, reason: "failover"), .closed(atMicros: 90)])
+        ledger.leadershipLost()
+        ledger.leadershipAcquired(gapStartMicros: nil, reason: "failover")
+        ledger.dataArrived(atMicros: 200)
+        #expect(ledger.drain() == [.closed(atMicros: 200)], "a gap row already open (a graceful handover's) is the gap")
+    }
+
     @Test("events that could not be written go back in front, and the queue is bounded")
     func putBackAndBound() {
         let ledger = GapLedger(capacity: 3)

@@ -18,10 +18,33 @@ struct HealthMonitorTests {
     let errors = ErrorLog(secrets: ["the-api-key-123", "db-password-456"])
     let events = HealthEventQueue()
 
-    func monitor(alerts: HealthMonitor.AlertThresholds = .init()) -> HealthMonitor {
+    func monitor(alerts: HealthMonitor.AlertThresholds = .init(), role: InstanceRole = InstanceRole()) -> HealthMonitor {
         HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], alerts: alerts, marketHours: .always),
-            stats: stats, buffer: buffer, spool: nil, feed: feed, database: database, errors: errors, healthEvents: events)
+            stats: stats, buffer: buffer, spool: nil, feed: feed, database: database, errors: errors, healthEvents: events, role: role)
+    }
+
+    @Test("the report names the role: single without HA; a standby is healthy without a feed and raises no feed alerts")
+    func roleInReport() throws {
+        let schema = try SchemaValidator(schemaFile: repositoryRoot.appendingPathComponent("docs/health-report.schema.json"))
+        #expect(try encoded(monitor().report())["role"] as? String == "single")
+        let role = InstanceRole(.standby)
+        var thresholds = HealthMonitor.AlertThresholds()
+        thresholds.feedDownAfter = .zero
+        thresholds.noMessagesAfter = .zero
+        let standby = monitor(alerts: thresholds, role: role)
+        let sink = LogCapture()
+        let logger = Logger(label: "health") { _ in sink }
+        standby.tick(now: .now.advanced(by: .seconds(600)), logger: logger)
+        let report = try encoded(standby.report(now: .now.advanced(by: .seconds(600))))
+        #expect(report["role"] as? String == "standby")
+        #expect(report["status"] as? String == "healthy", "not streaming is what a standby is for: \(report["reasons"] ?? "")")
+        #expect(schema.violations(of: report) == [])
+        #expect(sink.lines.filter { $0.message == "ALERT" }.isEmpty)
+        role.set(.leader)
+        let leading = try encoded(standby.report(now: .now.advanced(by: .seconds(600))))
+        #expect(leading["role"] as? String == "leader")
+        #expect(leading["status"] as? String != "healthy", "a leader without a feed is not healthy")
     }
 
     func encoded(_ report: HealthReport) throws -> [String: Any] {

@@ -102,6 +102,37 @@ struct IngestConfigurationTests {
         #expect(try load(env: env).maskedWSURL == "wss://socket.example.com/options?***")
     }
 
+    @Test("HA is off by default; HA_MODE=leader reads the group and the timings, defaults retry 1 s, check 1 s, lease 5 s, keepalive 5 s")
+    func highAvailability() throws {
+        #expect(try load().highAvailability == nil)
+        var env = Self.minimal
+        env["HA_MODE"] = "leader"
+        let ha = try #require(try load(env: env).highAvailability)
+        #expect(ha.group == "ingest-options")
+        #expect(ha.election == .init(retryInterval: .seconds(1), checkInterval: .seconds(1), lease: .seconds(5)))
+        #expect(ha.keepalive == .init(idleSeconds: 5, intervalSeconds: 1, count: 3, userTimeoutMs: 5000))
+        env["HA_GROUP"] = "prod"
+        env["HA_RETRY_MS"] = "250"
+        #expect(try load(env: env).highAvailability?.group == "prod")
+        #expect(try load(env: env).highAvailability?.election.retryInterval == .milliseconds(250))
+    }
+
+    @Test("bad HA settings name their variable", arguments: [
+        (["HA_MODE": "both"], "HA_MODE"),
+        (["HA_MODE": "leader", "HA_GROUP": " "], "HA_GROUP"),
+        (["HA_MODE": "leader", "HA_LEASE_MS": "9000"], "HA_LEASE_MS"),
+        (["HA_MODE": "leader", "HA_LEASE_MS": "800", "HA_CHECK_MS": "1000"], "HA_LEASE_MS"),
+        (["HA_MODE": "leader", "HA_RETRY_MS": "x"], "HA_RETRY_MS"),
+    ])
+    func badHighAvailability(_ extra: [String: String], _ variable: String) {
+        #expect(throws: ConfigurationError.self) { try load(env: Self.minimal.merging(extra) { $1 }) }
+        do {
+            _ = try load(env: Self.minimal.merging(extra) { $1 })
+        } catch {
+            #expect(error.variable == variable)
+        }
+    }
+
     @Test("every variable has a flag twin and is documented in .env.example and the README")
     func documentation() throws {
         let example = try String(contentsOf: repositoryRoot.appendingPathComponent(".env.example"), encoding: .utf8)

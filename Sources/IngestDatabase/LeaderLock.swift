@@ -1,0 +1,189 @@
+import Logging
+import NIOPosix
+
+/// The leader lock of an active/standby pair (issue 11): a session-level
+/// PostgreSQL advisory lock held on a connection of its own, on a thread of
+/// its own (libpq blocks, STYLE §4).
+///
+/// **Key.** The two-integer form `pg_try_advisory_lock(hashtext('ingest-options:ha'),
+/// hashtext(HA_GROUP))`, computed by the server, so every instance of a group
+/// agrees whatever it runs on, and the key cannot collide with the
+/// single-integer lock the migrations take (`hashtext('ingest-options:migrate')`).
+/// Advisory locks are per database: instances writing to different databases
+/// never compete. In `pg_locks` the lock shows as `locktype = 'advisory'`,
+/// `objsubid = 2`.
+///
+/// **Who frees it.** The server frees a session lock when the session ends.
+/// A leader killed with `kill -9` has its socket closed by its kernel, so the
+/// server frees the lock at once. A leader whose machine vanished is only
+/// noticed by TCP keepalives: this connection asks the server for short ones
+/// (`SET tcp_keepalives_idle/interval/count`, `HA_KEEPALIVE_IDLE_S` then 1 s × 3
+/// probes), and uses the same on the client side, plus `tcp_user_timeout` so
+/// that a check sent into a dead network fails instead of hanging. Over a Unix
+/// socket keepalives do not apply (nothing to lose there).
+public final class LeaderLock: Sendable {
+    /// What a check found.
+    public enum Check: Sendable, Equatable {
+        /// The server confirms this session holds the lock.
+        case held
+        /// The session is gone, or holds no lock: the lock is lost for sure.
+        case lost(String)
+        /// The check failed on a connection that is not known to be dead.
+        case unsure(String)
+    }
+
+    /// TCP keepalive settings of the lock connection (both ends).
+    public struct Keepalive: Sendable, Equatable {
+        /// Idle seconds before the first probe (`HA_KEEPALIVE_IDLE_S`, 5).
+        public var idleSeconds: Int
+        /// Seconds between probes (1).
+        public var intervalSeconds: Int
+        /// Unanswered probes before the peer is declared dead (3).
+        public var count: Int
+        /// Unacknowledged data for this long breaks the connection (client side; `HA_LEASE_MS`).
+        public var userTimeoutMs: Int
+
+        public init(idleSeconds: Int = 5, intervalSeconds: Int = 1, count: Int = 3, userTimeoutMs: Int = 5000) {
+            self.idleSeconds = idleSeconds
+            self.intervalSeconds = intervalSeconds
+            self.count = count
+            self.userTimeoutMs = userTimeoutMs
+        }
+    }
+
+    /// The connection, owned by the lock's thread.
+    private final class Session: @unchecked Sendable {
+        var connection: PGConnection?
+        var held = false
+    }
+
+    public let group: String
+    private let conninfo: String
+    private let keepalive: Keepalive
+    private let thread: NIOThreadPool
+    private let session = Session()
+    private let logger: Logger
+
+    static let classKey = "hashtext('ingest-options:ha')"
+
+    /// - Parameter group: `HA_GROUP`; instances with the same group and database compete.
+    public init(conninfo: String, group: String, keepalive: Keepalive = .init(), logger: Logger) {
+        self.conninfo = conninfo
+        self.group = group
+        self.keepalive = keepalive
+        self.logger = logger
+        self.thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+    }
+
+    /// Asks for the lock without waiting (`pg_try_advisory_lock`); connects first
+    /// if needed. Throws when the database cannot be asked.
+    public func tryAcquire() async throws -> Bool {
+        let session = self.session
+        let group = self.group
+        return try await run { () throws -> Bool in
+            let connection = try self.connected()
+            do {
+                let rows = try connection.query("SELECT pg_try_advisory_lock(\(Self.classKey), hashtext($1))", [group])
+                session.held = (rows.first?.first ?? nil) == "t"
+                return session.held
+            } catch {
+                if !connection.isHealthy { session.connection = nil }
+                throw error
+            }
+        }
+    }
+
+    /// Whether this session still holds the lock (`pg_locks`), asked on the lock connection.
+    public func check() async -> Check {
+        let session = self.session
+        do {
+            return try await run { () throws -> Check in
+                guard let connection = session.connection, session.held else { return .lost("no lock connection") }
+                guard connection.isHealthy else {
+                    session.connection = nil
+                    return .lost("lock connection broken")
+                }
+                do {
+                    let rows = try connection.query(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND pid = pg_backend_pid())")
+                    if (rows.first?.first ?? nil) == "t" { return .held }
+                    session.held = false
+                    return .lost("the server says this session holds no lock")
+                } catch {
+                    let failure = error as? DatabaseError
+                    if !connection.isHealthy || failure?.kind == .connection {
+                        session.connection = nil
+                        session.held = false
+                        return .lost(failure?.message ?? "\(error)")
+                    }
+                    return .unsure(failure?.message ?? "\(error)")
+                }
+            }
+        } catch {
+            return .unsure("\(error)")
+        }
+    }
+
+    /// When the newest stored trade was received (Unix µs), unless a `feed_gaps`
+    /// row is open: where the gap between the previous leader and this one starts.
+    public func unrecordedGapStart() async throws -> Int64? {
+        try await run { () throws -> Int64? in
+            let connection = try self.connected()
+            let rows = try connection.query(
+                """
+                SELECT (extract(epoch FROM max(received_at)) * 1000000)::bigint FROM options_trades
+                WHERE NOT EXISTS (SELECT 1 FROM feed_gaps WHERE ended_at IS NULL)
+                """)
+            return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
+        }
+    }
+
+    /// Gives the lock back (`pg_advisory_unlock`, when the session lives) and
+    /// closes the connection, which frees it on the server in any case.
+    public func release() async {
+        let session = self.session
+        let group = self.group
+        _ = try? await run { () -> Void in
+            if session.held, let connection = session.connection, connection.isHealthy {
+                _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.classKey), hashtext($1))", [group])
+            }
+            session.held = false
+            session.connection = nil
+        }
+    }
+
+    /// Releases the lock and stops the lock's thread (at exit).
+    public func close() async {
+        await release()
+        try? await thread.shutdownGracefully()
+    }
+
+    private func run<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
+        try await thread.runIfActive(body)
+    }
+
+    /// The lock connection, made on first use: short keepalives both ways.
+    private func connected() throws(DatabaseError) -> PGConnection {
+        if let connection = session.connection, connection.isHealthy { return connection }
+        session.connection = nil
+        session.held = false
+        let connection = try PGConnection(
+            conninfo: conninfo, applicationName: "ingest-options-leader-lock",
+            overrides: [
+                "keepalives_idle": String(keepalive.idleSeconds), "keepalives_interval": String(keepalive.intervalSeconds),
+                "keepalives_count": String(keepalive.count), "tcp_user_timeout": String(keepalive.userTimeoutMs),
+            ])
+        // The server side: notice a vanished leader as fast as the client would, so its lock is freed.
+        // Over a Unix socket these are ignored; a server that refuses them keeps its own (logged).
+        do {
+            try connection.execute(
+                "SET tcp_keepalives_idle = \(keepalive.idleSeconds); SET tcp_keepalives_interval = \(keepalive.intervalSeconds); "
+                    + "SET tcp_keepalives_count = \(keepalive.count); SET statement_timeout = 5000")
+        } catch {
+            logger.warning("the server refused short keepalives on the lock connection", metadata: ["error": "\(error)"])
+        }
+        session.connection = connection
+        return connection
+    }
+}

@@ -1,0 +1,37 @@
+import Synchronization
+
+/// What this instance is doing in an active/standby pair (issue 11), for the
+/// health report (`role`), the status rules and the logs. Written by the
+/// `LeaderService`, read by the health monitor; a short lock, no I/O under it.
+public final class InstanceRole: Sendable {
+    public enum Role: String, Sendable, Codable, Equatable {
+        /// `HA_MODE=off`: the only instance; it always streams.
+        case single
+        /// Holds the leader lock and streams the feed.
+        case leader
+        /// Connected to the database, waiting for the lock; does not connect to the feed.
+        case standby
+    }
+
+    private let state: Mutex<(role: Role, sinceMicros: Int64)>
+
+    public init(_ role: Role = .single) {
+        state = Mutex((role, FeedSession.nowMicros()))
+    }
+
+    public var role: Role { state.withLock { $0.role } }
+
+    /// The role and since when it holds (Unix µs).
+    public var snapshot: (role: Role, sinceMicros: Int64) { state.withLock { $0 } }
+
+    /// Sets the role; returns the previous one.
+    @discardableResult
+    public func set(_ role: Role, atMicros time: Int64? = nil) -> Role {
+        let time = time ?? FeedSession.nowMicros()
+        return state.withLock { state in
+            let previous = state.role
+            if previous != role { state = (role, time) }
+            return previous
+        }
+    }
+}
