@@ -83,6 +83,10 @@ public final class IngestMetrics: Sendable {
         for status in ["healthy", "degraded", "unhealthy"] {
             gauge("ingest_health_status", "1 for the current health status.", [("status", status)], report.status.rawValue == status ? 1 : 0)
         }
+        for role in ["single", "leader", "standby"] {
+            gauge("ingest_role", "1 for this instance's role: single, or leader/standby in an active/standby pair.", [("role", role)],
+                  report.role == role ? 1 : 0)
+        }
         gauge("ingest_alerts_active", "Alerts open now.", [], Double(report.alerts.count))
         gauge("ingest_symbols_stale", "Watched symbols stale or critical.", [], Double(report.symbols.stale + report.symbols.critical))
         gauge("ingest_status_sse_clients", "Connected /events clients.", [], Double(sseClients))
