@@ -110,6 +110,8 @@ public func ingesterEnvironment(port: Int, databaseURL: String, logFile: String,
         "POLYGON_API_KEY": "e2e-test-key-123456", "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options",
         "DATABASE_URL": databaseURL, "LOG_FILE": logFile, "LOG_LEVEL": "info",
         "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
+        // A spool of its own: one process per spool directory (the spool's lock refuses a second one).
+        "SPOOL_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path,
     ]
     environment.merge(extra) { $1 }
     return environment
