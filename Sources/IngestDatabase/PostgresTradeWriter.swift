@@ -62,7 +62,10 @@ public final class PostgresTradeWriter: Sendable {
     /// The connection and the reusable encode buffer, owned by the slot's thread.
     private final class Session: @unchecked Sendable {
         let conninfo: String
+        /// Ordinary statements (probe, gaps, dead letters, health rows): SPEC §5.3, 30 s.
         let statementTimeoutMs: Int
+        /// A batch write's statements, set per transaction: SPEC §5.3, 60 s.
+        let bulkTimeoutMs: Int
         let mode: WriteMode
         let flavor: DatabaseFlavor
         var connection: PGConnection?
@@ -73,9 +76,10 @@ public final class PostgresTradeWriter: Sendable {
         /// Direct COPYs that met a duplicate and were redone through the staging table.
         var directCopyFallbacks = 0
 
-        init(conninfo: String, statementTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor) {
+        init(conninfo: String, statementTimeoutMs: Int, bulkTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor) {
             self.conninfo = conninfo
             self.statementTimeoutMs = statementTimeoutMs
+            self.bulkTimeoutMs = bulkTimeoutMs
             // QuestDB takes no COPY FROM STDIN: bound INSERTs are its only way in.
             self.mode = flavor == .questdb ? .insert : mode
             self.flavor = flavor
@@ -87,16 +91,19 @@ public final class PostgresTradeWriter: Sendable {
     /// - Parameters:
     ///   - flavor: QuestDB always writes through bound INSERTs, without transactions (SPEC §5.3).
     ///   - poolSize: writer connections (SPEC §5.3: 2).
+    ///   - statementTimeoutMs: per-statement timeout of ordinary statements (SPEC §5.3: 30 s).
     ///   - bulkTimeoutMs: per-statement timeout of a batch write (SPEC §5.3: 60 s).
     public init(
         conninfo: String, flavor: DatabaseFlavor = .postgres, mode: WriteMode = .copy, poolSize: Int = 2,
-        maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration = .init(), bulkTimeoutMs: Int = 60_000, logger: Logger
+        maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration = .init(), statementTimeoutMs: Int = 30_000, bulkTimeoutMs: Int = 60_000,
+        logger: Logger
     ) {
         let now = ContinuousClock.now
         self.slots = (0..<max(1, poolSize)).map { _ in
             let thread = NIOThreadPool(numberOfThreads: 1)
             thread.start()
-            return Slot(thread: thread, session: Session(conninfo: conninfo, statementTimeoutMs: bulkTimeoutMs, mode: mode, flavor: flavor))
+            return Slot(thread: thread, session: Session(
+                conninfo: conninfo, statementTimeoutMs: statementTimeoutMs, bulkTimeoutMs: bulkTimeoutMs, mode: mode, flavor: flavor))
         }
         self.state = Mutex(PoolState(slots: slots.map { _ in .init(connected: false, lastUsed: now, lastChecked: now) }))
         self.maintenance = PoolMaintenance(configuration: maintenance)
@@ -372,7 +379,7 @@ public final class PostgresTradeWriter: Sendable {
             }
         }
         do {
-            try connection.execute("BEGIN")
+            try connection.execute("BEGIN; SET LOCAL statement_timeout = \(session.bulkTimeoutMs)")
             var inserted = 0
             switch session.mode {
             case .copy:
