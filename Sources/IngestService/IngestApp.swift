@@ -66,15 +66,15 @@ public enum IngestApp {
                 "api_key": "\(maskSecret(configuration.apiKey))",
                 "threshold_usd": "\(configuration.notionalThreshold)", "db_pool_size": "\(configuration.dbPoolSize)",
             ])
-        let flavor = resolveFlavor(configuration)
+        let flavor: DatabaseFlavor
         if runMigrations {
-            do {
-                let applied = try migrate(configuration, flavor: flavor)
-                logger.info("migrations up to date", metadata: ["applied_now": "\(applied.count)"])
-            } catch {
-                logger.critical("migrations failed", metadata: ["error": "\(error)"])
-                return .internalError
+            // A database that is down or refuses the password at start is waited for, not fatal (issue 9).
+            switch await DatabaseStartup.prepare(configuration, policy: configuration.databaseStartup, logger: Logger(label: "database")) {
+            case .ready(let resolved): flavor = resolved
+            case .exit(let status): return status
             }
+        } else {
+            flavor = resolveFlavor(configuration)
         }
 
         let stats = IngestStats()
