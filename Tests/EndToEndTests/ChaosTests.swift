@@ -22,11 +22,24 @@ struct ChaosTests {
         environment["INGEST_BIN_DIR"] = ManagedProcess.binDirectory.path
         environment.removeValue(forKey: "CHAOS_PG_PORT")
         process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
+        // Output to a file and a polling wait: a blocking read or waitUntilExit would hold one of
+        // the few cooperative threads for the whole run and starve the tests running beside it.
+        // Beside CHAOS_DIR, which the script empties when it starts.
+        let outputPath = directory.path + ".out"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let deadline = ContinuousClock.now.advanced(by: .seconds(300))
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .seconds(1))
+        }
+        if process.isRunning {
+            process.terminate()  // the script's trap stops everything it started
+            while process.isRunning { try await Task.sleep(for: .milliseconds(200)) }
+            Issue.record("scripts/chaos did not finish within 5 minutes")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: outputPath))
 
         let verdict = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "verdict: \(String(decoding: data, as: UTF8.self))")
         #expect(process.terminationStatus == 0, "violations: \(verdict["violations"] ?? "?")")
