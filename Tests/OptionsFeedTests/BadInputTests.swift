@@ -176,11 +176,13 @@ struct BadInputTests {
         #expect(frame.trades.last?.sequence == 99_999)
     }
 
+    /// 2 MB each (twice the feed's 1 MiB frame limit) keeps this table cheap in a debug build;
+    /// the 10 MB frame above shows the size itself is no problem.
     @Test(
-        "10 MB of one pathological value is a FrameError or ignored, never a crash or a hang",
+        "megabytes of one pathological value are a FrameError or ignored, never a crash or a hang",
         arguments: ["[", "{\"a\":", "\"", "0", "9", "[1,", " ", "\\"])
-    func tenMegabytesOfOneThing(_ unit: String) {
-        let body = String(repeating: unit, count: 10_000_000 / unit.utf8.count)
+    func megabytesOfOneThing(_ unit: String) {
+        let body = String(repeating: unit, count: 2_000_000 / unit.utf8.count)
         for text in ["[{\"ev\":\"Q\",\"x\":" + body + "}]", "[" + body, body] {
             let (frame, _) = decode(text, probe: false)
             #expect(frame.trades.isEmpty)
