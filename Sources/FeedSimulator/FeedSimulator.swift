@@ -25,6 +25,8 @@ public final class FeedSimulator: Sendable {
         public var ledgerPath: String?
         /// Failures to stage on purpose; none by default.
         public var faults = FaultPlan()
+        /// Serve `POST /control/fault/KIND` (`--control`): faults injected at run time.
+        public var control = false
 
         public init() {}
     }

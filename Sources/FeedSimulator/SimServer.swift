@@ -19,6 +19,8 @@ public struct SimServer: Sendable {
     let stopping = Stopping()
     /// Live connections per API key, for `--max-connections`.
     let live: LiveConnections
+    /// Faults injected at run time (`--control`).
+    public let faultSwitch = FaultSwitch()
 
     /// How often a waiting stream task looks at the stop and eviction flags:
     /// the most a shutdown or an eviction waits for a sleeping stream.
@@ -84,6 +86,15 @@ public struct SimServer: Sendable {
         let router = Router()
         router.get("/") { _, _ in "feed-sim: connect with a WebSocket client\n" }
         let server = self
+        if simulator.configuration.control {
+            let faultSwitch = faultSwitch
+            router.post("/control/fault/{kind}") { _, context -> String in
+                guard let name = context.parameters.get("kind"), let kind = FaultSwitch.kind(named: name) else {
+                    throw HTTPError(.badRequest, message: "kind must be drop, reset, stall or silence\n")
+                }
+                return "{\"fault\":\"\(name)\",\"generation\":\(faultSwitch.trigger(kind))}\n"
+            }
+        }
         // maxFrameSize bounds what clients send; frames we send have no limit
         // (the oversized fault writes ~1.5 MiB frames straight to the channel).
         return Application(
@@ -200,6 +211,7 @@ public struct SimServer: Sendable {
     /// is exact at whatever ends it.
     private func stream(to connection: ClientConnection) async throws -> StreamEnd {
         var session = StreamSession(plan: simulator.configuration.faults, startedAt: .now)
+        session.controlGeneration = faultSwitch.generation
         simulator.subscriberJoined(at: session.startedAt)
         defer { simulator.subscriberLeft(at: .now) }
         while true {
@@ -245,6 +257,7 @@ public struct SimServer: Sendable {
         if stopping.isSet { return .stopping }
         if connection.isEvicted { return .evicted }
         if let ending = session.ending(at: .now) { return .fault(ending) }
+        if let injected = faultSwitch.fault(since: session.controlGeneration) { return .fault(injected) }
         return nil
     }
 

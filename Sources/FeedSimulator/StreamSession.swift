@@ -27,6 +27,9 @@ public struct StreamSession: Sendable {
 
     public let plan: FaultPlan
     public let startedAt: ContinuousClock.Instant
+    /// The `FaultSwitch` generation when this stream started: a fault
+    /// triggered after it ends this stream.
+    public var controlGeneration = 0
     /// Frames of this stream written so far (trades and injected ones).
     public private(set) var framesWritten = 0
 

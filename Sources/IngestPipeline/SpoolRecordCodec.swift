@@ -30,7 +30,8 @@ enum SpoolRecordCodec {
         var reader = Reader(bytes: bytes)
         guard reader.byte() == version, let count = reader.integer(UInt32.self) else { return nil }
         var trades: [OptionTrade] = []
-        trades.reserveCapacity(Int(count))
+        // The count is read from disk: reserve no more than the payload can hold.
+        trades.reserveCapacity(min(Int(count), bytes.count / minimumTradeBytes))
         for _ in 0..<count {
             guard let length = reader.integer(UInt16.self), let symbolBytes = reader.bytes(Int(length)),
                 let symbol = OptionSymbol(utf8: symbolBytes),
@@ -45,13 +46,26 @@ enum SpoolRecordCodec {
             guard let timestamp = reader.integer(UInt64.self), let sequence = reader.integer(UInt64.self),
                 let received = reader.integer(UInt64.self)
             else { return nil }
-            trades.append(
-                OptionTrade(
-                    symbol: symbol, exchange: Int16(bitPattern: exchange), price: Double(bitPattern: price),
-                    size: Int64(bitPattern: size), conditions: conditions, timestampMs: Int64(bitPattern: timestamp),
-                    sequence: Int64(bitPattern: sequence), receivedAtMicros: Int64(bitPattern: received)))
+            let trade = OptionTrade(
+                symbol: symbol, exchange: Int16(bitPattern: exchange), price: Double(bitPattern: price),
+                size: Int64(bitPattern: size), conditions: conditions, timestampMs: Int64(bitPattern: timestamp),
+                sequence: Int64(bitPattern: sequence), receivedAtMicros: Int64(bitPattern: received))
+            // Only what the decoder could have produced: anything else would trap in the writers' arithmetic.
+            guard isPlausible(trade) else { return nil }
+            trades.append(trade)
         }
         return reader.isAtEnd ? trades : nil
+    }
+
+    /// The smallest encoded trade: symbol length + an 18-byte symbol + the fixed fields.
+    static let minimumTradeBytes = 2 + 18 + 2 + 8 + 8 + 2 + 8 + 8 + 8
+
+    /// The checks the decoder made on the way in (price, size, timestamps), made
+    /// again on bytes read back from disk.
+    static func isPlausible(_ trade: OptionTrade) -> Bool {
+        trade.price.isFinite && trade.price > 0 && trade.size > 0 && trade.notional.isFinite
+            && OptionTrade.timestampRange.contains(trade.timestampMs)
+            && (0...OptionTrade.timestampRange.upperBound * 1000).contains(trade.receivedAtMicros)
     }
 
     static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

@@ -106,7 +106,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     }
                     policy.flushFinished(now: clock.now)
                 case .wait:
-                    await waitForWork(until: policy.isDraining ? clock.now.advanced(by: .milliseconds(100)) : policy.deadline)
+                    await waitForWork(until: policy.isDraining ? clock.now.advanced(by: .milliseconds(100)) : nextWake(policy))
                 }
             }
         } onGracefulShutdown: {
@@ -203,6 +203,16 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 recordFailure(&breaker, error)
             }
         }
+    }
+
+    /// When to look again with nothing to flush: the policy's deadline, or,
+    /// once that has passed with an empty buffer, one interval from now (for
+    /// the side tables and the spool). Waiting on a past deadline returned at
+    /// once, so an idle feed spun this loop at a full core.
+    private func nextWake(_ policy: FlushPolicy<C.Instant>) -> C.Instant {
+        let now = clock.now
+        guard let deadline = policy.deadline, deadline > now else { return now.advanced(by: policyConfiguration.interval) }
+        return deadline
     }
 
     /// Sleeps until the deadline or until enough trades wait.

@@ -68,22 +68,22 @@ public enum IngestApp {
                 "ha_mode": "\(configuration.highAvailability == nil ? "off" : "leader")",
                 "ha_group": "\(configuration.highAvailability?.group ?? "")",
             ])
-        let flavor = resolveFlavor(configuration)
+        let flavor: DatabaseFlavor
+        if runMigrations {
+            // A database that is down or refuses the password at start is waited for, not fatal (issue 9).
+            switch await DatabaseStartup.prepare(configuration, policy: configuration.databaseStartup, logger: Logger(label: "database")) {
+            case .ready(let resolved): flavor = resolved
+            case .exit(let status): return status
+            }
+        } else {
+            flavor = resolveFlavor(configuration)
+        }
         if configuration.highAvailability != nil, flavor != .postgres {
             // The leader lock is a PostgreSQL advisory lock; QuestDB has none.
             logger.critical(
                 "HA_MODE=leader needs PostgreSQL (advisory locks); the database is \(flavor.rawValue)",
                 metadata: ["variable": "\(Setting.haMode.name)"])
             return .badConfiguration
-        }
-        if runMigrations {
-            do {
-                let applied = try migrate(configuration, flavor: flavor)
-                logger.info("migrations up to date", metadata: ["applied_now": "\(applied.count)"])
-            } catch {
-                logger.critical("migrations failed", metadata: ["error": "\(error)"])
-                return .internalError
-            }
         }
 
         let stats = IngestStats()

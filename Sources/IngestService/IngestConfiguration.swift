@@ -76,6 +76,8 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     /// `nil` when `SPOOL_MAX_BYTES` is 0: no spool, the feed reader waits for room instead.
     public var spool: Spool.Configuration?
     public var retryDelay: Duration
+    /// Waiting for the database at start: `DB_START_MAX_ATTEMPTS`, delays from `RETRY_DELAY_MS`.
+    public var databaseStartup: DatabaseStartup.Policy
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     public var logFile: String?
@@ -199,6 +201,8 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         spool = spoolMax == 0 ? nil : Spool.Configuration(directory: spoolDirectory, maxBytes: Int64(spoolMax), segmentBytes: spoolSegment)
         maxRetries = try integer(.maxRetries, 0...100)
         retryDelay = .milliseconds(try integer(.retryDelayMs, 1...600_000))
+        databaseStartup = DatabaseStartup.Policy(
+            maxAttempts: try integer(.dbStartMaxAttempts, 0...1_000_000), initialDelay: retryDelay, maximumDelay: .seconds(30))
 
         let levelText = string(.logLevel).lowercased()
         guard let level = Logger.Level(rawValue: levelText) else {

@@ -42,6 +42,9 @@ extension Setting {
     public static let dbIdleCloseMs = Setting("DB_IDLE_CLOSE_MS", "1800000", "Idle connections beyond the first are closed after this long.")
     public static let maxRetries = Setting("MAX_RETRIES", "3", "Retries of a failed batch write before it is handed back to the buffer.")
     public static let retryDelayMs = Setting("RETRY_DELAY_MS", "1000", "First retry delay in ms; doubles per retry, capped at 10 s.")
+    public static let dbStartMaxAttempts = Setting(
+        "DB_START_MAX_ATTEMPTS", "0",
+        "At start, attempts to reach the database (and apply migrations) before exit 75; 0 = wait forever. Delays from RETRY_DELAY_MS, ×2, capped at 30 s.")
     public static let writeMode = Setting(
         "WRITE_MODE", "copy", "copy (COPY binary + staging + ON CONFLICT) or insert (bound multi-row INSERT, the QuestDB path).")
     public static let dbBreakerFailures = Setting(
@@ -123,7 +126,7 @@ extension Setting {
     /// Every variable, in the order documented.
     public static let all: [Setting] = [
         apiKey, wsURL, subscriptions, threshold, databaseURL, dbFlavor, questdbHost, questdbPort, questdbUser, questdbPassword,
-        questdbDB, writeMode, dbPoolSize, dbHealthCheckMs, dbIdleCloseMs, maxRetries, retryDelayMs, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, logLevel, logFormat, logFile,
+        questdbDB, writeMode, dbPoolSize, dbHealthCheckMs, dbIdleCloseMs, maxRetries, retryDelayMs, dbStartMaxAttempts, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, logLevel, logFormat, logFile,
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,

@@ -230,7 +230,10 @@ struct EventFields {
         else { return .failure(.badSymbol) }
         guard let price = p?.double, price.isFinite, price > 0 else { return .failure(.nonPositivePrice) }
         guard let size = s?.int64, size > 0 else { return .failure(.nonPositiveSize) }
-        guard let timestamp = t?.int64, timestamp > 0 else { return .failure(.missingTimestamp) }
+        // A notional that does not fit a Double (a price like 1e300) is no trade.
+        guard (price * Double(size) * 100).isFinite else { return .failure(.badField) }
+        guard let timestamp = t?.int64, timestamp != 0 else { return .failure(.missingTimestamp) }
+        guard OptionTrade.timestampRange.contains(timestamp) else { return .failure(.timestampOutOfRange) }
         guard let q else { return .failure(.missingSequence) }
         guard let sequence = q.int64, sequence >= 0 else { return .failure(.badField) }
         var exchange: Int16 = 0

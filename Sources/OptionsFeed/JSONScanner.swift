@@ -38,6 +38,8 @@ struct JSONNumber {
     /// The exact integer, `nil` when the number has a fraction or does not fit.
     var int64: Int64? {
         guard !lossy else { return nil }
+        // Zero with any exponent ("0e99999") is zero: without this the loops below run once per power of ten.
+        guard mantissa != 0 else { return 0 }
         var value = mantissa
         var exponent = exponent
         while exponent > 0 {
@@ -105,7 +107,8 @@ struct JSONScanner {
             }
             if byte == UInt8(ascii: "\\") {
                 hasEscape = true
-                index += 2
+                // A backslash as the last byte must not move the cursor past the end.
+                index = min(index + 2, bytes.count)
                 continue
             }
             if byte < 0x20 { throw error("control character in a string") }
@@ -166,8 +169,13 @@ struct JSONScanner {
         return number
     }
 
+    /// How deep unknown values may nest. Skipping recurses once per level, so
+    /// without a limit a frame of a million `[` would overflow the stack.
+    static let maximumDepth = 256
+
     /// Skips any JSON value (used for unknown fields), checking its shape.
-    mutating func skipValue() throws(FrameError) {
+    mutating func skipValue(depth: Int = 0) throws(FrameError) {
+        guard depth < Self.maximumDepth else { throw error("values nested deeper than \(Self.maximumDepth)") }
         guard let byte = peek() else { throw error("expected a value") }
         switch byte {
         case UInt8(ascii: "\""):
@@ -190,7 +198,7 @@ struct JSONScanner {
                     try expect(UInt8(ascii: ":"))
                     skipWhitespace()
                 }
-                try skipValue()
+                try skipValue(depth: depth + 1)
                 skipWhitespace()
                 guard let next = peek() else { throw error("unterminated container") }
                 index += 1

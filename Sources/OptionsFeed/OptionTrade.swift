@@ -30,6 +30,12 @@ public struct OptionTrade: Sendable, Hashable {
         self.receivedAtMicros = receivedAtMicros
     }
 
+    /// The exchange timestamps (`t`, Unix ms) a trade may carry: 1970-01-01
+    /// up to 9999-12-31T23:59:59.999Z. Beyond it the µs arithmetic of the
+    /// writers (`t × 1000`) would overflow and four-digit ISO years end; a
+    /// feed never sends such a time, so one is a corrupt event, not a trade.
+    public static let timestampRange: ClosedRange<Int64> = 1...253_402_300_799_999
+
     /// Notional value in USD: price × size × 100 shares per contract (SPEC §3).
     public var notional: Double { price * Double(size) * 100 }
 }
@@ -41,6 +47,8 @@ public enum InvalidTradeReason: String, Error, Sendable, Hashable, CaseIterable 
     case nonPositiveSize = "non_positive_size"
     case missingTimestamp = "missing_timestamp"
     case missingSequence = "missing_sequence"
+    /// `t` is negative or after 9999-12-31 (`OptionTrade.timestampRange`).
+    case timestampOutOfRange = "timestamp_out_of_range"
     case badField = "bad_field"
 }
 

@@ -72,6 +72,11 @@ struct FeedSimCommand: AsyncParsableCommand {
             discussion: "One more makes the oldest with that key get status max_connections and a close frame, as on the real feed.",
             valueName: "n"))
     var maxConnections: Int?
+    @Flag(
+        help: ArgumentHelp(
+            "Serve POST /control/fault/KIND (drop, reset, stall, silence): end every running stream that way now.",
+            discussion: "For scripts/chaos: faults at chosen times without restarting the simulator (one ledger, q rising)."))
+    var control = false
     @Option(
         help: ArgumentHelp(
             "Refuse connections for this many seconds after start, then listen (the listening line is printed then).",
@@ -121,6 +126,7 @@ struct FeedSimCommand: AsyncParsableCommand {
         configuration.rejectKey = rejectKey
         configuration.ledgerPath = ledger
         configuration.faults = faults
+        configuration.control = control
         let simulator = try FeedSimulator(configuration: configuration)
         let server = SimServer(simulator: simulator, host: host, port: port, logger: logger)
         let host = host

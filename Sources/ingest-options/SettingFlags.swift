@@ -26,6 +26,9 @@ struct SettingFlags: ParsableArguments {
     @Option(name: .customLong("retry-delay-ms"), help: .init(Setting.retryDelayMs.help, valueName: "RETRY_DELAY_MS"))
     var retryDelayMs: String?
 
+    @Option(name: .customLong("db-start-max-attempts"), help: .init(Setting.dbStartMaxAttempts.help, valueName: "DB_START_MAX_ATTEMPTS"))
+    var dbStartMaxAttempts: String?
+
     @Option(name: .customLong("log-level"), help: .init(Setting.logLevel.help, valueName: "LOG_LEVEL"))
     var logLevel: String?
 
@@ -171,6 +174,7 @@ struct SettingFlags: ParsableArguments {
             (Setting.databaseURL, databaseURL),
             (Setting.maxRetries, maxRetries),
             (Setting.retryDelayMs, retryDelayMs),
+            (Setting.dbStartMaxAttempts, dbStartMaxAttempts),
             (Setting.logLevel, logLevel),
             (Setting.logFormat, logFormat),
             (Setting.logFile, logFile),

@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+@testable import IngestPipeline
+
+/// Replays the spool fuzzer's kept corpus (`Fuzz/corpus/spool-segment/`)
+/// through the fuzzer's own entry point (`SpoolFuzzProbe`), in the normal
+/// test suite (issue 9).
+@Suite("Fuzz corpus: spool segments")
+struct SpoolFuzzCorpusTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/spool-segment")
+
+    static var files: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
+    }
+
+    @Test("the corpus is there and small")
+    func corpusIsKept() throws {
+        #expect(Self.files.count >= 15 && Self.files.count <= 200)
+    }
+
+    /// What each seed was made to show (`Fuzz/corpus/spool-segment/`, written by hand).
+    static let expected: [String: SpoolFuzzProbe.Outcome] = [
+        "segment-one-record.bin": .init(batches: 1, corruptRecords: 0, payloadTrades: nil),
+        "segment-three-records.bin": .init(batches: 3, corruptRecords: 0, payloadTrades: nil),
+        "segment-torn-tail.bin": .init(batches: 1, corruptRecords: 1, payloadTrades: nil),
+        "segment-torn-header.bin": .init(batches: 1, corruptRecords: 1, payloadTrades: nil),
+        "segment-bad-crc-middle.bin": .init(batches: 2, corruptRecords: 1, payloadTrades: nil),
+        "segment-huge-length.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "segment-bad-timestamp.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "segment-negative-received.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "segment-nan-price.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "segment-count-lies.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "segment-trailing-bytes.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "segment-bad-symbol.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "segment-zero-trades.bin": .init(batches: 1, corruptRecords: 0, payloadTrades: nil),
+        "payload-one-trade.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: 1),
+        "payload-count-lies.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "payload-zero-size.bin": .init(batches: 0, corruptRecords: 1, payloadTrades: nil),
+        "empty.bin": .init(batches: 0, corruptRecords: 0, payloadTrades: nil),
+    ]
+
+    @Test("every corpus input runs through the fuzz probe without a crash, with the outcome it was made for", arguments: files)
+    func replay(_ name: String) throws {
+        let data = try Data(contentsOf: Self.directory.appendingPathComponent(name))
+        let outcome = data.withUnsafeBytes { SpoolFuzzProbe.run($0) }
+        if let expected = Self.expected[name] { #expect(outcome == expected) }
+    }
+}
