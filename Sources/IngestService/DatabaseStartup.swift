@@ -40,9 +40,9 @@ public enum DatabaseStartup {
             if maxAttempts > 0, attempt >= maxAttempts {
                 return .giveUp(.gaveUpReconnecting, reason: reason + "; giving up after \(attempt) attempts (DB_START_MAX_ATTEMPTS)")
             }
-            var delay = initialDelay
-            for _ in 1..<max(1, min(attempt, 30)) where delay < maximumDelay { delay *= 2 }
-            return .retry(delay: min(delay, maximumDelay), reason: reason + "; retrying")
+            // The batch writes' own schedule, with the start's longer cap: attempt 1 waits `initialDelay`.
+            let schedule = RetrySchedule(maxRetries: 0, initialDelay: initialDelay, maximumDelay: maximumDelay)
+            return .retry(delay: schedule.delay(forRetry: max(0, attempt - 1)), reason: reason + "; retrying")
         }
     }
 

@@ -373,7 +373,9 @@ public struct FeedSession: Sendable {
             let now = ContinuousClock.now
             attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
             intake.stats.frames.add(1)
-            intake.stats.lastMessageAtMicros.store(Self.nowMicros(), ordering: .relaxed)
+            // One wall-clock read per frame: the health report's last message time and the trades' `received_at`.
+            let receivedAt = Self.nowMicros()
+            intake.stats.lastMessageAtMicros.store(receivedAt, ordering: .relaxed)
             if tooLarge {
                 badFrame(.oversized, ["limit_bytes": "\(configuration.maxFrameBytes)"])
                 continue
@@ -383,7 +385,6 @@ public struct FeedSession: Sendable {
                 continue
             }
             frame.removeAll()
-            let receivedAt = Self.nowMicros()
             // Recorded before decoding, with the receive time the trades carry: a replay of the
             // recording then writes the very same rows, `received_at` included.
             recorder?.record(message, receivedAtMicros: receivedAt)

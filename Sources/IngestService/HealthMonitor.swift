@@ -115,8 +115,7 @@ public final class HealthMonitor: Sendable {
             healthEvents.append(
                 .connection(
                     atMicros: change.atMicros, component: "websocket", message: "feed \(change.from) -> \(change.to)", statusCode: nil,
-                    metadataJSON: "{\"from\":\(JSONLogHandler.jsonString(change.from)),\"to\":\(JSONLogHandler.jsonString(change.to))"
-                        + (change.detail.map { ",\"detail\":\(JSONLogHandler.jsonString(errors.mask($0)))" } ?? "") + "}"))
+                    metadataJSON: Self.jsonObject(["from": change.from, "to": change.to].merging(change.detail.map { ["detail": errors.mask($0)] } ?? [:]) { $1 })))
         }
         let marketOpen = configuration.marketHours.isOpen(at: date)
         // A standby reads no trades: its symbols say nothing about the market.
@@ -172,9 +171,13 @@ public final class HealthMonitor: Sendable {
     /// A `state` event for `/events` (no-op without clients).
     private func publishState(_ fields: [String: String]) {
         guard events.clientCount > 0 else { return }
-        let json = "{" + fields.keys.sorted().map { "\(JSONLogHandler.jsonString($0)):\(JSONLogHandler.jsonString(fields[$0]!))" }
+        events.publish(EventHub.format(event: "state", data: Self.jsonObject(fields)))
+    }
+
+    /// A flat JSON object of strings, keys sorted.
+    static func jsonObject(_ fields: [String: String]) -> String {
+        "{" + fields.keys.sorted().map { "\(JSONLogHandler.jsonString($0)):\(JSONLogHandler.jsonString(fields[$0]!))" }
             .joined(separator: ",") + "}"
-        events.publish(EventHub.format(event: "state", data: json))
     }
 
     /// The alert conditions of SPEC §5.4, fed to the alert book.

@@ -55,16 +55,8 @@ extension IngestApp {
         let stats = IngestStats()
         let counters = ReplayCounters()
         let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
-        let writer = PostgresTradeWriter(
-            conninfo: configuration.databaseURL, flavor: flavor, mode: configuration.writeMode, poolSize: configuration.dbPoolSize,
-            maintenance: configuration.poolMaintenance, logger: Logger(label: "database"))
-        let spool: Spool?
-        do {
-            spool = try configuration.spool.map { try Spool(configuration: $0) }
-        } catch {
-            logger.critical("the spool directory cannot be used", metadata: ["dir": "\(configuration.spool?.directory ?? "")", "error": "\(error)"])
-            return .internalError
-        }
+        let writer = makeWriter(configuration, flavor: flavor)
+        guard let spool = openSpool(configuration, logger: logger) else { return .internalError }
         // A replay streams no feed: it neither opens nor closes `feed_gaps` rows.
         let gaps = GapLedger(startsOpen: false)
         let deadLetters = DeadLetterQueue()
@@ -74,15 +66,7 @@ extension IngestApp {
         let reader = ReplayService(
             inputs: request.inputs, schedule: request.schedule, intake: intake, counters: counters, clock: ContinuousClock(),
             logger: Logger(label: "replay"))
-        let flusher = FlushService(
-            buffer: buffer, gaps: gaps, deadLetters: deadLetters, spool: spool, writer: writer,
-            policy: .init(
-                interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
-                maximumBatch: configuration.flushMaxBatch),
-            retry: RetrySchedule(maxRetries: configuration.maxRetries, initialDelay: configuration.retryDelay),
-            breakerFailures: configuration.dbBreakerFailures, breakerOpenDuration: configuration.dbBreakerOpen,
-            shutdownTimeout: configuration.shutdownTimeout, stats: stats, clock: ContinuousClock(),
-            logger: Logger(label: "buffer"))
+        let flusher = makeFlusher(configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, spool: spool, writer: writer, stats: stats)
 
         // The reader finishing ends the group; graceful shutdown runs in reverse
         // order, so the flusher then drains everything read (SPEC §5.2 drain).
@@ -97,20 +81,7 @@ extension IngestApp {
             ))
 
         // A second SIGINT exits at once, keeping the buffer in the spool as the service does.
-        let interrupts = Task {
-            var count = 0
-            for await _ in await UnixSignalsSequence(trapping: .sigint) {
-                count += 1
-                if count >= 2 {
-                    if let spool {
-                        spoolOrDrop(buffer.take(upTo: Int.max), spool: spool, stats: stats, logger: logger)
-                        try? spool.close()
-                    }
-                    logger.warning("second SIGINT: exiting without waiting for the flush", metadata: stats.summary.mapValues { "\($0)" })
-                    exit(130)
-                }
-            }
-        }
+        let interrupts = exitOnSecondInterrupt(buffer: buffer, spool: spool, stats: stats, logger: logger)
         defer { interrupts.cancel() }
 
         var status = ExitStatus.clean
@@ -121,11 +92,7 @@ extension IngestApp {
             status = .internalError
         }
         await writer.shutdown()
-        do {
-            try spool?.close()
-        } catch {
-            logger.error("spool could not be synced at exit", metadata: ["error": "\(error)"])
-        }
+        closeSpool(spool, logger: logger)
 
         let spoolHoldsTrades = spool.map { !$0.isEmpty } ?? false
         let spooled = spoolHoldsTrades

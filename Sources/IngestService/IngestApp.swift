@@ -88,17 +88,9 @@ public enum IngestApp {
 
         let stats = IngestStats()
         let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
-        let writer = PostgresTradeWriter(
-            conninfo: configuration.databaseURL, flavor: flavor, mode: configuration.writeMode, poolSize: configuration.dbPoolSize,
-            maintenance: configuration.poolMaintenance, logger: Logger(label: "database"))
+        let writer = makeWriter(configuration, flavor: flavor)
         writer.startMaintenance()
-        let spool: Spool?
-        do {
-            spool = try configuration.spool.map { try Spool(configuration: $0) }
-        } catch {
-            logger.critical("the spool directory cannot be used", metadata: ["dir": "\(configuration.spool?.directory ?? "")", "error": "\(error)"])
-            return .internalError
-        }
+        guard let spool = openSpool(configuration, logger: logger) else { return .internalError }
         if let snapshot = spool?.snapshot, snapshot.bytes > 0 {
             logger.info("spool left by an earlier run will be replayed first", metadata: ["bytes": "\(snapshot.bytes)", "segments": "\(snapshot.segments)"])
         }
@@ -158,16 +150,9 @@ public enum IngestApp {
         } else {
             feed
         }
-        let flusher = FlushService(
-            buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor, errors: errors,
-            spool: spool, writer: writer,
-            policy: .init(
-                interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
-                maximumBatch: configuration.flushMaxBatch),
-            retry: RetrySchedule(maxRetries: configuration.maxRetries, initialDelay: configuration.retryDelay),
-            breakerFailures: configuration.dbBreakerFailures, breakerOpenDuration: configuration.dbBreakerOpen,
-            shutdownTimeout: configuration.shutdownTimeout, stats: stats, clock: ContinuousClock(),
-            logger: Logger(label: "buffer"))
+        let flusher = makeFlusher(
+            configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor,
+            errors: errors, spool: spool, writer: writer, stats: stats)
 
         // Graceful shutdown runs in reverse order: the feed stops reading first, then the flusher drains,
         // then health and the status server (which show the drain while it lasts).
@@ -190,24 +175,7 @@ public enum IngestApp {
                 logger: Logger(label: "system", factory: { _ in SwiftLogNoOpLogHandler() })
             ))
 
-        // A second SIGINT exits at once (SPEC §5.2).
-        let interrupts = Task {
-            var count = 0
-            for await _ in await UnixSignalsSequence(trapping: .sigint) {
-                count += 1
-                if count >= 2 {
-                    // Exit now, but keep what the buffer holds: it goes to the spool for the next run.
-                    if let spool {
-                        let left = buffer.take(upTo: Int.max)
-                        spoolOrDrop(left, spool: spool, stats: stats, logger: logger)
-                        try? spool.close()
-                    }
-                    recorder?.close()
-                    logger.warning("second SIGINT: exiting without waiting for the flush", metadata: stats.summary.mapValues { "\($0)" })
-                    exit(130)
-                }
-            }
-        }
+        let interrupts = exitOnSecondInterrupt(buffer: buffer, spool: spool, stats: stats, logger: logger) { recorder?.close() }
         defer { interrupts.cancel() }
 
         var status = ExitStatus.clean
@@ -229,11 +197,7 @@ public enum IngestApp {
             logger.info("leader lock released", metadata: ["role": "\(role.role.rawValue)", "clean": .stringConvertible(released)])
         }
         await writer.shutdown()
-        do {
-            try spool?.close()
-        } catch {
-            logger.error("spool could not be synced at exit", metadata: ["error": "\(error)"])
-        }
+        closeSpool(spool, logger: logger)
         if let recorder {
             // The feed reader has stopped: what is queued is written and fsynced now.
             recorder.close()

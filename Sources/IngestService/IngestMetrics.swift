@@ -17,7 +17,7 @@ public final class IngestMetrics: Sendable {
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
     ]
-    public static let writeTimerLabel = "ingest_db_write_seconds"
+    public static let writeHistogramName = "ingest_db_write_seconds"
 
     private let lastTotals = Mutex<[String: Int]>([:])
     /// `ingest_db_write_seconds`: one observation per committed batch.
@@ -25,7 +25,7 @@ public final class IngestMetrics: Sendable {
 
     public init() {
         dbWriteSeconds = registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(metricName: Self.writeTimerLabel, unitName: "", helpText: "Duration of one committed batch write (one transaction)."),
+            descriptor: MetricNameDescriptor(metricName: Self.writeHistogramName, unitName: "", helpText: "Duration of one committed batch write (one transaction)."),
             labels: [], buckets: Self.writeBuckets)
     }
 

@@ -77,7 +77,7 @@ struct DatabaseStartTests {
             let count = try PGConnection(conninfo: server.url).query("SELECT count(*) FROM options_trades").first?.first ?? nil
             return (Int(count ?? "0") ?? 0) > 0 ? count : nil
         }
-        #expect(rows != nil)
+        #expect((Int(rows) ?? 0) > 0, "trades reached the database that was down at start")
         ingester.signal(SIGTERM)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
         sim.signal(SIGTERM)

@@ -1,0 +1,77 @@
+import Foundation
+import IngestDatabase
+import IngestPipeline
+import Logging
+import UnixSignals
+
+/// The parts the live service and `replay` build alike: one writer, one spool,
+/// one flusher, one second-SIGINT rule, so that a replay really runs the same
+/// pipeline as the feed (issue 10).
+extension IngestApp {
+    /// The pooled writer for `flavor`, as configured.
+    static func makeWriter(_ configuration: IngestConfiguration, flavor: DatabaseFlavor) -> PostgresTradeWriter {
+        PostgresTradeWriter(
+            conninfo: configuration.databaseURL, flavor: flavor, mode: configuration.writeMode, poolSize: configuration.dbPoolSize,
+            maintenance: configuration.poolMaintenance, logger: Logger(label: "database"))
+    }
+
+    /// Opens `SPOOL_DIR` (`nil` spool when `SPOOL_MAX_BYTES=0`); `nil` result: it cannot be used (logged).
+    static func openSpool(_ configuration: IngestConfiguration, logger: Logger) -> Spool?? {
+        do {
+            return .some(try configuration.spool.map { try Spool(configuration: $0) })
+        } catch {
+            logger.critical("the spool directory cannot be used", metadata: ["dir": "\(configuration.spool?.directory ?? "")", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// The flusher under the configured flush policy, retries, breaker and shutdown timeout.
+    static func makeFlusher(
+        _ configuration: IngestConfiguration, buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue,
+        healthEvents: HealthEventQueue = .init(), monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(),
+        spool: Spool?, writer: PostgresTradeWriter, stats: IngestStats
+    ) -> FlushService<ContinuousClock> {
+        FlushService(
+            buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: monitor, errors: errors,
+            spool: spool, writer: writer,
+            policy: .init(
+                interval: configuration.flushInterval, minimumBatch: configuration.flushMinBatch,
+                maximumBatch: configuration.flushMaxBatch),
+            retry: RetrySchedule(maxRetries: configuration.maxRetries, initialDelay: configuration.retryDelay),
+            breakerFailures: configuration.dbBreakerFailures, breakerOpenDuration: configuration.dbBreakerOpen,
+            shutdownTimeout: configuration.shutdownTimeout, stats: stats, clock: ContinuousClock(),
+            logger: Logger(label: "buffer"))
+    }
+
+    /// A second SIGINT exits at once (SPEC §5.2), but keeps what the buffer
+    /// holds: it goes to the spool for the next run. `beforeExit` closes what
+    /// else must be synced (the recording).
+    static func exitOnSecondInterrupt(
+        buffer: TradeBuffer, spool: Spool?, stats: IngestStats, logger: Logger, beforeExit: @escaping @Sendable () -> Void = {}
+    ) -> Task<Void, Never> {
+        Task {
+            var count = 0
+            for await _ in await UnixSignalsSequence(trapping: .sigint) {
+                count += 1
+                if count >= 2 {
+                    if let spool {
+                        spoolOrDrop(buffer.take(upTo: Int.max), spool: spool, stats: stats, logger: logger)
+                        try? spool.close()
+                    }
+                    beforeExit()
+                    logger.warning("second SIGINT: exiting without waiting for the flush", metadata: stats.summary.mapValues { "\($0)" })
+                    exit(130)
+                }
+            }
+        }
+    }
+
+    /// Seals the spool's open segment at exit (fsync) and frees the directory.
+    static func closeSpool(_ spool: Spool?, logger: Logger) {
+        do {
+            try spool?.close()
+        } catch {
+            logger.error("spool could not be synced at exit", metadata: ["error": "\(error)"])
+        }
+    }
+}
