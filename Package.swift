@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "ingest-options", targets: ["ingest-options"]),
         .executable(name: "feed-sim", targets: ["feed-sim"]),
+        // For the separate benchmark package in Benchmarks/ (issue 8).
+        .library(name: "OptionsFeed", targets: ["OptionsFeed"]),
+        .library(name: "IngestPipeline", targets: ["IngestPipeline"]),
+        .library(name: "IngestDatabase", targets: ["IngestDatabase"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -18,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
@@ -52,6 +57,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
 

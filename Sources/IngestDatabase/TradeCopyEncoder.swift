@@ -19,6 +19,8 @@ public struct TradeCopyEncoder: Sendable {
     public func encode(_ trades: some Sequence<OptionTrade>, into output: inout [UInt8]) {
         output.removeAll(keepingCapacity: true)
         // Signature "PGCOPY\n\377\r\n\0", flags, header extension length.
+        // Room for the usual row (~150 bytes) up front: the appends below then never grow the array.
+        output.reserveCapacity(19 + 160 * trades.underestimatedCount)
         output.append(contentsOf: [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00])
         output.appendInt32(0)
         output.appendInt32(0)
@@ -59,28 +61,38 @@ public struct TradeCopyEncoder: Sendable {
     static func appendNumeric(thousandths value: Int64, into output: inout [UInt8]) {
         let negative = value < 0
         let magnitude = value.magnitude
-        var integerPart = magnitude / 1000
+        let integerPart = magnitude / 1000
         let fraction = magnitude % 1000
-        var integerDigits: [Int16] = []
-        while integerPart > 0 {
-            integerDigits.append(Int16(integerPart % 10_000))
-            integerPart /= 10_000
+        // At most 5 base-10000 integer groups (|Int64| / 1000 < 10^16) and one for the fraction:
+        // on the stack, so a row costs no allocation.
+        withUnsafeTemporaryAllocation(of: Int16.self, capacity: 6) { digits in
+            var integerGroups = 0
+            var rest = integerPart
+            while rest > 0 {
+                rest /= 10_000
+                integerGroups += 1
+            }
+            rest = integerPart
+            for index in stride(from: integerGroups - 1, through: 0, by: -1) {
+                digits[index] = Int16(rest % 10_000)
+                rest /= 10_000
+            }
+            var count = integerGroups
+            var weight = Int16(integerGroups - 1)
+            if fraction != 0 {
+                if integerGroups == 0 { weight = -1 }
+                digits[count] = Int16(fraction * 10)  // 3 decimals fill the first base-10000 group as ×10
+                count += 1
+            }
+            while count > 0, digits[count - 1] == 0 { count -= 1 }
+            if count == 0 { weight = 0 }
+            output.appendInt32(Int32(8 + 2 * count))
+            output.appendInt16(Int16(count))
+            output.appendInt16(weight)
+            output.appendUInt16(negative && count > 0 ? 0x4000 : 0x0000)
+            output.appendInt16(3)
+            for index in 0..<count { output.appendInt16(digits[index]) }
         }
-        integerDigits.reverse()
-        var digits = integerDigits
-        var weight = Int16(integerDigits.count - 1)
-        if fraction != 0 {
-            if integerDigits.isEmpty { weight = -1 }
-            digits.append(Int16(fraction * 10))  // 3 decimals fill the first base-10000 group as ×10
-        }
-        while let last = digits.last, last == 0 { digits.removeLast() }
-        if digits.isEmpty { weight = 0 }
-        output.appendInt32(Int32(8 + 2 * digits.count))
-        output.appendInt16(Int16(digits.count))
-        output.appendInt16(weight)
-        output.appendUInt16(negative && !digits.isEmpty ? 0x4000 : 0x0000)
-        output.appendInt16(3)
-        for digit in digits { output.appendInt16(digit) }
     }
 
     /// One-dimensional `smallint[]` send format; an empty array has no dimensions.

@@ -1,4 +1,6 @@
+import Histogram
 import IngestDatabase
+import OptionsFeed
 import Synchronization
 
 /// What the health report says about the database (SPEC §5.4 `database`):
@@ -8,6 +10,9 @@ public final class DatabaseMonitor: Sendable {
     /// Batch write latencies kept for the percentiles: the last 1024 batches
     /// (bounded, and recent enough to say how the database is doing now).
     public static let latencyWindow = 1024
+    /// The longest receive-to-commit lag told apart, µs: one hour. Longer ones
+    /// (a spool drained after a long outage, a replay of an old recording) count as one hour.
+    public static let commitLagCeilingMicros: UInt64 = 3_600_000_000
 
     public struct LastError: Sendable, Equatable {
         public var errorClass: String
@@ -28,6 +33,9 @@ public final class DatabaseMonitor: Sendable {
         public var latencyP99: Double?
         public var lastBatchTrades: Int?
         public var lastBatchSeconds: Double?
+        /// Receive to commit, per trade, over every trade committed since the start; seconds.
+        public var commitLagP50: Double?
+        public var commitLagP99: Double?
     }
 
     private struct State {
@@ -38,6 +46,9 @@ public final class DatabaseMonitor: Sendable {
         var latencies: [Double] = []
         var lastBatchTrades: Int?
         var next = 0
+        /// Per trade, µs, 2 significant digits (1 % resolution), a few kB.
+        var commitLag = Histogram<UInt64>(
+            highestTrackableValue: DatabaseMonitor.commitLagCeilingMicros, numberOfSignificantValueDigits: .two)
     }
 
     private let state = Mutex(State())
@@ -54,6 +65,16 @@ public final class DatabaseMonitor: Sendable {
         state.withLock { state in
             state.breaker = name
             state.breakerSince = now
+        }
+    }
+
+    /// Records each trade's lag from its receipt (`receivedAtMicros`) to `commitMicros`.
+    public func committed(_ batch: some Sequence<OptionTrade>, atMicros commitMicros: Int64) {
+        state.withLock { state in
+            for trade in batch {
+                let lag = UInt64(clamping: max(0, commitMicros - trade.receivedAtMicros))
+                _ = state.commitLag.record(min(lag, Self.commitLagCeilingMicros))
+            }
         }
     }
 
@@ -89,10 +110,15 @@ public final class DatabaseMonitor: Sendable {
             let rank = Int((p * Double(sorted.count)).rounded(.up))
             return sorted[max(0, min(sorted.count, rank) - 1)]
         }
+        let lag = state.commitLag
+        func lagPercentile(_ p: Double) -> Double? {
+            lag.totalCount == 0 ? nil : Double(lag.valueAtPercentile(p)) / 1e6
+        }
         return Snapshot(
             flavor: flavor, breaker: state.breaker, breakerSince: state.breakerSince, lastError: state.lastError,
             lastSuccessMicros: state.lastSuccessMicros, latencyP50: percentile(0.5), latencyP99: percentile(0.99),
             lastBatchTrades: state.lastBatchTrades,
-            lastBatchSeconds: state.latencies.isEmpty ? nil : state.latencies[(state.next + Self.latencyWindow - 1) % Self.latencyWindow % state.latencies.count])
+            lastBatchSeconds: state.latencies.isEmpty ? nil : state.latencies[(state.next + Self.latencyWindow - 1) % Self.latencyWindow % state.latencies.count],
+            commitLagP50: lagPercentile(50), commitLagP99: lagPercentile(99))
     }
 }

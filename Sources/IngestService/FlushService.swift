@@ -248,7 +248,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             do {
                 let result = try await writer.write(batch)
                 recordSuccess(&breaker)
-                recordCommitted(result, duration: started.duration(to: clock.now))
+                recordCommitted(batch, result, duration: started.duration(to: clock.now))
                 return true
             } catch {
                 stats.batchesFailed.add(1)
@@ -303,7 +303,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             switch outcome {
             case .success(let result):
                 recordSuccess(&breaker)
-                recordCommitted(result, duration: duration)
+                recordCommitted(batches[index], result, duration: duration)
             case .failure:
                 if await !write(batches[index], breaker: &breaker) { unwritten += batches[index] }
             }
@@ -315,8 +315,10 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// Counts and logs a committed batch.
-    private func recordCommitted(_ result: BatchResult, duration: Duration) {
-        monitor.batchWritten(trades: result.trades, duration: duration, atMicros: FeedSession.nowMicros())
+    private func recordCommitted(_ batch: [OptionTrade], _ result: BatchResult, duration: Duration) {
+        let now = FeedSession.nowMicros()
+        monitor.batchWritten(trades: result.trades, duration: duration, atMicros: now)
+        monitor.committed(batch, atMicros: now)
         if !result.deadLetters.isEmpty {
             errors.record(.data, count: result.deadLetters.count, message: "rows refused by the database: \(result.deadLetters[0].message ?? "")")
         }

@@ -290,7 +290,8 @@ public final class HealthMonitor: Sendable {
                 lastError: databaseState.lastError.map {
                     .init(errorClass: $0.errorClass, sqlstate: $0.sqlState, message: $0.message, at: iso($0.atMicros))
                 },
-                writeLatencyP50Ms: databaseState.latencyP50.map { $0 * 1000 }, writeLatencyP99Ms: databaseState.latencyP99.map { $0 * 1000 }),
+                writeLatencyP50Ms: databaseState.latencyP50.map { $0 * 1000 }, writeLatencyP99Ms: databaseState.latencyP99.map { $0 * 1000 },
+                commitLagP50Ms: databaseState.commitLagP50.map { $0 * 1000 }, commitLagP99Ms: databaseState.commitLagP99.map { $0 * 1000 }),
             symbols: .init(
                 tracked: tracked, watched: watched.count, marketOpen: marketOpen, healthy: counts[.healthy] ?? 0,
                 degraded: counts[.degraded] ?? 0, stale: counts[.stale] ?? 0, critical: counts[.critical] ?? 0,

@@ -82,6 +82,9 @@ public struct HealthReport: Sendable, Codable, Equatable {
         public var lastError: LastError?
         public var writeLatencyP50Ms: Double?
         public var writeLatencyP99Ms: Double?
+        /// From a trade's receipt to the commit of its batch, over all trades since the start (issue 8).
+        public var commitLagP50Ms: Double?
+        public var commitLagP99Ms: Double?
     }
 
     public struct LastError: Sendable, Codable, Equatable {

@@ -6,9 +6,14 @@ public struct DecodedFrame: Sendable {
     public var statuses: [FeedStatus] = []
     /// Events of a type this service does not handle (quotes, aggregates, …) or without `ev`.
     public var unknownEvents: Int = 0
+    /// Contracts met in earlier frames: a known one is not parsed or allocated again.
+    public var symbols = SymbolTable()
+    /// Condition lists met in earlier frames, shared by the trades that carry them.
+    public var conditionLists = ConditionLists()
 
     public init() {}
 
+    /// Empties the events for the next frame; the contracts and condition lists stay known.
     public mutating func removeAll() {
         trades.removeAll(keepingCapacity: true)
         invalid.removeAll(keepingCapacity: true)
@@ -113,7 +118,10 @@ public struct FrameDecoder: Sendable {
             return
         }
         if scanner.equals(ev, "T") {
-            switch fields.trade(in: scanner.bytes, receivedAtMicros: receivedAtMicros) {
+            switch fields.trade(
+                in: scanner.bytes, receivedAtMicros: receivedAtMicros,
+                symbols: &output.symbols, conditionLists: &output.conditionLists)
+            {
             case .success(let trade):
                 output.trades.append(trade)
             case .failure(let reason):
@@ -143,7 +151,9 @@ struct EventFields {
     var s: JSONNumber?
     var t: JSONNumber?
     var q: JSONNumber?
-    var conditions: [Int16] = []
+    /// The first codes of `c`, packed; `longConditions` holds every code once there are more.
+    var conditionKey = ConditionLists.Key()
+    var longConditions: [Int16]?
     var badField = false
 
     mutating func read(key: StringToken, from scanner: inout JSONScanner) throws(FrameError) {
@@ -211,7 +221,11 @@ struct EventFields {
         while true {
             scanner.skipWhitespace()
             if let number = try readNumber(&scanner), let value = number.int64, let code = Int16(exactly: value) {
-                conditions.append(code)
+                if longConditions != nil {
+                    longConditions!.append(code)
+                } else if !conditionKey.append(code) {
+                    longConditions = conditionKey.codes + [code]
+                }
             } else {
                 badField = true
             }
@@ -224,9 +238,12 @@ struct EventFields {
     }
 
     /// Validates the fields of a `T` event (SPEC §4: symbol, price, size, timestamp).
-    func trade(in bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64) -> Result<OptionTrade, InvalidTradeReason> {
+    func trade(
+        in bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64,
+        symbols: inout SymbolTable, conditionLists: inout ConditionLists
+    ) -> Result<OptionTrade, InvalidTradeReason> {
         guard let sym, !sym.hasEscape,
-            let symbol = OptionSymbol(utf8: UnsafeRawBufferPointer(rebasing: bytes[sym.start..<sym.start + sym.length]))
+            let symbol = symbols.symbol(utf8: UnsafeRawBufferPointer(rebasing: bytes[sym.start..<sym.start + sym.length]))
         else { return .failure(.badSymbol) }
         guard let price = p?.double, price.isFinite, price > 0 else { return .failure(.nonPositivePrice) }
         guard let size = s?.int64, size > 0 else { return .failure(.nonPositiveSize) }
@@ -242,6 +259,7 @@ struct EventFields {
             exchange = code
         }
         guard !badField else { return .failure(.badField) }
+        let conditions = longConditions ?? conditionLists.list(conditionKey)
         return .success(
             OptionTrade(
                 symbol: symbol, exchange: exchange, price: price, size: size, conditions: conditions,

@@ -64,6 +64,9 @@ struct HealthReportTests {
         #expect((database["rows_written"] as? Int ?? 0) > 0)
         #expect(database["breaker"] as? String == "closed")
         #expect(database["write_latency_p99_ms"] is Double || database["write_latency_p99_ms"] is Int)
+        // Receive to commit: at least one flush period's wait can be in it, never a negative or absurd figure.
+        let lag = try #require((database["commit_lag_p99_ms"] as? NSNumber)?.doubleValue, "commit_lag_p99_ms")
+        #expect(lag >= 0 && lag < 30_000, "commit_lag_p99_ms \(lag)")
         let errors = try #require(streaming["errors"] as? [String: Any])
         #expect(((errors["data"] as? [String: Any])?["count"] as? Int ?? 0) > 0, "invalid trades are data errors")
         #expect(((streaming["symbols"] as? [String: Any])?["tracked"] as? Int ?? 0) > 0)

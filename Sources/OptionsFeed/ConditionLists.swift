@@ -1,0 +1,50 @@
+/// The trade-condition lists the decoder has met, shared between trades: a
+/// feed repeats a handful of lists (`[227]`, `[209]`, `[219, 227]` …), so a
+/// trade reuses the stored array instead of allocating its own (issue 8).
+/// Lists of up to three codes are kept, keyed by the codes packed in 64 bits;
+/// longer ones are rare and get their own array.
+public struct ConditionLists: Sendable {
+    /// Distinct lists kept before the table starts over (bounded memory).
+    public static let defaultCapacity = 4096
+    /// The longest list kept.
+    static let maximumShared = 3
+
+    private var lists: [UInt64: [Int16]] = [:]
+    public let capacity: Int
+
+    public init(capacity: Int = ConditionLists.defaultCapacity) {
+        self.capacity = max(1, capacity)
+    }
+
+    public var count: Int { lists.count }
+
+    /// The list of `count` (≤ 3) codes packed in `key` by `Key`.
+    mutating func list(_ key: Key) -> [Int16] {
+        if key.count == 0 { return [] }
+        if let list = lists[key.packed] { return list }
+        if lists.count >= capacity { lists.removeAll(keepingCapacity: true) }
+        let list = key.codes
+        lists[key.packed] = list
+        return list
+    }
+
+    /// Up to three codes and how many there are, in one word: a list's identity.
+    struct Key: Sendable {
+        private(set) var packed: UInt64 = 0
+        private(set) var count = 0
+
+        /// Adds a code; `false` when the key is full (the caller keeps its own array).
+        @inline(__always)
+        mutating func append(_ code: Int16) -> Bool {
+            guard count < ConditionLists.maximumShared else { return false }
+            packed |= UInt64(UInt16(bitPattern: code)) << (16 * UInt64(count))
+            count += 1
+            packed = (packed & 0x0000_FFFF_FFFF_FFFF) | (UInt64(count) << 48)
+            return true
+        }
+
+        var codes: [Int16] {
+            (0..<count).map { Int16(bitPattern: UInt16(truncatingIfNeeded: packed >> (16 * UInt64($0)))) }
+        }
+    }
+}

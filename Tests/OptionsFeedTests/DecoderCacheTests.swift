@@ -1,0 +1,92 @@
+import Testing
+
+@testable import OptionsFeed
+
+/// The decoder's memory of contracts and condition lists (issue 8): a known
+/// contract or list is reused, never confused with another, and the memory
+/// stays bounded.
+@Suite("Decoder caches")
+struct DecoderCacheTests {
+    func symbol(_ table: inout SymbolTable, _ text: String) -> OptionSymbol? {
+        var text = text
+        return text.withUTF8 { table.symbol(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    @Test func aKnownContractIsReusedAndADifferentOneIsNot() throws {
+        var table = SymbolTable(capacity: 8)
+        let first = try #require(symbol(&table, "O:SPY251219C00650000"))
+        let again = try #require(symbol(&table, "O:SPY251219C00650000"))
+        let other = try #require(symbol(&table, "O:SPY251219P00650000"))
+        #expect(first == again)
+        #expect(other.type == .put)
+        #expect(other != first)
+        #expect(table.count == 2)
+        #expect(first == OptionSymbol("O:SPY251219C00650000"))
+    }
+
+    @Test func aBadSymbolIsNotRemembered() {
+        var table = SymbolTable(capacity: 8)
+        #expect(symbol(&table, "O:SPY251219X00650000") == nil)
+        #expect(symbol(&table, "") == nil)
+        #expect(table.count == 0)
+    }
+
+    @Test func aFullTableStartsOverAndStillAnswersRight() throws {
+        var table = SymbolTable(capacity: 4)
+        let texts = (0..<10).map { "O:AAPL260116C\(10_000_000 + $0 * 5000)" }
+        for text in texts {
+            let parsed = try #require(symbol(&table, text))
+            #expect(parsed.raw == text)
+            #expect(table.count <= 4)
+        }
+        for text in texts.reversed() {
+            #expect(try #require(symbol(&table, text)).raw == text)
+        }
+    }
+
+    @Test func conditionListsAreSharedByContentAndKeepOrder() {
+        var lists = ConditionLists(capacity: 16)
+        func list(_ codes: [Int16]) -> [Int16] {
+            var key = ConditionLists.Key()
+            for code in codes {
+                let appended = key.append(code)
+                #expect(appended)
+            }
+            return lists.list(key)
+        }
+        #expect(list([]) == [])
+        #expect(list([0]) == [0])
+        #expect(list([0, 0]) == [0, 0])
+        #expect(list([219, 227]) == [219, 227])
+        #expect(list([227, 219]) == [227, 219])
+        #expect(list([-1, 32767, -32768]) == [-1, 32767, -32768])
+        #expect(lists.count == 5)
+        _ = list([219, 227])
+        #expect(lists.count == 5)
+    }
+
+    @Test func aKeyHoldsThreeCodes() {
+        var key = ConditionLists.Key()
+        let three = key.append(1) && key.append(2) && key.append(3)
+        let fourth = key.append(4)
+        #expect(three)
+        #expect(!fourth)
+        #expect(key.codes == [1, 2, 3])
+    }
+
+    @Test func theDecoderKeepsLongListsWholeAndRemembersContractsAcrossFrames() throws {
+        let decoder = FrameDecoder()
+        var frame = DecodedFrame()
+        let text = #"[{"ev":"T","sym":"O:SPY251219C00650000","p":1.5,"s":2,"c":[1,2,3,4,5],"t":1764614400000,"q":1},"#
+            + #"{"ev":"T","sym":"O:SPY251219C00650000","p":1.5,"s":2,"c":[227],"t":1764614400000,"q":2}]"#
+        var bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { try decoder.decode($0, receivedAtMicros: 0, into: &frame) }
+        #expect(frame.trades.map(\.conditions) == [[1, 2, 3, 4, 5], [227]])
+        frame.removeAll()
+        bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { try decoder.decode($0, receivedAtMicros: 0, into: &frame) }
+        #expect(frame.trades.count == 2)
+        #expect(frame.symbols.count == 1)
+        #expect(frame.conditionLists.count == 1)
+    }
+}
