@@ -9,7 +9,8 @@ let package = Package(
     name: "ingest-options-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        // Named: a path package is otherwise known by its directory name (main, ci, …).
+        .package(name: "ingest-options", path: ".."),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],

@@ -34,7 +34,13 @@ public final class TradeBuffer: Sendable {
     }
 
     /// Appends as many trades as fit and returns how many were taken.
-    public func append(contentsOf trades: some Collection<OptionTrade>) -> Int {
+    public func append(contentsOf trades: [OptionTrade]) -> Int {
+        append(contentsOf: trades[...])
+    }
+
+    /// Not generic on purpose: across the module boundary a generic would copy
+    /// each trade through protocol witnesses, unspecialized (issue 8).
+    public func append(contentsOf trades: ArraySlice<OptionTrade>) -> Int {
         let (taken, waiting) = state.withLock { state in
             let taken = state.ring.append(contentsOf: trades)
             state.highWater = max(state.highWater, state.ring.count)

@@ -156,6 +156,7 @@ struct EventFields {
     var longConditions: [Int16]?
     var badField = false
 
+    @inline(__always)
     mutating func read(key: StringToken, from scanner: inout JSONScanner) throws(FrameError) {
         guard key.length <= 7, !key.hasEscape else {
             try scanner.skipValue()
@@ -185,6 +186,7 @@ struct EventFields {
     }
 
     /// A number, `nil` for JSON `null`; any other type marks the event bad.
+    @inline(__always)
     private mutating func readNumber(_ scanner: inout JSONScanner) throws(FrameError) -> JSONNumber? {
         switch scanner.peek() ?? 0 {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -199,6 +201,7 @@ struct EventFields {
         }
     }
 
+    @inline(__always)
     private mutating func readString(_ scanner: inout JSONScanner) throws(FrameError) -> StringToken? {
         if scanner.peek() == UInt8(ascii: "\"") { return try scanner.scanString() }
         try scanner.skipValue()
@@ -245,7 +248,7 @@ struct EventFields {
         guard let sym, !sym.hasEscape,
             let symbol = symbols.symbol(utf8: UnsafeRawBufferPointer(rebasing: bytes[sym.start..<sym.start + sym.length]))
         else { return .failure(.badSymbol) }
-        guard let price = p?.double, price.isFinite, price > 0 else { return .failure(.nonPositivePrice) }
+        guard let price = p?.double(in: bytes), price.isFinite, price > 0 else { return .failure(.nonPositivePrice) }
         guard let size = s?.int64, size > 0 else { return .failure(.nonPositiveSize) }
         // A notional that does not fit a Double (a price like 1e300) is no trade.
         guard (price * Double(size) * 100).isFinite else { return .failure(.badField) }

@@ -14,10 +14,9 @@ struct JSONNumber {
     var negative: Bool
     /// Digits were dropped (more than 19 significant): the fast conversions don't apply.
     var lossy: Bool
+    /// Where the text is in the frame, for the slow path (`Double(String)`).
     var start: Int
     var end: Int
-    /// The text, kept for the slow path (`Double(String)`).
-    var bytes: UnsafeRawBufferPointer
 
     private static let powersOfTen: [Double] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
@@ -26,7 +25,7 @@ struct JSONNumber {
 
     /// The nearest `Double`. Exact (correctly rounded) on the fast path: a
     /// mantissa below 2^53 times or divided by an exact power of ten ≤ 10^22.
-    var double: Double? {
+    func double(in bytes: UnsafeRawBufferPointer) -> Double? {
         if !lossy, mantissa <= (1 << 53), exponent >= -22, exponent <= 22 {
             let value = Double(mantissa)
             let scaled = exponent >= 0 ? value * Self.powersOfTen[exponent] : value / Self.powersOfTen[-exponent]
@@ -75,10 +74,12 @@ struct JSONScanner {
         FrameError(offset: index, reason: reason)
     }
 
+    @inline(__always)
     func peek() -> UInt8? {
         index < bytes.count ? bytes[index] : nil
     }
 
+    @inline(__always)
     mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
@@ -88,11 +89,13 @@ struct JSONScanner {
         }
     }
 
+    @inline(__always)
     mutating func expect(_ byte: UInt8) throws(FrameError) {
         guard peek() == byte else { throw error("expected \(Character(Unicode.Scalar(byte)))") }
         index += 1
     }
 
+    @inline(__always)
     mutating func scanString() throws(FrameError) -> StringToken {
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string") }
         index += 1
@@ -117,9 +120,10 @@ struct JSONScanner {
         throw error("unterminated string")
     }
 
+    @inline(__always)
     mutating func scanNumber() throws(FrameError) -> JSONNumber {
         let start = index
-        var number = JSONNumber(mantissa: 0, exponent: 0, negative: false, lossy: false, start: start, end: start, bytes: bytes)
+        var number = JSONNumber(mantissa: 0, exponent: 0, negative: false, lossy: false, start: start, end: start)
         if peek() == UInt8(ascii: "-") {
             number.negative = true
             index += 1
@@ -222,6 +226,7 @@ struct JSONScanner {
         index += count
     }
 
+    @inline(__always)
     func equals(_ token: StringToken, _ word: StaticString) -> Bool {
         guard !token.hasEscape, token.length == word.utf8CodeUnitCount else { return false }
         for offset in 0..<token.length where bytes[token.start + offset] != word.utf8Start[offset] {

@@ -10,59 +10,95 @@ public struct SymbolTable: Sendable {
     /// some tens of thousands of contracts; 32 768 hold them in ~4 MB.
     public static let defaultCapacity = 32_768
 
-    private struct Entry: Sendable {
-        var hash: UInt64
-        var symbol: OptionSymbol
-    }
-
-    private var slots: [Entry?]
+    /// Open addressing over two parallel arrays: the probe compares hashes
+    /// (0 = empty slot) and touches a symbol only on a hash match.
+    private var hashes: [UInt64]
+    private var symbols: [OptionSymbol?]
     private var mask: Int
     public private(set) var count = 0
     public let capacity: Int
 
     public init(capacity: Int = SymbolTable.defaultCapacity) {
         self.capacity = max(1, capacity)
-        // Below half full: probes stay short.
-        var size = 16
-        while size < 2 * self.capacity { size *= 2 }
-        slots = []
-        mask = size - 1
+        hashes = []
+        symbols = []
+        mask = -1
     }
 
     /// The symbol for these bytes: the one met before, or a freshly parsed one
     /// (remembered); `nil` when the bytes are no option symbol.
     public mutating func symbol(utf8 bytes: UnsafeRawBufferPointer) -> OptionSymbol? {
-        if slots.isEmpty { slots = Array(repeating: nil, count: mask + 1) }
         let hash = Self.hash(bytes)
         var index = Int(truncatingIfNeeded: hash) & mask
-        while let entry = slots[index] {
-            if entry.hash == hash, Self.equal(entry.symbol.raw, bytes) { return entry.symbol }
-            index = (index + 1) & mask
+        if !hashes.isEmpty {
+            while hashes[index] != 0 {
+                if hashes[index] == hash, let symbol = symbols[index], Self.equal(symbol.raw, bytes) { return symbol }
+                index = (index + 1) & mask
+            }
         }
         guard let parsed = OptionSymbol(utf8: bytes) else { return nil }
-        if count == capacity {
-            removeAll()
-            return symbol(utf8: bytes)
+        if count == capacity { removeAll() }
+        // Below half full, probes stay short. The table starts small and doubles, so a
+        // decoder that meets few contracts (a test, a fuzz input) costs little memory.
+        if 2 * (count + 1) > hashes.count {
+            grow()
+            index = Int(truncatingIfNeeded: hash) & mask
         }
-        slots[index] = Entry(hash: hash, symbol: parsed)
+        while hashes[index] != 0 { index = (index + 1) & mask }
+        hashes[index] = hash
+        symbols[index] = parsed
         count += 1
         return parsed
     }
 
+    private mutating func grow() {
+        let size = max(64, 2 * hashes.count)
+        let oldHashes = hashes
+        let oldSymbols = symbols
+        hashes = Array(repeating: 0, count: size)
+        symbols = Array(repeating: nil, count: size)
+        mask = size - 1
+        for (hash, symbol) in zip(oldHashes, oldSymbols) where hash != 0 {
+            var index = Int(truncatingIfNeeded: hash) & mask
+            while hashes[index] != 0 { index = (index + 1) & mask }
+            hashes[index] = hash
+            symbols[index] = symbol
+        }
+    }
+
     /// Forgets every contract (keeps the slots' storage).
     public mutating func removeAll() {
-        for index in slots.indices { slots[index] = nil }
+        for index in hashes.indices {
+            hashes[index] = 0
+            symbols[index] = nil
+        }
         count = 0
     }
 
-    /// FNV-1a, 64 bit: a few cycles per byte, and symbols are ~20 bytes.
+    /// 8 bytes at a time with a multiply-xorshift mix (a symbol is ~20 bytes:
+    /// three rounds, not twenty); never 0, the empty slot.
     @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            hash = mix(hash ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            offset += 8
         }
-        return hash
+        if offset < bytes.count {
+            var tail: UInt64 = 0
+            for index in offset..<bytes.count { tail = tail << 8 | UInt64(bytes[index]) }
+            hash = mix(hash ^ tail)
+        }
+        return hash | 1
+    }
+
+    @inline(__always)
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var value = value &* 0xBF58_476D_1CE4_E5B9
+        value ^= value >> 31
+        value = value &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 29)
     }
 
     @inline(__always)

@@ -1,3 +1,4 @@
+import OptionsFeed
 import Testing
 
 @testable import IngestDatabase
@@ -47,5 +48,30 @@ struct TradeCopyEncoderTests {
         var bytes: [UInt8] = []
         TradeCopyEncoder().encode([], into: &bytes)
         #expect(bytes == [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF])
+    }
+
+    @Test("a row is the 13 fields in column order, each length-prefixed, big-endian")
+    func row() throws {
+        let symbol = try #require(OptionSymbol("O:SPY251219C00650500"))
+        let trade = OptionTrade(
+            symbol: symbol, exchange: 65, price: 1.25, size: 3, conditions: [227], timestampMs: 1_764_614_400_123,
+            sequence: 42, receivedAtMicros: 1_764_614_400_200_000)
+        func be<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.bigEndian, Array.init) }
+        func field(_ bytes: [UInt8]) -> [UInt8] { be(Int32(bytes.count)) + bytes }
+        let epoch: Int64 = 946_684_800_000_000
+        var expected: [UInt8] = be(Int16(13))
+        expected += field(Array("O:SPY251219C00650500".utf8)) + field(Array("SPY".utf8))
+        expected += field(be(Int32(9484)))  // 2025-12-19 is day 9484 after 2000-01-01
+        expected += field([UInt8(ascii: "C")])
+        expected += field(be(Int16(2)) + be(Int16(0)) + be(Int16(0)) + be(Int16(3)) + be(Int16(650)) + be(Int16(5000)))  // 650.500
+        expected += field(be(Int16(65)))
+        expected += field(be(Double(1.25).bitPattern)) + field(be(Int64(3))) + field(be(Double(375).bitPattern))
+        expected += field(be(Int32(1)) + be(Int32(0)) + be(Int32(21)) + be(Int32(1)) + be(Int32(1)) + be(Int32(2)) + be(Int16(227)))
+        expected += field(be(Int64(1_764_614_400_123_000) - epoch)) + field(be(Int64(42))) + field(be(Int64(1_764_614_400_200_000) - epoch))
+        var bytes: [UInt8] = []
+        TradeCopyEncoder().encode([trade, trade], into: &bytes)
+        #expect(Array(bytes[19..<(19 + expected.count)]) == expected)
+        #expect(Array(bytes[(19 + expected.count)..<(19 + 2 * expected.count)]) == expected)
+        #expect(bytes.count == 19 + 2 * expected.count + 2)
     }
 }
