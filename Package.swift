@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
@@ -32,7 +33,10 @@ let package = Package(
         .target(name: "OptionsFeed"),
 
         // Buffering and flushing: the ring buffer and the flush policy state machine.
-        .target(name: "IngestPipeline", dependencies: ["OptionsFeed"]),
+        .target(
+            name: "IngestPipeline",
+            dependencies: ["OptionsFeed", .product(name: "DequeModule", package: "swift-collections")]
+        ),
 
         // The database side: libpq connection, COPY binary encoder, writers, migrations.
         .target(

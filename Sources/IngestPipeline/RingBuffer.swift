@@ -1,17 +1,25 @@
+import DequeModule
+
 /// A FIFO queue with a soft capacity: appends stop at `capacity`, but a batch
 /// handed back to the front after a failed write is always taken (SPEC §5.2:
 /// a failed batch goes back in front of the queue, never dropped).
+///
+/// A real ring (swift-collections' `Deque`, its room reserved once): taken
+/// elements are released at once and the storage never grows past the
+/// capacity, except for a batch handed back. (An array with a moving head
+/// kept taken trades alive until it compacted and grew to ~4× the capacity:
+/// ~100 MB of RSS for 200 000 trades, issue 8.)
 public struct RingBuffer<Element> {
     public let capacity: Int
-    private var storage: ContiguousArray<Element> = []
-    private var head = 0
+    private var storage: Deque<Element>
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
+        storage = Deque(minimumCapacity: self.capacity)
     }
 
-    public var count: Int { storage.count - head }
-    public var isEmpty: Bool { count == 0 }
+    public var count: Int { storage.count }
+    public var isEmpty: Bool { storage.isEmpty }
     public var freeSpace: Int { max(0, capacity - count) }
 
     /// Appends as many elements as fit; returns how many were taken.
@@ -19,7 +27,6 @@ public struct RingBuffer<Element> {
     public mutating func append(contentsOf elements: some Collection<Element>) -> Int {
         let taken = min(freeSpace, elements.count)
         guard taken > 0 else { return 0 }
-        compactIfWorthIt()
         storage.append(contentsOf: elements.prefix(taken))
         return taken
     }
@@ -28,32 +35,15 @@ public struct RingBuffer<Element> {
     public mutating func removeFirst(upTo maximum: Int) -> [Element] {
         let taken = min(maximum, count)
         guard taken > 0 else { return [] }
-        let batch = Array(storage[head..<head + taken])
-        head += taken
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
-            head = 0
-        }
+        let batch = Array(storage.prefix(taken))
+        storage.removeFirst(taken)
         return batch
     }
 
     /// Puts elements back at the front, ahead of everything waiting, whatever the capacity.
     public mutating func prepend(contentsOf elements: [Element]) {
         guard !elements.isEmpty else { return }
-        if head >= elements.count {
-            head -= elements.count
-            storage.replaceSubrange(head..<head + elements.count, with: elements)
-        } else {
-            storage.replaceSubrange(0..<head, with: elements)
-            head = 0
-        }
-    }
-
-    private mutating func compactIfWorthIt() {
-        if head > 0, head >= storage.count / 2 {
-            storage.removeSubrange(0..<head)
-            head = 0
-        }
+        storage.prepend(contentsOf: elements)
     }
 }
 

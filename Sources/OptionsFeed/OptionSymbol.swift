@@ -9,23 +9,30 @@ public enum OptionType: UInt8, Sendable, Hashable {
 
 /// A calendar date without time zone, as an option's expiry.
 public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
-    public let year: Int
-    public let month: Int
-    public let day: Int
+    // Stored compactly (8 bytes, not 24): every trade in the buffer carries one (issue 8).
+    private let storedYear: Int16
+    private let storedMonth: UInt8
+    private let storedDay: UInt8
+    /// Days since 2000-01-01, the epoch of PostgreSQL's binary `date`; worked out once, not per row written.
+    public let daysSince2000: Int32
 
-    /// Validates the components; `nil` for a day that does not exist (e.g. Feb 30).
+    public var year: Int { Int(storedYear) }
+    public var month: Int { Int(storedMonth) }
+    public var day: Int { Int(storedDay) }
+
+    /// Validates the components; `nil` for a day that does not exist (e.g. Feb 30)
+    /// or a year outside 1…9999.
     public init?(year: Int, month: Int, day: Int) {
-        guard (1...12).contains(month), day >= 1, day <= ExpiryDate.daysInMonth(year: year, month: month) else {
+        guard (1...9999).contains(year), (1...12).contains(month), day >= 1,
+            day <= ExpiryDate.daysInMonth(year: year, month: month)
+        else {
             return nil
         }
-        self.year = year
-        self.month = month
-        self.day = day
-    }
-
-    /// Days since 2000-01-01, the epoch of PostgreSQL's binary `date`.
-    public var daysSince2000: Int32 {
-        Int32(ExpiryDate.daysFromCivil(year: year, month: month, day: day) - ExpiryDate.daysFromCivil(year: 2000, month: 1, day: 1))
+        self.storedYear = Int16(year)
+        self.storedMonth = UInt8(month)
+        self.storedDay = UInt8(day)
+        self.daysSince2000 = Int32(
+            ExpiryDate.daysFromCivil(year: year, month: month, day: day) - ExpiryDate.daysFromCivil(year: 2000, month: 1, day: 1))
     }
 
     public var description: String {

@@ -51,4 +51,12 @@ struct OptionSymbolTests {
         let date = try #require(ExpiryDate(year: year, month: month, day: day))
         #expect(date.daysSince2000 == days)
     }
+
+    @Test("an expiry outside years 1…9999 or on a day that does not exist is no date")
+    func expiryRange() {
+        #expect(ExpiryDate(year: 0, month: 1, day: 1) == nil)
+        #expect(ExpiryDate(year: 10_000, month: 1, day: 1) == nil)
+        #expect(ExpiryDate(year: 2023, month: 2, day: 29) == nil)
+        #expect(ExpiryDate(year: 2024, month: 2, day: 29)?.description == "2024-02-29")
+    }
 }
