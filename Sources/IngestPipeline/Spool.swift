@@ -37,6 +37,31 @@ public final class Spool: Sendable {
         /// Records skipped because they were torn or failed their checksum.
         public let corruptRecords: Int
         public var trades: Int { batches.reduce(0) { $0 + $1.count } }
+
+        /// The segment's trades, in order, in batches of `maximum` (the last one
+        /// smaller). A full buffer spools each frame's overflow as its own record of
+        /// ~100 trades; written back one record per transaction, a 10-minute outage
+        /// drained at ~12 000 rows/s, slower than a 20 000/s feed (issue 8).
+        public func batches(upTo maximum: Int) -> [[OptionTrade]] {
+            let maximum = max(1, maximum)
+            var result: [[OptionTrade]] = []
+            var current: [OptionTrade] = []
+            current.reserveCapacity(min(maximum, trades))
+            for batch in batches {
+                var rest = batch[...]
+                while !rest.isEmpty {
+                    let taken = rest.prefix(maximum - current.count)
+                    current += taken
+                    rest = rest.dropFirst(taken.count)
+                    if current.count == maximum {
+                        result.append(current)
+                        current.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+            if !current.isEmpty { result.append(current) }
+            return result
+        }
     }
 
     public struct Snapshot: Sendable, Equatable {

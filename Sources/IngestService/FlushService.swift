@@ -159,12 +159,18 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 "spool records skipped: torn or failed their checksum",
                 metadata: ["segment": "\(segment.path)", "records": "\(segment.corruptRecords)"])
         }
-        for batch in segment.batches {
-            guard await write(batch, breaker: &breaker) else {
+        // Full batches, one per pooled connection at once, as the buffer is written under load.
+        let batches = segment.batches(upTo: policyConfiguration.maximumBatch)
+        var next = 0
+        while next < batches.count {
+            let atOnce = writer.poolSize > 1 && breaker.state == .closed(consecutiveFailures: 0) ? writer.poolSize : 1
+            let group = Array(batches[next..<min(next + atOnce, batches.count)])
+            guard await writeAtOnce(group, breaker: &breaker).isEmpty else {
                 logger.warning("spool replay paused; the segment stays on disk", metadata: ["segment": "\(segment.path)"])
                 if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
                 return
             }
+            next += group.count
         }
         spool.commit(segment)
         stats.spoolReplayedTrades.add(segment.trades)
@@ -270,15 +276,28 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         return false
     }
 
-    /// Takes up to one batch per pooled connection and writes them at once.
-    /// A batch that fails here goes through `write` (with its retries and the
-    /// breaker); one that still fails goes back to the front of the buffer.
+    /// Takes up to one batch per pooled connection and writes them at once;
+    /// one that cannot be written goes back to the front of the buffer.
     private func writeConcurrently(maximumBatch: Int, breaker: inout CircuitBreaker<C.Instant>) async {
         var batches: [[OptionTrade]] = []
         while batches.count < writer.poolSize {
             let batch = buffer.take(upTo: maximumBatch)
             if batch.isEmpty { break }
             batches.append(batch)
+        }
+        let unwritten = await writeAtOnce(batches, breaker: &breaker).flatMap { $0 }
+        if !unwritten.isEmpty {
+            buffer.putBack(unwritten)
+            logger.warning("batches handed back to the buffer", metadata: ["trades": "\(unwritten.count)", "waiting": "\(buffer.count)"])
+        }
+    }
+
+    /// Writes the batches at once, each on its own pooled connection (give at
+    /// most `writer.poolSize`). A batch that fails here goes through `write`
+    /// (its retries and the breaker); returns the ones that still failed, in order.
+    private func writeAtOnce(_ batches: [[OptionTrade]], breaker: inout CircuitBreaker<C.Instant>) async -> [[OptionTrade]] {
+        if batches.count == 1 {
+            return await write(batches[0], breaker: &breaker) ? [] : batches
         }
         let writer = self.writer
         let clock = self.clock
@@ -298,20 +317,17 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             for await outcome in group { outcomes.append(outcome) }
             return outcomes.sorted { $0.0 < $1.0 }
         }
-        var unwritten: [OptionTrade] = []
+        var unwritten: [[OptionTrade]] = []
         for (index, outcome, duration) in outcomes {
             switch outcome {
             case .success(let result):
                 recordSuccess(&breaker)
                 recordCommitted(batches[index], result, duration: duration)
             case .failure:
-                if await !write(batches[index], breaker: &breaker) { unwritten += batches[index] }
+                if await !write(batches[index], breaker: &breaker) { unwritten.append(batches[index]) }
             }
         }
-        if !unwritten.isEmpty {
-            buffer.putBack(unwritten)
-            logger.warning("batches handed back to the buffer", metadata: ["trades": "\(unwritten.count)", "waiting": "\(buffer.count)"])
-        }
+        return unwritten
     }
 
     /// Counts and logs a committed batch.

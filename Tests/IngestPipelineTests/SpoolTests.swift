@@ -26,6 +26,24 @@ struct SpoolTests {
         try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".spool") }.sorted()
     }
 
+    @Test("a segment's small records come back as full batches of trades, in order")
+    func coalescedBatches() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try spool()
+        // Frames' overflows: records of 100, 7, 100, 250 and 1 trades.
+        var next = 0
+        for size in [100, 7, 100, 250, 1] {
+            #expect(try spool.append(Self.trades(next..<next + size)))
+            next += size
+        }
+        let segment = try #require(try spool.oldestSegment())
+        let batches = segment.batches(upTo: 200)
+        #expect(batches.map(\.count) == [200, 200, 58])
+        #expect(batches.flatMap { $0 } == Self.trades(0..<458))
+        #expect(segment.batches(upTo: 10_000).map(\.count) == [458])
+        #expect(segment.batches(upTo: 0).count == 458)
+    }
+
     @Test("CRC-32C matches the standard check value")
     func crc() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
