@@ -43,24 +43,40 @@ public final class Spool: Sendable {
         /// ~100 trades; written back one record per transaction, a 10-minute outage
         /// drained at ~12 000 rows/s, slower than a 20 000/s feed (issue 8).
         public func batches(upTo maximum: Int) -> [[OptionTrade]] {
-            let maximum = max(1, maximum)
+            var reader = BatchReader(self, maximum: maximum)
             var result: [[OptionTrade]] = []
-            var current: [OptionTrade] = []
-            current.reserveCapacity(min(maximum, trades))
-            for batch in batches {
-                var rest = batch[...]
-                while !rest.isEmpty {
-                    let taken = rest.prefix(maximum - current.count)
-                    current += taken
-                    rest = rest.dropFirst(taken.count)
-                    if current.count == maximum {
-                        result.append(current)
-                        current.removeAll(keepingCapacity: true)
+            while let batch = reader.next() { result.append(batch) }
+            return result
+        }
+
+        /// Hands out `batches(upTo:)` one at a time, so that only the batches being
+        /// written exist beside the segment's records, not a second copy of it all.
+        public struct BatchReader {
+            private let records: [[OptionTrade]]
+            private let maximum: Int
+            private var record = 0
+            private var offset = 0
+
+            public init(_ segment: Segment, maximum: Int) {
+                records = segment.batches
+                self.maximum = max(1, maximum)
+            }
+
+            public mutating func next() -> [OptionTrade]? {
+                var batch: [OptionTrade] = []
+                while batch.count < maximum, record < records.count {
+                    let rest = records[record][offset...]
+                    let taken = rest.prefix(maximum - batch.count)
+                    if batch.isEmpty { batch.reserveCapacity(maximum) }
+                    batch += taken
+                    offset += taken.count
+                    if offset == records[record].count {
+                        record += 1
+                        offset = 0
                     }
                 }
+                return batch.isEmpty ? nil : batch
             }
-            if !current.isEmpty { result.append(current) }
-            return result
         }
     }
 

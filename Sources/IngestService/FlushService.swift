@@ -144,6 +144,18 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Replays the oldest spool segment; it is deleted only once every batch in it is committed.
     private func replayOldestSegment(_ spool: Spool, _ breaker: inout CircuitBreaker<C.Instant>) async {
+        // A segment is megabytes of trades: read it only once the database answers a probe,
+        // not at every half-open attempt of an outage (each read decodes the whole segment).
+        if case .closed = breaker.state {} else {
+            guard allowsAttempt(&breaker) else { return }
+            do {
+                try await writer.probe()
+                recordSuccess(&breaker)
+            } catch {
+                recordFailure(&breaker, error)
+                return
+            }
+        }
         let segment: Spool.Segment
         do {
             guard let oldest = try spool.oldestSegment() else { return }
@@ -160,17 +172,17 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 metadata: ["segment": "\(segment.path)", "records": "\(segment.corruptRecords)"])
         }
         // Full batches, one per pooled connection at once, as the buffer is written under load.
-        let batches = segment.batches(upTo: policyConfiguration.maximumBatch)
-        var next = 0
-        while next < batches.count {
+        var reader = Spool.Segment.BatchReader(segment, maximum: policyConfiguration.maximumBatch)
+        while true {
             let atOnce = writer.poolSize > 1 && breaker.state == .closed(consecutiveFailures: 0) ? writer.poolSize : 1
-            let group = Array(batches[next..<min(next + atOnce, batches.count)])
+            var group: [[OptionTrade]] = []
+            while group.count < atOnce, let batch = reader.next() { group.append(batch) }
+            if group.isEmpty { break }
             guard await writeAtOnce(group, breaker: &breaker).isEmpty else {
                 logger.warning("spool replay paused; the segment stays on disk", metadata: ["segment": "\(segment.path)"])
                 if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
                 return
             }
-            next += group.count
         }
         spool.commit(segment)
         stats.spoolReplayedTrades.add(segment.trades)
