@@ -74,26 +74,6 @@ public struct TradeCopyEncoder: Sendable {
         cursor.int64(trade.receivedAtMicros - Self.postgresEpochOffsetMicros)
     }
 
-    /// `numeric` send format for a value given in thousandths (display scale 3), appended to `output`.
-    static func appendNumeric(thousandths value: Int64, into output: inout [UInt8]) {
-        let digits = NumericDigits(thousandths: value)
-        append(digits.encodedSize, to: &output) { digits.write(to: &$0) }
-    }
-
-    /// One-dimensional `smallint[]` send format, appended to `output`.
-    static func appendInt2Array(_ values: [Int16], into output: inout [UInt8]) {
-        append(int2ArraySize(values.count), to: &output) { writeInt2Array(values, to: &$0) }
-    }
-
-    private static func append(_ count: Int, to output: inout [UInt8], _ write: (inout CopyCursor) -> Void) {
-        let start = output.count
-        output.append(contentsOf: repeatElement(0, count: count))
-        output.withUnsafeMutableBytes { buffer in
-            var cursor = CopyCursor(buffer.baseAddress! + start)
-            write(&cursor)
-        }
-    }
-
     static func int2ArraySize(_ count: Int) -> Int {
         count == 0 ? 4 + 12 : 4 + 20 + 6 * count
     }

@@ -30,16 +30,18 @@ public struct ConditionLists: Sendable {
 
     /// Up to three codes and how many there are, in one word: a list's identity.
     struct Key: Sendable {
+        /// Codes in the low 48 bits, 16 each; their count in the top 16.
         private(set) var packed: UInt64 = 0
-        private(set) var count = 0
+
+        var count: Int { Int(packed >> 48) }
 
         /// Adds a code; `false` when the key is full (the caller keeps its own array).
         @inline(__always)
         mutating func append(_ code: Int16) -> Bool {
+            let count = self.count
             guard count < ConditionLists.maximumShared else { return false }
             packed |= UInt64(UInt16(bitPattern: code)) << (16 * UInt64(count))
-            count += 1
-            packed = (packed & 0x0000_FFFF_FFFF_FFFF) | (UInt64(count) << 48)
+            packed = (packed & 0x0000_FFFF_FFFF_FFFF) | (UInt64(count + 1) << 48)
             return true
         }
 

@@ -5,10 +5,24 @@ import Testing
 
 @Suite("COPY binary encoder")
 struct TradeCopyEncoderTests {
-    func numeric(_ thousandths: Int64) -> [UInt8] {
-        var bytes: [UInt8] = []
-        TradeCopyEncoder.appendNumeric(thousandths: thousandths, into: &bytes)
+    /// The bytes one of the encoder's field writers produces, in memory sized as the encoder sizes it.
+    func written(_ count: Int, _ write: (inout CopyCursor) -> Void) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { buffer in
+            var cursor = CopyCursor(buffer.baseAddress!)
+            write(&cursor)
+            #expect(cursor.pointer == buffer.baseAddress! + count, "wrote other than the size it declared")
+        }
         return bytes
+    }
+
+    func numeric(_ thousandths: Int64) -> [UInt8] {
+        let digits = NumericDigits(thousandths: thousandths)
+        return written(digits.encodedSize) { digits.write(to: &$0) }
+    }
+
+    func int2Array(_ values: [Int16]) -> [UInt8] {
+        written(TradeCopyEncoder.int2ArraySize(values.count)) { TradeCopyEncoder.writeInt2Array(values, to: &$0) }
     }
 
     /// length, ndigits, weight, sign, dscale, digits… as 16-bit words after the 32-bit length.
@@ -34,11 +48,9 @@ struct TradeCopyEncoderTests {
 
     @Test("smallint[]: empty arrays have no dimensions; others one dimension from 1")
     func arrays() {
-        var empty: [UInt8] = []
-        TradeCopyEncoder.appendInt2Array([], into: &empty)
+        let empty = int2Array([])
         #expect(empty == [0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 21])
-        var two: [UInt8] = []
-        TradeCopyEncoder.appendInt2Array([209, -1], into: &two)
+        let two = int2Array([209, -1])
         #expect(two == [0, 0, 0, 32, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 2, 0, 0, 0, 1,
                         0, 0, 0, 2, 0, 209, 0, 0, 0, 2, 0xFF, 0xFF])
     }
