@@ -13,9 +13,13 @@ public struct RingBuffer<Element> {
     public let capacity: Int
     private var storage: Deque<Element>
 
-    public init(capacity: Int) {
+    /// `spareRoom`: storage reserved beyond `capacity` for batches handed back
+    /// to a full buffer (one per writer connection), so that handing them back
+    /// never reallocates the storage: growing it doubled the buffer's memory
+    /// during a database outage's drain (issue 8).
+    public init(capacity: Int, spareRoom: Int = 0) {
         self.capacity = max(1, capacity)
-        storage = Deque(minimumCapacity: self.capacity)
+        storage = Deque(minimumCapacity: self.capacity + max(0, spareRoom))
     }
 
     public var count: Int { storage.count }

@@ -28,56 +28,11 @@ public final class Spool: Sendable {
         }
     }
 
-    /// A sealed segment read back for replay.
-    public struct Segment: Sendable {
+    /// A sealed segment waiting for replay: read it with `reader(for:)`; it
+    /// stays on disk until `commit`.
+    public struct Segment: Sendable, Equatable {
         public let path: String
         public let bytes: Int64
-        /// The batches, in the order they were spooled.
-        public let batches: [[OptionTrade]]
-        /// Records skipped because they were torn or failed their checksum.
-        public let corruptRecords: Int
-        public var trades: Int { batches.reduce(0) { $0 + $1.count } }
-
-        /// The segment's trades, in order, in batches of `maximum` (the last one
-        /// smaller). A full buffer spools each frame's overflow as its own record of
-        /// ~100 trades; written back one record per transaction, a 10-minute outage
-        /// drained at ~12 000 rows/s, slower than a 20 000/s feed (issue 8).
-        public func batches(upTo maximum: Int) -> [[OptionTrade]] {
-            var reader = BatchReader(self, maximum: maximum)
-            var result: [[OptionTrade]] = []
-            while let batch = reader.next() { result.append(batch) }
-            return result
-        }
-
-        /// Hands out `batches(upTo:)` one at a time, so that only the batches being
-        /// written exist beside the segment's records, not a second copy of it all.
-        public struct BatchReader {
-            private let records: [[OptionTrade]]
-            private let maximum: Int
-            private var record = 0
-            private var offset = 0
-
-            public init(_ segment: Segment, maximum: Int) {
-                records = segment.batches
-                self.maximum = max(1, maximum)
-            }
-
-            public mutating func next() -> [OptionTrade]? {
-                var batch: [OptionTrade] = []
-                while batch.count < maximum, record < records.count {
-                    let rest = records[record][offset...]
-                    let taken = rest.prefix(maximum - batch.count)
-                    if batch.isEmpty { batch.reserveCapacity(maximum) }
-                    batch += taken
-                    offset += taken.count
-                    if offset == records[record].count {
-                        record += 1
-                        offset = 0
-                    }
-                }
-                return batch.isEmpty ? nil : batch
-            }
-        }
     }
 
     public struct Snapshot: Sendable, Equatable {
@@ -190,23 +145,18 @@ public final class Spool: Sendable {
         }
     }
 
-    /// Reads the oldest segment for replay (sealing the open one if it is the
-    /// only one). The segment stays on disk until `commit`.
+    /// The oldest segment, to replay (sealing the open one if it is the only
+    /// one); nothing of it is read yet.
     public func oldestSegment() throws -> Segment? {
-        let file: SegmentFile? = try state.withLock { state in
+        try state.withLock { state in
             if state.sealed.isEmpty, state.current != nil { try seal(&state) }
-            return state.sealed.first
+            return state.sealed.first.map { Segment(path: $0.path, bytes: $0.bytes) }
         }
-        guard let file else { return nil }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file.path))
-        } catch {
-            throw SpoolError.io("cannot read \(file.path): \(error)")
-        }
-        let (batches, corrupt) = data.withUnsafeBytes { Self.parse($0) }
-        if corrupt > 0 { state.withLock { $0.corruptRecords += corrupt } }
-        return Segment(path: file.path, bytes: file.bytes, batches: batches, corruptRecords: corrupt)
+    }
+
+    /// Opens a segment to read its records back; corrupt ones it meets count in `snapshot`.
+    public func reader(for segment: Segment) throws -> SpoolSegmentReader {
+        try SpoolSegmentReader(path: segment.path) { [self] in state.withLock { $0.corruptRecords += 1 } }
     }
 
     /// The segment's batches are in the database: delete it.
@@ -232,23 +182,11 @@ public final class Spool: Sendable {
 
     /// Splits a segment's bytes into records; counts torn or corrupt ones.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> (batches: [[OptionTrade]], corrupt: Int) {
-        var batches: [[OptionTrade]] = []
-        var corrupt = 0
-        var reader = SpoolRecordCodec.Reader(bytes: bytes)
-        while !reader.isAtEnd {
-            guard let length = reader.integer(UInt32.self), let checksum = reader.integer(UInt32.self),
-                let payload = reader.bytes(Int(length))
-            else {
-                corrupt += 1  // torn tail: the writer stopped mid-record
-                break
-            }
-            guard CRC32C.checksum(payload) == checksum, let trades = SpoolRecordCodec.decode(payload) else {
-                corrupt += 1
-                continue
-            }
-            batches.append(trades)
+        do {
+            return try SpoolSegmentReader(bytes: bytes).readAll()
+        } catch {
+            preconditionFailure("reading bytes in memory does no I/O: \(error)")
         }
-        return (batches, corrupt)
     }
 
     private func openSegment(_ state: inout State) throws -> OpenSegment {

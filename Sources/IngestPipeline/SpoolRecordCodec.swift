@@ -27,34 +27,52 @@ enum SpoolRecordCodec {
 
     /// `nil` when the payload does not parse (a checksum collision or a bug: counted as corrupt).
     static func decode(_ bytes: UnsafeRawBufferPointer) -> [OptionTrade]? {
-        var reader = Reader(bytes: bytes)
-        guard reader.byte() == version, let count = reader.integer(UInt32.self) else { return nil }
-        var trades: [OptionTrade] = []
-        // The count is read from disk: reserve no more than the payload can hold.
-        trades.reserveCapacity(min(Int(count), bytes.count / minimumTradeBytes))
-        for _ in 0..<count {
-            guard let length = reader.integer(UInt16.self), let symbolBytes = reader.bytes(Int(length)),
-                let symbol = OptionSymbol(utf8: symbolBytes),
-                let exchange = reader.integer(UInt16.self), let price = reader.integer(UInt64.self),
-                let size = reader.integer(UInt64.self), let conditionCount = reader.integer(UInt16.self)
-            else { return nil }
-            var conditions: [Int16] = []
-            for _ in 0..<conditionCount {
-                guard let condition = reader.integer(UInt16.self) else { return nil }
-                conditions.append(Int16(bitPattern: condition))
+        var decoder = Decoder()
+        return decoder.decode(bytes)
+    }
+
+    /// Decodes payloads with the contracts and condition lists met so far
+    /// shared between trades, as the feed decoder does: a segment of 100 000
+    /// trades on 2 000 contracts allocates 2 000 symbols, not 100 000 (issue 8).
+    struct Decoder {
+        var symbols = SymbolTable()
+        var conditionLists = ConditionLists()
+
+        /// `nil` when the payload does not parse (a checksum collision or a bug: counted as corrupt).
+        mutating func decode(_ bytes: UnsafeRawBufferPointer) -> [OptionTrade]? {
+            var reader = Reader(bytes: bytes)
+            guard reader.byte() == version, let count = reader.integer(UInt32.self) else { return nil }
+            var trades: [OptionTrade] = []
+            // The count is read from disk: reserve no more than the payload can hold.
+            trades.reserveCapacity(min(Int(count), bytes.count / minimumTradeBytes))
+            for _ in 0..<count {
+                guard let length = reader.integer(UInt16.self), let symbolBytes = reader.bytes(Int(length)),
+                    let symbol = symbols.symbol(utf8: symbolBytes),
+                    let exchange = reader.integer(UInt16.self), let price = reader.integer(UInt64.self),
+                    let size = reader.integer(UInt64.self), let conditionCount = reader.integer(UInt16.self)
+                else { return nil }
+                var key = ConditionLists.Key()
+                var longList: [Int16]?
+                for _ in 0..<conditionCount {
+                    guard let condition = reader.integer(UInt16.self) else { return nil }
+                    let code = Int16(bitPattern: condition)
+                    if longList == nil, !key.append(code) { longList = key.codes }
+                    longList?.append(code)
+                }
+                guard let timestamp = reader.integer(UInt64.self), let sequence = reader.integer(UInt64.self),
+                    let received = reader.integer(UInt64.self)
+                else { return nil }
+                let trade = OptionTrade(
+                    symbol: symbol, exchange: Int16(bitPattern: exchange), price: Double(bitPattern: price),
+                    size: Int64(bitPattern: size), conditions: longList ?? conditionLists.list(key),
+                    timestampMs: Int64(bitPattern: timestamp), sequence: Int64(bitPattern: sequence),
+                    receivedAtMicros: Int64(bitPattern: received))
+                // Only what the decoder could have produced: anything else would trap in the writers' arithmetic.
+                guard isPlausible(trade) else { return nil }
+                trades.append(trade)
             }
-            guard let timestamp = reader.integer(UInt64.self), let sequence = reader.integer(UInt64.self),
-                let received = reader.integer(UInt64.self)
-            else { return nil }
-            let trade = OptionTrade(
-                symbol: symbol, exchange: Int16(bitPattern: exchange), price: Double(bitPattern: price),
-                size: Int64(bitPattern: size), conditions: conditions, timestampMs: Int64(bitPattern: timestamp),
-                sequence: Int64(bitPattern: sequence), receivedAtMicros: Int64(bitPattern: received))
-            // Only what the decoder could have produced: anything else would trap in the writers' arithmetic.
-            guard isPlausible(trade) else { return nil }
-            trades.append(trade)
+            return reader.isAtEnd ? trades : nil
         }
-        return reader.isAtEnd ? trades : nil
     }
 
     /// The smallest encoded trade: symbol length + an 18-byte symbol + the fixed fields.

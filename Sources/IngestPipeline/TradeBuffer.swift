@@ -22,8 +22,10 @@ public final class TradeBuffer: Sendable {
     private let spaceFreed = Wakeup()
     private let flushThreshold: Int
 
-    public init(capacity: Int, flushThreshold: Int) {
-        self.state = Mutex(State(ring: RingBuffer(capacity: capacity)))
+    /// `putBackRoom`: trades that may be handed back beyond `capacity` without
+    /// reallocating (the writers' batches in flight: `FLUSH_MAX_BATCH` × `DB_POOL_SIZE`).
+    public init(capacity: Int, flushThreshold: Int, putBackRoom: Int = 0) {
+        self.state = Mutex(State(ring: RingBuffer(capacity: capacity, spareRoom: putBackRoom)))
         self.flushThreshold = max(1, flushThreshold)
     }
 

@@ -145,7 +145,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     /// Replays the oldest spool segment; it is deleted only once every batch in it is committed.
     private func replayOldestSegment(_ spool: Spool, _ breaker: inout CircuitBreaker<C.Instant>) async {
         // A segment is megabytes of trades: read it only once the database answers a probe,
-        // not at every half-open attempt of an outage (each read decodes the whole segment).
+        // not at every half-open attempt of an outage (each would decode a batch or two for nothing).
         if case .closed = breaker.state {} else {
             guard allowsAttempt(&breaker) else { return }
             do {
@@ -157,26 +157,30 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             }
         }
         let segment: Spool.Segment
+        let reader: SpoolSegmentReader
         do {
             guard let oldest = try spool.oldestSegment() else { return }
             segment = oldest
+            reader = try spool.reader(for: segment)
         } catch {
             logger.error("spool segment unreadable", metadata: ["error": "\(error)"])
             try? await clock.sleep(for: retry.maximumDelay)
             return
         }
-        if segment.corruptRecords > 0 {
-            stats.spoolCorruptRecords.add(segment.corruptRecords)
-            logger.error(
-                "spool records skipped: torn or failed their checksum",
-                metadata: ["segment": "\(segment.path)", "records": "\(segment.corruptRecords)"])
-        }
-        // Full batches, one per pooled connection at once, as the buffer is written under load.
-        var reader = Spool.Segment.BatchReader(segment, maximum: policyConfiguration.maximumBatch)
+        // Full batches, one per pooled connection at once, as the buffer is written under load;
+        // read as they are written, so that only the batches in flight are in memory.
         while true {
             let atOnce = writer.poolSize > 1 && breaker.state == .closed(consecutiveFailures: 0) ? writer.poolSize : 1
             var group: [[OptionTrade]] = []
-            while group.count < atOnce, let batch = reader.next() { group.append(batch) }
+            do {
+                while group.count < atOnce, let batch = try reader.nextBatch(upTo: policyConfiguration.maximumBatch) {
+                    group.append(batch)
+                }
+            } catch {
+                logger.error("spool segment unreadable", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
+                try? await clock.sleep(for: retry.maximumDelay)
+                return
+            }
             if group.isEmpty { break }
             guard await writeAtOnce(group, breaker: &breaker).isEmpty else {
                 logger.warning("spool replay paused; the segment stays on disk", metadata: ["segment": "\(segment.path)"])
@@ -184,9 +188,15 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 return
             }
         }
+        if reader.corruptRecords > 0 {
+            stats.spoolCorruptRecords.add(reader.corruptRecords)
+            logger.error(
+                "spool records skipped: torn or failed their checksum",
+                metadata: ["segment": "\(segment.path)", "records": "\(reader.corruptRecords)"])
+        }
         spool.commit(segment)
-        stats.spoolReplayedTrades.add(segment.trades)
-        logger.info("spool segment replayed", metadata: ["segment": "\(segment.path)", "trades": "\(segment.trades)"])
+        stats.spoolReplayedTrades.add(reader.trades)
+        logger.info("spool segment replayed", metadata: ["segment": "\(segment.path)", "trades": "\(reader.trades)"])
     }
 
     /// Writes waiting `feed_gaps` changes and dead letters; on failure they stay queued.

@@ -8,6 +8,13 @@ import UnixSignals
 /// one flusher, one second-SIGINT rule, so that a replay really runs the same
 /// pipeline as the feed (issue 10).
 extension IngestApp {
+    /// The buffer, with room reserved for the writers' batches handed back to it when full.
+    static func makeBuffer(_ configuration: IngestConfiguration) -> TradeBuffer {
+        TradeBuffer(
+            capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch,
+            putBackRoom: configuration.flushMaxBatch * configuration.dbPoolSize)
+    }
+
     /// The pooled writer for `flavor`, as configured.
     static func makeWriter(_ configuration: IngestConfiguration, flavor: DatabaseFlavor) -> PostgresTradeWriter {
         PostgresTradeWriter(

@@ -54,7 +54,7 @@ extension IngestApp {
         let started = ContinuousClock.now
         let stats = IngestStats()
         let counters = ReplayCounters()
-        let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
+        let buffer = makeBuffer(configuration)
         let writer = makeWriter(configuration, flavor: flavor)
         guard let spool = openSpool(configuration, logger: logger) else { return .internalError }
         // A replay streams no feed: it neither opens nor closes `feed_gaps` rows.

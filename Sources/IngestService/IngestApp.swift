@@ -87,7 +87,7 @@ public enum IngestApp {
         }
 
         let stats = IngestStats()
-        let buffer = TradeBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
+        let buffer = makeBuffer(configuration)
         let writer = makeWriter(configuration, flavor: flavor)
         writer.startMaintenance()
         guard let spool = openSpool(configuration, logger: logger) else { return .internalError }

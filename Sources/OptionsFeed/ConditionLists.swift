@@ -19,7 +19,7 @@ public struct ConditionLists: Sendable {
     public var count: Int { lists.count }
 
     /// The list of `count` (≤ 3) codes packed in `key` by `Key`.
-    mutating func list(_ key: Key) -> [Int16] {
+    public mutating func list(_ key: Key) -> [Int16] {
         if key.count == 0 { return [] }
         if let list = lists[key.packed] { return list }
         if lists.count >= capacity { lists.removeAll(keepingCapacity: true) }
@@ -29,15 +29,17 @@ public struct ConditionLists: Sendable {
     }
 
     /// Up to three codes and how many there are, in one word: a list's identity.
-    struct Key: Sendable {
+    public struct Key: Sendable {
         /// Codes in the low 48 bits, 16 each; their count in the top 16.
         private(set) var packed: UInt64 = 0
 
-        var count: Int { Int(packed >> 48) }
+        public init() {}
+
+        public var count: Int { Int(packed >> 48) }
 
         /// Adds a code; `false` when the key is full (the caller keeps its own array).
         @inline(__always)
-        mutating func append(_ code: Int16) -> Bool {
+        public mutating func append(_ code: Int16) -> Bool {
             let count = self.count
             guard count < ConditionLists.maximumShared else { return false }
             packed |= UInt64(UInt16(bitPattern: code)) << (16 * UInt64(count))
@@ -45,7 +47,7 @@ public struct ConditionLists: Sendable {
             return true
         }
 
-        var codes: [Int16] {
+        public var codes: [Int16] {
             (0..<count).map { Int16(bitPattern: UInt16(truncatingIfNeeded: packed >> (16 * UInt64($0)))) }
         }
     }

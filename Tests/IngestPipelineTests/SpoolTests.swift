@@ -30,18 +30,56 @@ struct SpoolTests {
     func coalescedBatches() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let spool = try spool()
-        // Frames' overflows: records of 100, 7, 100, 250 and 1 trades.
+        // Frames' overflows: records of 100, 7, 100, 250, 1, then a whole buffer batch of 200, and 2.
         var next = 0
-        for size in [100, 7, 100, 250, 1] {
+        for size in [100, 7, 100, 250, 1, 200, 2] {
             #expect(try spool.append(Self.trades(next..<next + size)))
             next += size
         }
         let segment = try #require(try spool.oldestSegment())
-        let batches = segment.batches(upTo: 200)
-        #expect(batches.map(\.count) == [200, 200, 58])
-        #expect(batches.flatMap { $0 } == Self.trades(0..<458))
-        #expect(segment.batches(upTo: 10_000).map(\.count) == [458])
-        #expect(segment.batches(upTo: 0).count == 458)
+        let batches = try Self.batches(spool, segment, upTo: 200)
+        #expect(batches.map(\.count) == [200, 200, 200, 60])
+        #expect(batches.flatMap { $0 } == Self.trades(0..<660))
+        #expect(try Self.batches(spool, segment, upTo: 10_000).map(\.count) == [660])
+        #expect(try Self.batches(spool, segment, upTo: 0).count == 660)
+        // A record that is a full batch by itself is handed over as it is.
+        let hundreds = try Self.batches(spool, segment, upTo: 100)
+        #expect(hundreds.map(\.count) == [100, 100, 100, 100, 100, 100, 60])
+        #expect(hundreds.flatMap { $0 } == Self.trades(0..<660))
+    }
+
+    static func batches(_ spool: Spool, _ segment: Spool.Segment, upTo maximum: Int) throws -> [[OptionTrade]] {
+        let reader = try spool.reader(for: segment)
+        var batches: [[OptionTrade]] = []
+        while let batch = try reader.nextBatch(upTo: maximum) { batches.append(batch) }
+        #expect(reader.trades == batches.reduce(0) { $0 + $1.count })
+        return batches
+    }
+
+    @Test("records read back share their symbols and condition lists instead of allocating their own")
+    func sharedStorage() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try spool()
+        let written = [[219, 227], [], [219, 227], [1, 2, 3, 4]].enumerated().map { index, conditions in
+            OptionTrade(
+                symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 4, price: 1.5, size: 1, conditions: conditions,
+                timestampMs: 1_764_772_200_000 + Int64(index), sequence: Int64(index), receivedAtMicros: 1_764_772_300_000_000)
+        }
+        #expect(try spool.append(written[0..<2]))
+        #expect(try spool.append(written[2..<4]))
+        let read = try spool.reader(for: try #require(try spool.oldestSegment())).readAll().batches
+        #expect(read == [Array(written[0..<2]), Array(written[2..<4])])
+        let trades = read.flatMap { $0 }
+        func symbolStorage(_ trade: OptionTrade) -> UnsafePointer<UInt8>? {
+            trade.symbol.raw.utf8.withContiguousStorageIfAvailable { $0.baseAddress }!
+        }
+        func conditionStorage(_ trade: OptionTrade) -> UnsafePointer<Int16>? {
+            trade.conditions.withUnsafeBufferPointer { $0.baseAddress }
+        }
+        // Across records too: one reader shares them for the whole segment.
+        #expect(symbolStorage(trades[0]) == symbolStorage(trades[3]))
+        #expect(conditionStorage(trades[0]) == conditionStorage(trades[2]))
+        #expect(trades[3].conditions == [1, 2, 3, 4])
     }
 
     @Test("CRC-32C matches the standard check value")
@@ -57,8 +95,9 @@ struct SpoolTests {
         #expect(try spool.append(Self.trades(100..<150)))
         #expect(spool.snapshot.records == 2)
         let segment = try #require(try spool.oldestSegment())
-        #expect(segment.batches == [Self.trades(0..<100), Self.trades(100..<150)])
-        #expect(segment.corruptRecords == 0)
+        let read = try spool.reader(for: segment).readAll()
+        #expect(read.batches == [Self.trades(0..<100), Self.trades(100..<150)])
+        #expect(read.corrupt == 0)
         spool.commit(segment)
         #expect(try spool.oldestSegment() == nil)
         #expect(spool.isEmpty)
@@ -79,7 +118,7 @@ struct SpoolTests {
         let reopened = try spool(segmentBytes: 4096)
         var replayed: [OptionTrade] = []
         while let segment = try reopened.oldestSegment() {
-            replayed += segment.batches.flatMap { $0 }
+            replayed += try reopened.reader(for: segment).readAll().batches.flatMap { $0 }
             reopened.commit(segment)
         }
         #expect(replayed == Self.trades(0..<1000))
@@ -99,9 +138,11 @@ struct SpoolTests {
         let path = directory + "/" + (try segmentFiles()[0])
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         try data.prefix(data.count - 7).write(to: URL(fileURLWithPath: path))
-        let segment = try #require(try Spool(configuration: .init(directory: directory)).oldestSegment())
-        #expect(segment.batches == [Self.trades(0..<10)])
-        #expect(segment.corruptRecords == 1)
+        let reopened = try Spool(configuration: .init(directory: directory))
+        let read = try reopened.reader(for: try #require(try reopened.oldestSegment())).readAll()
+        #expect(read.batches == [Self.trades(0..<10)])
+        #expect(read.corrupt == 1)
+        #expect(reopened.snapshot.corruptRecords == 1)
     }
 
     @Test("a corrupted record in the middle is skipped and counted; the rest is replayed")
@@ -116,9 +157,9 @@ struct SpoolTests {
         bytes[firstRecord + 20] ^= 0xFF  // inside the second record's payload
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let reopened = try Spool(configuration: .init(directory: directory))
-        let segment = try #require(try reopened.oldestSegment())
-        #expect(segment.batches == [Self.trades(0..<10), Self.trades(20..<30)])
-        #expect(segment.corruptRecords == 1)
+        let read = try reopened.reader(for: try #require(try reopened.oldestSegment())).readAll()
+        #expect(read.batches == [Self.trades(0..<10), Self.trades(20..<30)])
+        #expect(read.corrupt == 1)
         #expect(reopened.snapshot.corruptRecords == 1)
     }
 

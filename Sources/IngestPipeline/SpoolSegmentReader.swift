@@ -1,0 +1,174 @@
+import Foundation
+import OptionsFeed
+
+/// Reads a spool segment back record by record, decoding as it goes: only a
+/// window of the file (`chunkBytes`, or one record if larger) and the records
+/// being handed out exist in memory, never the whole segment (issue 8: reading
+/// an 8 MiB segment whole, then decoding every trade with its own symbol
+/// strings, took ~30 MB of heap at a time during a spool's drain). Decoded
+/// trades share their symbols and condition lists like the feed decoder's.
+///
+/// Records are `[length: u32][crc32c: u32][payload]`. A record that fails its
+/// checksum or does not decode is skipped and counted; a torn tail (the file
+/// ends inside a record, or a length runs past the end) is counted and ends
+/// the segment.
+public final class SpoolSegmentReader {
+    /// Bytes read from the file at a time.
+    public static let chunkBytes = 256 << 10
+
+    /// Records skipped so far because they were torn or failed their checksum.
+    public private(set) var corruptRecords = 0
+    /// Trades handed out so far.
+    public private(set) var trades = 0
+
+    private let descriptor: Int32
+    /// Bytes of the file not yet read into `window`.
+    private var fileRemaining: Int
+    /// `window[start..<filled]` is read and not yet consumed.
+    private var window: [UInt8]
+    private var start = 0
+    private var filled: Int
+    private var finished = false
+    private var decoder = SpoolRecordCodec.Decoder()
+    /// The record `nextBatch` is part-way through.
+    private var pending: [OptionTrade] = []
+    private var pendingOffset = 0
+    /// Told of each corrupt record (the spool's own count).
+    private let onCorrupt: (() -> Void)?
+
+    /// Opens the segment file at `path`.
+    init(path: String, onCorrupt: (() -> Void)? = nil) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Spool.SpoolError.io("cannot read \(path): errno \(errno)") }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            Glibc.close(descriptor)
+            throw Spool.SpoolError.io("cannot read \(path): errno \(errno)")
+        }
+        self.descriptor = descriptor
+        fileRemaining = Int(status.st_size)
+        window = []
+        filled = 0
+        self.onCorrupt = onCorrupt
+    }
+
+    /// Reads segment bytes already in memory (the fuzz probe, tests).
+    init(bytes: UnsafeRawBufferPointer) {
+        descriptor = -1
+        fileRemaining = 0
+        window = Array(bytes)
+        filled = window.count
+        onCorrupt = nil
+    }
+
+    deinit {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+
+    /// The next record's trades, in the order they were spooled; `nil` at the end.
+    public func nextRecord() throws -> [OptionTrade]? {
+        while !finished {
+            guard try ensure(1) else { break }
+            guard try ensure(8) else { return torn() }
+            let (length, checksum) = window.withUnsafeBytes { bytes in
+                (Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start, as: UInt32.self))),
+                 UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self)))
+            }
+            // A length past the end of the file is a torn record, not a reason to allocate it.
+            guard length <= filled - start - 8 + fileRemaining, try ensure(8 + length) else { return torn() }
+            let payloadStart = start + 8
+            start += 8 + length
+            let decoded = window.withUnsafeBytes { bytes -> [OptionTrade]? in
+                let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length])
+                guard CRC32C.checksum(payload) == checksum else { return nil }
+                return decoder.decode(payload)
+            }
+            guard let decoded else {
+                countCorrupt()
+                continue
+            }
+            trades += decoded.count
+            return decoded
+        }
+        finished = true
+        return nil
+    }
+
+    /// The next `maximum` trades (fewer at the end), regrouped across records:
+    /// a full buffer spools each frame's overflow as its own record of ~100
+    /// trades, and written back one record per transaction a 10-minute outage
+    /// drained slower than a 20 000/s feed (issue 8). `nil` at the end.
+    public func nextBatch(upTo maximum: Int) throws -> [OptionTrade]? {
+        let maximum = max(1, maximum)
+        var batch: [OptionTrade] = []
+        while batch.count < maximum {
+            if pendingOffset == pending.count {
+                guard let record = try nextRecord() else { break }
+                // A record that is a full batch by itself (the buffer spooled whole) goes as it is.
+                if batch.isEmpty, record.count == maximum { return record }
+                pending = record
+                pendingOffset = 0
+                continue
+            }
+            if batch.isEmpty { batch.reserveCapacity(maximum) }
+            let taken = pending[pendingOffset...].prefix(maximum - batch.count)
+            batch += taken
+            pendingOffset += taken.count
+        }
+        if pendingOffset == pending.count, !pending.isEmpty {
+            pending = []
+            pendingOffset = 0
+        }
+        return batch.isEmpty ? nil : batch
+    }
+
+    /// Every remaining record, and how many were skipped: for tests and the fuzz probe.
+    func readAll() throws -> (batches: [[OptionTrade]], corrupt: Int) {
+        var batches: [[OptionTrade]] = []
+        while let record = try nextRecord() { batches.append(record) }
+        return (batches, corruptRecords)
+    }
+
+    private func torn() -> [OptionTrade]? {
+        countCorrupt()
+        finished = true
+        return nil
+    }
+
+    private func countCorrupt() {
+        corruptRecords += 1
+        onCorrupt?()
+    }
+
+    /// Makes `count` unconsumed bytes available in the window; `false` when the file has fewer.
+    private func ensure(_ count: Int) throws -> Bool {
+        if filled - start >= count { return true }
+        guard filled - start + fileRemaining >= count else { return false }
+        let unread = filled - start
+        if start > 0 {
+            window.withUnsafeMutableBytes { bytes in
+                _ = memmove(bytes.baseAddress!, bytes.baseAddress! + start, unread)
+            }
+            filled = unread
+            start = 0
+        }
+        let target = min(max(count, Self.chunkBytes), filled + fileRemaining)
+        if window.count < target { window += repeatElement(0, count: target - window.count) }
+        while filled < count {
+            let got = window.withUnsafeMutableBytes { bytes in
+                read(descriptor, bytes.baseAddress! + filled, target - filled)
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw Spool.SpoolError.io("spool segment read failed: errno \(errno)")
+            }
+            if got == 0 {  // the file is shorter than it was: what is missing is torn
+                fileRemaining = 0
+                return false
+            }
+            filled += got
+            fileRemaining -= got
+        }
+        return true
+    }
+}
