@@ -91,25 +91,11 @@ public struct FrameDecoder: Sendable {
     ) throws(FrameError) {
         guard scanner.peek() == UInt8(ascii: "{") else { throw scanner.error("an event must be a JSON object") }
         let objectStart = scanner.index
-        scanner.index += 1
         var fields = EventFields()
-        scanner.skipWhitespace()
-        if scanner.peek() == UInt8(ascii: "}") {
-            scanner.index += 1
+        if let end = CanonicalTrade.read(scanner.bytes, at: objectStart, into: &fields) {
+            scanner.index = end
         } else {
-            while true {
-                scanner.skipWhitespace()
-                let key = try scanner.scanString()
-                scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"))
-                scanner.skipWhitespace()
-                try fields.read(key: key, from: &scanner)
-                scanner.skipWhitespace()
-                guard let next = scanner.peek() else { throw scanner.error("unterminated object") }
-                scanner.index += 1
-                if next == UInt8(ascii: "}") { break }
-                guard next == UInt8(ascii: ",") else { throw scanner.error("expected , or } in an object") }
-            }
+            try readFields(&scanner, into: &fields)
         }
         let objectRange = objectStart..<scanner.index
 
@@ -136,6 +122,29 @@ public struct FrameDecoder: Sendable {
             )
         } else {
             output.unknownEvents += 1
+        }
+    }
+
+    /// Reads an event's fields in any order, whitespace and unknown fields allowed.
+    private func readFields(_ scanner: inout JSONScanner, into fields: inout EventFields) throws(FrameError) {
+        scanner.index += 1
+        scanner.skipWhitespace()
+        if scanner.peek() == UInt8(ascii: "}") {
+            scanner.index += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                let key = try scanner.scanString()
+                scanner.skipWhitespace()
+                try scanner.expect(UInt8(ascii: ":"))
+                scanner.skipWhitespace()
+                try fields.read(key: key, from: &scanner)
+                scanner.skipWhitespace()
+                guard let next = scanner.peek() else { throw scanner.error("unterminated object") }
+                scanner.index += 1
+                if next == UInt8(ascii: "}") { break }
+                guard next == UInt8(ascii: ",") else { throw scanner.error("expected , or } in an object") }
+            }
         }
     }
 }
