@@ -9,7 +9,7 @@ public enum OptionType: UInt8, Sendable, Hashable {
 
 /// A calendar date without time zone, as an option's expiry.
 public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
-    // Stored compactly (8 bytes, not 24): every trade in the buffer carries one (issue 8).
+    // Stored compactly (8 bytes, not 24; issue 8).
     private let storedYear: Int16
     private let storedMonth: UInt8
     private let storedDay: UInt8
@@ -66,15 +66,47 @@ public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
 /// An OCC options symbol as the feed writes it: `O:SPY251219C00650000` is the
 /// SPY call expiring 2025-12-19 with strike 650.000 (SPEC §4:
 /// `^O:([A-Z0-9.]+)(\d{6})([CP])(\d{8})$`, strike × 1000 in 8 digits).
+///
+/// One reference to its parsed parts, shared by every trade on the contract:
+/// a trade is 64 bytes instead of 112, and copying one retains one object
+/// instead of the symbol's strings (issue 8: the buffer's memory and the
+/// decoder's retain/release traffic).
 public struct OptionSymbol: Sendable, Hashable, CustomStringConvertible {
+    private final class Parts: Sendable {
+        let raw: String
+        let underlying: String
+        let expiry: ExpiryDate
+        let type: OptionType
+        let strikeThousandths: Int64
+
+        init(raw: String, underlying: String, expiry: ExpiryDate, type: OptionType, strikeThousandths: Int64) {
+            self.raw = raw
+            self.underlying = underlying
+            self.expiry = expiry
+            self.type = type
+            self.strikeThousandths = strikeThousandths
+        }
+    }
+
+    private let parts: Parts
+
     /// The symbol exactly as received, e.g. `O:SPY251219C00650000`.
-    public let raw: String
+    public var raw: String { parts.raw }
     /// The underlying ticker, e.g. `SPY`.
-    public let underlying: String
-    public let expiry: ExpiryDate
-    public let type: OptionType
+    public var underlying: String { parts.underlying }
+    public var expiry: ExpiryDate { parts.expiry }
+    public var type: OptionType { parts.type }
     /// Strike price × 1000, exact (the 8 digits of the symbol).
-    public let strikeThousandths: Int64
+    public var strikeThousandths: Int64 { parts.strikeThousandths }
+
+    /// Every part is read from the raw text, so the text decides equality.
+    public static func == (lhs: OptionSymbol, rhs: OptionSymbol) -> Bool {
+        lhs.parts === rhs.parts || lhs.parts.raw == rhs.parts.raw
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(parts.raw)
+    }
 
     public var description: String { raw }
 
@@ -117,10 +149,9 @@ public struct OptionSymbol: Sendable, Hashable, CustomStringConvertible {
             let type = OptionType(rawValue: bytes[underlyingEnd + 6]),
             let strike = digits(underlyingEnd + 7, 8)
         else { return nil }
-        self.raw = String(decoding: bytes, as: UTF8.self)
-        self.underlying = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[2..<underlyingEnd]), as: UTF8.self)
-        self.expiry = expiry
-        self.type = type
-        self.strikeThousandths = Int64(strike)
+        parts = Parts(
+            raw: String(decoding: bytes, as: UTF8.self),
+            underlying: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[2..<underlyingEnd]), as: UTF8.self),
+            expiry: expiry, type: type, strikeThousandths: Int64(strike))
     }
 }

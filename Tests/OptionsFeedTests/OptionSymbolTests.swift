@@ -59,4 +59,16 @@ struct OptionSymbolTests {
         #expect(ExpiryDate(year: 2023, month: 2, day: 29) == nil)
         #expect(ExpiryDate(year: 2024, month: 2, day: 29)?.description == "2024-02-29")
     }
+
+    @Test("a symbol is one shared reference: a trade is 64 bytes, and copies of a symbol compare by their text")
+    func compactTrade() throws {
+        #expect(MemoryLayout<OptionSymbol>.size == 8)
+        #expect(MemoryLayout<OptionTrade>.stride == 64)
+        let parsed = try #require(OptionSymbol("O:SPY251219C00650000"))
+        let again = try #require(OptionSymbol("O:SPY251219C00650000"))
+        let other = try #require(OptionSymbol("O:SPY251219P00650000"))
+        #expect(parsed == again && parsed.hashValue == again.hashValue)
+        #expect(parsed != other)
+        #expect(Set([parsed, again, other]).count == 2)
+    }
 }
