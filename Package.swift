@@ -28,6 +28,8 @@ let package = Package(
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // glibc's <malloc.h> (mallopt): the service fixes the allocator's mmap threshold (issue 8).
+        .systemLibrary(name: "CMalloc"),
 
         // The feed's data: option symbols, the trade model and the wire decoder. Pure, no I/O.
         .target(name: "OptionsFeed"),
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "IngestService",
             dependencies: [
-                "OptionsFeed", "IngestPipeline", "IngestDatabase",
+                "OptionsFeed", "IngestPipeline", "IngestDatabase", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -104,7 +106,9 @@ let package = Package(
         .testTarget(name: "IngestDatabaseTests", dependencies: ["IngestDatabase", "IngestTestSupport"]),
         .testTarget(
             name: "IngestServiceTests",
-            dependencies: ["IngestService", "IngestPipeline", "OptionsFeed", "IngestTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
+            dependencies: [
+                "IngestService", "IngestPipeline", "OptionsFeed", "IngestTestSupport", "CMalloc", .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "IngestPipeline", "IngestService", "OptionsFeed", "IngestTestSupport"]),
         .testTarget(name: "FeedSimulatorTests", dependencies: ["FeedSimulator", .product(name: "Logging", package: "swift-log")]),
     ],

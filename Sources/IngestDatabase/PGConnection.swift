@@ -107,8 +107,10 @@ public final class PGConnection {
             defer { PQclear(start) }
             try check(start, expecting: [PGRES_COPY_IN])
         }
-        // libpq takes an int length: send in chunks well below that.
-        let chunk = 1 << 20
+        // In 64 KiB pieces: libpq copies each into its output buffer, which grows to the
+        // largest piece and stays that size for the connection's life (1 MiB pieces kept
+        // ~2 MiB per pooled connection; issue 8).
+        let chunk = 64 << 10
         var offset = 0
         while offset < data.count {
             let length = min(chunk, data.count - offset)

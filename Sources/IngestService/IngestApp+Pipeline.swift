@@ -1,3 +1,4 @@
+import CMalloc
 import Foundation
 import IngestDatabase
 import IngestPipeline
@@ -8,6 +9,20 @@ import UnixSignals
 /// one flusher, one second-SIGINT rule, so that a replay really runs the same
 /// pipeline as the feed (issue 10).
 extension IngestApp {
+    /// Allocations from `mmapThreshold` up get pages of their own from the
+    /// kernel, returned when freed. glibc's default threshold rises with every
+    /// large block freed (up to 32 MiB), after which batches, COPY buffers and
+    /// spool reads of a few hundred KiB come from the heaps of several threads
+    /// and leave holes there: ~3 MB of RSS at `--rate 0` (issue 8). A few page
+    /// faults per batch cost nothing next to writing it.
+    static let mmapThreshold: Int32 = 256 << 10
+
+    /// Fixes the allocator's mmap threshold (see `mmapThreshold`); once, at start.
+    @discardableResult
+    static func tuneAllocator() -> Bool {
+        mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1
+    }
+
     /// The buffer, with room reserved for the writers' batches handed back to it when full.
     static func makeBuffer(_ configuration: IngestConfiguration) -> TradeBuffer {
         TradeBuffer(

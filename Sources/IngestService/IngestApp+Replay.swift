@@ -32,6 +32,7 @@ extension IngestApp {
     /// within `SHUTDOWN_TIMEOUT_MS` after the last line (the rest is in the
     /// spool, which the next run or replay writes first); 70 when migrations fail.
     public static func replay(_ configuration: IngestConfiguration, request: ReplayRequest) async -> ExitStatus {
+        tuneAllocator()
         let logger = Logger(label: "system")
         logger.info(
             "starting replay",

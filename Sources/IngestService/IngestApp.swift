@@ -57,6 +57,7 @@ public enum IngestApp {
 
     /// Runs the service until SIGINT/SIGTERM (exit 0) or a fatal condition.
     public static func run(_ configuration: IngestConfiguration, migrate runMigrations: Bool) async -> ExitStatus {
+        tuneAllocator()
         let logger = Logger(label: "system")
         logger.info(
             "starting ingest-options",
