@@ -43,20 +43,22 @@ public struct TradeCopyEncoder: Sendable {
 
     /// Bytes of one row: the field count, then each field's length and value.
     static func rowSize(_ trade: OptionTrade) -> Int {
-        2 + 4 + trade.symbol.raw.utf8.count + 4 + trade.symbol.underlying.utf8.count
-            + (4 + 4) + (4 + 1) + NumericDigits(thousandths: trade.symbol.strikeThousandths).encodedSize
+        let symbol = trade.symbol
+        return 2 + 4 + symbol.raw.utf8.count + 4 + symbol.underlying.utf8.count
+            + (4 + 4) + (4 + 1) + NumericDigits.encodedSize(thousandths: symbol.strikeThousandths)
             + (4 + 2) + 3 * (4 + 8) + int2ArraySize(trade.conditions.count) + 3 * (4 + 8)
     }
 
     static func writeRow(_ trade: OptionTrade, to cursor: inout CopyCursor) {
+        let symbol = trade.symbol
         cursor.int16(Int16(Self.columns.count))
-        cursor.text(trade.symbol.raw)
-        cursor.text(trade.symbol.underlying)
+        cursor.text(symbol.raw)
+        cursor.text(symbol.underlying)
         cursor.int32(4)
-        cursor.int32(trade.symbol.expiry.daysSince2000)
+        cursor.int32(symbol.expiry.daysSince2000)
         cursor.int32(1)
-        cursor.byte(trade.symbol.type.rawValue)
-        NumericDigits(thousandths: trade.symbol.strikeThousandths).write(to: &cursor)
+        cursor.byte(symbol.type.rawValue)
+        NumericDigits(thousandths: symbol.strikeThousandths).write(to: &cursor)
         cursor.int32(2)
         cursor.int16(trade.exchange)
         cursor.int32(8)
@@ -134,6 +136,22 @@ struct NumericDigits {
     /// Length word included.
     var encodedSize: Int { 4 + 8 + 2 * count }
 
+    /// `NumericDigits(thousandths: value).encodedSize` without working out the
+    /// digits: the first pass of the encoder only needs the size.
+    static func encodedSize(thousandths value: Int64) -> Int {
+        let magnitude = value.magnitude
+        let fraction = magnitude % 1000
+        var rest = magnitude / 1000
+        // Without a fraction, trailing zero groups of the integer part are left out.
+        if fraction == 0 { while rest > 0, rest % 10_000 == 0 { rest /= 10_000 } }
+        var count = fraction == 0 ? 0 : 1
+        while rest > 0 {
+            rest /= 10_000
+            count += 1
+        }
+        return 4 + 8 + 2 * count
+    }
+
     /// Digit count, weight, sign, display scale 3, then the digits.
     func write(to cursor: inout CopyCursor) {
         cursor.int32(Int32(8 + 2 * count))
@@ -181,10 +199,15 @@ struct CopyCursor {
 
     /// A text field: 32-bit length, then the UTF-8 bytes.
     @inline(__always) mutating func text(_ text: String) {
-        var text = text
-        text.withUTF8 { utf8 in
-            int32(Int32(utf8.count))
-            bytes(UnsafeRawBufferPointer(utf8))
+        // Borrowed, not copied into a `var` for `withUTF8`: that cost a retain and a release per field.
+        if text.utf8.withContiguousStorageIfAvailable({ field($0) }) == nil {
+            var text = text
+            text.withUTF8 { field($0) }
         }
+    }
+
+    @inline(__always) private mutating func field(_ utf8: UnsafeBufferPointer<UInt8>) {
+        int32(Int32(utf8.count))
+        bytes(UnsafeRawBufferPointer(utf8))
     }
 }

@@ -62,7 +62,7 @@ extension Setting {
     public static let flushMinBatch = Setting("FLUSH_MIN_BATCH", "100", "Flush at once when this many trades wait.")
     public static let flushMaxBatch = Setting("FLUSH_MAX_BATCH", "10000", "Most trades in one batch (one transaction).")
     public static let bufferCapacity = Setting(
-        "BUFFER_CAPACITY", "100000", "Trades the in-memory buffer holds (~110 bytes each); beyond it trades go to the spool (without one, the feed reader waits).")
+        "BUFFER_CAPACITY", "100000", "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits).")
     public static let wsMaxFrameBytes = Setting("WS_MAX_FRAME_BYTES", "1048576", "Largest WebSocket frame accepted from the feed.")
     public static let wsPingIntervalMs = Setting(
         "WS_PING_INTERVAL_MS", "10000", "WebSocket ping period; a peer silent for two periods is dropped.")

@@ -30,6 +30,17 @@ struct TradeCopyEncoderTests {
         stride(from: 4, to: bytes.count, by: 2).map { Int16(bitPattern: UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1])) }
     }
 
+    @Test("numeric: the size the first pass works out is the size the digits take")
+    func numericSize() {
+        var values: [Int64] = [0, 1, 999, 1000, 10_000_000, 100_000_000, 650_000, 12_345_678, 10_000_000_000_001, Int64.max, Int64.min + 1]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { values.append(Int64.random(in: -10_000_000_000...10_000_000_000, using: &random)) }
+        for power in 0..<18 { values.append(Int64((0..<power).reduce(1) { value, _ in value * 10 })) }
+        for value in values {
+            #expect(NumericDigits.encodedSize(thousandths: value) == NumericDigits(thousandths: value).encodedSize, "\(value)")
+        }
+    }
+
     @Test("numeric: base-10000 digits, weight and display scale 3", arguments: [
         (Int64(650_000), [Int16(1), 0, 0, 3, 650]),  // 650.000
         (Int64(185_500), [Int16(2), 0, 0, 3, 185, 5000]),  // 185.500
