@@ -17,10 +17,11 @@ extension IngestApp {
     /// faults per batch cost nothing next to writing it.
     static let mmapThreshold: Int32 = 256 << 10
 
-    /// Fixes the allocator's mmap threshold (see `mmapThreshold`); once, at start.
-    @discardableResult
-    static func tuneAllocator() -> Bool {
-        mallopt(M_MMAP_THRESHOLD, mmapThreshold) == 1
+    /// Fixes the allocator's mmap threshold (see `mmapThreshold`); once, at
+    /// start, before the heaps hold free blocks that large requests would take
+    /// first. (glibc 2.36 answers 1 to any value, so there is nothing to check.)
+    static func tuneAllocator() {
+        _ = mallopt(M_MMAP_THRESHOLD, mmapThreshold)
     }
 
     /// The buffer, with room reserved for the writers' batches handed back to it when full.
