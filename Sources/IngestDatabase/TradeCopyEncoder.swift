@@ -134,7 +134,10 @@ struct NumericDigits {
     }
 
     /// Length word included.
-    var encodedSize: Int { 4 + 8 + 2 * count }
+    var encodedSize: Int { Self.encodedSize(digitCount: count) }
+
+    /// Length word, the four header words, the digits.
+    private static func encodedSize(digitCount: Int) -> Int { 4 + 8 + 2 * digitCount }
 
     /// `NumericDigits(thousandths: value).encodedSize` without working out the
     /// digits: the first pass of the encoder only needs the size.
@@ -149,7 +152,7 @@ struct NumericDigits {
             rest /= 10_000
             count += 1
         }
-        return 4 + 8 + 2 * count
+        return encodedSize(digitCount: count)
     }
 
     /// Digit count, weight, sign, display scale 3, then the digits.

@@ -51,20 +51,17 @@ enum SpoolRecordCodec {
                     let exchange = reader.integer(UInt16.self), let price = reader.integer(UInt64.self),
                     let size = reader.integer(UInt64.self), let conditionCount = reader.integer(UInt16.self)
                 else { return nil }
-                var key = ConditionLists.Key()
-                var longList: [Int16]?
+                var conditions = ConditionLists.Codes()
                 for _ in 0..<conditionCount {
                     guard let condition = reader.integer(UInt16.self) else { return nil }
-                    let code = Int16(bitPattern: condition)
-                    if longList == nil, !key.append(code) { longList = key.codes }
-                    longList?.append(code)
+                    conditions.append(Int16(bitPattern: condition))
                 }
                 guard let timestamp = reader.integer(UInt64.self), let sequence = reader.integer(UInt64.self),
                     let received = reader.integer(UInt64.self)
                 else { return nil }
                 let trade = OptionTrade(
                     symbol: symbol, exchange: Int16(bitPattern: exchange), price: Double(bitPattern: price),
-                    size: Int64(bitPattern: size), conditions: longList ?? conditionLists.list(key),
+                    size: Int64(bitPattern: size), conditions: conditionLists.list(conditions),
                     timestampMs: Int64(bitPattern: timestamp), sequence: Int64(bitPattern: sequence),
                     receivedAtMicros: Int64(bitPattern: received))
                 // Only what the decoder could have produced: anything else would trap in the writers' arithmetic.

@@ -23,19 +23,13 @@ enum CanonicalTrade {
             cursor.skipKey(UInt8(ascii: "p")), let p = cursor.decimal(fraction: true),
             cursor.skipKey(UInt8(ascii: "s")), let s = cursor.decimal(fraction: false)
         else { return nil }
-        var key = ConditionLists.Key()
-        var longList: [Int16]?
+        var conditions = ConditionLists.Codes()
         if cursor.skipKey(UInt8(ascii: "c")) {
             guard cursor.skip(UInt8(ascii: "[")) else { return nil }
             if !cursor.skip(UInt8(ascii: "]")) {
                 while true {
                     guard let number = cursor.decimal(fraction: false), number.mantissa <= UInt64(Int16.max) else { return nil }
-                    let code = Int16(number.mantissa)
-                    if longList != nil {
-                        longList!.append(code)
-                    } else if !key.append(code) {
-                        longList = key.codes + [code]
-                    }
+                    conditions.append(Int16(number.mantissa))
                     if cursor.skip(UInt8(ascii: "]")) { break }
                     guard cursor.skip(UInt8(ascii: ",")) else { return nil }
                 }
@@ -52,8 +46,7 @@ enum CanonicalTrade {
         fields.s = s
         fields.t = t
         fields.q = q
-        fields.conditionKey = key
-        fields.longConditions = longList
+        fields.conditions = conditions
         return cursor.index
     }
 
@@ -138,34 +131,35 @@ enum CanonicalTrade {
             return StringToken(start: start, length: index - start, hasEscape: false)
         }
 
+        /// Reads digits while there are, appending each to `mantissa` (which
+        /// wraps past 19 digits: the caller refuses more than 18); how many.
+        @inline(__always)
+        private mutating func appendDigits(to mantissa: inout UInt64) -> Int {
+            let start = index
+            while index < bytes.count {
+                let digit = bytes[index] &- 0x30
+                guard digit < 10 else { break }
+                mantissa = mantissa &* 10 &+ UInt64(digit)
+                index += 1
+            }
+            return index - start
+        }
+
         /// Digits, and with `fraction` an optional `.` and digits: at most 18
         /// significant digits, no sign, no exponent (those go to the general scanner).
         @inline(__always)
         mutating func decimal(fraction: Bool) -> JSONNumber? {
             let start = index
             var mantissa: UInt64 = 0
-            var digits = 0
-            while index < bytes.count {
-                let digit = bytes[index] &- 0x30
-                guard digit < 10 else { break }
-                mantissa = mantissa &* 10 &+ UInt64(digit)
-                index += 1
-                digits += 1
-            }
+            var digits = appendDigits(to: &mantissa)
             guard digits > 0 else { return nil }
             var exponent = 0
             if fraction, index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 index += 1
-                let fractionStart = index
-                while index < bytes.count {
-                    let digit = bytes[index] &- 0x30
-                    guard digit < 10 else { break }
-                    mantissa = mantissa &* 10 &+ UInt64(digit)
-                    index += 1
-                }
-                exponent = fractionStart - index
-                guard exponent < 0 else { return nil }
-                digits -= exponent
+                let fractionDigits = appendDigits(to: &mantissa)
+                guard fractionDigits > 0 else { return nil }
+                exponent = -fractionDigits
+                digits += fractionDigits
             }
             guard digits <= 18 else { return nil }
             if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: ".") { return nil }

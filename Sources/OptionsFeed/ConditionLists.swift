@@ -18,8 +18,14 @@ public struct ConditionLists: Sendable {
 
     public var count: Int { lists.count }
 
+    /// The list for codes collected in `codes`: the shared one for up to
+    /// three, its own array for more.
+    public mutating func list(_ codes: Codes) -> [Int16] {
+        codes.long ?? list(codes.key)
+    }
+
     /// The list of `count` (≤ 3) codes packed in `key` by `Key`.
-    public mutating func list(_ key: Key) -> [Int16] {
+    mutating func list(_ key: Key) -> [Int16] {
         if key.count == 0 { return [] }
         if let list = lists[key.packed] { return list }
         if lists.count >= capacity { lists.removeAll(keepingCapacity: true) }
@@ -28,18 +34,35 @@ public struct ConditionLists: Sendable {
         return list
     }
 
-    /// Up to three codes and how many there are, in one word: a list's identity.
-    public struct Key: Sendable {
-        /// Codes in the low 48 bits, 16 each; their count in the top 16.
-        private(set) var packed: UInt64 = 0
+    /// The codes of one list as a decoder reads them, one at a time: packed in
+    /// a `Key` while they fit, in an array of their own once there are more.
+    /// The feed decoder's two paths and the spool's decoder collect with it.
+    public struct Codes: Sendable {
+        var key = Key()
+        var long: [Int16]?
 
         public init() {}
 
-        public var count: Int { Int(packed >> 48) }
+        @inline(__always)
+        public mutating func append(_ code: Int16) {
+            if long != nil {
+                long!.append(code)
+            } else if !key.append(code) {
+                long = key.codes + [code]
+            }
+        }
+    }
+
+    /// Up to three codes and how many there are, in one word: a list's identity.
+    struct Key: Sendable {
+        /// Codes in the low 48 bits, 16 each; their count in the top 16.
+        private(set) var packed: UInt64 = 0
+
+        var count: Int { Int(packed >> 48) }
 
         /// Adds a code; `false` when the key is full (the caller keeps its own array).
         @inline(__always)
-        public mutating func append(_ code: Int16) -> Bool {
+        mutating func append(_ code: Int16) -> Bool {
             let count = self.count
             guard count < ConditionLists.maximumShared else { return false }
             packed |= UInt64(UInt16(bitPattern: code)) << (16 * UInt64(count))
@@ -47,7 +70,7 @@ public struct ConditionLists: Sendable {
             return true
         }
 
-        public var codes: [Int16] {
+        var codes: [Int16] {
             (0..<count).map { Int16(bitPattern: UInt16(truncatingIfNeeded: packed >> (16 * UInt64($0)))) }
         }
     }

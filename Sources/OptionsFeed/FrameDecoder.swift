@@ -160,9 +160,8 @@ struct EventFields {
     var s: JSONNumber?
     var t: JSONNumber?
     var q: JSONNumber?
-    /// The first codes of `c`, packed; `longConditions` holds every code once there are more.
-    var conditionKey = ConditionLists.Key()
-    var longConditions: [Int16]?
+    /// The codes of `c`.
+    var conditions = ConditionLists.Codes()
     var badField = false
 
     @inline(__always)
@@ -233,11 +232,7 @@ struct EventFields {
         while true {
             scanner.skipWhitespace()
             if let number = try readNumber(&scanner), let value = number.int64, let code = Int16(exactly: value) {
-                if longConditions != nil {
-                    longConditions!.append(code)
-                } else if !conditionKey.append(code) {
-                    longConditions = conditionKey.codes + [code]
-                }
+                conditions.append(code)
             } else {
                 badField = true
             }
@@ -271,7 +266,7 @@ struct EventFields {
             exchange = code
         }
         guard !badField else { return .failure(.badField) }
-        let conditions = longConditions ?? conditionLists.list(conditionKey)
+        let conditions = conditionLists.list(conditions)
         return .success(
             OptionTrade(
                 symbol: symbol, exchange: exchange, price: price, size: size, conditions: conditions,
