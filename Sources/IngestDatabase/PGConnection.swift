@@ -18,10 +18,14 @@ public final class PGConnection {
         // Defaults first: with expand_dbname the URI in "dbname" overrides them.
         var pairs: [(String, String)] = [
             ("connect_timeout", String(connectTimeoutSeconds)),
+            // A server that vanished (no FIN, no RST) is noticed within seconds, not the
+            // kernel's minutes: keepalive probes after 5 s idle, 3 unanswered 2 s apart,
+            // and unacknowledged data gives up after 10 s (docs/faults.md, "Shutdown").
             ("keepalives", "1"),
-            ("keepalives_idle", "30"),
-            ("keepalives_interval", "10"),
+            ("keepalives_idle", "5"),
+            ("keepalives_interval", "2"),
             ("keepalives_count", "3"),
+            ("tcp_user_timeout", "10000"),
             ("application_name", applicationName),
         ].map { key, value in (key, overrides[key] ?? value) }
         for (key, value) in overrides.sorted(by: { $0.key < $1.key }) where !pairs.contains(where: { $0.0 == key }) {
@@ -49,6 +53,31 @@ public final class PGConnection {
 
     deinit {
         PQfinish(handle)
+    }
+
+    /// A handle another thread may use to stop what this connection is doing
+    /// (`CancelHandle`). It keeps the connection alive while it exists, so its
+    /// socket is never a descriptor reused by something else.
+    public func makeCancelHandle() -> CancelHandle {
+        CancelHandle(connection: self, cancel: PQgetCancel(handle), socket: PQsocket(handle))
+    }
+
+    /// The libpq options in effect (keyword → value), for checks and tests.
+    public var options: [String: String] {
+        guard let options = PQconninfo(handle) else { return [:] }
+        defer { PQconninfoFree(options) }
+        return Self.values(of: options)
+    }
+
+    /// keyword → value of a libpq option array (the ones that have a value).
+    private static func values(of options: UnsafeMutablePointer<PQconninfoOption>) -> [String: String] {
+        var result: [String: String] = [:]
+        var index = 0
+        while let keyword = options[index].keyword {
+            if let value = options[index].val { result[String(cString: keyword)] = String(cString: value) }
+            index += 1
+        }
+        return result
     }
 
     /// Whether libpq still considers the connection usable.
@@ -208,12 +237,7 @@ public final class PGConnection {
             return "***"
         }
         defer { PQconninfoFree(options) }
-        var parts: [String: String] = [:]
-        var index = 0
-        while let keyword = options[index].keyword {
-            if let value = options[index].val { parts[String(cString: keyword)] = String(cString: value) }
-            index += 1
-        }
+        let parts = values(of: options)
         let user = parts["user"].map { $0 + (parts["password"] != nil ? ":***" : "") + "@" } ?? ""
         let host = parts["host"] ?? parts["hostaddr"] ?? ""
         let port = parts["port"].map { ":" + $0 } ?? ""
@@ -232,4 +256,40 @@ private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePo
     var pointers: [UnsafePointer<CChar>?] = duplicates.map { $0.map { UnsafePointer($0) } }
     pointers.append(nil)
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Stops a connection's statement from another thread: `cancel()` asks the
+/// server to cancel it (`PQcancel`, thread-safe, but it opens a connection of
+/// its own and may block while the server does not answer), `abort()` shuts
+/// the socket down so the blocked libpq call returns with a connection error
+/// at once. Used at the shutdown deadline (docs/faults.md, "Shutdown").
+public final class CancelHandle: @unchecked Sendable {
+    /// Held only so that the connection (and its socket) outlive this handle.
+    private let connection: PGConnection
+    private let cancelObject: OpaquePointer?
+    private let socket: Int32
+
+    init(connection: PGConnection, cancel: OpaquePointer?, socket: Int32) {
+        self.connection = connection
+        self.cancelObject = cancel
+        self.socket = socket
+    }
+
+    deinit {
+        if let cancelObject { PQfreeCancel(cancelObject) }
+    }
+
+    /// Asks the server to cancel the running statement; `false` when the request could not be sent.
+    @discardableResult
+    public func cancel() -> Bool {
+        guard let cancelObject else { return false }
+        var message = [CChar](repeating: 0, count: 256)
+        return PQcancel(cancelObject, &message, Int32(message.count)) == 1
+    }
+
+    /// Shuts the socket down: whatever libpq is blocked on returns with an error.
+    public func abort() {
+        guard socket >= 0 else { return }
+        _ = Glibc.shutdown(socket, Int32(SHUT_RDWR))
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOPosix
 import OptionsFeed
@@ -68,7 +69,12 @@ public final class PostgresTradeWriter: Sendable {
         let bulkTimeoutMs: Int
         let mode: WriteMode
         let flavor: DatabaseFlavor
-        var connection: PGConnection?
+        /// Touched only on the slot's thread.
+        var connection: PGConnection? {
+            didSet { cancelHandle.withLock { $0 = connection?.makeCancelHandle() } }
+        }
+        /// How another thread stops this session's statement at the shutdown deadline.
+        let cancelHandle = Mutex<CancelHandle?>(nil)
         var buffer: [UInt8] = []
         let encoder = TradeCopyEncoder()
         /// Batches left to send through the staging table before trying a direct COPY again.
@@ -319,6 +325,28 @@ public final class PostgresTradeWriter: Sendable {
         maintenanceTask.withLock { $0 = task }
     }
 
+    /// Stops every statement in flight, at once and from any thread: the
+    /// shutdown deadline passed (docs/faults.md, "Shutdown"). Each busy
+    /// connection gets a cancel request; one that has not returned after
+    /// `grace` has its socket shut down, which makes the blocked libpq call
+    /// fail at once even when the server no longer answers. Nothing of a
+    /// cancelled batch is committed: the caller spools it. Returns without waiting.
+    public func cancelInFlight(grace: Duration = .milliseconds(300)) {
+        let busy: [Int] = state.withLock { state in state.slots.indices.filter { state.slots[$0].busy } }
+        let handles = busy.compactMap { index in slots[index].session.cancelHandle.withLock { $0 }.map { (index, $0) } }
+        guard !handles.isEmpty else { return }
+        logger.warning("cancelling database statements in flight", metadata: ["connections": "\(handles.count)"])
+        let graceMicros = UInt32(clamping: grace.components.seconds * 1_000_000 + grace.components.attoseconds / 1_000_000_000_000)
+        for (_, handle) in handles {
+            // PQcancel connects to the server: it may block as long as the server does not answer.
+            Thread.detachNewThread { handle.cancel() }
+        }
+        Thread.detachNewThread { [self] in
+            usleep(graceMicros)
+            for (index, handle) in handles where state.withLock({ $0.slots[index].busy }) { handle.abort() }
+        }
+    }
+
     /// Closes every connection (waiting for writes in flight) and stops the threads.
     public func shutdown() async {
         maintenanceTask.withLock { $0?.cancel() }
@@ -329,32 +357,59 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
-    /// Writes a batch; on a data or constraint error, writes each half on its
-    /// own until single refused rows remain, which become dead letters.
-    private static func writeIsolatingBadRows(_ batch: ArraySlice<OptionTrade>, session: Session, logger: Logger) throws -> BatchResult {
+    /// Writes a batch; when the rows are to blame, writes each half on its own
+    /// until single refused rows remain, which become dead letters and the rest
+    /// is committed. The rows are to blame for a data or constraint error
+    /// (22xxx, 23xxx) at once, and for any other error that is not the
+    /// connection's, the server's or the schema's (`DatabaseError.mayBeCausedByRows`:
+    /// a trigger's `RAISE`, an index row too large, …) once it happened again on
+    /// a connection that answers `SELECT 1`. Without that second rule such an
+    /// error was retried for ever and, once it sat in the spool, blocked every
+    /// write after it (docs/faults.md, "A bad row").
+    private static func writeIsolatingBadRows(
+        _ batch: ArraySlice<OptionTrade>, session: Session, logger: Logger, rowsConfirmedGuilty: Bool = false
+    ) throws -> BatchResult {
         do {
             let inserted = try writeOnce(batch, session: session, logger: logger)
             return BatchResult(trades: batch.count, inserted: inserted)
-        } catch let error as DatabaseError where error.kind == .data || error.kind == .constraint {
-            guard batch.count > 1 else {
-                let trade = batch[batch.startIndex]
-                let letter = DeadLetter(
-                    source: "database", reason: error.kind.rawValue, sqlState: error.sqlState, message: error.message,
-                    raw: trade.polygonJSON)
-                try insertDeadLetters([letter], flavor: session.flavor, connection: connect(session, logger: logger))
-                logger.warning(
-                    "row refused by the database, dead-lettered",
-                    metadata: ["sqlstate": "\(error.sqlState ?? "")", "error": "\(error.message)", "sym": "\(trade.symbol.raw)",
-                               "seq": "\(trade.sequence)"])
-                return BatchResult(trades: 1, inserted: 0, deadLetters: [letter])
+        } catch let error as DatabaseError where error.kind == .data || error.kind == .constraint || error.mayBeCausedByRows {
+            if error.mayBeCausedByRows, !rowsConfirmedGuilty {
+                // Once more on a connection that answers: only an error that comes back is the rows'.
+                _ = try connect(session, logger: logger).query("SELECT 1")
+                do {
+                    let inserted = try writeOnce(batch, session: session, logger: logger)
+                    return BatchResult(trades: batch.count, inserted: inserted)
+                } catch let again as DatabaseError where again.mayBeCausedByRows || again.kind == .data || again.kind == .constraint {
+                    logger.warning(
+                        "batch refused twice on a healthy connection; isolating the rows to blame",
+                        metadata: ["trades": "\(batch.count)", "sqlstate": "\(again.sqlState ?? "")", "error": "\(again.message)"])
+                    return try isolate(batch, after: again, session: session, logger: logger)
+                }
             }
-            let middle = batch.startIndex + batch.count / 2
-            let left = try writeIsolatingBadRows(batch[..<middle], session: session, logger: logger)
-            let right = try writeIsolatingBadRows(batch[middle...], session: session, logger: logger)
-            return BatchResult(
-                trades: left.trades + right.trades, inserted: left.inserted + right.inserted,
-                deadLetters: left.deadLetters + right.deadLetters)
+            return try isolate(batch, after: error, session: session, logger: logger)
         }
+    }
+
+    /// Splits a refused batch in halves, each written on its own; a single refused row is dead-lettered.
+    private static func isolate(_ batch: ArraySlice<OptionTrade>, after error: DatabaseError, session: Session, logger: Logger) throws -> BatchResult {
+        guard batch.count > 1 else {
+            let trade = batch[batch.startIndex]
+            let letter = DeadLetter(
+                source: "database", reason: error.deadLetterReason, sqlState: error.sqlState, message: error.message,
+                raw: trade.polygonJSON)
+            try insertDeadLetters([letter], flavor: session.flavor, connection: connect(session, logger: logger))
+            logger.warning(
+                "row refused by the database, dead-lettered",
+                metadata: ["sqlstate": "\(error.sqlState ?? "")", "error": "\(error.message)", "sym": "\(trade.symbol.raw)",
+                           "seq": "\(trade.sequence)"])
+            return BatchResult(trades: 1, inserted: 0, deadLetters: [letter])
+        }
+        let middle = batch.startIndex + batch.count / 2
+        let left = try writeIsolatingBadRows(batch[..<middle], session: session, logger: logger, rowsConfirmedGuilty: true)
+        let right = try writeIsolatingBadRows(batch[middle...], session: session, logger: logger, rowsConfirmedGuilty: true)
+        return BatchResult(
+            trades: left.trades + right.trades, inserted: left.inserted + right.inserted,
+            deadLetters: left.deadLetters + right.deadLetters)
     }
 
     /// One transaction; nothing of the batch is committed when it throws.

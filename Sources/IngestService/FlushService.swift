@@ -36,13 +36,22 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let stats: IngestStats
     let clock: C
     let logger: Logger
+    /// When the drain must be over: begins at the first signal, expires after
+    /// `shutdownTimeout` or at a second SIGINT (docs/faults.md, "Shutdown").
+    public let deadline: ShutdownDeadline
+    /// Batches taken from the buffer and not yet committed or handed back: at
+    /// the deadline they are spooled with the buffer.
+    public let inFlight: BatchesInFlight
 
     public init(
         buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, healthEvents: HealthEventQueue = .init(),
         monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(), spool: Spool?, writer: PostgresTradeWriter,
         policy: FlushPolicy<C.Instant>.Configuration, retry: RetrySchedule, breakerFailures: Int = 5,
-        breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger
+        breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger,
+        deadline: ShutdownDeadline = .init(), inFlight: BatchesInFlight = .init()
     ) {
+        self.deadline = deadline
+        self.inFlight = inFlight
         self.buffer = buffer
         self.gaps = gaps
         self.deadLetters = deadLetters
@@ -63,17 +72,42 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     public func run() async throws {
         let shuttingDown = Atomic<Bool>(false)
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await watchDeadline() }
+                await flushUntilDone(shuttingDown)
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            shuttingDown.store(true, ordering: .releasing)
+            deadline.begin()
+            buffer.wakeFlusher()
+        }
+        logger.info("flusher stopped", metadata: stats.summary.mapValues { "\($0)" })
+    }
+
+    /// At the deadline: statements in flight are cancelled (their batches fail
+    /// at once and are spooled by the loop), and the loop is woken.
+    private func watchDeadline() async {
+        await deadline.waitForExpiry(timeout: shutdownTimeout, clock: clock)
+        guard deadline.isExpired else { return }
+        logger.warning("shutdown timeout reached; cancelling the writes in flight", metadata: ["waiting": "\(buffer.count)"])
+        writer.cancelInFlight()
+        buffer.wakeFlusher()
+    }
+
+    private func flushUntilDone(_ shuttingDown: borrowing Atomic<Bool>) async {
         var policy = FlushPolicy(configuration: policyConfiguration, now: clock.now)
         var breaker = CircuitBreaker<C.Instant>(failureThreshold: breakerFailures, openDuration: breakerOpenDuration)
         var drainDeadline: C.Instant?
-        await withGracefulShutdownHandler {
+        do {
             while true {
                 if shuttingDown.load(ordering: .acquiring), !policy.isDraining {
                     policy.drain()
                     drainDeadline = clock.now.advanced(by: shutdownTimeout)
                     logger.info("draining buffer before exit", metadata: ["items": "\(buffer.count)"])
                 }
-                if let drainDeadline, clock.now >= drainDeadline {
+                if deadline.isExpired || drainDeadline.map({ clock.now >= $0 }) == true {
                     spoolTheRest()
                     return
                 }
@@ -99,37 +133,58 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     policy.flushFinished(now: clock.now)
                 case .flush(let maximumItems):
                     let batch = buffer.take(upTo: maximumItems)
+                    let token = inFlight.add(batch)
                     if await !write(batch, breaker: &breaker) {
                         buffer.putBack(batch)
+                        inFlight.remove(token)
                         logger.warning("batch handed back to the buffer", metadata: ["trades": "\(batch.count)", "waiting": "\(buffer.count)"])
-                        if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
+                        if breaker.reopensAt() == nil { await pause(for: retry.delay(forRetry: retry.maxRetries)) }
+                    } else {
+                        inFlight.remove(token)
                     }
                     policy.flushFinished(now: clock.now)
                 case .wait:
                     await waitForWork(until: policy.isDraining ? clock.now.advanced(by: .milliseconds(100)) : nextWake(policy))
                 }
             }
-        } onGracefulShutdown: {
-            shuttingDown.store(true, ordering: .releasing)
-            buffer.wakeFlusher()
         }
-        logger.info("flusher stopped", metadata: stats.summary.mapValues { "\($0)" })
+    }
+
+    /// Sleeps for `duration`, but no longer than the shutdown deadline allows.
+    private func pause(for duration: Duration) async {
+        let until = clock.now.advanced(by: duration)
+        while !deadline.isExpired, clock.now < until {
+            try? await clock.sleep(until: min(until, clock.now.advanced(by: .milliseconds(100))), tolerance: nil)
+        }
     }
 
     /// The shutdown timeout ran out: what the buffer holds goes to the spool
     /// for the next run; only what the spool refuses is lost, and counted.
     private func spoolTheRest() {
         let waiting = buffer.count
+        // The side tables' rows have no spool: what is still queued is lost, and counted.
+        let (gapChanges, letters, health) = (gaps.drain().count, deadLetters.drain().count, healthEvents.drain().count)
+        stats.gapChangesLostAtShutdown.add(gapChanges)
+        stats.deadLettersLostAtShutdown.add(letters)
+        stats.healthEventsLostAtShutdown.add(health)
+        let lost: Logger.Metadata = [
+            "trades": "\(waiting)", "gap_changes_lost": "\(gapChanges)", "dead_letters_lost": "\(letters)", "health_events_lost": "\(health)",
+        ]
         guard let spool else {
             stats.tradesDropped.add(buffer.take(upTo: Int.max).count)
-            logger.error("shutdown timeout reached; trades not written (no spool)", metadata: ["trades": "\(waiting)"])
+            logger.error("shutdown timeout reached; trades not written (no spool)", metadata: lost)
             return
         }
         spoolBuffer()
         logger.warning(
             "shutdown timeout reached; the rest stays in the spool for the next run",
-            metadata: ["trades": "\(waiting)", "spool_bytes": "\(spool.snapshot.bytes)",
-                       "gap_changes_lost": "\(gaps.drain().count)", "dead_letters_lost": "\(deadLetters.drain().count)"])
+            metadata: lost.merging(["spool_bytes": "\(spool.snapshot.bytes)"]) { $1 })
+    }
+
+    /// Everything not yet committed: the buffer and the batches in flight, for
+    /// the last resort of a shutdown whose flusher did not return in time.
+    public func takeUncommitted() -> [OptionTrade] {
+        inFlight.takeAll() + buffer.take(upTo: Int.max)
     }
 
     /// Moves everything waiting in the buffer to the spool, a batch per record.
@@ -164,7 +219,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             reader = try spool.reader(for: segment)
         } catch {
             logger.error("spool segment unreadable", metadata: ["error": "\(error)"])
-            try? await clock.sleep(for: retry.maximumDelay)
+            await pause(for: retry.maximumDelay)
             return
         }
         // Full batches, one per pooled connection at once, as the buffer is written under load;
@@ -178,13 +233,13 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 }
             } catch {
                 logger.error("spool segment unreadable", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
-                try? await clock.sleep(for: retry.maximumDelay)
+                await pause(for: retry.maximumDelay)
                 return
             }
             if group.isEmpty { break }
             guard await writeAtOnce(group, breaker: &breaker).isEmpty else {
                 logger.warning("spool replay paused; the segment stays on disk", metadata: ["segment": "\(segment.path)"])
-                if breaker.reopensAt() == nil { try? await clock.sleep(for: retry.delay(forRetry: retry.maxRetries)) }
+                if breaker.reopensAt() == nil { await pause(for: retry.delay(forRetry: retry.maxRetries)) }
                 return
             }
         }
@@ -263,7 +318,8 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     private func write(_ batch: [OptionTrade], breaker: inout CircuitBreaker<C.Instant>) async -> Bool {
         var attempt = 0
         while true {
-            guard allowsAttempt(&breaker) else { break }
+            // Past the deadline nothing more is tried: the caller spools the batch.
+            guard !deadline.isExpired, allowsAttempt(&breaker) else { break }
             if case .halfOpen = breaker.state {
                 do {
                     try await writer.probe()
@@ -289,9 +345,9 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                         "sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "\(error)")",
                         "attempt": "\(attempt + 1)",
                     ])
-                guard attempt < retry.maxRetries, breaker.reopensAt() == nil else { break }
+                guard attempt < retry.maxRetries, breaker.reopensAt() == nil, !deadline.isExpired else { break }
                 stats.retries.add(1)
-                try? await clock.sleep(for: retry.delay(forRetry: attempt))
+                await pause(for: retry.delay(forRetry: attempt))
                 attempt += 1
             }
         }
@@ -307,9 +363,11 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             if batch.isEmpty { break }
             batches.append(batch)
         }
+        let tokens = batches.map { inFlight.add($0) }
         let unwritten = await writeAtOnce(batches, breaker: &breaker).flatMap { $0 }
+        if !unwritten.isEmpty { buffer.putBack(unwritten) }
+        tokens.forEach(inFlight.remove)
         if !unwritten.isEmpty {
-            buffer.putBack(unwritten)
             logger.warning("batches handed back to the buffer", metadata: ["trades": "\(unwritten.count)", "waiting": "\(buffer.count)"])
         }
     }
@@ -449,4 +507,35 @@ public struct RetrySchedule: Sendable, Equatable {
         for _ in 0..<min(retry, 30) where delay < maximumDelay { delay *= 2 }
         return min(delay, maximumDelay)
     }
+}
+
+/// Batches the flusher took from the buffer and has not yet committed or
+/// handed back, so that a shutdown that cannot wait for them spools them too.
+public final class BatchesInFlight: Sendable {
+    private let state = Mutex<(next: Int, batches: [Int: [OptionTrade]])>((0, [:]))
+
+    public init() {}
+
+    /// Registers a batch; `remove` the token once it is committed or handed back.
+    public func add(_ batch: [OptionTrade]) -> Int {
+        state.withLock { state in
+            state.next += 1
+            state.batches[state.next] = batch
+            return state.next
+        }
+    }
+
+    public func remove(_ token: Int) {
+        _ = state.withLock { $0.batches.removeValue(forKey: token) }
+    }
+
+    /// Takes every registered batch, oldest first.
+    public func takeAll() -> [OptionTrade] {
+        state.withLock { state in
+            defer { state.batches.removeAll() }
+            return state.batches.sorted { $0.key < $1.key }.flatMap(\.value)
+        }
+    }
+
+    public var count: Int { state.withLock { $0.batches.values.reduce(0) { $0 + $1.count } } }
 }

@@ -79,11 +79,24 @@ public final class HealthMonitor: Sendable {
 
     private let symbols: Mutex<StalenessTracker<ContinuousClock.Instant>>
     private let trackers: Mutex<Trackers>
+    private let gaps: GapLedger?
+    private let deadLetters: DeadLetterQueue?
+
+    /// Side-table rows lost so far, by queue: overflow plus what the shutdown deadline left.
+    public var pendingLosses: HealthReport.Pending {
+        HealthReport.Pending(
+            gapChangesDropped: (gaps?.dropped ?? 0) + stats.gapChangesLostAtShutdown.load(ordering: .relaxed),
+            deadLettersDropped: (deadLetters?.dropped ?? 0) + stats.deadLettersLostAtShutdown.load(ordering: .relaxed),
+            healthEventsDropped: healthEvents.dropped + stats.healthEventsLostAtShutdown.load(ordering: .relaxed))
+    }
 
     public init(
         configuration: Configuration, stats: IngestStats, buffer: TradeBuffer, spool: Spool?, feed: FeedMonitor, database: DatabaseMonitor,
-        errors: ErrorLog, healthEvents: HealthEventQueue, role: InstanceRole = InstanceRole()
+        errors: ErrorLog, healthEvents: HealthEventQueue, role: InstanceRole = InstanceRole(),
+        gaps: GapLedger? = nil, deadLetters: DeadLetterQueue? = nil
     ) {
+        self.gaps = gaps
+        self.deadLetters = deadLetters
         self.role = role
         self.configuration = configuration
         self.stats = stats
@@ -280,6 +293,7 @@ public final class HealthMonitor: Sendable {
             spool: .init(
                 enabled: spool != nil, bytes: spoolState?.bytes ?? 0, records: spoolState?.records ?? 0, segments: spoolState?.segments ?? 0,
                 oldest: spoolState?.oldestSegmentTime.map { iso(Int64($0 * 1e6)) }, corruptRecords: spoolState?.corruptRecords ?? 0),
+            pending: pendingLosses,
             database: .init(
                 flavor: databaseState.flavor,
                 state: databaseState.breaker == "closed" ? "connected" : databaseState.breaker == "open" ? "disconnected" : "degraded",

@@ -19,6 +19,8 @@ public struct HealthReport: Sendable, Codable, Equatable {
     public var feed: Feed
     public var buffer: Buffer
     public var spool: SpoolInfo
+    /// Side-table rows lost before they reached the database, by queue.
+    public var pending: Pending
     public var database: Database
     public var symbols: Symbols
     public var errors: [String: ErrorInfo]
@@ -66,6 +68,21 @@ public struct HealthReport: Sendable, Codable, Equatable {
         public var segments: Int
         public var oldest: String?
         public var corruptRecords: Int
+    }
+
+    /// Rows for the side tables that waited in memory and were lost: the
+    /// queue overflowed while the database was away, or the shutdown deadline
+    /// passed before they were written. Every loss is counted here, at
+    /// `/metrics` and in the `stopped` log line.
+    public struct Pending: Sendable, Codable, Equatable {
+        public var gapChangesDropped: Int
+        public var deadLettersDropped: Int
+        public var healthEventsDropped: Int
+
+        /// As log metadata (the `stopped` line).
+        public var summary: [String: Int] {
+            ["gap_changes_dropped": gapChangesDropped, "dead_letters_dropped": deadLettersDropped, "health_events_dropped": healthEventsDropped]
+        }
     }
 
     public struct Database: Sendable, Codable, Equatable {

@@ -66,26 +66,57 @@ extension IngestApp {
             logger: Logger(label: "buffer"))
     }
 
-    /// A second SIGINT exits at once (SPEC §5.2), but keeps what the buffer
-    /// holds: it goes to the spool for the next run. `beforeExit` closes what
-    /// else must be synced (the recording).
-    static func exitOnSecondInterrupt(
-        buffer: TradeBuffer, spool: Spool?, stats: IngestStats, logger: Logger, beforeExit: @escaping @Sendable () -> Void = {}
+    /// How long after the shutdown deadline the process may still be running
+    /// before it spools what is left and exits by itself (docs/faults.md,
+    /// "Shutdown"): the bound of a shutdown is `SHUTDOWN_TIMEOUT_MS` plus this.
+    static let shutdownBackstop: Duration = .milliseconds(1500)
+
+    /// Watches the stop signals. The first SIGINT/SIGTERM starts the shutdown
+    /// deadline (the service group drains meanwhile); a second SIGINT expires
+    /// it at once: writes in flight are cancelled and everything not committed
+    /// is spooled, exit 0. Should the process still run `shutdownBackstop`
+    /// after the deadline (a write that did not return, a service that does not
+    /// stop), the last resort spools the buffer and the batches in flight
+    /// itself and exits 0. `beforeExit` closes what else must be synced (the recording).
+    static func watchStopSignals(
+        flusher: FlushService<ContinuousClock>, spool: Spool?, stats: IngestStats, logger: Logger,
+        beforeExit: @escaping @Sendable () -> Void = {}
     ) -> Task<Void, Never> {
-        Task {
-            var count = 0
-            for await _ in await UnixSignalsSequence(trapping: .sigint) {
-                count += 1
-                if count >= 2 {
+        let deadline = flusher.deadline
+        let timeout = flusher.shutdownTimeout
+        return Task {
+            var backstop: Task<Void, Never>?
+            var interrupts = 0
+            for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                if signal == .sigint { interrupts += 1 }
+                let atOnce = interrupts >= 2
+                if atOnce {
+                    logger.warning("second SIGINT: cancelling the writes in flight and spooling the rest")
+                    deadline.expireNow()
+                } else {
+                    deadline.begin()
+                }
+                guard backstop == nil || atOnce else { continue }
+                backstop?.cancel()
+                backstop = Task {
+                    try? await Task.sleep(for: (atOnce ? .zero : timeout) + shutdownBackstop)
+                    guard !Task.isCancelled else { return }
+                    let rest = flusher.takeUncommitted()
                     if let spool {
-                        spoolOrDrop(buffer.take(upTo: Int.max), spool: spool, stats: stats, logger: logger)
+                        if !rest.isEmpty { spoolOrDrop(rest, spool: spool, stats: stats, logger: logger) }
                         try? spool.close()
+                    } else {
+                        stats.tradesDropped.add(rest.count)
                     }
                     beforeExit()
-                    logger.warning("second SIGINT: exiting without waiting for the flush", metadata: stats.summary.mapValues { "\($0)" })
-                    exit(130)
+                    logger.error(
+                        "shutdown did not finish in time; exiting with the rest spooled",
+                        metadata: ["trades": "\(rest.count)"])
+                    logger.info("stopped", metadata: stats.summary.mapValues { "\($0)" }.merging(["exit_code": "0", "forced": "true"]) { $1 })
+                    exit(0)
                 }
             }
+            backstop?.cancel()
         }
     }
 

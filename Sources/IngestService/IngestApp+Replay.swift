@@ -81,8 +81,8 @@ extension IngestApp {
                 logger: Logger(label: "system", factory: { _ in SwiftLogNoOpLogHandler() })
             ))
 
-        // A second SIGINT exits at once, keeping the buffer in the spool as the service does.
-        let interrupts = exitOnSecondInterrupt(buffer: buffer, spool: spool, stats: stats, logger: logger)
+        // Stop signals bound the drain as in the service: a second SIGINT spools the rest at once.
+        let interrupts = watchStopSignals(flusher: flusher, spool: spool, stats: stats, logger: logger)
         defer { interrupts.cancel() }
 
         var status = ExitStatus.clean

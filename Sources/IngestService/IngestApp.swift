@@ -131,7 +131,8 @@ public enum IngestApp {
             configuration: .init(
                 version: Self.version, maskedURL: configuration.maskedWSURL, subscriptions: configuration.subscriptions,
                 alerts: configuration.alerts, marketHours: configuration.marketHours, symbols: configuration.symbols),
-            stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents, role: role)
+            stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents, role: role,
+            gaps: gaps, deadLetters: deadLetters)
         let intake = TradeIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool, notionalThreshold: configuration.notionalThreshold,
             health: health, logger: Logger(label: "websocket"))
@@ -176,7 +177,7 @@ public enum IngestApp {
                 logger: Logger(label: "system", factory: { _ in SwiftLogNoOpLogHandler() })
             ))
 
-        let interrupts = exitOnSecondInterrupt(buffer: buffer, spool: spool, stats: stats, logger: logger) { recorder?.close() }
+        let interrupts = watchStopSignals(flusher: flusher, spool: spool, stats: stats, logger: logger) { recorder?.close() }
         defer { interrupts.cancel() }
 
         var status = ExitStatus.clean
@@ -208,7 +209,10 @@ public enum IngestApp {
                            "left_out": "\(recorder.leftOutFrames)", "rotations": "\(recorder.rotations)",
                            "failed": .stringConvertible(recorder.failure != nil)])
         }
-        logger.info("stopped", metadata: stats.summary.mapValues { "\($0)" }.merging(["exit_code": "\(status.rawValue)"]) { $1 })
+        logger.info(
+            "stopped",
+            metadata: stats.summary.merging(health.pendingLosses.summary) { $1 }.mapValues { "\($0)" }
+                .merging(["exit_code": "\(status.rawValue)"]) { $1 })
         return status
     }
 }

@@ -49,6 +49,12 @@ public final class IngestMetrics: Sendable {
             ("ingest_db_retries_total", "Batch write retries.", [], report.database.retries),
             ("ingest_dead_letters_total", "Rows stored in dead_letters.", [], report.database.deadLetters),
             ("ingest_frames_total", "WebSocket frames received.", [], report.feed.messages),
+            ("ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", [("queue", "feed_gaps")],
+             report.pending.gapChangesDropped),
+            ("ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", [("queue", "dead_letters")],
+             report.pending.deadLettersDropped),
+            ("ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", [("queue", "health_events")],
+             report.pending.healthEventsDropped),
             ("ingest_reconnects_total", "Feed connections lost and retried.", [], report.feed.reconnects),
             ("ingest_status_sse_clients_dropped_total", "/events clients dropped for not keeping up.", [], sseDropped),
         ] + report.errors.keys.sorted().map { key in

@@ -20,6 +20,11 @@ public final class IngestStats: Sendable {
     public let spoolReplayedTrades = Atomic<Int>(0)
     public let spoolCorruptRecords = Atomic<Int>(0)
     public let slowConsumerWarnings = Atomic<Int>(0)
+    /// Side-table rows still queued when the shutdown deadline passed (lost;
+    /// the queues count their own overflow).
+    public let gapChangesLostAtShutdown = Atomic<Int>(0)
+    public let deadLettersLostAtShutdown = Atomic<Int>(0)
+    public let healthEventsLostAtShutdown = Atomic<Int>(0)
     public let staleAlerts = Atomic<Int>(0)
     /// When the last frame arrived (Unix µs; 0: none yet).
     public let lastMessageAtMicros = Atomic<Int64>(0)

@@ -1,0 +1,167 @@
+import Foundation
+import IngestDatabase
+import IngestPipeline
+import IngestTestSupport
+import OptionsFeed
+import Testing
+
+/// A shutdown whose writes cannot finish, and rows the database refuses for
+/// reasons of their own, with a real Postgres and feed-sim (docs/faults.md).
+@Suite("Shutdown bound and rows to blame", .serialized)
+struct ShutdownBoundTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    static let shutdownTimeoutMs = 3000
+
+    /// Streams `seconds` of trades, then stops feed-sim and waits until the ingester saw the end of the stream.
+    func streamThenStopFeed(_ sim: ManagedProcess, log: String, seconds: Int) async throws {
+        _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
+            logLines(log, message: "feed streaming").isEmpty ? nil : true
+        }
+        try await Task.sleep(for: .seconds(seconds))
+        sim.signal(SIGTERM)
+        #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
+        _ = try await waitFor(timeout: .seconds(20), what: "the ingester to see the end of the stream") {
+            logLines(log, message: "feed disconnected").isEmpty ? nil : true
+        }
+    }
+
+    /// A second run with no feed at all: it replays the spool the first one left, then stops.
+    func replaySpool(_ spoolDirectory: String, database: TestDatabase) async throws {
+        let silent = try SilentListener()
+        let log = directory.appendingPathComponent("second.log").path
+        var environment = ingesterEnvironment(
+            port: silent.port, database: database, logFile: log,
+            DatabaseFaultTests.fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 })
+        environment["SPOOL_DIR"] = spoolDirectory
+        let second = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        _ = try await waitFor(timeout: .seconds(30), what: "the spool replayed") {
+            (try? DatabaseFaultTests.segments(in: spoolDirectory).isEmpty) == true ? true : nil
+        }
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    func storedKeys(_ database: TestDatabase) throws -> [String] {
+        try database.connect()
+            .query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
+            .compactMap { $0[0] }
+    }
+
+    /// One run whose writes hang on a lock another session holds; `stop` sends the signals.
+    func runAgainstLockedTable(seed: Int, stop: (ManagedProcess) async throws -> Void) async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let ledger = directory.appendingPathComponent("ledger-\(seed).csv").path
+        let sim = try ManagedProcess(
+            "feed-sim", ["--port", "0", "--seed", "\(seed)", "--rate", "1000", "--ledger", ledger], directory: directory)
+        let port = try await listeningPort(sim)
+        let log = directory.appendingPathComponent("first-\(seed).log").path
+        let spoolDirectory = directory.appendingPathComponent("spool-\(seed)").path
+        var environment = ingesterEnvironment(
+            port: port, database: database, logFile: log,
+            DatabaseFaultTests.fast.merging(["SHUTDOWN_TIMEOUT_MS": "\(Self.shutdownTimeoutMs)"]) { $1 })
+        environment["SPOOL_DIR"] = spoolDirectory
+        let first = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        _ = try await waitFor(timeout: .seconds(20), what: "first rows in the table") { () -> Bool? in
+            let rows: [[String?]] = (try? database.connect().query("SELECT count(*) > 0 FROM options_trades")) ?? []
+            return rows.first?.first == "t" ? true : nil
+        }
+        // Another session takes the table: every write of the ingester now waits on the lock.
+        let locker = try database.connect()
+        try locker.execute("BEGIN; LOCK TABLE options_trades IN ACCESS EXCLUSIVE MODE")
+        try await streamThenStopFeed(sim, log: log, seconds: 3)
+
+        try await stop(first)
+        try locker.execute("COMMIT")
+
+        let stopped = try #require(logLines(log, message: "stopped").last)
+        #expect(stopped["trades_dropped"] as? Int == 0)
+        try await replaySpool(spoolDirectory, database: database)
+        let (valid, _) = try EndToEndTests.readLedger(ledger)
+        let expected = Set(valid.filter { $0.notional >= 10_000 }.map(\.key))
+        let stored = try storedKeys(database)
+        #expect(stored.count == expected.count, "nothing doubled, nothing lost")
+        #expect(Set(stored) == expected, "every trade the first run received is stored once")
+    }
+
+    @Test("SIGTERM while another session locks options_trades: exit 0 within SHUTDOWN_TIMEOUT_MS + 2 s; the next run stores every trade")
+    func sigtermWithLockedTable() async throws {
+        try await runAgainstLockedTable(seed: 41) { ingester in
+            let started = ContinuousClock.now
+            ingester.signal(SIGTERM)
+            let code = try await ingester.waitForExit(timeout: .seconds(30))
+            #expect(code == 0)
+            let took = started.duration(to: .now)
+            #expect(took <= .milliseconds(Self.shutdownTimeoutMs) + .seconds(2), "exited after \(took)")
+        }
+    }
+
+    @Test("a second SIGINT while writes hang on a lock: exit 0 at once; the next run stores every trade")
+    func secondInterruptWithLockedTable() async throws {
+        try await runAgainstLockedTable(seed: 42) { ingester in
+            ingester.signal(SIGINT)
+            try await Task.sleep(for: .milliseconds(300))
+            let started = ContinuousClock.now
+            ingester.signal(SIGINT)
+            let code = try await ingester.waitForExit(timeout: .seconds(30))
+            #expect(code == 0)
+            let took = started.duration(to: .now)
+            #expect(took <= .seconds(2), "exited \(took) after the second SIGINT")
+        }
+    }
+
+    @Test("a trigger refusing some rows while they sat in the spool: they are dead-lettered, the rest is stored, the spool drains")
+    func refusedRowsDoNotStallTheSpool() async throws {
+        let server = try DatabaseFaultTests.PrivateServer(directory: directory)
+        defer { server.destroy() }
+        let ledger = directory.appendingPathComponent("refused.csv").path
+        let sim = try ManagedProcess(
+            "feed-sim", ["--port", "0", "--seed", "43", "--rate", "1000", "--ledger", ledger], directory: directory)
+        let port = try await listeningPort(sim)
+        let log = directory.appendingPathComponent("refused.log").path
+        let spoolDirectory = directory.appendingPathComponent("spool-refused").path
+        var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, DatabaseFaultTests.fast)
+        environment["SPOOL_DIR"] = spoolDirectory
+        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
+            logLines(log, message: "feed streaming").isEmpty ? nil : true
+        }
+        try PGConnection(conninfo: server.url).execute(
+            """
+            CREATE FUNCTION refuse_97() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.seq % 97 = 0 THEN RAISE EXCEPTION 'seq % refused by a trigger', NEW.seq; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER refuse_97 BEFORE INSERT ON options_trades FOR EACH ROW EXECUTE FUNCTION refuse_97();
+            """)
+        // An outage: what arrives meanwhile, refused rows included, goes to the spool.
+        try server.run("stop")
+        try await Task.sleep(for: .seconds(6))
+        try server.run("start")
+        _ = try await waitFor(timeout: .seconds(20), what: "the spool drained after the outage") {
+            logLines(log, message: "spool segment replayed").isEmpty ? nil : true
+        }
+        try await streamThenStopFeed(sim, log: log, seconds: 1)
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+
+        let (valid, _) = try EndToEndTests.readLedger(ledger)
+        let accepted = valid.filter { $0.notional >= 10_000 }
+        let refused = Set(accepted.filter { $0.q % 97 == 0 }.map(\.key))
+        let expected = Set(accepted.map(\.key)).subtracting(refused)
+        let connection = try PGConnection(conninfo: server.url)
+        let stored = try connection
+            .query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
+            .compactMap { $0[0] }
+        #expect(!refused.isEmpty)
+        #expect(stored.count == expected.count)
+        #expect(Set(stored) == expected)
+        let letters = try connection.query("SELECT count(DISTINCT raw) FROM dead_letters WHERE source = 'database' AND sqlstate = 'P0001'")
+        #expect(letters == [[String(refused.count)]])
+        #expect(try DatabaseFaultTests.segments(in: spoolDirectory).isEmpty)
+    }
+}
