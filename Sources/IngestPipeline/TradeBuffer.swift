@@ -53,17 +53,20 @@ public final class TradeBuffer: Sendable {
     }
 
     /// Appends every trade, waiting for room while the buffer is full
-    /// (backpressure on the feed reader: nothing is dropped).
-    public func appendWaiting(_ trades: [OptionTrade]) async throws {
+    /// (backpressure on the feed reader: nothing is dropped). Returns how many
+    /// it took: fewer than all only when the waiting task was cancelled (a
+    /// shutdown), and then the caller counts the rest as dropped.
+    public func appendWaiting(_ trades: [OptionTrade]) async -> Int {
         var remaining = trades[...]
         while !remaining.isEmpty {
             let taken = append(contentsOf: remaining)
             remaining = remaining.dropFirst(taken)
             if !remaining.isEmpty {
-                try Task.checkCancellation()
+                if Task.isCancelled { break }
                 await spaceFreed.wait()
             }
         }
+        return trades.count - remaining.count
     }
 
     /// Waits until `count` more trades fit, or the buffer is empty (for a

@@ -70,7 +70,13 @@ public final class TradeIntake: Sendable {
         stats.tradesAccepted.add(accepted.count)
         health?.tradesAccepted(accepted)
         guard let spool else {
-            try await buffer.appendWaiting(accepted)
+            let taken = await buffer.appendWaiting(accepted)
+            if taken < accepted.count {
+                // Stopped while waiting for room, with no spool to take the rest: counted, never silent.
+                stats.tradesDropped.add(accepted.count - taken)
+                logger.error(
+                    "trades dropped", metadata: ["reason": "stopped with the buffer full and no spool", "trades": "\(accepted.count - taken)"])
+            }
             return
         }
         let taken = buffer.append(contentsOf: accepted)
