@@ -30,9 +30,16 @@ public struct ReplaySchedule: Sendable, Equatable {
     /// than the first (files given out of order) is due at once.
     public func offset(of receivedAt: Int64, first: Int64) -> Duration? {
         guard let speed, speed > 0 else { return nil }
-        let micros = Double(max(0, receivedAt - first)) / speed
-        return .microseconds(Int64(micros.rounded()))
+        // `receivedAt` comes from a file: neither the difference nor the scaled delay may trap.
+        let (difference, overflow) = receivedAt.subtractingReportingOverflow(first)
+        let micros = (overflow ? Double(receivedAt) - Double(first) : Double(max(0, difference))) / speed
+        guard micros.isFinite, micros < Self.longestDelayMicros else { return .microseconds(Int64(Self.longestDelayMicros)) }
+        return .microseconds(Int64(max(0, micros).rounded()))
     }
+
+    /// The longest pacing delay of one frame (a year, in µs): a recording
+    /// whose `rx` jumps by more, or a tiny `--speed`, waits this long at most.
+    static let longestDelayMicros: Double = 365 * 86_400 * 1e6
 
     /// Reads a `--from`/`--to` value: Unix microseconds (as in a recording's
     /// `rx`), or UTC ISO 8601 `2026-11-24T14:30:00Z` (fractional seconds and

@@ -44,3 +44,16 @@ struct ReplayScheduleTests {
         #expect(ReplaySchedule.parseTime(text) == nil)
     }
 }
+
+@Suite("Replay schedule on hostile times")
+struct ReplayScheduleHostileTests {
+    @Test("rx values from a damaged file never trap the pacing: extreme differences wait a year at most", arguments: [
+        (Int64.max, Int64.min), (Int64.min, Int64.max), (Int64.max, 0), (0, Int64.min), (253_402_300_799_000_000, 0),
+    ] as [(Int64, Int64)])
+    func extremes(receivedAt: Int64, first: Int64) {
+        for speed in [1e-12, 0.5, 1, 1e12] {
+            let delay = ReplaySchedule(speed: speed).offset(of: receivedAt, first: first)
+            #expect(delay.map { $0 >= .zero && $0 <= .seconds(365 * 86_400) } == true, "speed \(speed): \(String(describing: delay))")
+        }
+    }
+}
