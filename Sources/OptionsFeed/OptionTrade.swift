@@ -36,6 +36,13 @@ public struct OptionTrade: Sendable, Hashable {
     /// feed never sends such a time, so one is a corrupt event, not a trade.
     public static let timestampRange: ClosedRange<Int64> = 1...253_402_300_799_999
 
+    /// The most condition codes a trade may carry: 32. A real options trade
+    /// carries none to a handful, so more is a corrupt or hostile event; an
+    /// unbounded list would be held in memory and written at any length (the
+    /// spool stores the count in 16 bits). The decoder stops collecting codes
+    /// past this and rejects the trade as `tooManyConditions`.
+    public static let maximumConditions = 32
+
     /// Notional value in USD: price × size × 100 shares per contract (SPEC §3).
     public var notional: Double { price * Double(size) * 100 }
 }
@@ -50,6 +57,11 @@ public enum InvalidTradeReason: String, Error, Sendable, Hashable, CaseIterable 
     /// `t` is negative or after 9999-12-31 (`OptionTrade.timestampRange`).
     case timestampOutOfRange = "timestamp_out_of_range"
     case badField = "bad_field"
+    /// The symbol would be an option symbol but for its underlying, longer
+    /// than `OptionSymbol.maximumUnderlyingLength`.
+    case underlyingTooLong = "underlying_too_long"
+    /// `c` holds more than `OptionTrade.maximumConditions` codes.
+    case tooManyConditions = "too_many_conditions"
 }
 
 /// A trade event that failed validation, with the raw JSON object for the dead-letter path.
