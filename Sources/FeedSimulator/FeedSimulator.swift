@@ -93,7 +93,10 @@ public final class FeedSimulator: Sendable {
     /// Events per frame: at a set rate about 100 frames a second, else full frames.
     var batchSize: Int {
         guard configuration.rate > 0 else { return configuration.frameSize }
-        return max(1, min(configuration.frameSize, Int(configuration.rate / 100)))
+        // Compared as a Double first: `Int(_:)` of a huge or infinite rate would trap.
+        let perFrame = configuration.rate / 100
+        guard perFrame < Double(configuration.frameSize) else { return max(1, configuration.frameSize) }
+        return max(1, Int(perFrame))
     }
 
     /// A client started streaming at `now`: starts the clock on the first one,

@@ -83,16 +83,25 @@ struct FeedSimCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var refuseFor: Double?
 
+    /// The highest `--rate`: far above what a socket carries, and small enough
+    /// that the pacing arithmetic stays in integer range (`inf` or `1e300` would trap it).
+    static let maximumRate = 100_000_000.0
+    /// The longest time option (~31 years): `Duration.seconds` of a larger
+    /// Double overflows and traps.
+    static let maximumSeconds = 1_000_000_000.0
+
     func validate() throws {
         guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be within 0…1") }
-        guard rate >= 0 else { throw ValidationError("--rate must be ≥ 0") }
+        guard rate >= 0, rate <= Self.maximumRate else { throw ValidationError("--rate must be within 0…\(Int(Self.maximumRate))") }
         guard symbols >= 1, frameSize >= 1 else { throw ValidationError("--symbols and --frame-size must be ≥ 1") }
         if exitAfterCount, count == nil { throw ValidationError("--exit-after-count needs --count") }
         for (name, seconds) in [
             ("--drop-every", dropEvery), ("--reset-every", resetEvery), ("--stall-after", stallAfter),
             ("--fault-after", faultAfter), ("--refuse-for", refuseFor),
         ] {
-            if let seconds, !(seconds > 0 && seconds.isFinite) { throw ValidationError("\(name) must be > 0 seconds") }
+            if let seconds, !(seconds > 0 && seconds <= Self.maximumSeconds) {
+                throw ValidationError("\(name) must be > 0 and ≤ \(Int(Self.maximumSeconds)) seconds")
+            }
         }
         for (name, n) in [("--garbage-every", garbageEvery), ("--oversized-every", oversizedEvery), ("--max-connections", maxConnections)] {
             if let n, n < 1 { throw ValidationError("\(name) must be ≥ 1") }

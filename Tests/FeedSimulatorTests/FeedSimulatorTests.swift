@@ -29,6 +29,12 @@ struct FeedSimulatorTests {
         return sent
     }
 
+    @Test("an enormous rate sends full frames instead of trapping in the frame-size conversion", arguments: [1e300, Double.infinity])
+    func hugeRate(_ rate: Double) throws {
+        let simulator = try Self.simulator(rate: rate, frameSize: 40)
+        #expect(try #require(simulator.reserveBatch()).trades.count == 40)
+    }
+
     @Test("the count limits trades handed out and sent; returned batches still count towards it")
     func countLimitsSent() throws {
         let simulator = try Self.simulator(rate: 0, count: 250)
