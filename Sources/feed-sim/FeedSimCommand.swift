@@ -12,7 +12,7 @@ struct FeedSimCommand: AsyncParsableCommand {
         abstract: "A local Polygon-compatible options WebSocket feed with a deterministic, seeded trade stream.",
         discussion: """
             Prints {"event":"listening","host":…,"port":N} once bound, and \
-            {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…} on exit (SIGINT/SIGTERM or \
+            {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…} on exit (SIGINT/SIGTERM or \
             --exit-after-count). With --rate > 0 the stream runs on the clock: trades that come due while no \
             client is subscribed are skipped (a gap in q), as on the real feed.
 
@@ -68,6 +68,16 @@ struct FeedSimCommand: AsyncParsableCommand {
     var oversizedEvery: Int?
     @Option(
         help: ArgumentHelp(
+            "Every Nth frame to a client carries hostile trade events before its trades (not in the ledger).",
+            discussion: """
+                Well-formed JSON that no client may accept: 70 000 condition codes, a 70 000-byte symbol, a \
+                12-character underlying, O:SPY251219X00650000, a lowercase symbol, a 7-digit strike; counted as \
+                "hostile" in the exit line.
+                """,
+            valueName: "n"))
+    var hostileEvery: Int?
+    @Option(
+        help: ArgumentHelp(
             "Live authenticated connections per API key (default: unlimited).",
             discussion: "One more makes the oldest with that key get status max_connections and a close frame, as on the real feed.",
             valueName: "n"))
@@ -103,7 +113,10 @@ struct FeedSimCommand: AsyncParsableCommand {
                 throw ValidationError("\(name) must be > 0 and ≤ \(Int(Self.maximumSeconds)) seconds")
             }
         }
-        for (name, n) in [("--garbage-every", garbageEvery), ("--oversized-every", oversizedEvery), ("--max-connections", maxConnections)] {
+        for (name, n) in [
+            ("--garbage-every", garbageEvery), ("--oversized-every", oversizedEvery), ("--hostile-every", hostileEvery),
+            ("--max-connections", maxConnections),
+        ] {
             if let n, n < 1 { throw ValidationError("\(name) must be ≥ 1") }
         }
     }
@@ -117,6 +130,7 @@ struct FeedSimCommand: AsyncParsableCommand {
         plan.stallAfter = stallAfter.map { .seconds($0) }
         plan.garbageEvery = garbageEvery
         plan.oversizedEvery = oversizedEvery
+        plan.hostileEvery = hostileEvery
         plan.maxConnections = maxConnections
         plan.refuseFor = refuseFor.map { .seconds($0) }
         return plan
