@@ -111,7 +111,8 @@ public struct FrameDecoder: Sendable {
             case .success(let trade):
                 output.trades.append(trade)
             case .failure(let reason):
-                output.invalid.append(InvalidTrade(reason: reason, raw: scanner.text(objectRange)))
+                output.invalid.append(
+                    InvalidTrade(reason: reason, raw: InvalidTrade.raw(UnsafeRawBufferPointer(rebasing: scanner.bytes[objectRange]))))
             }
         } else if scanner.equals(ev, "status") {
             output.statuses.append(

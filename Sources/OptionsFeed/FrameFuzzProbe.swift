@@ -28,7 +28,10 @@ public enum FrameFuzzProbe {
         }
         for trade in frame.trades { checkTrade(trade, decoder: decoder) }
         for invalid in frame.invalid {
-            precondition(invalid.raw.hasPrefix("{") && invalid.raw.hasSuffix("}"), "dead letter is not the event's object")
+            precondition(
+                invalid.raw.hasPrefix("{") && (invalid.raw.hasSuffix("}") || invalid.raw.hasSuffix(" bytes)")),
+                "dead letter is not the event's object")
+            precondition(invalid.raw.utf8.count <= 3 * InvalidTrade.maximumRawBytes, "dead letter past its bound")
         }
         outcome.trades = frame.trades.count
         outcome.invalid = frame.invalid.count

@@ -67,7 +67,24 @@ public enum InvalidTradeReason: String, Error, Sendable, Hashable, CaseIterable 
 /// A trade event that failed validation, with the raw JSON object for the dead-letter path.
 public struct InvalidTrade: Sendable, Hashable {
     public var reason: InvalidTradeReason
+    /// The event's JSON, or for one longer than `maximumRawBytes` its first
+    /// `maximumRawBytes` bytes followed by `… (N bytes)`.
     public var raw: String
+
+    /// The most bytes of an event kept as its dead letter's raw text: 4 KiB.
+    /// A real trade event is about 100 bytes, so only a corrupt or hostile
+    /// one is cut; dead letters wait in memory while the database is down
+    /// (up to 10 000 of them), and whole events of up to a frame's size
+    /// (1 MiB) each could hold gigabytes there.
+    public static let maximumRawBytes = 4096
+
+    /// The raw text kept for an event's bytes: all of them, or the first
+    /// `maximumRawBytes` (a character cut in two becomes U+FFFD) and the size.
+    static func raw(_ bytes: UnsafeRawBufferPointer) -> String {
+        guard bytes.count > maximumRawBytes else { return String(decoding: bytes, as: UTF8.self) }
+        let head = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<maximumRawBytes]), as: UTF8.self)
+        return head + "… (\(bytes.count) bytes)"
+    }
 }
 
 /// A feed status event (`{"ev":"status","status":…,"message":…}`).

@@ -199,7 +199,12 @@ struct BadInputTests {
         if let reason = case_.reason {
             #expect(frame.trades.isEmpty)
             #expect(frame.invalid.map(\.reason) == [reason])
-            #expect(frame.invalid.first?.raw == case_.event)
+            let raw = frame.invalid.first?.raw ?? ""
+            if case_.event.utf8.count <= InvalidTrade.maximumRawBytes {
+                #expect(raw == case_.event)
+            } else {
+                #expect(raw == String(case_.event.utf8.prefix(InvalidTrade.maximumRawBytes))! + "… (\(case_.event.utf8.count) bytes)")
+            }
         } else {
             #expect(frame.invalid.isEmpty)
             #expect(frame.trades.count == 1)
@@ -209,6 +214,22 @@ struct BadInputTests {
             #expect(trade.conditions.count <= OptionTrade.maximumConditions)
             #expect(trade.symbol.underlying.utf8.count <= OptionSymbol.maximumUnderlyingLength)
         }
+    }
+
+    @Test("a dead letter keeps an event of up to 4 KiB whole and the head and size of a longer one")
+    func rawBounded() throws {
+        let event = Self.sized(codes: 70_000)
+        let (frame, _) = decode("[" + event + "]", probe: false)
+        let raw = try #require(frame.invalid.first?.raw)
+        #expect(raw.utf8.count < InvalidTrade.maximumRawBytes + 20)
+        #expect(raw.hasPrefix(#"{"ev":"T","sym":"O:SPY251219C00650000","#))
+        #expect(raw.hasSuffix("… (\(event.utf8.count) bytes)"))
+        // A character cut at the bound is repaired, never a broken string.
+        let wide = #"{"ev":"T","sym":""# + String(repeating: "é", count: 3000) + #"","p":1,"s":1,"t":1,"q":1}"#
+        let cut = try #require(decode("[" + wide + "]", probe: false).frame.invalid.first?.raw)
+        #expect(cut.hasSuffix("… (\(wide.utf8.count) bytes)"))
+        #expect(cut.utf8.count < InvalidTrade.maximumRawBytes + 20)
+        #expect(cut.contains("\u{FFFD}"), "the é cut at byte 4096 becomes U+FFFD")
     }
 
     @Test("the bounds are a real root's length with room to spare and far more codes than a trade carries")
