@@ -27,6 +27,12 @@ public struct FaultPlan: Sendable, Equatable {
     /// text frame of about 1.5 MiB, above the 1 MiB a feed client is expected
     /// to accept (NOTES: WebSocket client); not in the ledger.
     public var oversizedEvery: Int?
+    /// `--hostile-every`: every Nth frame of a connection's stream carries,
+    /// before its trades, one of each `HostileTrades` event: well-formed
+    /// JSON, but no trade a client may accept (70 000 condition codes, a
+    /// 70 000-byte symbol, symbols that almost match). They are not in the
+    /// ledger; the exit line counts them as `hostile`.
+    public var hostileEvery: Int?
     /// `--max-connections`: live authenticated connections per API key. A new
     /// one beyond it makes the oldest receive `max_connections` and be closed,
     /// as the real feed does (NOTES: the real feed). `nil` = unlimited.

@@ -40,11 +40,14 @@ public final class FeedSimulator: Sendable {
         public var connections = 0
         /// Trades that came due while no client was subscribed: never sent.
         public var skipped = 0
+        /// `HostileTrades` events written (`--hostile-every`): not trades of
+        /// the stream, so in none of the counts above and not in the ledger.
+        public var hostile = 0
 
-        /// `{"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…}`: the
+        /// `{"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…}`: the
         /// first three keys are what scripts and tests read; new keys go after them.
         public var json: String {
-            #"{"sent":\#(sent),"valid":\#(valid),"invalid":\#(invalid),"connections":\#(connections),"skipped":\#(skipped)}"#
+            #"{"sent":\#(sent),"valid":\#(valid),"invalid":\#(invalid),"connections":\#(connections),"skipped":\#(skipped),"hostile":\#(hostile)}"#
         }
     }
 
@@ -63,6 +66,8 @@ public final class FeedSimulator: Sendable {
         /// Batches reserved by a client that could not write them: sent first to the next one.
         var pending: [Batch] = []
         var totals = Totals()
+        /// `q` of the next hostile event.
+        var hostileSequence = HostileTrades.firstSequence
         var ledger: UnsafeMutablePointer<FILE>?
         var allSentWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -78,6 +83,7 @@ public final class FeedSimulator: Sendable {
                 throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
             }
             fputs(TradeGenerator.ledgerHeader + "\n", file)
+            fflush(file)
             ledger = file
         }
         self.state = Mutex(
@@ -93,7 +99,10 @@ public final class FeedSimulator: Sendable {
     /// Events per frame: at a set rate about 100 frames a second, else full frames.
     var batchSize: Int {
         guard configuration.rate > 0 else { return configuration.frameSize }
-        return max(1, min(configuration.frameSize, Int(configuration.rate / 100)))
+        // Compared as a Double first: `Int(_:)` of a huge or infinite rate would trap.
+        let perFrame = configuration.rate / 100
+        guard perFrame < Double(configuration.frameSize) else { return max(1, configuration.frameSize) }
+        return max(1, Int(perFrame))
     }
 
     /// A client started streaming at `now`: starts the clock on the first one,
@@ -140,9 +149,21 @@ public final class FeedSimulator: Sendable {
         }
     }
 
-    /// The batch reached the client: count it and write it to the ledger.
-    public func recordSent(_ trades: [SimTrade]) {
+    /// The `q` of the first of the next hostile events (`HostileTrades.events(from:)`);
+    /// numbers are not reused, even when the frame is not written.
+    public func reserveHostile() -> Int64 {
+        state.withLock { state in
+            defer { state.hostileSequence += Int64(HostileTrades.Kind.allCases.count) }
+            return state.hostileSequence
+        }
+    }
+
+    /// The batch reached the client (with `hostile` hostile events before it):
+    /// count it and write it to the ledger, flushed, so that a reader of the
+    /// file sees every batch sent so far while the simulator runs.
+    public func recordSent(_ trades: [SimTrade], hostile: Int = 0) {
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.totals.hostile += hostile
             state.totals.sent += trades.count
             let valid = trades.count(where: \.isValid)
             state.totals.valid += valid
@@ -154,6 +175,7 @@ public final class FeedSimulator: Sendable {
                     lines += "\n"
                 }
                 fputs(lines, ledger)
+                fflush(ledger)
             }
             guard let count = configuration.count, state.totals.sent >= count else { return [] }
             defer { state.allSentWaiters.removeAll() }

@@ -221,7 +221,7 @@ public struct SimServer: Sendable {
                 try await connection.write(StreamSession.garbageFrame)
             case .oversized:
                 try await connection.write(StreamSession.oversizedFrame)
-            case .trades:
+            case .trades, .hostile:
                 guard let batch = simulator.reserveBatch() else {
                     let wake = ContinuousClock.now.advanced(by: Self.pollInterval)
                     _ = try await sleep(until: wake, session: session, connection: connection)
@@ -240,13 +240,18 @@ public struct SimServer: Sendable {
                         continue
                     }
                 }
+                let hostile = session.nextFrame == .hostile ? simulator.reserveHostile() : nil
                 do {
-                    try await connection.write(TradeGenerator.frame(batch.trades))
+                    if let hostile {
+                        try await connection.write(HostileTrades.frame(hostileFrom: hostile, trades: batch.trades))
+                    } else {
+                        try await connection.write(TradeGenerator.frame(batch.trades))
+                    }
                 } catch {
                     simulator.returnUnsent(batch)
                     throw error
                 }
-                simulator.recordSent(batch.trades)
+                simulator.recordSent(batch.trades, hostile: hostile == nil ? 0 : HostileTrades.Kind.allCases.count)
             }
             session.frameWritten()
         }

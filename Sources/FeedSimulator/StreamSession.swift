@@ -11,6 +11,8 @@ public struct StreamSession: Sendable {
         case garbage
         /// A text frame of about 1.5 MiB (`--oversized-every`).
         case oversized
+        /// The next trades with the hostile events before them (`--hostile-every`).
+        case hostile
     }
 
     /// How streaming ends when a fault comes due.
@@ -64,11 +66,13 @@ public struct StreamSession: Sendable {
     }
 
     /// The kind of the next frame: the Nth frame is garbage when N is a multiple
-    /// of `garbageEvery`, else oversized when a multiple of `oversizedEvery`.
+    /// of `garbageEvery`, else oversized when a multiple of `oversizedEvery`,
+    /// else hostile when a multiple of `hostileEvery`.
     public var nextFrame: Frame {
         let number = framesWritten + 1
         if let every = plan.garbageEvery, every > 0, number % every == 0 { return .garbage }
         if let every = plan.oversizedEvery, every > 0, number % every == 0 { return .oversized }
+        if let every = plan.hostileEvery, every > 0, number % every == 0 { return .hostile }
         return .trades
     }
 

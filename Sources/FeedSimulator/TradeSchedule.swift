@@ -27,6 +27,8 @@ public struct TradeSchedule: Sendable {
     /// Floating-point slack when mapping an instant back to a position, so that
     /// `position(dueAtOrAfter: dueTime(of: i)) == i` despite rounding.
     static let epsilon = 1e-9
+    /// 2^62 as a Double: every position below it converts to `Int` exactly.
+    static let positionLimit = Double(1 << 62)
 
     public init(rate: Double) {
         self.rate = max(0, rate)
@@ -85,6 +87,9 @@ public struct TradeSchedule: Sendable {
     func position(dueAtOrAfter instant: ContinuousClock.Instant, start: ContinuousClock.Instant) -> Int {
         let elapsed = start.duration(to: instant)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return max(0, Int((seconds * rate - Self.epsilon).rounded(.up)))
+        let position = (seconds * rate - Self.epsilon).rounded(.up)
+        // `Int(_:)` traps beyond Int's range (a huge rate, a long idle span): clamp first.
+        guard position < Self.positionLimit else { return Int.max }
+        return max(0, Int(position))
     }
 }

@@ -1,3 +1,5 @@
+import OptionsFeed
+
 /// Per-symbol staleness (SPEC §5.4, thresholds from reference/003): how long
 /// each watched symbol has gone without a trade, classified as healthy,
 /// degraded, stale or critical, with the state changes since the last check.
@@ -13,6 +15,15 @@
 /// idle for `evictIdleAfter` are evicted at each `evaluate` unless currently
 /// watched, and there are never more than `maxTracked` entries (a new one
 /// first evicts the least recently traded unwatched entries).
+///
+/// Bounded in bytes too, not only in entries: without a configured list the
+/// keys are underlyings, and one longer than `maximumKeyBytes` (the decoder's
+/// `OptionSymbol.maximumUnderlyingLength`, 10) is never tracked, as no
+/// decoded trade has one. A key that short is held inline in its `String`
+/// (Swift stores up to 15 UTF-8 bytes without a heap allocation), so the
+/// tracker holds at most `maxTracked` fixed-size slots and index entries
+/// (≈ 1 MB at the default 10 000), whatever the feed sends; `keyBytes` says
+/// how much key text is held.
 ///
 /// Market hours: while the market is closed `evaluate` classifies nothing
 /// and reports nothing, and the "last seen" times are left as they are
@@ -138,6 +149,13 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
     /// Entries held (configured symbols included).
     public var trackedCount: Int { slots.count }
 
+    /// The longest underlying tracked, in UTF-8 bytes: the decoder accepts no
+    /// longer one, and at most 15 bytes a key is stored inline in its `String`.
+    public static var maximumKeyBytes: Int { OptionSymbol.maximumUnderlyingLength }
+
+    /// UTF-8 bytes of the keys held (configured symbols included).
+    public var keyBytes: Int { slots.reduce(0) { $0 + $1.symbol.utf8.count } }
+
     /// Notes a trade. Hot path: one or two hash lookups and an in-place
     /// update; it allocates only when a new underlying is first seen.
     public mutating func record(contract: String, underlying: String, now: Instant) {
@@ -149,7 +167,7 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
         }
         if let slot = index[underlying] {
             touch(slot, now: now)
-        } else {
+        } else if underlying.utf8.count <= Self.maximumKeyBytes {
             insert(underlying, now: now)
         }
     }

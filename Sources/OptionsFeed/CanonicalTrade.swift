@@ -24,12 +24,18 @@ enum CanonicalTrade {
             cursor.skipKey(UInt8(ascii: "s")), let s = cursor.decimal(fraction: false)
         else { return nil }
         var conditions = ConditionLists.Codes()
+        var tooManyConditions = false
         if cursor.skipKey(UInt8(ascii: "c")) {
             guard cursor.skip(UInt8(ascii: "[")) else { return nil }
             if !cursor.skip(UInt8(ascii: "]")) {
                 while true {
-                    guard let number = cursor.decimal(fraction: false), number.mantissa <= UInt64(Int16.max) else { return nil }
-                    conditions.append(Int16(number.mantissa))
+                    guard let number = cursor.decimal(fraction: false), let code = Int16(exactly: number.mantissa) else { return nil }
+                    // Past the bound the codes are read, not kept: the trade is refused (as by the general scanner).
+                    if conditions.count < OptionTrade.maximumConditions {
+                        conditions.append(code)
+                    } else {
+                        tooManyConditions = true
+                    }
                     if cursor.skip(UInt8(ascii: "]")) { break }
                     guard cursor.skip(UInt8(ascii: ",")) else { return nil }
                 }
@@ -47,6 +53,7 @@ enum CanonicalTrade {
         fields.t = t
         fields.q = q
         fields.conditions = conditions
+        fields.tooManyConditions = tooManyConditions
         return cursor.index
     }
 

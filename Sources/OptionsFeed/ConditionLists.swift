@@ -43,6 +43,9 @@ public struct ConditionLists: Sendable {
 
         public init() {}
 
+        /// How many codes were collected.
+        public var count: Int { long?.count ?? key.count }
+
         @inline(__always)
         public mutating func append(_ code: Int16) {
             if long != nil {

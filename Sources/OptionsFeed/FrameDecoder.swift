@@ -111,7 +111,8 @@ public struct FrameDecoder: Sendable {
             case .success(let trade):
                 output.trades.append(trade)
             case .failure(let reason):
-                output.invalid.append(InvalidTrade(reason: reason, raw: scanner.text(objectRange)))
+                output.invalid.append(
+                    InvalidTrade(reason: reason, raw: InvalidTrade.raw(UnsafeRawBufferPointer(rebasing: scanner.bytes[objectRange]))))
             }
         } else if scanner.equals(ev, "status") {
             output.statuses.append(
@@ -160,8 +161,10 @@ struct EventFields {
     var s: JSONNumber?
     var t: JSONNumber?
     var q: JSONNumber?
-    /// The codes of `c`.
+    /// The codes of `c`, at most `OptionTrade.maximumConditions`.
     var conditions = ConditionLists.Codes()
+    /// `c` held more codes than `OptionTrade.maximumConditions` (the rest were read, not kept).
+    var tooManyConditions = false
     var badField = false
 
     @inline(__always)
@@ -232,7 +235,11 @@ struct EventFields {
         while true {
             scanner.skipWhitespace()
             if let number = try readNumber(&scanner), let value = number.int64, let code = Int16(exactly: value) {
-                conditions.append(code)
+                if conditions.count < OptionTrade.maximumConditions {
+                    conditions.append(code)
+                } else {
+                    tooManyConditions = true
+                }
             } else {
                 badField = true
             }
@@ -244,14 +251,18 @@ struct EventFields {
         }
     }
 
-    /// Validates the fields of a `T` event (SPEC §4: symbol, price, size, timestamp).
+    /// Validates the fields of a `T` event (SPEC §4: symbol, price, size, timestamp),
+    /// and refuses implausible sizes: an underlying or a condition list longer
+    /// than a real trade has (`OptionSymbol.maximumUnderlyingLength`,
+    /// `OptionTrade.maximumConditions`).
     func trade(
         in bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64,
         symbols: inout SymbolTable, conditionLists: inout ConditionLists
     ) -> Result<OptionTrade, InvalidTradeReason> {
-        guard let sym, !sym.hasEscape,
-            let symbol = symbols.symbol(utf8: UnsafeRawBufferPointer(rebasing: bytes[sym.start..<sym.start + sym.length]))
-        else { return .failure(.badSymbol) }
+        guard let sym, !sym.hasEscape else { return .failure(.badSymbol) }
+        let symbolBytes = UnsafeRawBufferPointer(rebasing: bytes[sym.start..<sym.start + sym.length])
+        guard let symbol = symbols.symbol(utf8: symbolBytes) else { return .failure(OptionSymbol.rejection(utf8: symbolBytes)) }
+        guard !tooManyConditions else { return .failure(.tooManyConditions) }
         guard let price = p?.double(in: bytes), price.isFinite, price > 0 else { return .failure(.nonPositivePrice) }
         guard let size = s?.int64, size > 0 else { return .failure(.nonPositiveSize) }
         // A notional that does not fit a Double (a price like 1e300) is no trade.

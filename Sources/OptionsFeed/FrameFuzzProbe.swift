@@ -28,7 +28,10 @@ public enum FrameFuzzProbe {
         }
         for trade in frame.trades { checkTrade(trade, decoder: decoder) }
         for invalid in frame.invalid {
-            precondition(invalid.raw.hasPrefix("{") && invalid.raw.hasSuffix("}"), "dead letter is not the event's object")
+            precondition(
+                invalid.raw.hasPrefix("{") && (invalid.raw.hasSuffix("}") || invalid.raw.hasSuffix(" bytes)")),
+                "dead letter is not the event's object")
+            precondition(invalid.raw.utf8.count <= 3 * InvalidTrade.maximumRawBytes, "dead letter past its bound")
         }
         outcome.trades = frame.trades.count
         outcome.invalid = frame.invalid.count
@@ -52,6 +55,7 @@ public enum FrameFuzzProbe {
         precondition(OptionTrade.timestampRange.contains(trade.timestampMs), "timestamp")
         precondition(trade.sequence >= 0, "sequence")
         precondition(trade.exchange >= 0, "exchange")
+        precondition(trade.conditions.count <= OptionTrade.maximumConditions, "conditions")
         checkSymbol(trade.symbol)
         let again: DecodedFrame
         do throws(FrameError) {
@@ -66,6 +70,7 @@ public enum FrameFuzzProbe {
     static func checkSymbol(_ symbol: OptionSymbol) {
         let utf8 = Array(symbol.raw.utf8)
         precondition(utf8.count >= 18 && utf8[0] == 0x4F && utf8[1] == 0x3A, "prefix")
+        precondition(utf8.count <= OptionSymbol.maximumLength, "length")
         precondition(!symbol.underlying.isEmpty && symbol.underlying.utf8.count == utf8.count - 17, "underlying")
         precondition(symbol.underlying.utf8.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E })
         precondition((0...99_999_999).contains(symbol.strikeThousandths), "strike")

@@ -65,7 +65,8 @@ public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
 
 /// An OCC options symbol as the feed writes it: `O:SPY251219C00650000` is the
 /// SPY call expiring 2025-12-19 with strike 650.000 (SPEC §4:
-/// `^O:([A-Z0-9.]+)(\d{6})([CP])(\d{8})$`, strike × 1000 in 8 digits).
+/// `^O:([A-Z0-9.]+)(\d{6})([CP])(\d{8})$`, strike × 1000 in 8 digits), with
+/// an underlying of at most `maximumUnderlyingLength` characters.
 ///
 /// One reference to its parsed parts, shared by every trade on the contract:
 /// a trade is 64 bytes instead of 112, and copying one retains one object
@@ -125,13 +126,48 @@ public struct OptionSymbol: Sendable, Hashable, CustomStringConvertible {
         self = parsed
     }
 
-    /// Parses a symbol from its UTF-8 bytes; `nil` when it does not match.
+    /// The longest underlying (root) a symbol may have: 10 characters. Real
+    /// OCC/OPRA option roots are at most 6 (the root field of the 21-character
+    /// OSI symbol, e.g. `SPXW`, `BRKB1`); Polygon spells a few with a dot
+    /// (`BRK.B`). 10 leaves room for such spellings while a symbol stays short:
+    /// a longer underlying is no real contract, only a corrupt or hostile event,
+    /// and an unbounded one would be carried (and held in the decoder's
+    /// contract table) at any size.
+    public static let maximumUnderlyingLength = 10
+
+    /// The longest symbol accepted, in bytes: `O:` + `maximumUnderlyingLength`
+    /// + YYMMDD + C/P + 8 strike digits = 27.
+    public static let maximumLength = 2 + maximumUnderlyingLength + suffixLength
+
+    /// YYMMDD (6) + C/P (1) + strike (8).
+    static let suffixLength = 15
+
+    /// Parses a symbol from its UTF-8 bytes; `nil` when it does not match
+    /// (including an underlying longer than `maximumUnderlyingLength`).
     public init?(utf8 bytes: UnsafeRawBufferPointer) {
+        guard bytes.count <= Self.maximumLength, let layout = Self.layout(bytes) else { return nil }
+        parts = Parts(
+            raw: String(decoding: bytes, as: UTF8.self),
+            underlying: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[2..<layout.underlyingEnd]), as: UTF8.self),
+            expiry: layout.expiry, type: layout.type, strikeThousandths: layout.strikeThousandths)
+    }
+
+    /// Why these bytes are no symbol (they must be none): `underlyingTooLong`
+    /// when they would be one but for the underlying's length, else `badSymbol`.
+    /// Off the hot path: only for a rejected event.
+    public static func rejection(utf8 bytes: UnsafeRawBufferPointer) -> InvalidTradeReason {
+        bytes.count > maximumLength && layout(bytes) != nil ? .underlyingTooLong : .badSymbol
+    }
+
+    /// The OCC form without the length bound: `O:`, an underlying of
+    /// `[A-Z0-9.]`, a real date, C/P and 8 strike digits. Allocates nothing.
+    private static func layout(
+        _ bytes: UnsafeRawBufferPointer
+    ) -> (underlyingEnd: Int, expiry: ExpiryDate, type: OptionType, strikeThousandths: Int64)? {
         // "O:" + underlying (≥ 1) + YYMMDD (6) + C/P (1) + strike (8)
-        let suffix = 15
         let count = bytes.count
-        guard count >= 2 + 1 + suffix, bytes[0] == 0x4F, bytes[1] == 0x3A else { return nil }
-        let underlyingEnd = count - suffix
+        guard count >= 2 + 1 + suffixLength, bytes[0] == 0x4F, bytes[1] == 0x3A else { return nil }
+        let underlyingEnd = count - suffixLength
         for index in 2..<underlyingEnd {
             let byte = bytes[index]
             let isUpper = byte >= 0x41 && byte <= 0x5A
@@ -153,9 +189,6 @@ public struct OptionSymbol: Sendable, Hashable, CustomStringConvertible {
             let type = OptionType(rawValue: bytes[underlyingEnd + 6]),
             let strike = digits(underlyingEnd + 7, 8)
         else { return nil }
-        parts = Parts(
-            raw: String(decoding: bytes, as: UTF8.self),
-            underlying: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[2..<underlyingEnd]), as: UTF8.self),
-            expiry: expiry, type: type, strikeThousandths: Int64(strike))
+        return (underlyingEnd, expiry, type, Int64(strike))
     }
 }

@@ -36,6 +36,13 @@ public struct OptionTrade: Sendable, Hashable {
     /// feed never sends such a time, so one is a corrupt event, not a trade.
     public static let timestampRange: ClosedRange<Int64> = 1...253_402_300_799_999
 
+    /// The most condition codes a trade may carry: 32. A real options trade
+    /// carries none to a handful, so more is a corrupt or hostile event; an
+    /// unbounded list would be held in memory and written at any length (the
+    /// spool stores the count in 16 bits). The decoder stops collecting codes
+    /// past this and rejects the trade as `tooManyConditions`.
+    public static let maximumConditions = 32
+
     /// Notional value in USD: price × size × 100 shares per contract (SPEC §3).
     public var notional: Double { price * Double(size) * 100 }
 }
@@ -50,12 +57,34 @@ public enum InvalidTradeReason: String, Error, Sendable, Hashable, CaseIterable 
     /// `t` is negative or after 9999-12-31 (`OptionTrade.timestampRange`).
     case timestampOutOfRange = "timestamp_out_of_range"
     case badField = "bad_field"
+    /// The symbol would be an option symbol but for its underlying, longer
+    /// than `OptionSymbol.maximumUnderlyingLength`.
+    case underlyingTooLong = "underlying_too_long"
+    /// `c` holds more than `OptionTrade.maximumConditions` codes.
+    case tooManyConditions = "too_many_conditions"
 }
 
 /// A trade event that failed validation, with the raw JSON object for the dead-letter path.
 public struct InvalidTrade: Sendable, Hashable {
     public var reason: InvalidTradeReason
+    /// The event's JSON, or for one longer than `maximumRawBytes` its first
+    /// `maximumRawBytes` bytes followed by `… (N bytes)`.
     public var raw: String
+
+    /// The most bytes of an event kept as its dead letter's raw text: 4 KiB.
+    /// A real trade event is about 100 bytes, so only a corrupt or hostile
+    /// one is cut; dead letters wait in memory while the database is down
+    /// (up to 10 000 of them), and whole events of up to a frame's size
+    /// (1 MiB) each could hold gigabytes there.
+    public static let maximumRawBytes = 4096
+
+    /// The raw text kept for an event's bytes: all of them, or the first
+    /// `maximumRawBytes` (a character cut in two becomes U+FFFD) and the size.
+    static func raw(_ bytes: UnsafeRawBufferPointer) -> String {
+        guard bytes.count > maximumRawBytes else { return String(decoding: bytes, as: UTF8.self) }
+        let head = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<maximumRawBytes]), as: UTF8.self)
+        return head + "… (\(bytes.count) bytes)"
+    }
 }
 
 /// A feed status event (`{"ev":"status","status":…,"message":…}`).

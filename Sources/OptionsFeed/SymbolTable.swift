@@ -3,12 +3,27 @@
 /// allocating them again: in steady state decoding a trade allocates nothing
 /// (issue 8). An open-addressing table keyed by the symbol's bytes.
 ///
-/// Bounded: at `capacity` contracts it starts over empty, so a feed of ever
-/// new contracts costs a re-parse now and then, never unbounded memory.
+/// Bounded in entries and in bytes: at `capacity` contracts it starts over
+/// empty, so a feed of ever new contracts costs a re-parse now and then, never
+/// unbounded memory; and only option symbols are kept, which are at most
+/// `OptionSymbol.maximumLength` (27) bytes (longer bytes are refused before
+/// they are hashed). So the symbol text held is at most
+/// `capacity × OptionSymbol.maximumLength` bytes (≈ 885 KB at the default),
+/// besides the fixed cost per entry (slot arrays, one `Parts` object and the
+/// underlying's string) — see `maximumTextBytes`.
 public struct SymbolTable: Sendable {
     /// Contracts kept before the table starts over. A busy options day trades
     /// some tens of thousands of contracts; 32 768 hold them in ~4 MB.
     public static let defaultCapacity = 32_768
+
+    /// The most bytes of symbol text the table holds: `capacity` symbols of at
+    /// most `OptionSymbol.maximumLength` bytes each.
+    public var maximumTextBytes: Int { capacity * OptionSymbol.maximumLength }
+
+    /// Bytes of symbol text held now (the raw symbols' UTF-8).
+    public var textBytes: Int {
+        symbols.reduce(0) { $0 + ($1?.raw.utf8.count ?? 0) }
+    }
 
     /// Open addressing over two parallel arrays: the probe compares hashes
     /// (0 = empty slot) and touches a symbol only on a hash match.
@@ -28,6 +43,8 @@ public struct SymbolTable: Sendable {
     /// The symbol for these bytes: the one met before, or a freshly parsed one
     /// (remembered); `nil` when the bytes are no option symbol.
     public mutating func symbol(utf8 bytes: UnsafeRawBufferPointer) -> OptionSymbol? {
+        // No option symbol is longer: a 70 000-byte one is not even hashed.
+        guard bytes.count <= OptionSymbol.maximumLength else { return nil }
         let hash = Self.hash(bytes)
         var index = Int(truncatingIfNeeded: hash) & mask
         if !hashes.isEmpty {

@@ -12,7 +12,7 @@ struct FeedSimCommand: AsyncParsableCommand {
         abstract: "A local Polygon-compatible options WebSocket feed with a deterministic, seeded trade stream.",
         discussion: """
             Prints {"event":"listening","host":…,"port":N} once bound, and \
-            {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…} on exit (SIGINT/SIGTERM or \
+            {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…} on exit (SIGINT/SIGTERM or \
             --exit-after-count). With --rate > 0 the stream runs on the clock: trades that come due while no \
             client is subscribed are skipped (a gap in q), as on the real feed.
 
@@ -68,6 +68,16 @@ struct FeedSimCommand: AsyncParsableCommand {
     var oversizedEvery: Int?
     @Option(
         help: ArgumentHelp(
+            "Every Nth frame to a client carries hostile trade events before its trades (not in the ledger).",
+            discussion: """
+                Well-formed JSON that no client may accept: 70 000 condition codes, a 70 000-byte symbol, a \
+                12-character underlying, O:SPY251219X00650000, a lowercase symbol, a 7-digit strike; counted as \
+                "hostile" in the exit line.
+                """,
+            valueName: "n"))
+    var hostileEvery: Int?
+    @Option(
+        help: ArgumentHelp(
             "Live authenticated connections per API key (default: unlimited).",
             discussion: "One more makes the oldest with that key get status max_connections and a close frame, as on the real feed.",
             valueName: "n"))
@@ -83,18 +93,30 @@ struct FeedSimCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var refuseFor: Double?
 
+    /// The highest `--rate`: far above what a socket carries, and small enough
+    /// that the pacing arithmetic stays in integer range (`inf` or `1e300` would trap it).
+    static let maximumRate = 100_000_000.0
+    /// The longest time option (~31 years): `Duration.seconds` of a larger
+    /// Double overflows and traps.
+    static let maximumSeconds = 1_000_000_000.0
+
     func validate() throws {
         guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be within 0…1") }
-        guard rate >= 0 else { throw ValidationError("--rate must be ≥ 0") }
+        guard rate >= 0, rate <= Self.maximumRate else { throw ValidationError("--rate must be within 0…\(Int(Self.maximumRate))") }
         guard symbols >= 1, frameSize >= 1 else { throw ValidationError("--symbols and --frame-size must be ≥ 1") }
         if exitAfterCount, count == nil { throw ValidationError("--exit-after-count needs --count") }
         for (name, seconds) in [
             ("--drop-every", dropEvery), ("--reset-every", resetEvery), ("--stall-after", stallAfter),
             ("--fault-after", faultAfter), ("--refuse-for", refuseFor),
         ] {
-            if let seconds, !(seconds > 0 && seconds.isFinite) { throw ValidationError("\(name) must be > 0 seconds") }
+            if let seconds, !(seconds > 0 && seconds <= Self.maximumSeconds) {
+                throw ValidationError("\(name) must be > 0 and ≤ \(Int(Self.maximumSeconds)) seconds")
+            }
         }
-        for (name, n) in [("--garbage-every", garbageEvery), ("--oversized-every", oversizedEvery), ("--max-connections", maxConnections)] {
+        for (name, n) in [
+            ("--garbage-every", garbageEvery), ("--oversized-every", oversizedEvery), ("--hostile-every", hostileEvery),
+            ("--max-connections", maxConnections),
+        ] {
             if let n, n < 1 { throw ValidationError("\(name) must be ≥ 1") }
         }
     }
@@ -108,6 +130,7 @@ struct FeedSimCommand: AsyncParsableCommand {
         plan.stallAfter = stallAfter.map { .seconds($0) }
         plan.garbageEvery = garbageEvery
         plan.oversizedEvery = oversizedEvery
+        plan.hostileEvery = hostileEvery
         plan.maxConnections = maxConnections
         plan.refuseFor = refuseFor.map { .seconds($0) }
         return plan

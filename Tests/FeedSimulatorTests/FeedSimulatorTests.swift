@@ -29,6 +29,12 @@ struct FeedSimulatorTests {
         return sent
     }
 
+    @Test("an enormous rate sends full frames instead of trapping in the frame-size conversion", arguments: [1e300, Double.infinity])
+    func hugeRate(_ rate: Double) throws {
+        let simulator = try Self.simulator(rate: rate, frameSize: 40)
+        #expect(try #require(simulator.reserveBatch()).trades.count == 40)
+    }
+
     @Test("the count limits trades handed out and sent; returned batches still count towards it")
     func countLimitsSent() throws {
         let simulator = try Self.simulator(rate: 0, count: 250)
@@ -120,13 +126,47 @@ struct FeedSimulatorTests {
         #expect(lines == [TradeGenerator.ledgerHeader] + sent.trades.map(\.ledgerLine))
     }
 
+    @Test("the ledger is flushed after every batch: a reader sees each one while the simulator runs")
+    func ledgerFlushedPerBatch() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("feed-sim-ledger-\(UUID()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let simulator = try Self.simulator(rate: 0, frameSize: 3, ledger: path)
+        defer { simulator.closeLedger() }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == TradeGenerator.ledgerHeader + "\n")
+        var sent: [SimTrade] = []
+        for _ in 0..<3 {
+            let batch = try #require(simulator.reserveBatch())
+            simulator.recordSent(batch.trades)
+            sent += batch.trades
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(lines == [TradeGenerator.ledgerHeader] + sent.map(\.ledgerLine))
+        }
+    }
+
+    @Test("hostile events are counted apart: not sent, valid or invalid trades, not in the ledger")
+    func hostileCountedApart() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("feed-sim-ledger-\(UUID()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let simulator = try Self.simulator(rate: 0, frameSize: 10, ledger: path)
+        let batch = try #require(simulator.reserveBatch())
+        let first = simulator.reserveHostile()
+        #expect(first == HostileTrades.firstSequence)
+        #expect(simulator.reserveHostile() == first + Int64(HostileTrades.Kind.allCases.count), "numbers are not reused")
+        simulator.recordSent(batch.trades, hostile: HostileTrades.Kind.allCases.count)
+        simulator.closeLedger()
+        #expect(simulator.totals.sent == 10 && simulator.totals.valid + simulator.totals.invalid == 10)
+        #expect(simulator.totals.hostile == 6)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines == [TradeGenerator.ledgerHeader] + batch.trades.map(\.ledgerLine))
+    }
+
     @Test("the exit line keeps sent, valid, invalid first and adds connections and skipped")
     func totalsJSON() throws {
         let simulator = try Self.simulator(rate: 0)
         simulator.connectionOpened()
         let batch = try #require(simulator.reserveBatch())
         simulator.recordSent(batch.trades)
-        #expect(simulator.totals.json == #"{"sent":100,"valid":100,"invalid":0,"connections":1,"skipped":0}"#)
+        #expect(simulator.totals.json == #"{"sent":100,"valid":100,"invalid":0,"connections":1,"skipped":0,"hostile":0}"#)
     }
 
     @Test("waiting for all sent returns once the count was written")

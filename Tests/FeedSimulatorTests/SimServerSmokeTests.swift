@@ -7,6 +7,8 @@ import Testing
 struct Observation: Sendable {
     var statuses: [String] = []
     var qs: [Int64] = []
+    /// Trade events numbered from `HostileTrades.firstSequence`, by symbol length and condition count.
+    var hostile: [(q: Int64, symbolBytes: Int, conditions: Int)] = []
     var garbage = 0
     var oversized = 0
     var pongs = 0
@@ -24,7 +26,13 @@ struct Observation: Sendable {
         }
         for event in events {
             switch event["ev"] as? String {
-            case "T": qs.append((event["q"] as? NSNumber)?.int64Value ?? -1)
+            case "T":
+                let q = (event["q"] as? NSNumber)?.int64Value ?? -1
+                if q >= HostileTrades.firstSequence {
+                    hostile.append((q, (event["sym"] as? String)?.utf8.count ?? 0, (event["c"] as? [Any])?.count ?? 0))
+                } else {
+                    qs.append(q)
+                }
             case "status": statuses.append(event["status"] as? String ?? "?")
             default: break
             }
@@ -181,6 +189,37 @@ struct SimServerSmokeTests {
             #expect(seen.oversized == 2)
             #expect(seen.qs == Array(1...500))
             #expect(simulator.totals.sent == 500)
+        }
+    }
+
+    @Test("--hostile-every: every Nth frame carries the six hostile events before its trades; none is in the ledger")
+    func hostileFrames() async throws {
+        let ledger = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: ledger) }
+        try await Self.withSim({
+            $0.rate = 0
+            $0.count = 500
+            $0.frameSize = 50
+            $0.faults.hostileEvery = 3
+            $0.ledgerPath = ledger
+        }) { port, simulator in
+            let seen = try await onOwnThread {
+                Observation.reading(try Observation.subscribedClient(port: port)) { $0.qs.count >= 500 }
+            }
+            await simulator.waitUntilAllSent()
+            // 10 trade frames of 50; frames 3, 6 and 9 carry the hostile events.
+            #expect(seen.qs == Array(1...500))
+            #expect(seen.garbage == 0)
+            #expect(seen.hostile.map(\.q) == Array(HostileTrades.firstSequence..<HostileTrades.firstSequence + 18))
+            #expect(seen.hostile.map(\.symbolBytes).max() == 70_000)
+            #expect(seen.hostile.map(\.conditions).max() == 70_000)
+            #expect(simulator.totals.sent == 500)
+            #expect(simulator.totals.hostile == 18)
+            #expect(simulator.totals.json.hasSuffix(#","hostile":18}"#))
+            // Read while the simulator still runs: every batch is already in the file.
+            let lines = try String(contentsOfFile: ledger, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 501)
+            #expect(!lines.contains { $0.hasPrefix("o:") || $0.contains("X00650000") || $0.utf8.count > 200 })
         }
     }
 

@@ -8,18 +8,32 @@ struct StreamSessionTests {
 
     func at(_ seconds: Double) -> ContinuousClock.Instant { t0.advanced(by: .seconds(seconds)) }
 
+    /// The kinds of a stream's first `count` frames under `plan`.
+    func frames(_ plan: FaultPlan, _ count: Int) -> [StreamSession.Frame] {
+        var session = StreamSession(plan: plan, startedAt: t0)
+        var kinds: [StreamSession.Frame] = []
+        for _ in 0..<count {
+            kinds.append(session.nextFrame)
+            session.frameWritten()
+        }
+        return kinds
+    }
+
     @Test("every Nth frame is garbage, else oversized where N divides, else trades")
     func injectedFrames() {
         var plan = FaultPlan()
         plan.garbageEvery = 3
         plan.oversizedEvery = 4
-        var session = StreamSession(plan: plan, startedAt: t0)
-        var kinds: [StreamSession.Frame] = []
-        for _ in 0..<12 {
-            kinds.append(session.nextFrame)
-            session.frameWritten()
-        }
+        let kinds = frames(plan, 12)
         #expect(kinds == [.trades, .trades, .garbage, .oversized, .trades, .garbage, .trades, .oversized, .garbage, .trades, .trades, .garbage])
+    }
+
+    @Test("hostile frames come every Nth frame where no garbage or oversized frame is due")
+    func hostileFrames() {
+        var plan = FaultPlan()
+        plan.garbageEvery = 4
+        plan.hostileEvery = 2
+        #expect(frames(plan, 8) == [.trades, .hostile, .trades, .garbage, .trades, .hostile, .trades, .garbage])
     }
 
     @Test("without faults the stream is all trades and never ends")

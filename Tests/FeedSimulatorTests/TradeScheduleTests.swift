@@ -17,6 +17,16 @@ struct TradeScheduleTests {
         #expect(schedule.skipCount(at: 0) == 0)
     }
 
+    @Test("a rate too large for Int positions is clamped, never a trap in the conversion")
+    func hugeRateClamped() {
+        var schedule = TradeSchedule(rate: 1e300)
+        schedule.subscriberJoined(at: at(0))
+        schedule.subscriberLeft(at: at(1))
+        schedule.subscriberJoined(at: at(3))
+        #expect(schedule.runLength(from: 0) == Int.max)
+        #expect(schedule.pendingSkips == 0, "both ends clamp to the same position: an empty gap")
+    }
+
     @Test("an idle span becomes a gap of exactly the trades due in it")
     func idleSpanIsGap() {
         var schedule = TradeSchedule(rate: 100)

@@ -142,6 +142,26 @@ struct StalenessTrackerTests {
         #expect(tracker.trackedCount <= 10_000)
     }
 
+    @Test("100 000 distinct underlyings and huge ones between them stay within maxTracked entries and their key bytes")
+    func boundedInBytes() {
+        var tracker = Tracker(configuration: .init())
+        let huge = String(repeating: "A", count: 70_000)
+        for number in 0..<100_000 {
+            // Ten characters, the longest a decoded symbol has.
+            let underlying = "U" + String(repeating: "0", count: 9 - String(number).count) + String(number)
+            tracker.record(contract: "O:\(underlying)251219C00100000", underlying: underlying, now: at(number / 100))
+            if number % 1000 == 0 {
+                tracker.record(contract: "O:\(huge)\(number)251219C00100000", underlying: huge + "\(number)", now: at(number / 100))
+                #expect(tracker.trackedCount <= 10_000)
+                #expect(tracker.keyBytes <= 10_000 * Tracker.maximumKeyBytes)
+            }
+        }
+        #expect(tracker.trackedCount <= 10_000)
+        #expect(tracker.keyBytes <= 10_000 * Tracker.maximumKeyBytes)
+        #expect(!tracker.watchedEntries(now: at(1000)).contains { $0.symbol.utf8.count > Tracker.maximumKeyBytes })
+        #expect(Tracker.maximumKeyBytes <= 15, "a key this short is stored inline in its String")
+    }
+
     @Test("making room keeps the most active and evicts the least recently traded")
     func roomKeepsActive() {
         var tracker = Tracker(configuration: .init(mostActiveCount: 1, maxTracked: 10))

@@ -154,6 +154,132 @@ struct BadInputTests {
         #expect(frame.invalid.map(\.reason) == [.badSymbol])
     }
 
+    /// A trade event with `sym` and `c` as given and plausible other fields.
+    static func sized(sym: String = "O:SPY251219C00650000", codes: Int? = nil, codeText: String = "209") -> String {
+        var event = #"{"ev":"T","sym":"\#(sym)","x":4,"p":1.25,"s":10"#
+        if let codes { event += #","c":["# + Array(repeating: codeText, count: codes).joined(separator: ",") + "]" }
+        return event + #","t":1764614400000,"q":42}"#
+    }
+
+    struct SizeCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let event: String
+        /// `nil`: the trade is accepted.
+        let reason: InvalidTradeReason?
+        var testDescription: String { "\(reason?.rawValue ?? "accepted"): \(name)" }
+    }
+
+    static let sizeCases: [SizeCase] = [
+        .init(name: "10-character underlying", event: sized(sym: "O:ABCDEFGH.J251219C00650000"), reason: nil),
+        .init(name: "11-character underlying", event: sized(sym: "O:ABCDEFGHIJK251219C00650000"), reason: .underlyingTooLong),
+        .init(name: "12-character underlying", event: sized(sym: "O:ABCDEFGHIJKL251219C00650000"), reason: .underlyingTooLong),
+        .init(
+            name: "70 000-byte symbol", event: sized(sym: "O:" + String(repeating: "A", count: 69_985) + "251219C00650000"),
+            reason: .underlyingTooLong),
+        .init(name: "70 000 bytes of no symbol", event: sized(sym: "O:" + String(repeating: "a", count: 69_998)), reason: .badSymbol),
+        .init(name: "long underlying, bad date", event: sized(sym: "O:ABCDEFGHIJKL251319C00650000"), reason: .badSymbol),
+        .init(name: "32 codes", event: sized(codes: 32), reason: nil),
+        .init(name: "33 codes", event: sized(codes: 33), reason: .tooManyConditions),
+        .init(name: "70 000 codes", event: sized(codes: 70_000), reason: .tooManyConditions),
+        .init(name: "70 000 codes of 32767", event: sized(codes: 70_000, codeText: "32767"), reason: .tooManyConditions),
+        .init(name: "70 000 codes, bad symbol", event: sized(sym: "O:SPY251219X00650000", codes: 70_000), reason: .badSymbol),
+        .init(
+            name: "70 000 codes and a 70 000-byte symbol",
+            event: sized(sym: "O:" + String(repeating: "A", count: 69_985) + "251219C00650000", codes: 70_000),
+            reason: .underlyingTooLong),
+        .init(name: "33 codes, one too big", event: sized(codes: 33, codeText: "32768"), reason: .badField),
+    ]
+
+    @Test(
+        "an underlying longer than 10 characters or more than 32 condition codes is an invalid trade with its own reason",
+        arguments: sizeCases)
+    func implausibleSizes(_ case_: SizeCase) {
+        let (frame, error) = decode("[" + case_.event + "]", probe: case_.event.utf8.count < 10_000)
+        #expect(error == nil)
+        if let reason = case_.reason {
+            #expect(frame.trades.isEmpty)
+            #expect(frame.invalid.map(\.reason) == [reason])
+            let raw = frame.invalid.first?.raw ?? ""
+            if case_.event.utf8.count <= InvalidTrade.maximumRawBytes {
+                #expect(raw == case_.event)
+            } else {
+                #expect(raw == String(case_.event.utf8.prefix(InvalidTrade.maximumRawBytes))! + "… (\(case_.event.utf8.count) bytes)")
+            }
+        } else {
+            #expect(frame.invalid.isEmpty)
+            #expect(frame.trades.count == 1)
+        }
+        #expect(frame.symbols.count <= 1)
+        for trade in frame.trades {
+            #expect(trade.conditions.count <= OptionTrade.maximumConditions)
+            #expect(trade.symbol.underlying.utf8.count <= OptionSymbol.maximumUnderlyingLength)
+        }
+    }
+
+    @Test("a dead letter keeps an event of up to 4 KiB whole and the head and size of a longer one")
+    func rawBounded() throws {
+        let event = Self.sized(codes: 70_000)
+        let (frame, _) = decode("[" + event + "]", probe: false)
+        let raw = try #require(frame.invalid.first?.raw)
+        #expect(raw.utf8.count < InvalidTrade.maximumRawBytes + 20)
+        #expect(raw.hasPrefix(#"{"ev":"T","sym":"O:SPY251219C00650000","#))
+        #expect(raw.hasSuffix("… (\(event.utf8.count) bytes)"))
+        // A character cut at the bound is repaired, never a broken string.
+        let wide = #"{"ev":"T","sym":""# + String(repeating: "é", count: 3000) + #"","p":1,"s":1,"t":1,"q":1}"#
+        let cut = try #require(decode("[" + wide + "]", probe: false).frame.invalid.first?.raw)
+        #expect(cut.hasSuffix("… (\(wide.utf8.count) bytes)"))
+        #expect(cut.utf8.count < InvalidTrade.maximumRawBytes + 20)
+        #expect(cut.contains("\u{FFFD}"), "the é cut at byte 4096 becomes U+FFFD")
+    }
+
+    @Test("the bounds are a real root's length with room to spare and far more codes than a trade carries")
+    func boundsAreDocumentedNumbers() {
+        #expect(OptionSymbol.maximumUnderlyingLength == 10)
+        #expect(OptionSymbol.maximumLength == 27)
+        #expect(OptionTrade.maximumConditions == 32)
+        #expect(InvalidTradeReason.underlyingTooLong.rawValue == "underlying_too_long")
+        #expect(InvalidTradeReason.tooManyConditions.rawValue == "too_many_conditions")
+        #expect(Set(InvalidTradeReason.allCases.map(\.rawValue)).count == InvalidTradeReason.allCases.count)
+    }
+
+    @Test("both decoder paths stop collecting condition codes at the bound and still read the rest of the list")
+    func conditionsStopAtTheBound() throws {
+        let event = Self.sized(codes: 70_000)
+        // The fast path.
+        var canonical = EventFields()
+        let end: Int? = event.utf8.withContiguousStorageIfAvailable { utf8 in
+            CanonicalTrade.read(UnsafeRawBufferPointer(utf8), at: 0, into: &canonical)
+        } ?? nil
+        #expect(end == event.utf8.count)
+        #expect(canonical.conditions.count == OptionTrade.maximumConditions)
+        #expect(canonical.tooManyConditions)
+        // The general scanner, on the `c` field alone.
+        let field = #""c": ["# + Array(repeating: "209", count: 70_000).joined(separator: ", ") + #" ] ,"#
+        var general = EventFields()
+        let next: UInt8? = try field.utf8.withContiguousStorageIfAvailable { utf8 throws(FrameError) -> UInt8? in
+            var scanner = JSONScanner(bytes: UnsafeRawBufferPointer(utf8))
+            let key = try scanner.scanString()
+            try scanner.expect(UInt8(ascii: ":"))
+            scanner.skipWhitespace()
+            try general.read(key: key, from: &scanner)
+            scanner.skipWhitespace()
+            return scanner.peek()
+        } ?? nil
+        #expect(next == UInt8(ascii: ","), "the whole array was read")
+        #expect(general.conditions.count == OptionTrade.maximumConditions)
+        #expect(general.tooManyConditions)
+        #expect(!general.badField)
+    }
+
+    @Test("a symbol longer than any option symbol is refused before it is hashed or kept")
+    func longSymbolNotKept() {
+        var table = SymbolTable(capacity: 8)
+        let long = Array(("O:" + String(repeating: "A", count: 69_985) + "251219C00650000").utf8)
+        #expect(long.withUnsafeBytes { table.symbol(utf8: $0) } == nil)
+        #expect(long.withUnsafeBytes { OptionSymbol.rejection(utf8: $0) } == .underlyingTooLong)
+        #expect(table.count == 0)
+    }
+
     @Test("a symbol written with JSON escapes is not trusted, even when it would spell a valid one")
     func escapedSymbol() {
         let (frame, _) = decode(#"[{"ev":"T","sym":"O:SPY251219C0065000\u0030","p":1,"s":1,"t":1,"q":1}]"#)

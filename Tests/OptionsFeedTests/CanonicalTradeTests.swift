@@ -21,6 +21,19 @@ struct CanonicalTradeTests {
         #"{"ev":"T","sym":"O:SPY251219C00650000","x":4,"p":1.25,"s":10,"t":999999999999999999,"q":42}"#,
     ]
 
+    /// Canonical layout, implausible sizes: an underlying past 10 characters,
+    /// more than 32 condition codes (read to the end, not kept).
+    static let oversized = [
+        #"{"ev":"T","sym":"O:ABCDEFGHIJKL251219C00650000","x":4,"p":1.25,"s":10,"t":1764614400000,"q":42}"#,
+        #"{"ev":"T","sym":"O:"# + String(repeating: "A", count: 69_985) + #"251219C00650000","x":4,"p":1.25,"s":10,"t":1764614400000,"q":42}"#,
+        #"{"ev":"T","sym":"O:SPY251219C00650000","x":4,"p":1.25,"s":10,"c":["# + Array(repeating: "209", count: 33).joined(separator: ",")
+            + #"],"t":1764614400000,"q":42}"#,
+        #"{"ev":"T","sym":"O:SPY251219C00650000","x":4,"p":1.25,"s":10,"c":["# + Array(repeating: "209", count: 70_000).joined(separator: ",")
+            + #"],"t":1764614400000,"q":42}"#,
+        #"{"ev":"T","sym":"O:SPY251219C00650000","x":4,"p":1.25,"s":10,"c":["# + Array(repeating: "209", count: 32).joined(separator: ",")
+            + #"],"t":1764614400000,"q":42}"#,
+    ]
+
     /// Events the fast path leaves to the general scanner.
     static let other = [
         #"{"ev":"T", "sym":"O:SPY251219C00650000","x":4,"p":1.25,"s":10,"t":1764614400000,"q":42}"#,
@@ -71,7 +84,7 @@ struct CanonicalTradeTests {
         return result
     }
 
-    @Test("Polygon's layout of a trade is read by the fast path", arguments: canonical)
+    @Test("Polygon's layout of a trade is read by the fast path", arguments: canonical + oversized)
     func canonicalIsFast(_ event: String) {
         #expect(readsCanonically(event))
         #expect(!readsCanonically(spaced(event)))
@@ -82,7 +95,7 @@ struct CanonicalTradeTests {
         #expect(!readsCanonically(event))
     }
 
-    @Test("both paths decide alike: the same trades, the same rejections", arguments: canonical + other)
+    @Test("both paths decide alike: the same trades, the same rejections", arguments: canonical + oversized + other)
     func sameOutcome(_ event: String) {
         #expect(outcome("[\(event)]") == outcome("[\(spaced(event))]"))
     }

@@ -44,6 +44,36 @@ struct DecoderCacheTests {
         }
     }
 
+    @Test("100 000 distinct contracts and huge invalid symbols keep the decoder's table within its count and bytes")
+    func symbolTableBoundedInBytes() throws {
+        let decoder = FrameDecoder()
+        var frame = DecodedFrame()
+        let huge = #"{"ev":"T","sym":"O:"# + String(repeating: "A", count: 69_985) + #"251219C00650000","x":4,"p":1.25,"s":10,"t":1764614400000,"q":1}"#
+        var most = 0
+        var startedOver = false
+        for chunk in 0..<100 {
+            var events: [String] = []
+            for number in chunk * 1000..<(chunk + 1) * 1000 {
+                // Ten-character underlyings: the longest accepted, so the largest symbols (27 bytes).
+                let strike = String(number)
+                events.append(
+                    #"{"ev":"T","sym":"O:ABCDEFGHIJ251219C"# + String(repeating: "0", count: 8 - strike.count) + strike
+                        + #"","x":4,"p":1.25,"s":10,"t":1764614400000,"q":\#(number)}"#)
+            }
+            events.append(huge)
+            var bytes = Array(("[" + events.joined(separator: ",") + "]").utf8)
+            try bytes.withUnsafeMutableBytes { try decoder.decode(UnsafeRawBufferPointer($0), receivedAtMicros: 0, into: &frame) }
+            #expect(frame.trades.count == 1000 && frame.invalid.map(\.reason) == [.underlyingTooLong])
+            #expect(frame.symbols.count <= SymbolTable.defaultCapacity)
+            #expect(frame.symbols.textBytes <= frame.symbols.maximumTextBytes)
+            startedOver = startedOver || frame.symbols.count < most
+            most = max(most, frame.symbols.count)
+            frame.removeAll()
+        }
+        #expect(startedOver && most > SymbolTable.defaultCapacity - 1000, "the table filled up and started over")
+        #expect(SymbolTable().maximumTextBytes == 32_768 * 27)
+    }
+
     @Test func conditionListsAreSharedByContentAndKeepOrder() {
         var lists = ConditionLists(capacity: 16)
         func list(_ codes: [Int16]) -> [Int16] {

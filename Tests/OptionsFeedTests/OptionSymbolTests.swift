@@ -20,6 +20,7 @@ struct OptionSymbolTests {
         .init(raw: "O:SPXW241231P04500000", underlying: "SPXW", expiry: "2024-12-31", type: .put, strikeThousandths: 4_500_000),
         .init(raw: "O:AMD1250117C00000500", underlying: "AMD1", expiry: "2025-01-17", type: .call, strikeThousandths: 500),
         .init(raw: "O:X240229C99999999", underlying: "X", expiry: "2024-02-29", type: .call, strikeThousandths: 99_999_999),
+        .init(raw: "O:ABCDEFGHIJ251219C00650000", underlying: "ABCDEFGHIJ", expiry: "2025-12-19", type: .call, strikeThousandths: 650_000),
     ]
 
     @Test("a valid OCC symbol parses into underlying, expiry, type and exact strike", arguments: valid)
@@ -42,6 +43,17 @@ struct OptionSymbolTests {
         ])
     func rejectsInvalid(_ raw: String) {
         #expect(OptionSymbol(raw) == nil)
+    }
+
+    @Test("an underlying past 10 characters is rejected even where the pattern matches, and said to be too long")
+    func rejectsLongUnderlying() {
+        for raw in ["O:ABCDEFGHIJK251219C00650000", "O:" + String(repeating: "Z", count: 70_000) + "251219P00000500"] {
+            #expect(OptionSymbol(raw) == nil)
+            var text = raw
+            #expect(text.withUTF8 { OptionSymbol.rejection(utf8: UnsafeRawBufferPointer($0)) } == .underlyingTooLong)
+        }
+        var other = "O:ABCDEFGHIJK251219X00650000"
+        #expect(other.withUTF8 { OptionSymbol.rejection(utf8: UnsafeRawBufferPointer($0)) } == .badSymbol)
     }
 
     @Test("expiry converts to days since 2000-01-01 as PostgreSQL's binary date", arguments: [
