@@ -126,15 +126,13 @@ public final class LeaderLock: Sendable {
     }
 
     /// When the newest stored trade was received (Unix µs), unless a `feed_gaps`
-    /// row is open: where the gap between the previous leader and this one starts.
+    /// row is open: where the gap between the previous leader and this one
+    /// starts. One row of `ingest_state`: within the lock connection's 5 s
+    /// statement timeout whatever the size of `options_trades`.
     public func unrecordedGapStart() async throws -> Int64? {
         try await run { () throws -> Int64? in
             let connection = try self.connected()
-            let rows = try connection.query(
-                """
-                SELECT (extract(epoch FROM max(received_at)) * 1000000)::bigint FROM options_trades
-                WHERE NOT EXISTS (SELECT 1 FROM feed_gaps WHERE ended_at IS NULL)
-                """)
+            let rows = try connection.query(IngestState.unrecordedGapStart)
             return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
         }
     }

@@ -403,7 +403,9 @@ public final class PostgresTradeWriter: Sendable {
                     start = end
                 }
             }
-            try connection.execute("COMMIT")
+            // The newest receive time moves with the rows, in the same transaction (`IngestState`).
+            let lastReceived = batch.lazy.map(\.receivedAtMicros).max() ?? 0
+            try connection.execute(IngestState.advance(toMicros: lastReceived) + "; COMMIT")
             return inserted
         } catch {
             if connection.isHealthy {

@@ -46,6 +46,13 @@ public enum QuestDBDialect {
     public static let openGap = "INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)"
     /// QuestDB updates WAL tables with bound parameters; the designated timestamp cannot change, `ended_at` can.
     public static let closeGaps = "UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL AND started_at <= $1"
+    /// The newest trade's receive time (Unix µs): `LIMIT -1` is the last row in
+    /// designated-timestamp (`ts`) order, read from the newest partition, so a
+    /// start does not scan the table (QuestDB keeps no `ingest_state` row).
+    /// The trade with the newest `ts` is the one received last but for
+    /// replays of older data, which a restart gap does not need to see.
+    public static let lastReceived = "SELECT cast(received_at AS LONG) FROM options_trades LIMIT -1"
+    public static let openGapCount = "SELECT count() FROM feed_gaps WHERE ended_at = null"
     public static let insertDeadLetter =
         "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw) VALUES (now(), $1, $2, $3, $4, $5)"
     public static let recordMigration = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
