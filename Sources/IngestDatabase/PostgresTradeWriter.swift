@@ -142,8 +142,12 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
-    /// Writes `feed_gaps` changes in one transaction: `opened` inserts a row,
-    /// `closed` ends every open row that started before it.
+    /// Writes `feed_gaps` changes in one transaction: `opened` inserts a row
+    /// (`RETURNING id`: the row learns its id once committed), `closed` ends
+    /// that row by its id, `closedLeftOpen` the rows others left open (every
+    /// open row, or those ids). A close sets `ended_at` to the first trade's
+    /// time, never before `started_at` (two hosts' clocks may disagree), and
+    /// only on a row still open; no clock picks the row.
     public func recordGaps(_ events: [GapEvent]) async throws {
         guard !events.isEmpty else { return }
         let logger = self.logger
@@ -152,12 +156,8 @@ public final class PostgresTradeWriter: Sendable {
             if session.flavor == .questdb {
                 do {
                     for event in events {
-                        switch event {
-                        case .opened(let micros, let reason):
-                            _ = try connection.query(QuestDBDialect.openGap, [QuestDBDialect.isoTimestamp(micros: micros), reason])
-                        case .closed(let micros):
-                            _ = try connection.query(QuestDBDialect.closeGaps, [QuestDBDialect.isoTimestamp(micros: micros)])
-                        }
+                        let (sql, parameters) = QuestDBDialect.gapStatement(event)
+                        _ = try connection.query(sql, parameters)
                     }
                 } catch {
                     if !connection.isHealthy { session.connection = nil }
@@ -165,18 +165,33 @@ public final class PostgresTradeWriter: Sendable {
                 }
                 return
             }
-            let time = "'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
+            func time(_ index: Int) -> String { "'epoch'::timestamptz + $\(index)::bigint * interval '1 microsecond'" }
+            var inserted: [(row: GapRow, id: Int64)] = []
             do {
                 try connection.execute("BEGIN")
                 for event in events {
                     switch event {
-                    case .opened(let micros, let reason):
+                    case .opened(let row):
+                        let rows = try connection.query(
+                            "INSERT INTO feed_gaps (started_at, reason) VALUES (\(time(1)), $2) RETURNING id",
+                            [String(row.startedAtMicros), row.reason])
+                        guard let id = rows.first?.first.flatMap({ $0 }).flatMap({ Int64($0) }) else {
+                            throw DatabaseError(kind: .other, sqlState: nil, message: "INSERT INTO feed_gaps returned no id")
+                        }
+                        inserted.append((row, id))
+                    case .closed(let row, let micros):
+                        // Opened in this transaction, or written before; an open dropped unwritten leaves nothing to close.
+                        guard let id = inserted.last(where: { $0.row === row })?.id ?? row.id else { continue }
                         _ = try connection.query(
-                            "INSERT INTO feed_gaps (started_at, reason) VALUES (\(time), $2)", [String(micros), reason])
-                    case .closed(let micros):
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(2))) WHERE id = $1 AND ended_at IS NULL",
+                            [String(id), String(micros)])
+                    case .closedLeftOpen(.every, let micros):
                         _ = try connection.query(
-                            "UPDATE feed_gaps SET ended_at = \(time) WHERE ended_at IS NULL AND started_at <= \(time)",
-                            [String(micros)])
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(1))) WHERE ended_at IS NULL", [String(micros)])
+                    case .closedLeftOpen(.ids(let ids), let micros):
+                        _ = try connection.query(
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(2))) WHERE id = ANY($1::bigint[]) AND ended_at IS NULL",
+                            ["{" + ids.map(String.init).joined(separator: ",") + "}", String(micros)])
                     }
                 }
                 try connection.execute("COMMIT")
@@ -184,6 +199,7 @@ public final class PostgresTradeWriter: Sendable {
                 if connection.isHealthy { _ = try? connection.execute("ROLLBACK") } else { session.connection = nil }
                 throw error
             }
+            for (row, id) in inserted { row.recorded(id: id) }
         }
     }
 

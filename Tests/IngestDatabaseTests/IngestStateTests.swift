@@ -64,7 +64,7 @@ struct IngestStateTests {
             .apply(conninfo: database.url, logger: Self.quiet).isEmpty)
         let restart = try Migrator.unrecordedRestartGap(conninfo: database.url)
         let lock = LeaderLock(conninfo: database.url, group: "state-test", logger: Self.quiet)
-        let failover = try await lock.unrecordedGapStart()
+        let failover = try await lock.gapBeforeLeading().startMicros
         await lock.close()
         let after = try await Self.sequentialTuplesRead(database)
 

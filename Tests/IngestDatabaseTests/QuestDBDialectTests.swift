@@ -33,6 +33,18 @@ struct QuestDBDialectTests {
         #expect(QuestDBDialect.isoTimestamp(micros: micros) == text)
     }
 
+    @Test("a QuestDB gap close finds its row by its dedup key (started_at, reason), compares no clocks, and never ends before it started")
+    func gapStatements() {
+        let row = GapRow(startedAtMicros: 1_764_772_200_000_000, reason: "restart")
+        let (insert, insertParameters) = QuestDBDialect.gapStatement(.opened(row))
+        #expect(insert == "INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)")
+        #expect(insertParameters == ["2025-12-03T14:30:00.000000Z", "restart"])
+        let (close, closeParameters) = QuestDBDialect.gapStatement(.closed(row, atMicros: 1_764_772_199_000_000))
+        #expect(close == "UPDATE feed_gaps SET ended_at = $1 WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL")
+        #expect(closeParameters == ["2025-12-03T14:30:00.000000Z", "2025-12-03T14:30:00.000000Z", "restart"])
+        #expect(!close.contains("<="))
+    }
+
     @Test("the QuestDB migration splits into one statement per CREATE TABLE, comments dropped")
     func migrationStatements() throws {
         let sql = "-- header; with a semicolon\nCREATE TABLE a (\n  x INT\n) TIMESTAMP(x);\n\nCREATE TABLE b (y INT);\n"
