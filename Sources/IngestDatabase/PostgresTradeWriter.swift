@@ -466,11 +466,11 @@ public final class PostgresTradeWriter: Sendable {
     private static func insertDeadLetters(_ letters: [DeadLetter], flavor: DatabaseFlavor, connection: PGConnection) throws {
         let sql = flavor == .questdb
             ? QuestDBDialect.insertDeadLetter
-            : "INSERT INTO dead_letters (source, reason, sqlstate, message, raw) VALUES ($1, $2, $3, $4, $5)"
+            : "INSERT INTO dead_letters (source, reason, sqlstate, message, raw, raw_bytes) VALUES ($1, $2, $3, $4, $5, $6)"
         for letter in letters {
             _ = try connection.query(
                 sql,
-                [letter.source, letter.reason, letter.sqlState, letter.message, letter.raw])
+                [letter.source, letter.reason, letter.sqlState, letter.message, letter.raw, String(letter.rawBytes)])
         }
     }
 

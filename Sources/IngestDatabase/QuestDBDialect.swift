@@ -69,7 +69,7 @@ public enum QuestDBDialect {
     public static let lastReceived = "SELECT cast(received_at AS LONG) FROM options_trades LIMIT -1"
     public static let openGapCount = "SELECT count() FROM feed_gaps WHERE ended_at IS NULL"
     public static let insertDeadLetter =
-        "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw) VALUES (now(), $1, $2, $3, $4, $5)"
+        "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw, raw_bytes) VALUES (now(), $1, $2, $3, $4, $5, $6)"
     public static let recordMigration = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
     public static let appliedMigrations = "SELECT version FROM schema_migrations"
 
