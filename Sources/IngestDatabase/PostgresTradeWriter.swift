@@ -203,7 +203,10 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
-    /// Writes health-table rows (staleness transitions, connection events) in order.
+    /// Writes health-table rows (staleness transitions, connection events) in
+    /// order. Each insert is `ON CONFLICT DO NOTHING` on the table's natural
+    /// key (`migrations/0004_side_table_keys.sql`), so a list put back after
+    /// a failure half-way is written again without doubling its first rows.
     public func recordHealthEvents(_ events: [HealthEvent]) async throws {
         guard !events.isEmpty else { return }
         let logger = self.logger
@@ -228,12 +231,12 @@ public final class PostgresTradeWriter: Sendable {
         switch event {
         case .symbolHealth(let symbol, let micros, let status, let staleness, let updates):
             return (
-                "INSERT INTO symbol_health_history (symbol, \"timestamp\", status, staleness_seconds, update_count) VALUES ($1, \(at(2)), $3, $4, $5)",
+                "INSERT INTO symbol_health_history (symbol, \"timestamp\", status, staleness_seconds, update_count) VALUES ($1, \(at(2)), $3, $4, $5) ON CONFLICT DO NOTHING",
                 [symbol, String(micros), status, String(staleness), String(updates)]
             )
         case .stalenessAlert(let symbol, let micros, let staleness, let level):
             return (
-                "INSERT INTO price_staleness_alerts (symbol, detected_at, staleness_seconds, alert_level) VALUES ($1, \(at(2)), $3, $4)",
+                "INSERT INTO price_staleness_alerts (symbol, detected_at, staleness_seconds, alert_level) VALUES ($1, \(at(2)), $3, $4) ON CONFLICT DO NOTHING",
                 [symbol, String(micros), String(staleness), level]
             )
         case .stalenessResolved(let symbol, let micros):
@@ -243,7 +246,7 @@ public final class PostgresTradeWriter: Sendable {
             )
         case .connection(let micros, let component, let message, let statusCode, let metadata):
             return (
-                "INSERT INTO websocket_health_logs (\"timestamp\", component, message, status_code, metadata) VALUES (\(at(1)), $2, $3, $4::integer, $5::jsonb)",
+                "INSERT INTO websocket_health_logs (\"timestamp\", component, message, status_code, metadata) VALUES (\(at(1)), $2, $3, $4::integer, $5::jsonb) ON CONFLICT DO NOTHING",
                 [String(micros), component, message, statusCode.map(String.init), metadata]
             )
         }
@@ -463,10 +466,12 @@ public final class PostgresTradeWriter: Sendable {
         return count
     }
 
+    /// `ON CONFLICT DO NOTHING` on `(source, reason, raw_bytes, md5(raw))`: a
+    /// retry or a replay of the same letters adds nothing (QuestDB: no key, see `migrations/questdb`).
     private static func insertDeadLetters(_ letters: [DeadLetter], flavor: DatabaseFlavor, connection: PGConnection) throws {
         let sql = flavor == .questdb
             ? QuestDBDialect.insertDeadLetter
-            : "INSERT INTO dead_letters (source, reason, sqlstate, message, raw, raw_bytes) VALUES ($1, $2, $3, $4, $5, $6)"
+            : "INSERT INTO dead_letters (source, reason, sqlstate, message, raw, raw_bytes) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
         for letter in letters {
             _ = try connection.query(
                 sql,
