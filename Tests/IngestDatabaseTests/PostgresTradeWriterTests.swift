@@ -130,7 +130,7 @@ struct PostgresTradeWriterTests {
     @Test("SQLSTATEs map to the error classes of SPEC §5.3", arguments: [
         ("08006", DatabaseError.Kind.connection), ("08001", .connection), ("57P01", .connection), ("57014", .timeout),
         ("22P02", .data), ("22003", .data), ("23505", .constraint), ("23514", .constraint), ("28P01", .auth),
-        ("42P01", .other), ("", .other),
+        ("42P01", .schema), ("42703", .schema), ("42P10", .schema), ("42601", .other), ("", .other),
     ])
     func sqlStateClasses(_ state: String, _ kind: DatabaseError.Kind) {
         #expect(DatabaseError.kind(forSQLState: state) == kind)
