@@ -12,6 +12,12 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         case constraint
         /// Authentication or authorization (28xxx).
         case auth
+        /// The tables are not what the writer needs: a missing table or
+        /// column (42P01, 42703), no key for `ON CONFLICT` (42P10), or
+        /// QuestDB's words for these. A configuration error: no retry helps
+        /// and no row is to blame, so writes stop (nothing is dead-lettered)
+        /// until an operator fixes the schema.
+        case schema
         case other
     }
 
@@ -33,6 +39,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         if state.hasPrefix("22") { return .data }
         if state.hasPrefix("23") { return .constraint }
         if state.hasPrefix("28") { return .auth }
+        if ["42P01", "42703", "42P10"].contains(state) { return .schema }
         return .other
     }
 
@@ -47,11 +54,19 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         if mentions(["timeout", "cancelled", "canceled"]) { return .timeout }
         if mentions(["authentication", "password"]) { return .auth }
         if mentions(["connection", "server closed", "broken pipe"]) { return .connection }
+        // Before the data words: "Invalid column" names the schema, not a value.
+        if mentions(schemaWords) { return .schema }
         if mentions(["inconvertible", "could not parse", "invalid", "cannot be null", "out of range", "overflow", "cannot be cast"]) {
             return .data
         }
         return .other
     }
+
+    /// QuestDB's wording for a table or column that is not there.
+    static let schemaWords = [
+        "invalid column", "unknown column", "column not found", "table does not exist", "table not found", "does not exist",
+        "no designated timestamp",
+    ]
 
     /// The class of any server error: SQLSTATE 00000 with an error is QuestDB's mark.
     public static func kind(sqlState: String?, message: String, connectionHealthy: Bool) -> Kind {

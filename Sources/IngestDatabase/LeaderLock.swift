@@ -125,17 +125,32 @@ public final class LeaderLock: Sendable {
         }
     }
 
-    /// When the newest stored trade was received (Unix µs), unless a `feed_gaps`
-    /// row is open: where the gap between the previous leader and this one starts.
-    public func unrecordedGapStart() async throws -> Int64? {
-        try await run { () throws -> Int64? in
+    /// What a new leader finds when it gets the lock.
+    public struct GapBeforeLeading: Sendable, Equatable {
+        /// When the newest stored trade was received (Unix µs), if no
+        /// `feed_gaps` row is open: where the gap between the previous leader and this one starts.
+        public var startMicros: Int64?
+        /// The rows open now (a graceful handover's `shutdown` gap): they are
+        /// the gap, and this leader's first trade closes them, by id.
+        public var openGapIDs: [Int64]
+
+        public init(startMicros: Int64?, openGapIDs: [Int64]) {
+            self.startMicros = startMicros
+            self.openGapIDs = openGapIDs
+        }
+    }
+
+    /// Measures the gap before this leader, on the lock connection: one row
+    /// of `ingest_state` and the open `feed_gaps` rows (a partial index), so
+    /// within the connection's 5 s statement timeout whatever the size of `options_trades`.
+    public func gapBeforeLeading() async throws -> GapBeforeLeading {
+        try await run { () throws -> GapBeforeLeading in
             let connection = try self.connected()
-            let rows = try connection.query(
-                """
-                SELECT (extract(epoch FROM max(received_at)) * 1000000)::bigint FROM options_trades
-                WHERE NOT EXISTS (SELECT 1 FROM feed_gaps WHERE ended_at IS NULL)
-                """)
-            return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }
+            let open = try connection.query("SELECT id FROM feed_gaps WHERE ended_at IS NULL ORDER BY id")
+                .compactMap { $0.first.flatMap { $0 }.flatMap { Int64($0) } }
+            guard open.isEmpty else { return GapBeforeLeading(startMicros: nil, openGapIDs: open) }
+            let rows = try connection.query(IngestState.unrecordedGapStart)
+            return GapBeforeLeading(startMicros: rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }, openGapIDs: [])
         }
     }
 

@@ -148,8 +148,12 @@ public final class PostgresTradeWriter: Sendable {
         }
     }
 
-    /// Writes `feed_gaps` changes in one transaction: `opened` inserts a row,
-    /// `closed` ends every open row that started before it.
+    /// Writes `feed_gaps` changes in one transaction: `opened` inserts a row
+    /// (`RETURNING id`: the row learns its id once committed), `closed` ends
+    /// that row by its id, `closedLeftOpen` the rows others left open (every
+    /// open row, or those ids). A close sets `ended_at` to the first trade's
+    /// time, never before `started_at` (two hosts' clocks may disagree), and
+    /// only on a row still open; no clock picks the row.
     public func recordGaps(_ events: [GapEvent]) async throws {
         guard !events.isEmpty else { return }
         let logger = self.logger
@@ -158,12 +162,8 @@ public final class PostgresTradeWriter: Sendable {
             if session.flavor == .questdb {
                 do {
                     for event in events {
-                        switch event {
-                        case .opened(let micros, let reason):
-                            _ = try connection.query(QuestDBDialect.openGap, [QuestDBDialect.isoTimestamp(micros: micros), reason])
-                        case .closed(let micros):
-                            _ = try connection.query(QuestDBDialect.closeGaps, [QuestDBDialect.isoTimestamp(micros: micros)])
-                        }
+                        let (sql, parameters) = QuestDBDialect.gapStatement(event)
+                        _ = try connection.query(sql, parameters)
                     }
                 } catch {
                     if !connection.isHealthy { session.connection = nil }
@@ -171,18 +171,33 @@ public final class PostgresTradeWriter: Sendable {
                 }
                 return
             }
-            let time = "'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
+            func time(_ index: Int) -> String { "'epoch'::timestamptz + $\(index)::bigint * interval '1 microsecond'" }
+            var inserted: [(row: GapRow, id: Int64)] = []
             do {
                 try connection.execute("BEGIN")
                 for event in events {
                     switch event {
-                    case .opened(let micros, let reason):
+                    case .opened(let row):
+                        let rows = try connection.query(
+                            "INSERT INTO feed_gaps (started_at, reason) VALUES (\(time(1)), $2) RETURNING id",
+                            [String(row.startedAtMicros), row.reason])
+                        guard let id = rows.first?.first.flatMap({ $0 }).flatMap({ Int64($0) }) else {
+                            throw DatabaseError(kind: .other, sqlState: nil, message: "INSERT INTO feed_gaps returned no id")
+                        }
+                        inserted.append((row, id))
+                    case .closed(let row, let micros):
+                        // Opened in this transaction, or written before; an open dropped unwritten leaves nothing to close.
+                        guard let id = inserted.last(where: { $0.row === row })?.id ?? row.id else { continue }
                         _ = try connection.query(
-                            "INSERT INTO feed_gaps (started_at, reason) VALUES (\(time), $2)", [String(micros), reason])
-                    case .closed(let micros):
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(2))) WHERE id = $1 AND ended_at IS NULL",
+                            [String(id), String(micros)])
+                    case .closedLeftOpen(.every, let micros):
                         _ = try connection.query(
-                            "UPDATE feed_gaps SET ended_at = \(time) WHERE ended_at IS NULL AND started_at <= \(time)",
-                            [String(micros)])
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(1))) WHERE ended_at IS NULL", [String(micros)])
+                    case .closedLeftOpen(.ids(let ids), let micros):
+                        _ = try connection.query(
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(2))) WHERE id = ANY($1::bigint[]) AND ended_at IS NULL",
+                            ["{" + ids.map(String.init).joined(separator: ",") + "}", String(micros)])
                     }
                 }
                 try connection.execute("COMMIT")
@@ -190,10 +205,14 @@ public final class PostgresTradeWriter: Sendable {
                 if connection.isHealthy { _ = try? connection.execute("ROLLBACK") } else { session.connection = nil }
                 throw error
             }
+            for (row, id) in inserted { row.recorded(id: id) }
         }
     }
 
-    /// Writes health-table rows (staleness transitions, connection events) in order.
+    /// Writes health-table rows (staleness transitions, connection events) in
+    /// order. Each insert is `ON CONFLICT DO NOTHING` on the table's natural
+    /// key (`migrations/0004_side_table_keys.sql`), so a list put back after
+    /// a failure half-way is written again without doubling its first rows.
     public func recordHealthEvents(_ events: [HealthEvent]) async throws {
         guard !events.isEmpty else { return }
         let logger = self.logger
@@ -218,12 +237,12 @@ public final class PostgresTradeWriter: Sendable {
         switch event {
         case .symbolHealth(let symbol, let micros, let status, let staleness, let updates):
             return (
-                "INSERT INTO symbol_health_history (symbol, \"timestamp\", status, staleness_seconds, update_count) VALUES ($1, \(at(2)), $3, $4, $5)",
+                "INSERT INTO symbol_health_history (symbol, \"timestamp\", status, staleness_seconds, update_count) VALUES ($1, \(at(2)), $3, $4, $5) ON CONFLICT DO NOTHING",
                 [symbol, String(micros), status, String(staleness), String(updates)]
             )
         case .stalenessAlert(let symbol, let micros, let staleness, let level):
             return (
-                "INSERT INTO price_staleness_alerts (symbol, detected_at, staleness_seconds, alert_level) VALUES ($1, \(at(2)), $3, $4)",
+                "INSERT INTO price_staleness_alerts (symbol, detected_at, staleness_seconds, alert_level) VALUES ($1, \(at(2)), $3, $4) ON CONFLICT DO NOTHING",
                 [symbol, String(micros), String(staleness), level]
             )
         case .stalenessResolved(let symbol, let micros):
@@ -233,7 +252,7 @@ public final class PostgresTradeWriter: Sendable {
             )
         case .connection(let micros, let component, let message, let statusCode, let metadata):
             return (
-                "INSERT INTO websocket_health_logs (\"timestamp\", component, message, status_code, metadata) VALUES (\(at(1)), $2, $3, $4::integer, $5::jsonb)",
+                "INSERT INTO websocket_health_logs (\"timestamp\", component, message, status_code, metadata) VALUES (\(at(1)), $2, $3, $4::integer, $5::jsonb) ON CONFLICT DO NOTHING",
                 [String(micros), component, message, statusCode.map(String.init), metadata]
             )
         }
@@ -458,7 +477,9 @@ public final class PostgresTradeWriter: Sendable {
                     start = end
                 }
             }
-            try connection.execute("COMMIT")
+            // The newest receive time moves with the rows, in the same transaction (`IngestState`).
+            let lastReceived = batch.lazy.map(\.receivedAtMicros).max() ?? 0
+            try connection.execute(IngestState.advance(toMicros: lastReceived) + "; COMMIT")
             return inserted
         } catch {
             if connection.isHealthy {
@@ -500,14 +521,16 @@ public final class PostgresTradeWriter: Sendable {
         return count
     }
 
+    /// `ON CONFLICT DO NOTHING` on `(source, reason, raw_bytes, md5(raw))`: a
+    /// retry or a replay of the same letters adds nothing (QuestDB: no key, see `migrations/questdb`).
     private static func insertDeadLetters(_ letters: [DeadLetter], flavor: DatabaseFlavor, connection: PGConnection) throws {
         let sql = flavor == .questdb
             ? QuestDBDialect.insertDeadLetter
-            : "INSERT INTO dead_letters (source, reason, sqlstate, message, raw) VALUES ($1, $2, $3, $4, $5)"
+            : "INSERT INTO dead_letters (source, reason, sqlstate, message, raw, raw_bytes) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
         for letter in letters {
             _ = try connection.query(
                 sql,
-                [letter.source, letter.reason, letter.sqlState, letter.message, letter.raw])
+                [letter.source, letter.reason, letter.sqlState, letter.message, letter.raw, String(letter.rawBytes)])
         }
     }
 

@@ -43,11 +43,33 @@ public enum QuestDBDialect {
         return parameters
     }
 
-    public static let openGap = "INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)"
-    /// QuestDB updates WAL tables with bound parameters; the designated timestamp cannot change, `ended_at` can.
-    public static let closeGaps = "UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL AND started_at <= $1"
+    /// The QuestDB statement of a `feed_gaps` change. QuestDB has no ids: a
+    /// row is found by its dedup key `(started_at, reason)`, which this
+    /// process wrote, so no two clocks are compared. It updates WAL tables
+    /// with bound parameters; the designated timestamp cannot change, `ended_at` can.
+    public static func gapStatement(_ event: GapEvent) -> (String, [String?]) {
+        switch event {
+        case .opened(let row):
+            return ("INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)", [isoTimestamp(micros: row.startedAtMicros), row.reason])
+        case .closed(let row, let micros):
+            return (
+                "UPDATE feed_gaps SET ended_at = $1 WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL",
+                [isoTimestamp(micros: max(micros, row.startedAtMicros)), isoTimestamp(micros: row.startedAtMicros), row.reason]
+            )
+        case .closedLeftOpen(_, let micros):
+            // Only a single instance runs on QuestDB (no leader lock): what is open was left by an earlier run.
+            return ("UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL", [isoTimestamp(micros: micros)])
+        }
+    }
+    /// The newest trade's receive time (Unix µs): `LIMIT -1` is the last row in
+    /// designated-timestamp (`ts`) order, read from the newest partition, so a
+    /// start does not scan the table (QuestDB keeps no `ingest_state` row).
+    /// The trade with the newest `ts` is the one received last but for
+    /// replays of older data, which a restart gap does not need to see.
+    public static let lastReceived = "SELECT cast(received_at AS LONG) FROM options_trades LIMIT -1"
+    public static let openGapCount = "SELECT count() FROM feed_gaps WHERE ended_at IS NULL"
     public static let insertDeadLetter =
-        "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw) VALUES (now(), $1, $2, $3, $4, $5)"
+        "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw, raw_bytes) VALUES (now(), $1, $2, $3, $4, $5, $6)"
     public static let recordMigration = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
     public static let appliedMigrations = "SELECT version FROM schema_migrations"
 

@@ -1,3 +1,4 @@
+import Foundation
 import IngestDatabase
 import Logging
 import UnixSignals
@@ -8,7 +9,9 @@ import UnixSignals
 /// tried again with backoff (from `RETRY_DELAY_MS`, ×2, capped at 30 s) until
 /// it answers, `DB_START_MAX_ATTEMPTS` is used up (exit 75) or SIGINT/SIGTERM
 /// ends the wait (exit 0). Errors that waiting cannot fix (a migration's SQL
-/// fails) still exit 70 at once.
+/// fails) still exit 70 at once. After the migrations the schema is checked
+/// (`SchemaCheck`: the natural key of `options_trades`); a table without it
+/// exits 64 with one line saying what is missing.
 public enum DatabaseStartup {
     /// What to do after a failed attempt: a value-type decision, unit-tested.
     public struct Policy: Sendable, Equatable {
@@ -86,6 +89,12 @@ public enum DatabaseStartup {
                 let applied = try IngestApp.migrate(configuration, flavor: flavor)
                 if attempt > 1 { logger.notice("the database answers", metadata: ["attempts": "\(attempt)"]) }
                 logger.info("migrations up to date", metadata: ["applied_now": "\(applied.count)", "flavor": "\(flavor.rawValue)"])
+                if flavor == .postgres, let problem = try SchemaCheck.problems(conninfo: configuration.databaseURL).first {
+                    // Not a reason to wait: the schema is a configuration the operator must fix (exit 64, one line).
+                    FileHandle.standardError.write(Data("error: database schema: \(problem)\n".utf8))
+                    logger.critical("the database schema is not what the writer needs", metadata: ["problem": "\(problem)"])
+                    return .exit(.badConfiguration)
+                }
                 return .ready(flavor)
             } catch {
                 switch policy.decide(after: error, attempt: attempt) {

@@ -6,12 +6,27 @@ import Synchronization
 /// Events wait here until the flusher writes them through the same guarded
 /// database path as trades; while the database is down they stay in memory
 /// (bounded: the oldest are dropped past `capacity`, and counted).
+///
+/// A close names its row: the `GapRow` this ledger opened (its id comes from
+/// the INSERT), or the ids of rows others left open that this instance
+/// inherited. In an active/standby pair a leader that loses its lock drops
+/// what it has not written (`leadershipLost`): written late, an open would
+/// stay open for ever and a close could end, at this leader's time, a gap the
+/// next leader counts on.
 public final class GapLedger: Sendable {
     private struct State {
         var pending: [GapEvent] = []
-        /// A gap is open in the table (or may be, from an earlier run): the next trade closes it.
-        var open = true
+        /// The row this ledger opened and has not closed yet.
+        var openRow: GapRow?
+        /// Rows opened by others that the next trade closes.
+        var leftOpen: LeftOpenGaps?
+        /// Events are recorded (always, but for a leader between losing its lock and getting it again).
+        var leading = true
+        /// Grows at each loss of the lock: events drained before it are not put back as they were.
+        var term = 0
+        var drainedTerm = 0
         var dropped = 0
+        var discarded = 0
     }
 
     private let state: Mutex<State>
@@ -19,74 +34,129 @@ public final class GapLedger: Sendable {
     public let capacity: Int
 
     /// `startsOpen`: whether a gap may be open when the process starts (a
-    /// live service: the time it was not running is one). A replay passes
-    /// `false`: it streams no feed, so it neither opens nor closes gaps.
+    /// live service: the time it was not running is one; its first trade
+    /// ends every row left open). A replay passes `false`: it streams no
+    /// feed, so it neither opens nor closes gaps.
     public init(capacity: Int = 10_000, startsOpen: Bool = true) {
         self.capacity = capacity
-        self.state = Mutex(State(open: startsOpen))
+        self.state = Mutex(State(leftOpen: startsOpen ? .every : nil))
     }
 
     /// The feed stopped streaming. A gap already open stays the same gap.
     public func open(atMicros time: Int64, reason: String) {
         state.withLock { state in
-            guard !state.open else { return }
-            state.open = true
-            append(.opened(atMicros: time, reason: reason), to: &state)
+            guard state.leading, state.openRow == nil, state.leftOpen == nil else { return }
+            let row = GapRow(startedAtMicros: time, reason: reason)
+            state.openRow = row
+            append(.opened(row), to: &state)
         }
     }
 
     /// At start: the service was not running since `time` (the newest
-    /// `received_at` in the table), and no gap row is open to say so.
+    /// receive time the database holds), and no gap row is open to say so.
     public func restarted(lastDataAtMicros time: Int64) {
         state.withLock { state in
-            append(.opened(atMicros: time, reason: "restart"), to: &state)
-            state.open = true
+            let row = GapRow(startedAtMicros: time, reason: "restart")
+            state.openRow = row
+            append(.opened(row), to: &state)
         }
     }
 
-    /// This instance stopped leading (issue 11): its feed stopped, but the gap
-    /// is the next leader's to record (`leadershipAcquired`), not this one's,
-    /// whose write could land after the new leader's first trade and stay open.
-    /// Only marks a gap as open here, so that leading again closes it.
-    public func leadershipLost() {
-        state.withLock { $0.open = true }
+    /// This instance stopped leading (issue 11): its feed stopped, and the
+    /// gap is the next leader's to record. Drops every waiting event but
+    /// gaps that opened and closed while it led (a finished period, which
+    /// touches no other row); until `leadershipAcquired` it records nothing.
+    /// Returns how many events it dropped.
+    @discardableResult
+    public func leadershipLost() -> Int {
+        state.withLock { state in
+            state.leading = false
+            state.term += 1
+            state.openRow = nil
+            state.leftOpen = nil
+            let kept = Self.finishedGaps(state.pending)
+            let dropped = state.pending.count - kept.count
+            state.pending = kept
+            state.discarded += dropped
+            return dropped
+        }
     }
 
-    /// This instance became the leader (issue 11). `gapStart`: when the table's
-    /// newest trade was received, if no gap row is open; the period since then
-    /// becomes a gap with `reason` ("failover"), which this leader's first trade closes.
-    public func leadershipAcquired(gapStartMicros gapStart: Int64?, reason: String) {
+    /// This instance became the leader (issue 11). `gapStart`: when the
+    /// table's newest trade was received, if no gap row is open; the period
+    /// since then becomes a gap with `reason` ("failover"). `openGapIDs`: the
+    /// rows open when it got the lock (a graceful handover's `shutdown` gap),
+    /// which are the gap instead. This leader's first trade closes either.
+    public func leadershipAcquired(gapStartMicros gapStart: Int64?, openGapIDs: [Int64] = [], reason: String) {
         state.withLock { state in
-            if let gapStart { append(.opened(atMicros: gapStart, reason: reason), to: &state) }
-            state.open = true
+            state.leading = true
+            state.openRow = nil
+            state.leftOpen = openGapIDs.isEmpty ? nil : .ids(openGapIDs)
+            if let gapStart, openGapIDs.isEmpty {
+                let row = GapRow(startedAtMicros: gapStart, reason: reason)
+                state.openRow = row
+                append(.opened(row), to: &state)
+            }
         }
     }
 
     /// A trade arrived: closes the open gap, if any. Cheap when none is open.
     public func dataArrived(atMicros time: Int64) {
         state.withLock { state in
-            guard state.open else { return }
-            state.open = false
-            append(.closed(atMicros: time), to: &state)
+            guard state.leading, state.openRow != nil || state.leftOpen != nil else { return }
+            if let row = state.openRow { append(.closed(row, atMicros: time), to: &state) }
+            if let leftOpen = state.leftOpen { append(.closedLeftOpen(leftOpen, atMicros: time), to: &state) }
+            state.openRow = nil
+            state.leftOpen = nil
         }
     }
 
     public var isEmpty: Bool { state.withLock { $0.pending.isEmpty } }
+    /// Events dropped past `capacity`.
     public var dropped: Int { state.withLock { $0.dropped } }
+    /// Events dropped because the lock was lost before they were written.
+    public var discarded: Int { state.withLock { $0.discarded } }
 
     /// Takes the waiting events, oldest first.
     public func drain() -> [GapEvent] {
         state.withLock { state in
+            state.drainedTerm = state.term
             defer { state.pending.removeAll() }
             return state.pending
         }
     }
 
-    /// Puts events that could not be written back in front.
+    /// Puts events that could not be written back in front. Events drained
+    /// before the lock was lost keep only their finished gaps, as in `leadershipLost`.
     public func putBack(_ events: [GapEvent]) {
         state.withLock { state in
+            var events = events
+            if state.drainedTerm != state.term {
+                let kept = Self.finishedGaps(events)
+                state.discarded += events.count - kept.count
+                events = kept
+            }
             state.pending.insert(contentsOf: events, at: 0)
             trim(&state)
+        }
+    }
+
+    /// The opens whose close is among `events`, with that close, in order.
+    static func finishedGaps(_ events: [GapEvent]) -> [GapEvent] {
+        var opened = Set<GapRow>()
+        var finished = Set<GapRow>()
+        for event in events {
+            switch event {
+            case .opened(let row): opened.insert(row)
+            case .closed(let row, _) where opened.contains(row): finished.insert(row)
+            default: break
+            }
+        }
+        return events.filter { event in
+            switch event {
+            case .opened(let row), .closed(let row, _): finished.contains(row)
+            case .closedLeftOpen: false
+            }
         }
     }
 

@@ -14,8 +14,10 @@ import Synchronization
 ///
 /// Gaps: the new leader records the time between the previous leader's last
 /// stored trade and its own first one as a `failover` gap (`restart` when it
-/// got the lock at its very first attempt: nobody was leading). A leader that
-/// loses the lock records none itself; at graceful shutdown it records the
+/// got the lock at its very first attempt: nobody was leading), or, when rows
+/// are open (a graceful handover's `shutdown` gap), closes those by id at its
+/// first trade. A leader that loses the lock records none itself and drops
+/// the gap changes it has not written; at graceful shutdown it records the
 /// usual `shutdown` gap, which the next leader's first trade closes.
 ///
 /// At graceful shutdown it stops the feed and returns; the caller releases the
@@ -77,14 +79,15 @@ public struct LeaderService: Service {
             case .standby:
                 do {
                     if try await lock.tryAcquire() {
-                        let gapStart: Int64?
+                        let gap: LeaderLock.GapBeforeLeading
                         do {
-                            gapStart = try await lock.unrecordedGapStart()
+                            gap = try await lock.gapBeforeLeading()
                         } catch {
                             logger.warning("the gap before this leader could not be measured; it starts now", metadata: ["error": "\(error)"])
-                            gapStart = FeedSession.nowMicros()
+                            gap = .init(startMicros: FeedSession.nowMicros(), openGapIDs: [])
                         }
-                        gaps.leadershipAcquired(gapStartMicros: gapStart, reason: firstAttempt ? "restart" : "failover")
+                        gaps.leadershipAcquired(
+                            gapStartMicros: gap.startMicros, openGapIDs: gap.openGapIDs, reason: firstAttempt ? "restart" : "failover")
                         actions = machine.lockAcquired(now: .now)
                     } else {
                         actions = machine.lockRefused(now: .now)
@@ -137,12 +140,17 @@ public struct LeaderService: Service {
                         }
                     }
                 case .stopFeed:
-                    // No gap row from here: the next leader records it (see `GapLedger.leadershipLost`).
+                    // No gap row from here: the next leader records it. What this leader has not
+                    // written is dropped first, so that nothing it queued lands late (`GapLedger.leadershipLost`).
                     stopGapReason.set(nil)
+                    let dropped = gaps.leadershipLost()
+                    if dropped > 0 {
+                        logger.warning("gap changes not written before the lock was lost are dropped; the next leader records the gap",
+                                       metadata: ["dropped": "\(dropped)"])
+                    }
                     feedTask?.cancel()
                     _ = await feedTask?.result
                     feedTask = nil
-                    gaps.leadershipLost()
                     role.set(.standby)
                     logger.notice("standby: feed stopped, asking for the leader lock again", metadata: ["role": "standby"])
                 case .release:

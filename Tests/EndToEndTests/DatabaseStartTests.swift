@@ -128,4 +128,27 @@ struct DatabaseStartTests {
         #expect(try await waiting.waitForExit(timeout: .seconds(20)) == 0)
         #expect(logLines(waitingLog, message: "stopped while waiting for the database").count == 1)
     }
+
+    @Test("options_trades without its natural key stops the start with exit 64 and one line saying what is missing")
+    func missingNaturalKey() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        try database.connect().execute("ALTER TABLE options_trades DROP CONSTRAINT options_trades_pkey")
+        let log = directory.appendingPathComponent("schema.log").path
+        let ingester = try ManagedProcess(
+            "ingest-options", [], environment: ingesterEnvironment(port: try freePort(), database: database, logFile: log), directory: directory)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
+        let lines = ingester.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(lines == [
+            "error: database schema: options_trades has no primary key or unique index on exactly (sym, ts, seq): without it a trade written twice is stored twice; restore it, e.g. ALTER TABLE options_trades ADD PRIMARY KEY (sym, ts, seq)"
+        ])
+        #expect(logLines(log, message: "feed connecting").isEmpty, "nothing is read while the table cannot keep its promise")
+
+        // A unique index on the same columns, in another order, is as good as the primary key.
+        try database.connect().execute("CREATE UNIQUE INDEX options_trades_key ON options_trades (seq, sym, ts)")
+        #expect(try SchemaCheck.problems(conninfo: database.url).isEmpty)
+        try database.connect().execute("DROP INDEX options_trades_key; CREATE UNIQUE INDEX options_trades_key ON options_trades (sym, ts, seq) WHERE seq > 0")
+        #expect(try SchemaCheck.problems(conninfo: database.url).count == 1, "a partial index is no arbiter")
+    }
 }

@@ -115,7 +115,7 @@ struct PostgresTradeWriterTests {
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
         ).compactMap { $0[0] }
         #expect(tables == [
-            "dead_letters", "feed_gaps", "options_trades", "price_staleness_alerts", "schema_migrations",
+            "dead_letters", "feed_gaps", "ingest_state", "options_trades", "price_staleness_alerts", "schema_migrations",
             "symbol_health_history", "websocket_health_logs",
         ])
         let primaryKey = try database.connect().query(
@@ -130,7 +130,7 @@ struct PostgresTradeWriterTests {
     @Test("SQLSTATEs map to the error classes of SPEC §5.3", arguments: [
         ("08006", DatabaseError.Kind.connection), ("08001", .connection), ("57P01", .connection), ("57014", .timeout),
         ("22P02", .data), ("22003", .data), ("23505", .constraint), ("23514", .constraint), ("28P01", .auth),
-        ("42P01", .other), ("", .other),
+        ("42P01", .schema), ("42703", .schema), ("42P10", .schema), ("42601", .other), ("", .other),
     ])
     func sqlStateClasses(_ state: String, _ kind: DatabaseError.Kind) {
         #expect(DatabaseError.kind(forSQLState: state) == kind)

@@ -33,6 +33,18 @@ struct QuestDBDialectTests {
         #expect(QuestDBDialect.isoTimestamp(micros: micros) == text)
     }
 
+    @Test("a QuestDB gap close finds its row by its dedup key (started_at, reason), compares no clocks, and never ends before it started")
+    func gapStatements() {
+        let row = GapRow(startedAtMicros: 1_764_772_200_000_000, reason: "restart")
+        let (insert, insertParameters) = QuestDBDialect.gapStatement(.opened(row))
+        #expect(insert == "INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)")
+        #expect(insertParameters == ["2025-12-03T14:30:00.000000Z", "restart"])
+        let (close, closeParameters) = QuestDBDialect.gapStatement(.closed(row, atMicros: 1_764_772_199_000_000))
+        #expect(close == "UPDATE feed_gaps SET ended_at = $1 WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL")
+        #expect(closeParameters == ["2025-12-03T14:30:00.000000Z", "2025-12-03T14:30:00.000000Z", "restart"])
+        #expect(!close.contains("<="))
+    }
+
     @Test("the QuestDB migration splits into one statement per CREATE TABLE, comments dropped")
     func migrationStatements() throws {
         let sql = "-- header; with a semicolon\nCREATE TABLE a (\n  x INT\n) TIMESTAMP(x);\n\nCREATE TABLE b (y INT);\n"
@@ -43,12 +55,31 @@ struct QuestDBDialectTests {
         ("inconvertible value: `abc` [STRING -> DOUBLE]", true, DatabaseError.Kind.data),
         ("could not parse timestamp [value=x]", true, .data),
         ("timeout, query aborted", true, .timeout),
-        ("table does not exist [table=options_trades]", true, .other),
+        ("table does not exist [table=options_trades]", true, .schema),
         ("anything at all", false, .connection),
         ("invalid password", true, .auth),
     ])
     func questDBClasses(_ message: String, _ healthy: Bool, _ kind: DatabaseError.Kind) {
         #expect(DatabaseError.kind(sqlState: "00000", message: message, connectionHealthy: healthy) == kind)
+    }
+
+    @Test("QuestDB's words for a wrong schema are a schema error, which stops writes, not a data error that dead-letters every row", arguments: [
+        "Invalid column: raw_bytes", "invalid column: received_at [position=42]", "unknown column: strike",
+        "table does not exist [table=options_trades]", "table not found: feed_gaps", "column not found: seq",
+    ])
+    func questDBSchemaErrors(_ message: String) {
+        let kind = DatabaseError.kind(sqlState: "00000", message: message, connectionHealthy: true)
+        #expect(kind == .schema)
+        #expect(kind != .data && kind != .constraint, "the writer dead-letters rows only on data and constraint errors")
+        #expect(!DatabaseError(kind: kind, sqlState: "00000", message: message).isRetryable)
+        #expect(DatabaseError.kind(sqlState: "00000", message: message, connectionHealthy: false) == .connection, "a dead connection is still a connection error")
+    }
+
+    @Test("QuestDB's data errors stay data errors beside the schema words", arguments: [
+        "inconvertible value: `abc` [STRING -> DOUBLE]", "invalid timestamp: 2025-13-45", "value out of range",
+    ])
+    func questDBDataErrorsStay(_ message: String) {
+        #expect(DatabaseError.kind(sqlState: "00000", message: message, connectionHealthy: true) == .data)
     }
 
     @Test("a Postgres error keeps its SQLSTATE class; an unclassed one on a dead connection is a connection error")
