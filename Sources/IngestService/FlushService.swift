@@ -338,6 +338,12 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 stats.batchesFailed.add(1)
                 recordFailure(&breaker, error)
                 let databaseError = error as? DatabaseError
+                if databaseError?.kind == .schema {
+                    // Not the rows: nothing is dead-lettered; the trades wait (buffer, spool) until an operator fixes the table.
+                    logger.critical(
+                        "the database schema is not what the writer needs; writes wait until it is fixed",
+                        metadata: ["sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "")"])
+                }
                 logger.error(
                     "batch write failed",
                     metadata: [

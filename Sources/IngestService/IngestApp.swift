@@ -78,6 +78,18 @@ public enum IngestApp {
             }
         } else {
             flavor = resolveFlavor(configuration)
+            // Without migrations the table is still checked: direct COPY is exactly-once only with the natural key.
+            if flavor == .postgres {
+                do {
+                    if let problem = try SchemaCheck.problems(conninfo: configuration.databaseURL).first {
+                        FileHandle.standardError.write(Data("error: database schema: \(problem)\n".utf8))
+                        logger.critical("the database schema is not what the writer needs", metadata: ["problem": "\(problem)"])
+                        return .badConfiguration
+                    }
+                } catch {
+                    logger.warning("the schema could not be checked at start (the database does not answer yet)", metadata: ["error": "\(error)"])
+                }
+            }
         }
         if configuration.highAvailability != nil, flavor != .postgres {
             // The leader lock is a PostgreSQL advisory lock; QuestDB has none.

@@ -68,7 +68,8 @@ public enum InvalidTradeReason: String, Error, Sendable, Hashable, CaseIterable 
 public struct InvalidTrade: Sendable, Hashable {
     public var reason: InvalidTradeReason
     /// The event's JSON, or for one longer than `maximumRawBytes` its first
-    /// `maximumRawBytes` bytes followed by `… (N bytes)`.
+    /// `keptHeadBytes` bytes followed by `… (N bytes)`: at most
+    /// `maximumRawBytes` in all, so that a dead letter stores it whole, size included.
     public var raw: String
 
     /// The most bytes of an event kept as its dead letter's raw text: 4 KiB.
@@ -78,11 +79,15 @@ public struct InvalidTrade: Sendable, Hashable {
     /// (1 MiB) each could hold gigabytes there.
     public static let maximumRawBytes = 4096
 
+    /// What is kept of a longer event: room is left for the `… (N bytes)` suffix
+    /// (at most 28 bytes) and for a cut character repaired as U+FFFD.
+    public static let keptHeadBytes = maximumRawBytes - 64
+
     /// The raw text kept for an event's bytes: all of them, or the first
     /// `maximumRawBytes` (a character cut in two becomes U+FFFD) and the size.
     static func raw(_ bytes: UnsafeRawBufferPointer) -> String {
         guard bytes.count > maximumRawBytes else { return String(decoding: bytes, as: UTF8.self) }
-        let head = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<maximumRawBytes]), as: UTF8.self)
+        let head = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<keptHeadBytes]), as: UTF8.self)
         return head + "… (\(bytes.count) bytes)"
     }
 }

@@ -99,10 +99,12 @@ struct IngestStateTests {
         #expect(try Self.lastReceived(database) == 3_000, "an older batch (a replay) does not move it back")
 
         // A check that fails only at COMMIT: the whole transaction, the state's update with it, rolls back.
+        // It fails as a server would (a serialization failure), not as a row would: a row to blame
+        // would be dead-lettered and the rest committed.
         try database.connect().execute(
             """
             CREATE FUNCTION refuse_size_13() RETURNS trigger LANGUAGE plpgsql AS
-              $$ BEGIN IF NEW.size = 13 THEN RAISE EXCEPTION 'size 13 refused at commit'; END IF; RETURN NULL; END $$;
+              $$ BEGIN IF NEW.size = 13 THEN RAISE EXCEPTION 'size 13 refused at commit' USING ERRCODE = '40001'; END IF; RETURN NULL; END $$;
             CREATE CONSTRAINT TRIGGER refuse_size_13 AFTER INSERT ON options_trades
               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_size_13();
             """)

@@ -203,7 +203,7 @@ struct BadInputTests {
             if case_.event.utf8.count <= InvalidTrade.maximumRawBytes {
                 #expect(raw == case_.event)
             } else {
-                #expect(raw == String(case_.event.utf8.prefix(InvalidTrade.maximumRawBytes))! + "… (\(case_.event.utf8.count) bytes)")
+                #expect(raw == String(case_.event.utf8.prefix(InvalidTrade.keptHeadBytes))! + "… (\(case_.event.utf8.count) bytes)")
             }
         } else {
             #expect(frame.invalid.isEmpty)
@@ -221,14 +221,14 @@ struct BadInputTests {
         let event = Self.sized(codes: 70_000)
         let (frame, _) = decode("[" + event + "]", probe: false)
         let raw = try #require(frame.invalid.first?.raw)
-        #expect(raw.utf8.count < InvalidTrade.maximumRawBytes + 20)
+        #expect(raw.utf8.count <= InvalidTrade.maximumRawBytes)
         #expect(raw.hasPrefix(#"{"ev":"T","sym":"O:SPY251219C00650000","#))
         #expect(raw.hasSuffix("… (\(event.utf8.count) bytes)"))
         // A character cut at the bound is repaired, never a broken string.
         let wide = #"{"ev":"T","sym":""# + String(repeating: "é", count: 3000) + #"","p":1,"s":1,"t":1,"q":1}"#
         let cut = try #require(decode("[" + wide + "]", probe: false).frame.invalid.first?.raw)
         #expect(cut.hasSuffix("… (\(wide.utf8.count) bytes)"))
-        #expect(cut.utf8.count < InvalidTrade.maximumRawBytes + 20)
+        #expect(cut.utf8.count <= InvalidTrade.maximumRawBytes)
         #expect(cut.contains("\u{FFFD}"), "the é cut at byte 4096 becomes U+FFFD")
     }
 
