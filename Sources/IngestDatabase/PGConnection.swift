@@ -41,7 +41,7 @@ public final class PGConnection {
             throw DatabaseError(kind: .connection, sqlState: nil, message: "libpq could not allocate a connection")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
-            let message = Self.trimmed(PQerrorMessage(connection))
+            let message = Self.connectFailure(Self.trimmed(PQerrorMessage(connection)), conninfo: conninfo)
             PQfinish(connection)
             let kind: DatabaseError.Kind = message.contains("authentication") || message.contains("password") ? .auth : .connection
             throw DatabaseError(kind: kind, sqlState: nil, message: message)
@@ -192,12 +192,13 @@ public final class PGConnection {
     }
 
     /// Validates a libpq connection string (URI or key=value) without connecting.
-    /// Returns libpq's reason when it is malformed; the text never echoes the string.
+    /// Returns libpq's reason when it is malformed, without the parts of the
+    /// string libpq quotes (they may be the password: `invalid percent-encoded token: "…"`).
     public static func validate(conninfo: String) -> String? {
         var error: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(conninfo, &error) else {
             defer { PQfreemem(error) }
-            return error.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "malformed"
+            return withoutQuotedInput(error.map { String(cString: $0) } ?? "malformed")
         }
         defer { PQconninfoFree(options) }
         var index = 0
@@ -211,6 +212,28 @@ public final class PGConnection {
             index += 1
         }
         return nil
+    }
+
+    /// What a failed connect reports: a connection string libpq cannot parse is
+    /// named, not quoted (its parse errors echo pieces of it, the password
+    /// among them); any other message with the password, if libpq repeated it, masked.
+    static func connectFailure(_ message: String, conninfo: String) -> String {
+        if let problem = validate(conninfo: conninfo) {
+            return "the connection string (DATABASE_URL) is not valid: \(problem)"
+        }
+        guard let password = password(in: conninfo), password.count >= 4 else { return message }
+        return message.replacingOccurrences(of: password, with: "***")
+    }
+
+    /// libpq's parse error without the input it quotes: everything from the
+    /// first `: "` on (the echoed string), and any other quoted part longer
+    /// than one character (`invalid connection option "…"`).
+    static func withoutQuotedInput(_ message: String) -> String {
+        var text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let echo = text.range(of: ": \"") { text = String(text[..<echo.lowerBound]) }
+        let pieces = text.split(separator: "\"", omittingEmptySubsequences: false)
+        return pieces.enumerated().map { index, piece in index % 2 == 1 && piece.count > 1 ? "…" : String(piece) }
+            .joined(separator: "\"")
     }
 
     /// The password a connection string carries, if any: a secret to mask wherever text is shown.

@@ -19,16 +19,18 @@ public final class ErrorLog: Sendable {
     }
 
     private let state = Mutex(State())
-    private let secrets: [String]
+    private let secrets: SecretMask
 
-    /// - Parameter secrets: values never to show (API key, database password); short ones are ignored.
-    public init(secrets: [String] = []) {
-        self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+    /// - Parameters:
+    ///   - secrets: values never to show (API key, database password); short ones are ignored.
+    ///   - urls: URLs that may carry a secret (the feed URL): shown masked, their query values as `***`.
+    public init(secrets: [String] = [], urls: [String] = []) {
+        self.secrets = SecretMask(secrets: secrets, urls: urls)
     }
 
     /// `text` with every known secret replaced by `***`.
     public func mask(_ text: String) -> String {
-        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+        secrets(text)
     }
 
     public func record(_ errorClass: ErrorClass, count: Int = 1, message: String) {

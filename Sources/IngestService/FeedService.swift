@@ -44,7 +44,7 @@ public struct FeedService: Service {
             switch action {
             case .connect:
                 let attempt = monitor.withMachine { $0.state }
-                logger.info("feed connecting", metadata: ["url": "\(session.configuration.url)", "state": "\(attempt)"])
+                logger.info("feed connecting", metadata: ["url": "\(session.configuration.maskedURL)", "state": "\(attempt)"])
                 let session = self.session
                 // Graceful shutdown cancels the attempt, which shuts its event loop down.
                 let outcome = await cancelWhenGracefulShutdown { await session.runAttempt() }

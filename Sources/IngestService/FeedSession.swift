@@ -159,8 +159,15 @@ public final class FeedMonitor: Sendable {
 
 /// The settings of a feed session (SPEC §5.1).
 public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
-    /// What any log or error shows of it: never the API key.
-    public var description: String { "FeedSessionConfiguration(url: \(url), subscriptions: \(subscriptions), apiKey: ***)" }
+    /// What any log or error shows of it: never the API key, never the URL's query or user info.
+    public var description: String { "FeedSessionConfiguration(url: \(maskedURL), subscriptions: \(subscriptions), apiKey: ***)" }
+
+    /// The URL for logs: keys sometimes ride in its query string.
+    public var maskedURL: String { SecretMask.maskedURL(url) }
+
+    /// Takes the API key and the URL's secrets out of text the feed or the WebSocket library
+    /// produced (a failure reason, a close reason, a status message may echo them).
+    public var mask: SecretMask { SecretMask(secrets: [apiKey], urls: [url]) }
 
     public var url: String
     public var apiKey: String
@@ -218,14 +225,21 @@ public struct FeedSession: Sendable {
         }
 
         let state: Mutex<State>
+        let mask: SecretMask
 
-        init(watchdog: SessionWatchdog<ContinuousClock.Instant>) {
+        init(watchdog: SessionWatchdog<ContinuousClock.Instant>, mask: SecretMask) {
             state = Mutex(State(watchdog: watchdog))
+            self.mask = mask
         }
 
-        /// Records how the attempt ended; the first reason wins.
+        /// Records how the attempt ended, its reason masked (it may echo the URL or the key); the first reason wins.
         func end(_ failure: Failure) {
-            state.withLock { if $0.failure == nil { $0.failure = failure } }
+            let masked: Failure = switch failure {
+            case .connection(let reason): .connection(mask(reason))
+            case .takenOver(let reason): .takenOver(mask(reason))
+            case .rejected(let reason): .rejected(mask(reason))
+            }
+            state.withLock { if $0.failure == nil { $0.failure = masked } }
         }
 
         var failure: Failure? { state.withLock { $0.failure } }
@@ -239,7 +253,7 @@ public struct FeedSession: Sendable {
     /// whether data flowed (a gap opens only when a streaming connection is lost).
     public func runAttempt() async -> (failure: Failure, wasStreaming: Bool) {
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let attempt = Attempt(watchdog: SessionWatchdog(configuration: configuration.watchdog, now: .now))
+        let attempt = Attempt(watchdog: SessionWatchdog(configuration: configuration.watchdog, now: .now), mask: configuration.mask)
         // The library's own frame limit is kept well above ours, so that a frame a
         // little over WS_MAX_FRAME_BYTES is counted and skipped, not fatal to the connection.
         let clientConfiguration = WebSocketClientConfiguration(
@@ -423,7 +437,7 @@ public struct FeedSession: Sendable {
         case "connected":
             monitor.withMachine { $0.connected() }
             attempt.state.withLock { $0.watchdog.enter(.authenticating, now: .now) }
-            logger.info("feed connected, authenticating", metadata: ["message": "\(status.message)"])
+            logger.info("feed connected, authenticating", metadata: ["message": "\(attempt.mask(status.message))"])
             try await outbound.write(.text(#"{"action":"auth","params":\#(JSONLogHandler.jsonString(configuration.apiKey))}"#))
         case "auth_success":
             monitor.withMachine { $0.authenticated() }
@@ -436,23 +450,23 @@ public struct FeedSession: Sendable {
             try? await outbound.close(.normalClosure, reason: nil)
             return false
         case "success":
-            logger.info("feed status", metadata: ["status": "success", "message": "\(status.message)"])
+            logger.info("feed status", metadata: ["status": "success", "message": "\(attempt.mask(status.message))"])
             becomeStreaming(attempt)
         case "max_connections", "force_disconnect":
             logger.error(
                 "another client with this API key took over the feed connection; backing off at the cap",
-                metadata: ["status": "\(status.status)", "message": "\(status.message)"])
+                metadata: ["status": "\(attempt.mask(status.status))", "message": "\(attempt.mask(status.message))"])
             attempt.end(.takenOver(status.status))
             try? await outbound.close(.normalClosure, reason: nil)
             return false
         case "slow_consumer":
             intake.stats.slowConsumerWarnings.add(1)
-            intake.health?.errors.record(.rateLimit, message: "slow_consumer: \(status.message)")
+            intake.health?.errors.record(.rateLimit, message: "slow_consumer: \(attempt.mask(status.message))")
             logger.warning(
                 "the feed reports this client as a slow consumer",
-                metadata: ["message": "\(status.message)", "count": "\(intake.stats.slowConsumerWarnings.load(ordering: .relaxed))"])
+                metadata: ["message": "\(attempt.mask(status.message))", "count": "\(intake.stats.slowConsumerWarnings.load(ordering: .relaxed))"])
         default:
-            logger.info("feed status", metadata: ["status": "\(status.status)", "message": "\(status.message)"])
+            logger.info("feed status", metadata: ["status": "\(attempt.mask(status.status))", "message": "\(attempt.mask(status.message))"])
         }
         return true
     }

@@ -24,6 +24,11 @@ public enum IngestApp {
     public static func bootstrapLogging(_ configuration: IngestConfiguration, console: Int32 = STDOUT_FILENO) throws {
         let sink = try LogSink(format: configuration.logFormat, filePath: configuration.logFile, console: console)
         LogSink.current.withLock { $0 = sink }
+        // A console whose reader went away must not kill the process: the write fails (EPIPE) and
+        // the line is counted as dropped instead. Sockets are unaffected (NIO uses MSG_NOSIGNAL).
+        signal(SIGPIPE, SIG_IGN)
+        // At exit, the last lines reach a console that reads; a stalled one holds the exit 2 s at most.
+        atexit { _ = LogSink.current.withLock { $0 }?.flushConsole(timeout: .seconds(2)) }
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, sink: sink, level: level) }
     }

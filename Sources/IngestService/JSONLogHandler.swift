@@ -1,4 +1,5 @@
 import Foundation
+import IngestPipeline
 import Logging
 import Synchronization
 
@@ -10,60 +11,123 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case text
 }
 
-/// Where log lines go: stdout (or stderr) and, optionally, a file. One lock
-/// per line; lines from many threads never interleave.
+/// Where log lines go: the console (stdout, or stderr) and, optionally, a
+/// file. Lines from many threads never interleave, and no logging thread ever
+/// waits for the console: console lines queue for a writer thread of their
+/// own and are dropped (counted in `consoleLinesDropped`) when the console
+/// stops reading, so a stalled terminal or pipe cannot stop ingestion. The
+/// file (`LOG_FILE`) keeps every line, in order: it is local I/O, written
+/// under the sink's lock.
 public final class LogSink: Sendable {
-    private let file: Mutex<UnsafeMutablePointer<FILE>?>
+    /// The log file's descriptor, `nil` for none; its lock orders file and console lines alike.
+    private let file: Mutex<Int32?>
     public let format: LogFormat
-    /// The console descriptor: stdout for the service; stderr for `replay`,
-    /// whose stdout carries only its JSON summary line.
-    private let console: Int32
+    /// The console: stdout for the service; stderr for `replay`, whose stdout
+    /// carries only its JSON summary line.
+    private let console: ConsoleWriter
+    /// Stdout for `writeStdout` when the console is another descriptor; made on first use.
+    private let stdout: Mutex<ConsoleWriter?>
+    private let consoleCapacityBytes: Int
 
-    /// Opens (appends to) `filePath`, creating its directory; `nil` or empty logs to the console only.
-    public init(format: LogFormat, filePath: String?, console: Int32 = STDOUT_FILENO) throws {
+    /// The log file's mode whatever the umask: the owner writes, the owner's group (operators) reads, nobody else.
+    public static let fileMode: mode_t = 0o640
+
+    /// Opens (appends to) `filePath`, creating its directory and the file
+    /// (mode 0640); `nil` or empty logs to the console only.
+    /// - Parameter consoleCapacityBytes: console output that may wait for a slow console (1 MiB).
+    public init(
+        format: LogFormat, filePath: String?, console: Int32 = STDOUT_FILENO, consoleCapacityBytes: Int = 1 << 20
+    ) throws {
         self.format = format
-        self.console = console
-        var handle: UnsafeMutablePointer<FILE>? = nil
+        self.consoleCapacityBytes = consoleCapacityBytes
+        var descriptor: Int32? = nil
         if let filePath, !filePath.isEmpty {
             let directory = URL(fileURLWithPath: filePath).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            guard let opened = fopen(filePath, "a") else {
-                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: filePath])
-            }
-            handle = opened
+            descriptor = try Self.openLogFile(filePath)
         }
-        self.file = Mutex(handle)
+        self.file = Mutex(descriptor)
+        self.console = ConsoleWriter(
+            descriptor: console, capacityBytes: consoleCapacityBytes, summary: Self.droppedSummary(format: format))
+        self.stdout = Mutex(console == STDOUT_FILENO ? self.console : nil)
+    }
+
+    /// Appends to `path`; a file made here gets `fileMode` exactly, and one that
+    /// exists loses any access beyond it (it may hold lines of an older run).
+    private static func openLogFile(_ path: String) throws -> Int32 {
+        let flags = O_WRONLY | O_APPEND | O_CLOEXEC
+        var descriptor = open(path, flags | O_CREAT | O_EXCL, fileMode)
+        if descriptor >= 0 {
+            fchmod(descriptor, fileMode)
+        } else if errno == EEXIST {
+            descriptor = open(path, flags)
+            var status = stat()
+            if descriptor >= 0, fstat(descriptor, &status) == 0, status.st_mode & ~fileMode & 0o777 != 0 {
+                fchmod(descriptor, status.st_mode & fileMode)
+            }
+        }
+        guard descriptor >= 0 else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        return descriptor
+    }
+
+    /// The line that reports console lines dropped, in the sink's format.
+    private static func droppedSummary(format: LogFormat) -> @Sendable (Int) -> [UInt8] {
+        { count in
+            let line = JSONLogHandler.format(
+                format: format, timestamp: JSONLogHandler.timestamp(), level: .warning, logger: "system",
+                message: "\(count) console lines dropped",
+                metadata: ["console_lines_dropped": "\(count)",
+                           "note": "the console did not keep up; LOG_FILE has every line"])
+            return Array((line + "\n").utf8)
+        }
     }
 
     /// The sink `IngestApp.bootstrapLogging` made, for output that must not
     /// interleave with log lines (the SIGUSR1 report on stdout).
     public static let current = Mutex<LogSink?>(nil)
 
-    /// Writes one line to stdout only, under the same lock as log lines.
+    /// Console lines dropped so far because the console did not keep up (or was closed).
+    public var consoleLinesDropped: Int {
+        let other = stdout.withLock { $0 }.flatMap { $0 === console ? nil : $0 }
+        return console.dropped + (other?.dropped ?? 0)
+    }
+
+    /// Writes one line to stdout only, in order with log lines; never waits for stdout.
     public func writeStdout(_ line: String) {
-        file.withLock { _ in Self.writeLine(line, to: STDOUT_FILENO, alsoTo: nil) }
-    }
-
-    public func write(_ line: String) {
-        file.withLock { file in Self.writeLine(line, to: console, alsoTo: file) }
-    }
-
-    /// One line to `console` (all of it, across short writes) and to `file`.
-    private static func writeLine(_ line: String, to console: Int32, alsoTo file: UnsafeMutablePointer<FILE>?) {
-        var line = line
-        line.append("\n")
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Foundation.write(console, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { break }
-                offset += written
-            }
-            if let file {
-                _ = fwrite(bytes.baseAddress, 1, bytes.count, file)
-                fflush(file)
-            }
+        let writer = stdout.withLock { writer in
+            if let writer { return writer }
+            let made = ConsoleWriter(
+                descriptor: STDOUT_FILENO, capacityBytes: consoleCapacityBytes, summary: Self.droppedSummary(format: format))
+            writer = made
+            return made
         }
+        let bytes = Array((line + "\n").utf8)
+        file.withLock { _ in writer.enqueue(bytes) }
+    }
+
+    /// Writes one log line to the file (all of it) and queues it for the console.
+    public func write(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        file.withLock { file in
+            if let file {
+                // A full disk loses the line; logging must not fail the caller.
+                try? DescriptorWrite.all(bytes, to: file)
+            }
+            console.enqueue(bytes)
+        }
+    }
+
+    /// Waits until the console took every queued line, at most `timeout`
+    /// (at exit: the last lines are not lost to a console that reads, and a
+    /// stalled one does not hold the exit). `false` when time ran out.
+    @discardableResult
+    public func flushConsole(timeout: Duration) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let other = stdout.withLock { $0 }.flatMap { $0 === console ? nil : $0 }
+        let flushed = console.flush(until: deadline)
+        return (other?.flush(until: deadline) ?? true) && flushed
     }
 }
 

@@ -8,7 +8,8 @@ import ServiceLifecycle
 /// `/metrics` (Prometheus text), `/events` (Server-Sent Events: `state` on
 /// every feed/breaker change and alert, `report` every
 /// `STATUS_EVENTS_INTERVAL_MS`, heartbeat comments) and `/` (the dashboard).
-/// With `STATUS_TOKEN` every route but `/health` needs `Authorization: Bearer …`.
+/// With `STATUS_TOKEN` every route but `/health` needs `Authorization: Bearer …`;
+/// the page and `/events` also take `?token=` (browsers cannot send the header there).
 public struct StatusServer: Service, CustomStringConvertible {
     public struct Configuration: Sendable, CustomStringConvertible {
         public var host: String
@@ -97,16 +98,37 @@ public struct StatusServer: Service, CustomStringConvertible {
         }
     }
 
+    /// Whether `presented` is `expected`, in a time that depends only on the
+    /// length of `expected`, not on where the two differ: a reply that came
+    /// faster for a wrong first byte would let a client guess the token byte by byte.
+    static func tokenMatches(_ presented: some StringProtocol, _ expected: String) -> Bool {
+        let given = Array(presented.utf8)
+        let wanted = Array(expected.utf8)
+        var difference: UInt8 = given.count == wanted.count ? 0 : 1
+        for index in wanted.indices {
+            difference |= wanted[index] ^ (index < given.count ? given[index] : ~wanted[index])
+        }
+        return difference == 0
+    }
+
     func application() -> some ApplicationProtocol {
         let router = Router()
         let monitor = self.monitor
         let metrics = self.metrics
         let token = configuration.token
         let logger = self.logger
-        /// The bearer header, or `?token=` (a browser's EventSource cannot set headers; the page passes its own on).
-        @Sendable func authorized(_ request: Request) -> Bool {
+        /// The bearer header; with `browser`, also `?token=`: a browser opening the page has no way to
+        /// send a header, nor has its EventSource (the page passes its own token on). Scrapers and
+        /// load balancers (`/metrics`) send the header: a token in a URL ends up in access logs and histories.
+        @Sendable func authorized(_ request: Request, browser: Bool = false) -> Bool {
             guard let token else { return true }
-            return request.headers[.authorization] == "Bearer \(token)" || request.uri.queryParameters["token"].map(String.init) == token
+            if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+                Self.tokenMatches(header.dropFirst("Bearer ".count), token)
+            {
+                return true
+            }
+            guard browser, let query = request.uri.queryParameters["token"] else { return false }
+            return Self.tokenMatches(query, token)
         }
         let unauthorized = Response(
             status: .unauthorized, headers: [.contentType: "text/plain", .wwwAuthenticate: "Bearer"],
@@ -128,7 +150,7 @@ public struct StatusServer: Service, CustomStringConvertible {
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("/events") { request, _ -> Response in
-            guard authorized(request) else { return unauthorized }
+            guard authorized(request, browser: true) else { return unauthorized }
             let stream = monitor.events.subscribe()
             let first = (try? JSONEncoder.health.encode(monitor.report())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             let body = ResponseBody { writer in
@@ -145,7 +167,7 @@ public struct StatusServer: Service, CustomStringConvertible {
                 body: body)
         }
         router.get("/") { request, _ -> Response in
-            guard authorized(request) else { return unauthorized }
+            guard authorized(request, browser: true) else { return unauthorized }
             return Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))

@@ -90,4 +90,21 @@ struct StatusServerTests {
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
         #expect(!ingester.stdout.contains("s3cret-status-token"))
     }
+
+    @Test("?token= opens only what a browser opens (the page and /events); /metrics takes the token from the header only")
+    func queryTokenOnlyForTheBrowser() async throws {
+        let (sim, ingester, port, database) = try await start(["STATUS_TOKEN": "s3cret-status-token"])
+        defer { database.drop() }
+        #expect(try HTTPProbe.get(port: port, "/metrics?token=s3cret-status-token").status == 401)
+        #expect(try HTTPProbe.get(port: port, "/health?token=wrong").status == 200, "/health is open, whatever the URL says")
+        #expect(try HTTPProbe.get(port: port, "/?token=s3cret-status-token").status == 200)
+        #expect(try HTTPProbe.get(port: port, "/?token=s3cret-status-toke").status == 401)
+        #expect(try HTTPProbe.get(port: port, "/events?token=s3cret-status-token", readFor: .seconds(1)).status == 200)
+        #expect(try HTTPProbe.get(port: port, "/events", headers: ["Authorization": "Bearer s3cret-status-token"], readFor: .seconds(1)).status == 200)
+        #expect(try HTTPProbe.get(port: port, "/metrics", headers: ["Authorization": "Bearer s3cret-status-token!"]).status == 401)
+        #expect(try HTTPProbe.get(port: port, "/metrics", headers: ["Authorization": "s3cret-status-token"]).status == 401, "the Bearer scheme is required")
+        ingester.signal(SIGTERM)
+        sim.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+    }
 }
