@@ -96,8 +96,8 @@ struct HostileTradeTests {
         let reasons = try connection.query("SELECT DISTINCT reason FROM dead_letters WHERE source = 'feed' ORDER BY reason")
         #expect(reasons == [["bad_symbol"], ["too_many_conditions"], ["underlying_too_long"]])
         let distinct = try connection.query("SELECT count(*) FROM dead_letters WHERE source = 'feed'")
-        let stored = Int(distinct.first?.first.flatMap { $0 } ?? "") ?? 0
-        #expect(stored >= 6 && stored <= hostile, "\(stored) distinct hostile events stored")
+        let storedLetters = Int(distinct.first?.first.flatMap { $0 } ?? "") ?? 0
+        #expect(storedLetters >= 6 && storedLetters <= hostile, "\(storedLetters) distinct hostile events stored")
         // The huge events keep their first 4 KiB and their size, not 70 000+ bytes.
         let huge = try connection.query(
             "SELECT count(*), max(octet_length(raw)) FROM dead_letters WHERE source = 'feed' AND raw LIKE '%… (% bytes)'")
