@@ -129,9 +129,11 @@ public final class Spool: Sendable {
         guard !trades.isEmpty else { return true }
         var payload: [UInt8] = []
         SpoolRecordCodec.encode(trades, into: &payload)
+        // The record's length field is 32 bits: a batch that large is refused, not trapped on.
+        guard let length = UInt32(exactly: payload.count) else { throw SpoolError.io("a batch of \(payload.count) bytes is too large for one record") }
         var record: [UInt8] = []
         record.reserveCapacity(payload.count + 8)
-        SpoolRecordCodec.append(UInt32(payload.count), to: &record)
+        SpoolRecordCodec.append(length, to: &record)
         SpoolRecordCodec.append(CRC32C.checksum(payload), to: &record)
         record += payload
         return try state.withLock { state in
