@@ -43,16 +43,30 @@ public final class Spool: Sendable {
         /// When the oldest waiting segment was started (Unix seconds), if any.
         public var oldestSegmentTime: Double?
         public var corruptRecords: Int
+        /// Appends that failed to write their record whole (a full disk, an
+        /// I/O error); each one's segment was cut back to its last whole record.
+        public var writeFailures: Int
     }
 
     public enum SpoolError: Error, Sendable, CustomStringConvertible {
         case io(String)
         /// Another process holds this spool directory: two writers would replay and delete each other's segments.
         case inUse(String)
+        /// `append` could not write its record whole (`ENOSPC`, `EIO`, …): the
+        /// segment was cut back to its last whole record, so nothing of the
+        /// batch is in the spool. The caller still holds the batch: keep it
+        /// (in memory) and try again later, rather than count it as spooled.
+        case writeFailed(path: String, errno: Int32)
+        /// A segment could not be opened or read (it vanished: `ENOENT`; an I/O error).
+        case readFailed(path: String, errno: Int32)
+
         public var description: String {
             switch self {
             case .io(let message): "spool: \(message)"
             case .inUse(let directory): "spool: \(directory) is in use by another process (give each process its own SPOOL_DIR)"
+            case .writeFailed(let path, let code):
+                "spool: writing \(path) failed: \(String(cString: strerror(code))) (errno \(code)); the batch was not spooled"
+            case .readFailed(let path, let code): "spool: reading \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
             }
         }
     }
@@ -74,17 +88,25 @@ public final class Spool: Sendable {
         var current: OpenSegment?
         var nextNumber: UInt64 = 1
         var corruptRecords = 0
+        var writeFailures = 0
         var totalBytes: Int64 { sealed.reduce(0) { $0 + $1.bytes } + (current?.file.bytes ?? 0) }
     }
 
     public let configuration: Configuration
+    private let files: SpoolFileLayer
     private let state: Mutex<State>
     /// An exclusive `flock` on `DIR/.lock`, held while this spool lives (released by the kernel on exit, even `kill -9`).
     private let lockDescriptor: Int32
 
     /// Opens the spool directory (creating it) and finds segments left by an earlier run.
-    public init(configuration: Configuration) throws {
+    public convenience init(configuration: Configuration) throws {
+        try self.init(configuration: configuration, files: .system)
+    }
+
+    /// `files`: the file operations on segments (tests inject failing ones).
+    init(configuration: Configuration, files: SpoolFileLayer) throws {
         self.configuration = configuration
+        self.files = files
         let manager = FileManager.default
         try manager.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         let lock = open(configuration.directory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
@@ -117,14 +139,18 @@ public final class Spool: Sendable {
             if let current = state.current { all.append(current.file) }
             return Snapshot(
                 bytes: state.totalBytes, segments: all.count, records: all.reduce(0) { $0 + $1.records },
-                oldestSegmentTime: all.first?.createdAt, corruptRecords: state.corruptRecords)
+                oldestSegmentTime: all.first?.createdAt, corruptRecords: state.corruptRecords, writeFailures: state.writeFailures)
         }
     }
 
     public var isEmpty: Bool { state.withLock { $0.totalBytes == 0 } }
 
     /// Appends a batch as one record. Returns `false`, writing nothing, when
-    /// the record would take the spool past `maxBytes`.
+    /// the record would take the spool past `maxBytes`. Throws
+    /// `SpoolError.writeFailed` when the record could not be written whole:
+    /// the segment is then cut back to where the record began (or, when even
+    /// that fails, closed and a fresh one started), so the next append lands
+    /// on a record boundary and every earlier record still reads back.
     public func append(_ trades: some Collection<OptionTrade>) throws -> Bool {
         guard !trades.isEmpty else { return true }
         var payload: [UInt8] = []
@@ -139,7 +165,7 @@ public final class Spool: Sendable {
         return try state.withLock { state in
             guard state.totalBytes + Int64(record.count) <= configuration.maxBytes else { return false }
             if state.current == nil { state.current = try openSegment(&state) }
-            try Self.writeAll(record, to: state.current!.descriptor)
+            try write(record, &state)
             state.current!.file.bytes += Int64(record.count)
             state.current!.file.records += 1
             if state.current!.file.bytes >= Int64(configuration.segmentBytes) { try seal(&state) }
@@ -158,7 +184,7 @@ public final class Spool: Sendable {
 
     /// Opens a segment to read its records back; corrupt ones it meets count in `snapshot`.
     public func reader(for segment: Segment) throws -> SpoolSegmentReader {
-        try SpoolSegmentReader(path: segment.path) { [self] in state.withLock { $0.corruptRecords += 1 } }
+        try SpoolSegmentReader(path: segment.path, files: files) { [self] in state.withLock { $0.corruptRecords += 1 } }
     }
 
     /// The segment's batches are in the database: delete it.
@@ -195,32 +221,43 @@ public final class Spool: Sendable {
         let name = "segment-" + String(format: "%016llu", state.nextNumber) + ".spool"
         state.nextNumber += 1
         let path = configuration.directory + "/" + name
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard descriptor >= 0 else { throw SpoolError.io("cannot create \(path): errno \(errno)") }
+        // O_EXCL: a segment is only ever appended to by the spool that created it.
+        let descriptor = files.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0o644)
+        guard descriptor >= 0 else {
+            state.writeFailures += 1
+            throw SpoolError.writeFailed(path: path, errno: -descriptor)
+        }
         return OpenSegment(
             file: SegmentFile(path: path, bytes: 0, records: 0, createdAt: Date().timeIntervalSince1970), descriptor: descriptor)
+    }
+
+    /// Writes one record at the end of the open segment, or leaves the
+    /// segment as it was: a torn record would cost every record after it
+    /// (the reader stops at a torn length), so a failed write is cut back.
+    private func write(_ record: [UInt8], _ state: inout State) throws {
+        guard let current = state.current else { return }
+        var failure: DescriptorWrite.Failure?
+        record.withUnsafeBytes { bytes in
+            do throws(DescriptorWrite.Failure) { try files.write(current.descriptor, bytes) } catch { failure = error }
+        }
+        guard let failure else { return }
+        state.writeFailures += 1
+        if files.truncate(current.descriptor, current.file.bytes) != 0, failure.written > 0 {
+            // The torn bytes stay at the end of this segment (a reader counts them once and stops
+            // there): close it as it is, so that later records start a fresh segment.
+            state.current = nil
+            files.close(current.descriptor)
+            state.sealed.append(current.file)
+        }
+        throw SpoolError.writeFailed(path: current.file.path, errno: failure.code)
     }
 
     private func seal(_ state: inout State) throws {
         guard let current = state.current else { return }
         state.current = nil
-        let synced = fsync(current.descriptor) == 0
-        Glibc.close(current.descriptor)
+        let code = files.sync(current.descriptor)
+        files.close(current.descriptor)
         state.sealed.append(current.file)
-        guard synced else { throw SpoolError.io("fsync of \(current.file.path) failed: errno \(errno)") }
-    }
-
-    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw SpoolError.io("write failed: errno \(errno)")
-                }
-                offset += written
-            }
-        }
+        guard code == 0 else { throw SpoolError.io("fsync of \(current.file.path) failed: errno \(code)") }
     }
 }
