@@ -8,8 +8,14 @@ import Synchronization
 /// and a spool left by an earlier run is replayed at start.
 ///
 /// A segment is a sequence of records `[length: u32][crc32c: u32][payload]`
-/// (little-endian); a segment is fsynced when it is sealed (it reached
-/// `segmentBytes`, or is about to be replayed, or at close). On replay a torn
+/// (little-endian). Records are made durable by group commit
+/// (`SpoolSyncSchedule`): `fdatasync` within `syncInterval` of being written,
+/// by `append` when a sync is due and otherwise by a thread of the spool's
+/// own, so it never waits for the flusher (which may be blocked in a
+/// database write); a zero interval syncs every record before `append`
+/// returns. A segment is fsynced when it is sealed (it reached
+/// `segmentBytes`, or is about to be replayed, or at close), and the
+/// directory is fsynced when a segment is created or deleted. On replay a torn
 /// or corrupt record is skipped and counted; it never blocks the rest. Only
 /// when the spool holds `maxBytes` are trades refused (the caller counts them
 /// as dropped and alerts).
@@ -20,11 +26,19 @@ public final class Spool: Sendable {
         public var maxBytes: Int64
         /// A segment is sealed at this size (`SPOOL_SEGMENT_BYTES`, default 8 MiB).
         public var segmentBytes: Int
+        /// A written record is fdatasynced within this long (`SPOOL_SYNC_MS`,
+        /// default 500 ms, as Vector's disk buffer): what a power loss can
+        /// cost. Zero: every record is synced before `append` returns.
+        public var syncInterval: Duration
 
-        public init(directory: String = ".data/spool", maxBytes: Int64 = 1 << 30, segmentBytes: Int = 8 << 20) {
+        public init(
+            directory: String = ".data/spool", maxBytes: Int64 = 1 << 30, segmentBytes: Int = 8 << 20,
+            syncInterval: Duration = .milliseconds(500)
+        ) {
             self.directory = directory
             self.maxBytes = maxBytes
             self.segmentBytes = max(1024, segmentBytes)
+            self.syncInterval = max(.zero, syncInterval)
         }
     }
 
@@ -46,6 +60,8 @@ public final class Spool: Sendable {
         /// Appends that failed to write their record whole (a full disk, an
         /// I/O error); each one's segment was cut back to its last whole record.
         public var writeFailures: Int
+        /// `fdatasync`/`fsync` calls that failed (of a segment or the directory).
+        public var syncFailures: Int
     }
 
     public enum SpoolError: Error, Sendable, CustomStringConvertible {
@@ -89,12 +105,19 @@ public final class Spool: Sendable {
         var nextNumber: UInt64 = 1
         var corruptRecords = 0
         var writeFailures = 0
+        var syncFailures = 0
+        var syncSchedule: SpoolSyncSchedule<ContinuousClock.Instant>
+        var closed = false
         var totalBytes: Int64 { sealed.reduce(0) { $0 + $1.bytes } + (current?.file.bytes ?? 0) }
     }
 
     public let configuration: Configuration
     private let files: SpoolFileLayer
     private let state: Mutex<State>
+    /// The time of the sync schedule (tests move it by hand).
+    private let now: @Sendable () -> ContinuousClock.Instant
+    /// Wakes the sync thread: a first unsynced record, or the spool closing.
+    private let syncWake = DispatchSemaphore(value: 0)
     /// An exclusive `flock` on `DIR/.lock`, held while this spool lives (released by the kernel on exit, even `kill -9`).
     private let lockDescriptor: Int32
 
@@ -103,10 +126,17 @@ public final class Spool: Sendable {
         try self.init(configuration: configuration, files: .system)
     }
 
-    /// `files`: the file operations on segments (tests inject failing ones).
-    init(configuration: Configuration, files: SpoolFileLayer) throws {
+    /// `files`: the file operations on segments (tests inject failing ones);
+    /// `now`: the clock of the sync schedule; `syncThread`: whether a thread
+    /// syncs when a deadline passes with no append to do it (tests that move
+    /// `now` by hand call `syncIfDue()` themselves).
+    init(
+        configuration: Configuration, files: SpoolFileLayer, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        syncThread: Bool = true
+    ) throws {
         self.configuration = configuration
         self.files = files
+        self.now = now
         let manager = FileManager.default
         try manager.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         let lock = open(configuration.directory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
@@ -116,7 +146,7 @@ public final class Spool: Sendable {
             throw SpoolError.inUse(configuration.directory)
         }
         self.lockDescriptor = lock
-        var state = State()
+        var state = State(syncSchedule: SpoolSyncSchedule(interval: configuration.syncInterval))
         let names = try manager.contentsOfDirectory(atPath: configuration.directory)
             .filter { $0.hasPrefix("segment-") && $0.hasSuffix(".spool") }
             .sorted()
@@ -131,6 +161,66 @@ public final class Spool: Sendable {
             }
         }
         self.state = Mutex(state)
+        if syncThread, configuration.syncInterval > .zero { startSyncThread() }
+    }
+
+    /// The group-commit thread: sleeps until the schedule's deadline (or
+    /// until woken by a first unsynced record) and syncs what is due. It holds
+    /// the spool only weakly, so dropping the spool ends it.
+    private func startSyncThread() {
+        let wake = syncWake
+        let thread = Thread { [weak self] in
+            while true {
+                guard let wait = self?.syncIfDue() else { return }
+                switch wait {
+                case .idle: wake.wait()
+                case .wait(let duration):
+                    let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+                    _ = wake.wait(timeout: .now() + .nanoseconds(Int(clamping: max(1, nanoseconds))))
+                case .stop: return
+                }
+            }
+        }
+        thread.name = "spool-sync"
+        thread.start()
+    }
+
+    /// What the sync thread does next.
+    enum SyncWait: Equatable {
+        /// Nothing is unsynced: sleep until woken.
+        case idle
+        /// The next sync is due in this long.
+        case wait(Duration)
+        /// The spool is closed.
+        case stop
+    }
+
+    /// Syncs the open segment if a sync is due now; says how long until the next one.
+    @discardableResult
+    func syncIfDue() -> SyncWait {
+        state.withLock { state in
+            guard !state.closed else { return .stop }
+            let time = now()
+            if state.syncSchedule.isDue(at: time) { _ = syncCurrent(&state, at: time) }
+            guard let deadline = state.syncSchedule.deadline else { return .idle }
+            return .wait(time.duration(to: deadline))
+        }
+    }
+
+    /// `fdatasync`s the open segment; `false` (counted) when it failed.
+    private func syncCurrent(_ state: inout State, at time: ContinuousClock.Instant) -> Bool {
+        guard let current = state.current else {
+            state.syncSchedule.synced()
+            return true
+        }
+        let code = files.syncData(current.descriptor)
+        guard code == 0 else {
+            state.syncFailures += 1
+            state.syncSchedule.syncFailed(at: time)
+            return false
+        }
+        state.syncSchedule.synced()
+        return true
     }
 
     public var snapshot: Snapshot {
@@ -139,7 +229,8 @@ public final class Spool: Sendable {
             if let current = state.current { all.append(current.file) }
             return Snapshot(
                 bytes: state.totalBytes, segments: all.count, records: all.reduce(0) { $0 + $1.records },
-                oldestSegmentTime: all.first?.createdAt, corruptRecords: state.corruptRecords, writeFailures: state.writeFailures)
+                oldestSegmentTime: all.first?.createdAt, corruptRecords: state.corruptRecords, writeFailures: state.writeFailures,
+                syncFailures: state.syncFailures)
         }
     }
 
@@ -150,7 +241,10 @@ public final class Spool: Sendable {
     /// `SpoolError.writeFailed` when the record could not be written whole:
     /// the segment is then cut back to where the record began (or, when even
     /// that fails, closed and a fresh one started), so the next append lands
-    /// on a record boundary and every earlier record still reads back.
+    /// on a record boundary and every earlier record still reads back. With
+    /// a zero `syncInterval`, or when the oldest unsynced record's sync is
+    /// due, the segment is fdatasynced before returning; a failed sync there
+    /// also cuts this record back and throws `writeFailed`.
     public func append(_ trades: some Collection<OptionTrade>) throws -> Bool {
         guard !trades.isEmpty else { return true }
         var payload: [UInt8] = []
@@ -166,6 +260,15 @@ public final class Spool: Sendable {
             guard state.totalBytes + Int64(record.count) <= configuration.maxBytes else { return false }
             if state.current == nil { state.current = try openSegment(&state) }
             try write(record, &state)
+            let time = now()
+            let firstUnsynced = state.syncSchedule.deadline == nil
+            if state.syncSchedule.written(at: time), !syncCurrent(&state, at: time) {
+                let code = state.current.map { files.truncate($0.descriptor, $0.file.bytes) } ?? 0
+                if code != 0 { try? seal(&state) }
+                state.writeFailures += 1
+                throw SpoolError.writeFailed(path: state.current?.file.path ?? configuration.directory, errno: EIO)
+            }
+            if firstUnsynced, state.syncSchedule.deadline != nil { syncWake.signal() }
             state.current!.file.bytes += Int64(record.count)
             state.current!.file.records += 1
             if state.current!.file.bytes >= Int64(configuration.segmentBytes) { try seal(&state) }
@@ -191,21 +294,38 @@ public final class Spool: Sendable {
     public func commit(_ segment: Segment) {
         state.withLock { state in
             state.sealed.removeAll { $0.path == segment.path }
+            _ = files.unlink(segment.path)
+            syncDirectory(&state)
         }
-        unlink(segment.path)
     }
 
-    /// Seals (fsyncs) the open segment: at shutdown.
+    /// Without `close()`: the open segment is synced as `close()` would, the
+    /// sync thread stops, the directory lock goes.
     deinit {
+        state.withLock { state in
+            state.closed = true
+            try? seal(&state)
+        }
+        syncWake.signal()
         Foundation.close(lockDescriptor)
     }
 
-    /// Seals the open segment (fsync) and gives the directory up to the next process.
+    /// Seals the open segment (fsync), stops the sync thread and gives the
+    /// directory up to the next process.
     public func close() throws {
+        defer {
+            syncWake.signal()
+            flock(lockDescriptor, LOCK_UN)
+        }
         try state.withLock { state in
+            state.closed = true
             if state.current != nil { try seal(&state) }
         }
-        flock(lockDescriptor, LOCK_UN)
+    }
+
+    /// fsyncs the spool directory: a segment created or deleted stays so after a power loss.
+    private func syncDirectory(_ state: inout State) {
+        if files.syncDirectory(configuration.directory) != 0 { state.syncFailures += 1 }
     }
 
     /// Splits a segment's bytes into records; counts torn or corrupt ones.
@@ -227,6 +347,7 @@ public final class Spool: Sendable {
             state.writeFailures += 1
             throw SpoolError.writeFailed(path: path, errno: -descriptor)
         }
+        syncDirectory(&state)
         return OpenSegment(
             file: SegmentFile(path: path, bytes: 0, records: 0, createdAt: Date().timeIntervalSince1970), descriptor: descriptor)
     }
@@ -258,6 +379,10 @@ public final class Spool: Sendable {
         let code = files.sync(current.descriptor)
         files.close(current.descriptor)
         state.sealed.append(current.file)
-        guard code == 0 else { throw SpoolError.io("fsync of \(current.file.path) failed: errno \(code)") }
+        guard code == 0 else {
+            state.syncFailures += 1
+            throw SpoolError.io("fsync of \(current.file.path) failed: errno \(code)")
+        }
+        state.syncSchedule.synced()
     }
 }
