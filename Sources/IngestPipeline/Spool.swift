@@ -62,6 +62,37 @@ public final class Spool: Sendable {
         public var writeFailures: Int
         /// `fdatasync`/`fsync` calls that failed (of a segment or the directory).
         public var syncFailures: Int
+        /// Segments that failed to read `readAttemptsBeforeQuarantine` times
+        /// and were renamed `quarantine-…` and taken out of the queue.
+        public var quarantinedSegments: Int
+        /// Segments that vanished (`ENOENT`: deleted behind the spool's back)
+        /// and were dropped from the queue.
+        public var vanishedSegments: Int
+    }
+
+    /// Reads of one segment that may fail before it is quarantined: 3, so a
+    /// passing fault (an `EIO` retried, a file briefly locked by a backup
+    /// tool) does not cost its trades, and a segment that cannot be read
+    /// blocks the segments behind it for three replay attempts, not forever.
+    public static let readAttemptsBeforeQuarantine = 3
+
+    /// What `readFailed` did with a segment that could not be read.
+    public enum ReadFailure: Sendable, Equatable {
+        /// It stays first in the queue, to be tried again (`attempt` of `readAttemptsBeforeQuarantine` failed).
+        case willRetry(attempt: Int)
+        /// Renamed to `path` (in the spool directory, `quarantine-` before its
+        /// name) and out of the queue: its trades are not replayed; an
+        /// operator may look at it. The caller logs an error and alerts.
+        case quarantined(path: String)
+        /// The file is gone (`ENOENT`): out of the queue; its trades are lost.
+        /// The caller logs an error and alerts.
+        case vanished
+
+        /// The spool gave the segment up: the caller logs an error (its trades are not replayed).
+        public var gaveUp: Bool {
+            if case .willRetry = self { return false }
+            return true
+        }
     }
 
     public enum SpoolError: Error, Sendable, CustomStringConvertible {
@@ -106,6 +137,10 @@ public final class Spool: Sendable {
         var corruptRecords = 0
         var writeFailures = 0
         var syncFailures = 0
+        var quarantinedSegments = 0
+        var vanishedSegments = 0
+        /// Failed reads per segment path, until it is read whole or given up.
+        var readFailures: [String: Int] = [:]
         var syncSchedule: SpoolSyncSchedule<ContinuousClock.Instant>
         var closed = false
         var totalBytes: Int64 { sealed.reduce(0) { $0 + $1.bytes } + (current?.file.bytes ?? 0) }
@@ -230,7 +265,8 @@ public final class Spool: Sendable {
             return Snapshot(
                 bytes: state.totalBytes, segments: all.count, records: all.reduce(0) { $0 + $1.records },
                 oldestSegmentTime: all.first?.createdAt, corruptRecords: state.corruptRecords, writeFailures: state.writeFailures,
-                syncFailures: state.syncFailures)
+                syncFailures: state.syncFailures, quarantinedSegments: state.quarantinedSegments,
+                vanishedSegments: state.vanishedSegments)
         }
     }
 
@@ -290,10 +326,47 @@ public final class Spool: Sendable {
         try SpoolSegmentReader(path: segment.path, files: files) { [self] in state.withLock { $0.corruptRecords += 1 } }
     }
 
+    /// Opening or reading `segment` failed with `error` (from `reader(for:)`
+    /// or the reader): counts the try and says what became of the segment.
+    /// A segment that vanished (`ENOENT`) leaves the queue at once; one that
+    /// failed `readAttemptsBeforeQuarantine` times is renamed
+    /// `quarantine-<name>` (the directory fsynced) and leaves the queue, so
+    /// the next segment is served: an unreadable segment never blocks the
+    /// queue forever. A quarantined file is not picked up again at start.
+    public func readFailed(_ segment: Segment, error: any Error) -> ReadFailure {
+        state.withLock { state in
+            let name = String(segment.path.split(separator: "/").last ?? "")
+            let quarantine = configuration.directory + "/quarantine-" + name
+            func vanished() -> ReadFailure {
+                drop(segment, &state)
+                state.vanishedSegments += 1
+                return .vanished
+            }
+            if case SpoolError.readFailed(_, ENOENT) = error { return vanished() }
+            var status = stat()
+            if lstat(segment.path, &status) != 0, errno == ENOENT { return vanished() }
+            let attempt = state.readFailures[segment.path, default: 0] + 1
+            state.readFailures[segment.path] = attempt
+            guard attempt >= Self.readAttemptsBeforeQuarantine else { return .willRetry(attempt: attempt) }
+            let code = files.rename(segment.path, quarantine)
+            if code == ENOENT { return vanished() }
+            // Renamed or not, it leaves the queue (a file that cannot even be renamed is tried again at the next start).
+            drop(segment, &state)
+            if code == 0 { syncDirectory(&state) }
+            state.quarantinedSegments += 1
+            return .quarantined(path: code == 0 ? quarantine : segment.path)
+        }
+    }
+
+    private func drop(_ segment: Segment, _ state: inout State) {
+        state.sealed.removeAll { $0.path == segment.path }
+        state.readFailures[segment.path] = nil
+    }
+
     /// The segment's batches are in the database: delete it.
     public func commit(_ segment: Segment) {
         state.withLock { state in
-            state.sealed.removeAll { $0.path == segment.path }
+            drop(segment, &state)
             _ = files.unlink(segment.path)
             syncDirectory(&state)
         }
