@@ -156,6 +156,9 @@ public final class Spool: Sendable {
     /// An exclusive `flock` on `DIR/.lock`, held while this spool lives (released by the kernel on exit, even `kill -9`).
     private let lockDescriptor: Int32
 
+    /// Segments and the lock are private to the service's user: owner read and write, nothing else.
+    static let fileMode: mode_t = 0o600
+
     /// Opens the spool directory (creating it) and finds segments left by an earlier run.
     public convenience init(configuration: Configuration) throws {
         try self.init(configuration: configuration, files: .system)
@@ -173,9 +176,13 @@ public final class Spool: Sendable {
         self.files = files
         self.now = now
         let manager = FileManager.default
-        try manager.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
-        let lock = open(configuration.directory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        // A directory it creates is private too (one that exists keeps its mode: the operator's choice).
+        try manager.createDirectory(
+            atPath: configuration.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let lock = open(configuration.directory + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, Self.fileMode)
         guard lock >= 0 else { throw SpoolError.io("cannot open \(configuration.directory)/.lock: errno \(errno)") }
+        // A lock file left by an earlier release may be 0644: private from now on.
+        _ = fchmod(lock, Self.fileMode)
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             Foundation.close(lock)
             throw SpoolError.inUse(configuration.directory)
@@ -415,11 +422,13 @@ public final class Spool: Sendable {
         state.nextNumber += 1
         let path = configuration.directory + "/" + name
         // O_EXCL: a segment is only ever appended to by the spool that created it.
-        let descriptor = files.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0o644)
+        let descriptor = files.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, Self.fileMode)
         guard descriptor >= 0 else {
             state.writeFailures += 1
             throw SpoolError.writeFailed(path: path, errno: -descriptor)
         }
+        // Exactly 0600 whatever the umask: the trades are the operator's business only.
+        _ = fchmod(descriptor, Self.fileMode)
         syncDirectory(&state)
         return OpenSegment(
             file: SegmentFile(path: path, bytes: 0, records: 0, createdAt: Date().timeIntervalSince1970), descriptor: descriptor)
