@@ -30,7 +30,10 @@ public struct ReplaySchedule: Sendable, Equatable {
     /// than the first (files given out of order) is due at once.
     public func offset(of receivedAt: Int64, first: Int64) -> Duration? {
         guard let speed, speed > 0 else { return nil }
-        let micros = Double(max(0, receivedAt - first)) / speed
+        // Total on any receive times and speed: a huge gap or a tiny speed waits "forever", never traps.
+        let (gap, overflow) = receivedAt.subtractingReportingOverflow(first)
+        let micros = (overflow ? (receivedAt > first ? Double(Int64.max) : 0) : Double(max(0, gap))) / speed
+        guard micros < 9.0e18 else { return .microseconds(Int64.max) }
         return .microseconds(Int64(micros.rounded()))
     }
 
