@@ -198,7 +198,9 @@ public final class Spool: Sendable {
             let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
             let created = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
             state.sealed.append(SegmentFile(path: path, bytes: size, records: 0, createdAt: created))
-            if let number = UInt64(name.dropFirst("segment-".count).dropLast(".spool".count)) {
+            // A number from a file name: one near UInt64.max (a file made by hand) must not
+            // overflow the counter; such a segment is still replayed, after the spool's own.
+            if let number = UInt64(name.dropFirst("segment-".count).dropLast(".spool".count)), number < UInt64.max >> 1 {
                 state.nextNumber = max(state.nextNumber, number + 1)
             }
         }
@@ -419,7 +421,7 @@ public final class Spool: Sendable {
 
     private func openSegment(_ state: inout State) throws -> OpenSegment {
         let name = "segment-" + String(format: "%016llu", state.nextNumber) + ".spool"
-        state.nextNumber += 1
+        state.nextNumber &+= 1
         let path = configuration.directory + "/" + name
         // O_EXCL: a segment is only ever appended to by the spool that created it.
         let descriptor = files.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, Self.fileMode)
