@@ -27,6 +27,12 @@ public enum RecordedFrameLine {
     private static let middle = Array(#","frame":""#.utf8)
     private static let suffix = Array("\"}\n".utf8)
 
+    /// Receive times a replay accepts (Unix µs, 1970-01-01 … 9999-12-31, the
+    /// range of trade timestamps): the line format reads any 64-bit `rx`, but
+    /// a time outside this would overflow the arithmetic downstream (the COPY
+    /// encoder's epoch shift, commit-lag and pacing offsets) and trap.
+    public static let receiveTimeRange: ClosedRange<Int64> = 0...253_402_300_799_999_999
+
     /// Appends the line for `frame`, received at `receivedAtMicros`, to `line`.
     public static func encode(receivedAtMicros: Int64, frame: UnsafeRawBufferPointer, into line: inout [UInt8]) {
         line.reserveCapacity(line.count + frame.count + frame.count / 8 + 48)

@@ -27,13 +27,18 @@ enum SpoolFuzzProbe {
         if let trades = SpoolRecordCodec.decode(bytes) {
             outcome.payloadTrades = trades.count
             for trade in trades { precondition(SpoolRecordCodec.isPlausible(trade), "a decoded trade the writers could not store") }
-            // Decoding consumed every byte, so encoding again gives the same bytes.
+            // Decoding consumed every byte, so encoding again in the same version gives the same bytes.
             var encoded: [UInt8] = []
-            SpoolRecordCodec.encode(trades, into: &encoded)
+            if bytes.first == SpoolRecordCodec.version1 {
+                precondition(SpoolRecordCodec.encodeVersion1(trades, into: &encoded), "a version 1 payload does not fit version 1")
+            } else {
+                SpoolRecordCodec.encode(trades, into: &encoded)
+            }
             precondition(encoded.elementsEqual(bytes), "payload does not round-trip")
             // The same payload as a well-formed record of a segment reads back the same.
+            guard let length = UInt32(exactly: bytes.count) else { return outcome }
             var record: [UInt8] = []
-            SpoolRecordCodec.append(UInt32(bytes.count), to: &record)
+            SpoolRecordCodec.append(length, to: &record)
             SpoolRecordCodec.append(CRC32C.checksum(bytes), to: &record)
             record += bytes
             let wrapped = record.withUnsafeBytes { Spool.parse($0) }

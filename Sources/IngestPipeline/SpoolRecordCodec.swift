@@ -2,27 +2,68 @@ import OptionsFeed
 
 /// The payload of one spool record: a batch of trades in a compact binary
 /// form (little-endian), read back into the same `OptionTrade`s.
+///
+/// Version 2 (written now) stores the batch's trade count, each symbol's
+/// length and each condition list's length as LEB128 varints, so every
+/// trade that exists in memory can be encoded (version 1's 16-bit lengths
+/// trapped on a symbol or condition list longer than 65 535), and a usual
+/// trade takes 2 bytes less. Version 1 records, left by an earlier release,
+/// are still read.
 enum SpoolRecordCodec {
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
+    static let version1: UInt8 = 1
 
+    /// Encodes the batch in the current version; total: every trade fits.
     static func encode(_ trades: some Collection<OptionTrade>, into bytes: inout [UInt8]) {
         bytes.append(version)
-        append(UInt32(trades.count), to: &bytes)
+        appendVarint(UInt64(trades.count), to: &bytes)
         for trade in trades {
             var symbol = trade.symbol.raw
             symbol.withUTF8 { utf8 in
-                append(UInt16(utf8.count), to: &bytes)
+                appendVarint(UInt64(utf8.count), to: &bytes)
                 bytes.append(contentsOf: utf8)
             }
             append(UInt16(bitPattern: trade.exchange), to: &bytes)
             append(trade.price.bitPattern, to: &bytes)
             append(UInt64(bitPattern: trade.size), to: &bytes)
-            append(UInt16(trade.conditions.count), to: &bytes)
+            appendVarint(UInt64(trade.conditions.count), to: &bytes)
             for condition in trade.conditions { append(UInt16(bitPattern: condition), to: &bytes) }
             append(UInt64(bitPattern: trade.timestampMs), to: &bytes)
             append(UInt64(bitPattern: trade.sequence), to: &bytes)
             append(UInt64(bitPattern: trade.receivedAtMicros), to: &bytes)
         }
+    }
+
+    /// The version 1 form (16-bit lengths), for tests and the fuzz probe's
+    /// round trip of version 1 input; `false`, with `bytes` as it was, when a
+    /// count or length does not fit its field.
+    static func encodeVersion1(_ trades: some Collection<OptionTrade>, into bytes: inout [UInt8]) -> Bool {
+        guard let count = UInt32(exactly: trades.count) else { return false }
+        let start = bytes.count
+        bytes.append(version1)
+        append(count, to: &bytes)
+        for trade in trades {
+            var symbol = trade.symbol.raw
+            let fits: Bool = symbol.withUTF8 { utf8 in
+                guard let length = UInt16(exactly: utf8.count) else { return false }
+                append(length, to: &bytes)
+                bytes.append(contentsOf: utf8)
+                return true
+            }
+            guard fits, let conditionCount = UInt16(exactly: trade.conditions.count) else {
+                bytes.removeSubrange(start...)
+                return false
+            }
+            append(UInt16(bitPattern: trade.exchange), to: &bytes)
+            append(trade.price.bitPattern, to: &bytes)
+            append(UInt64(bitPattern: trade.size), to: &bytes)
+            append(conditionCount, to: &bytes)
+            for condition in trade.conditions { append(UInt16(bitPattern: condition), to: &bytes) }
+            append(UInt64(bitPattern: trade.timestampMs), to: &bytes)
+            append(UInt64(bitPattern: trade.sequence), to: &bytes)
+            append(UInt64(bitPattern: trade.receivedAtMicros), to: &bytes)
+        }
+        return true
     }
 
     /// `nil` when the payload does not parse (a checksum collision or a bug: counted as corrupt).
@@ -41,15 +82,25 @@ enum SpoolRecordCodec {
         /// `nil` when the payload does not parse (a checksum collision or a bug: counted as corrupt).
         mutating func decode(_ bytes: UnsafeRawBufferPointer) -> [OptionTrade]? {
             var reader = Reader(bytes: bytes)
-            guard reader.byte() == version, let count = reader.integer(UInt32.self) else { return nil }
+            guard let format = reader.byte(), format == version || format == version1 else { return nil }
+            let wide = format == version
+            // Counts and lengths are read from disk: each is checked against the bytes left before use.
+            func length(_ reader: inout Reader) -> Int? {
+                if wide { return reader.varint().flatMap { Int(exactly: $0) } }
+                return reader.integer(UInt16.self).map { Int($0) }
+            }
+            guard let count = wide ? reader.varint() : reader.integer(UInt32.self).map({ UInt64($0) }) else { return nil }
             var trades: [OptionTrade] = []
-            // The count is read from disk: reserve no more than the payload can hold.
-            trades.reserveCapacity(min(Int(count), bytes.count / minimumTradeBytes))
-            for _ in 0..<count {
-                guard let length = reader.integer(UInt16.self), let symbolBytes = reader.bytes(Int(length)),
+            // Reserve no more than the payload can hold.
+            trades.reserveCapacity(Int(min(count, UInt64(bytes.count / minimumTradeBytes))))
+            var remaining = count
+            while remaining > 0 {
+                remaining -= 1
+                guard let symbolLength = length(&reader), let symbolBytes = reader.bytes(symbolLength),
                     let symbol = symbols.symbol(utf8: symbolBytes),
                     let exchange = reader.integer(UInt16.self), let price = reader.integer(UInt64.self),
-                    let size = reader.integer(UInt64.self), let conditionCount = reader.integer(UInt16.self)
+                    let size = reader.integer(UInt64.self), let conditionCount = length(&reader),
+                    conditionCount <= reader.remaining / 2
                 else { return nil }
                 var conditions = ConditionLists.Codes()
                 for _ in 0..<conditionCount {
@@ -72,8 +123,9 @@ enum SpoolRecordCodec {
         }
     }
 
-    /// The smallest encoded trade: symbol length + an 18-byte symbol + the fixed fields.
-    static let minimumTradeBytes = 2 + 18 + 2 + 8 + 8 + 2 + 8 + 8 + 8
+    /// The smallest encoded trade (version 2): symbol length + an 18-byte
+    /// symbol + the fixed fields; version 1 trades are 2 bytes longer.
+    static let minimumTradeBytes = 1 + 18 + 2 + 8 + 8 + 1 + 8 + 8 + 8
 
     /// The checks the decoder made on the way in (price, size, timestamps), made
     /// again on bytes read back from disk.
@@ -87,11 +139,38 @@ enum SpoolRecordCodec {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// LEB128: 7 bits a byte, low bits first, the high bit set on every byte but the last.
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(truncatingIfNeeded: value))
+    }
+
     struct Reader {
         let bytes: UnsafeRawBufferPointer
         var offset = 0
 
         var isAtEnd: Bool { offset == bytes.count }
+        var remaining: Int { bytes.count - offset }
+
+        /// A LEB128 varint in its shortest form (the only one `appendVarint`
+        /// writes); `nil` when it runs past the end, past 64 bits, or has a
+        /// needless trailing zero byte.
+        mutating func varint() -> UInt64? {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while let byte = self.byte() {
+                let bits = UInt64(byte & 0x7F)
+                guard shift < 64, shift < 63 || bits <= 1 else { return nil }
+                value |= bits << shift
+                if byte & 0x80 == 0 { return byte == 0 && shift > 0 ? nil : value }
+                shift += 7
+            }
+            return nil
+        }
 
         mutating func byte() -> UInt8? {
             guard offset < bytes.count else { return nil }
@@ -109,7 +188,8 @@ enum SpoolRecordCodec {
         }
 
         mutating func bytes(_ count: Int) -> UnsafeRawBufferPointer? {
-            guard offset + count <= bytes.count else { return nil }
+            // `count` comes from disk: compared with what is left, never added to the offset first.
+            guard count >= 0, count <= bytes.count - offset else { return nil }
             defer { offset += count }
             return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count])
         }

@@ -22,6 +22,8 @@ public final class SpoolSegmentReader {
     public private(set) var trades = 0
 
     private let descriptor: Int32
+    private let path: String
+    private let files: SpoolFileLayer
     /// Bytes of the file not yet read into `window`.
     private var fileRemaining: Int
     /// `window[start..<filled]` is read and not yet consumed.
@@ -37,15 +39,18 @@ public final class SpoolSegmentReader {
     private let onCorrupt: (() -> Void)?
 
     /// Opens the segment file at `path`.
-    init(path: String, onCorrupt: (() -> Void)? = nil) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Spool.SpoolError.io("cannot read \(path): errno \(errno)") }
+    init(path: String, files: SpoolFileLayer = .system, onCorrupt: (() -> Void)? = nil) throws {
+        let descriptor = files.open(path, O_RDONLY, 0)
+        guard descriptor >= 0 else { throw Spool.SpoolError.readFailed(path: path, errno: -descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
-            Glibc.close(descriptor)
-            throw Spool.SpoolError.io("cannot read \(path): errno \(errno)")
+            let code = errno
+            files.close(descriptor)
+            throw Spool.SpoolError.readFailed(path: path, errno: code)
         }
         self.descriptor = descriptor
+        self.path = path
+        self.files = files
         fileRemaining = Int(status.st_size)
         window = []
         filled = 0
@@ -55,6 +60,8 @@ public final class SpoolSegmentReader {
     /// Reads segment bytes already in memory (the fuzz probe, tests).
     init(bytes: UnsafeRawBufferPointer) {
         descriptor = -1
+        path = "(memory)"
+        files = .system
         fileRemaining = 0
         window = Array(bytes)
         filled = window.count
@@ -62,7 +69,7 @@ public final class SpoolSegmentReader {
     }
 
     deinit {
-        if descriptor >= 0 { Glibc.close(descriptor) }
+        if descriptor >= 0 { files.close(descriptor) }
     }
 
     /// The next record's trades, in the order they were spooled; `nil` at the end.
@@ -156,12 +163,9 @@ public final class SpoolSegmentReader {
         if window.count < target { window += repeatElement(0, count: target - window.count) }
         while filled < count {
             let got = window.withUnsafeMutableBytes { bytes in
-                read(descriptor, bytes.baseAddress! + filled, target - filled)
+                files.read(descriptor, UnsafeMutableRawBufferPointer(rebasing: bytes[filled..<target]))
             }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw Spool.SpoolError.io("spool segment read failed: errno \(errno)")
-            }
+            if got < 0 { throw Spool.SpoolError.readFailed(path: path, errno: Int32(clamping: -got)) }
             if got == 0 {  // the file is shorter than it was: what is missing is torn
                 fileRemaining = 0
                 return false

@@ -247,8 +247,12 @@ private final class RecordingFile: @unchecked Sendable {
     }
 
     private static func open(_ path: String) throws -> Int32 {
-        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw FrameRecorder.RecorderError.io(operation: "open", path: path, errno: errno) }
+        // A recording holds the whole feed: private (0600) whatever the umask, also a file an
+        // earlier run left 0644. Only regular files: a FIFO or a device is the operator's own.
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG { _ = fchmod(descriptor, 0o600) }
         return descriptor
     }
 
@@ -259,17 +263,11 @@ private final class RecordingFile: @unchecked Sendable {
 
     func write(_ bytes: ArraySlice<UInt8>) throws {
         guard descriptor >= 0 else { return }
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw FrameRecorder.RecorderError.io(operation: "write", path: path, errno: errno)
-                }
-                offset += written
-            }
+        var failure: DescriptorWrite.Failure?
+        bytes.withUnsafeBytes { buffer in
+            do throws(DescriptorWrite.Failure) { try DescriptorWrite.all(buffer, to: descriptor) } catch { failure = error }
         }
+        if let failure { throw FrameRecorder.RecorderError.io(operation: "write", path: path, errno: failure.code) }
     }
 
     /// Seals the file (fsync), shifts the sealed files by one and starts a fresh one.

@@ -194,11 +194,13 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         dbBreakerOpen = .milliseconds(try integer(.dbBreakerOpenMs, 0...3_600_000))
         let spoolMax = try integer(.spoolMaxBytes, 0...(1 << 50))
         let spoolSegment = try integer(.spoolSegmentBytes, 4096...(1 << 30))
+        let spoolSync = try integer(.spoolSyncMs, 0...60_000)
         let spoolDirectory = string(.spoolDir).trimmingCharacters(in: .whitespaces)
         guard spoolMax == 0 || !spoolDirectory.isEmpty else {
             throw ConfigurationError(variable: Setting.spoolDir.name, reason: "is empty while SPOOL_MAX_BYTES is not 0")
         }
-        spool = spoolMax == 0 ? nil : Spool.Configuration(directory: spoolDirectory, maxBytes: Int64(spoolMax), segmentBytes: spoolSegment)
+        spool = spoolMax == 0 ? nil : Spool.Configuration(
+            directory: spoolDirectory, maxBytes: Int64(spoolMax), segmentBytes: spoolSegment, syncInterval: .milliseconds(spoolSync))
         maxRetries = try integer(.maxRetries, 0...100)
         retryDelay = .milliseconds(try integer(.retryDelayMs, 1...600_000))
         databaseStartup = DatabaseStartup.Policy(

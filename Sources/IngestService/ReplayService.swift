@@ -143,8 +143,11 @@ public struct ReplayService<C: Clock>: Service where C.Duration == Duration {
         }
         let receivedAt: Int64
         switch parsed {
-        case .success(let time):
+        case .success(let time) where RecordedFrameLine.receiveTimeRange.contains(time):
             receivedAt = time
+        case .success(let time):
+            badLine(line, &reader, reason: "rx \(time) is outside 1970…9999 (Unix µs)")
+            return nil
         case .failure(let error):
             badLine(line, &reader, reason: error.description)
             return nil

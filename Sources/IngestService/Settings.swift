@@ -55,6 +55,8 @@ extension Setting {
     public static let spoolMaxBytes = Setting(
         "SPOOL_MAX_BYTES", "1073741824", "Most bytes the spool holds; beyond it trades are dropped, counted and alerted. 0 = no spool.")
     public static let spoolSegmentBytes = Setting("SPOOL_SEGMENT_BYTES", "8388608", "A spool segment is fsynced and sealed at this size.")
+    public static let spoolSyncMs = Setting(
+        "SPOOL_SYNC_MS", "500", "A spooled record is fdatasynced within this many ms of being written (group commit); 0 = before each append returns.")
     public static let logLevel = Setting("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = Setting("LOG_FORMAT", "json", "json (one object per line) or text.")
     public static let logFile = Setting("LOG_FILE", "logs/app.log", "Also append logs here (directory created); empty for stdout only.")
@@ -126,7 +128,7 @@ extension Setting {
     /// Every variable, in the order documented.
     public static let all: [Setting] = [
         apiKey, wsURL, subscriptions, threshold, databaseURL, dbFlavor, questdbHost, questdbPort, questdbUser, questdbPassword,
-        questdbDB, writeMode, dbPoolSize, dbHealthCheckMs, dbIdleCloseMs, maxRetries, retryDelayMs, dbStartMaxAttempts, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, logLevel, logFormat, logFile,
+        questdbDB, writeMode, dbPoolSize, dbHealthCheckMs, dbIdleCloseMs, maxRetries, retryDelayMs, dbStartMaxAttempts, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, spoolSyncMs, logLevel, logFormat, logFile,
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,

@@ -96,6 +96,8 @@ struct SettingFlags: ParsableArguments {
     var spoolMaxBytes: String?
     @Option(name: .customLong("spool-segment-bytes"), help: .init(Setting.spoolSegmentBytes.help, valueName: "SPOOL_SEGMENT_BYTES"))
     var spoolSegmentBytes: String?
+    @Option(name: .customLong("spool-sync-ms"), help: .init(Setting.spoolSyncMs.help, valueName: "SPOOL_SYNC_MS"))
+    var spoolSyncMs: String?
     @Option(name: .customLong("db-flavor"), help: .init(Setting.dbFlavor.help, valueName: "DB_FLAVOR"))
     var dbFlavor: String?
     @Option(name: .customLong("questdb-host"), help: .init(Setting.questdbHost.help, valueName: "QUESTDB_HOST"))
@@ -203,6 +205,7 @@ struct SettingFlags: ParsableArguments {
             (Setting.spoolDir, spoolDir),
             (Setting.spoolMaxBytes, spoolMaxBytes),
             (Setting.spoolSegmentBytes, spoolSegmentBytes),
+            (Setting.spoolSyncMs, spoolSyncMs),
             (Setting.statusAddr, statusAddr),
             (Setting.statusToken, statusToken),
             (Setting.statusEventsIntervalMs, statusEventsIntervalMs),

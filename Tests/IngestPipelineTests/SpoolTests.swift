@@ -163,6 +163,28 @@ struct SpoolTests {
         #expect(reopened.snapshot.corruptRecords == 1)
     }
 
+    @Test("a segment name with a number near UInt64.max (made by hand) is replayed, and new segments do not overflow their counter")
+    func hugeSegmentNumber() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let spool = try spool()
+            #expect(try spool.append(Self.trades(0..<10)))
+            try spool.close()
+        }
+        let original = directory + "/" + (try segmentFiles()[0])
+        let huge = directory + "/segment-18446744073709551615.spool"
+        #expect(rename(original, huge) == 0)
+        let spool = try spool()
+        #expect(try spool.append(Self.trades(10..<20)))
+        var replayed: [OptionTrade] = []
+        while let segment = try spool.oldestSegment() {
+            replayed += try spool.reader(for: segment).readAll().batches.flatMap { $0 }
+            spool.commit(segment)
+        }
+        #expect(replayed.count == 20)
+        #expect(Set(replayed.map(\.sequence)) == Set(0..<20))
+    }
+
     @Test("at its byte limit the spool refuses a batch and writes nothing of it")
     func byteLimit() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
