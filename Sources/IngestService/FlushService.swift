@@ -175,7 +175,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             logger.error("shutdown timeout reached; trades not written (no spool)", metadata: lost)
             return
         }
-        spoolBuffer()
+        spoolBuffer(finally: true)
         logger.warning(
             "shutdown timeout reached; the rest stays in the spool for the next run",
             metadata: lost.merging(["spool_bytes": "\(spool.snapshot.bytes)"]) { $1 })
@@ -188,12 +188,19 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// Moves everything waiting in the buffer to the spool, a batch per record.
-    private func spoolBuffer() {
+    /// A batch the disk refused goes back to the buffer, and the rest stays
+    /// there: it waits in memory for the database or for the disk. At the
+    /// shutdown deadline (`finally`) there is no later: what the disk refuses
+    /// then is dropped and counted.
+    private func spoolBuffer(finally: Bool = false) {
         guard let spool else { return }
         while true {
             let batch = buffer.take(upTo: policyConfiguration.maximumBatch)
             guard !batch.isEmpty else { return }
-            spoolOrDrop(batch, spool: spool, stats: stats, logger: logger)
+            guard spoolOrDrop(batch, spool: spool, stats: stats, logger: logger, keepOnWriteFailure: !finally) else {
+                buffer.putBack(batch)
+                return
+            }
         }
     }
 
@@ -216,10 +223,15 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         do {
             guard let oldest = try spool.oldestSegment() else { return }
             segment = oldest
+        } catch {
+            logger.error("spool segment could not be sealed", metadata: ["error": "\(error)"])
+            await pause(for: retry.maximumDelay)
+            return
+        }
+        do {
             reader = try spool.reader(for: segment)
         } catch {
-            logger.error("spool segment unreadable", metadata: ["error": "\(error)"])
-            await pause(for: retry.maximumDelay)
+            await segmentUnreadable(segment, spool: spool, error: error)
             return
         }
         // Full batches, one per pooled connection at once, as the buffer is written under load;
@@ -232,8 +244,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     group.append(batch)
                 }
             } catch {
-                logger.error("spool segment unreadable", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
-                await pause(for: retry.maximumDelay)
+                await segmentUnreadable(segment, spool: spool, error: error)
                 return
             }
             if group.isEmpty { break }
@@ -252,6 +263,23 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         spool.commit(segment)
         stats.spoolReplayedTrades.add(reader.trades)
         logger.info("spool segment replayed", metadata: ["segment": "\(segment.path)", "trades": "\(reader.trades)"])
+    }
+
+    /// A segment could not be opened or read: tried again after a pause, a
+    /// bounded number of times; then the spool quarantines it (or it vanished)
+    /// and the next segment is served: one bad file never blocks the queue.
+    private func segmentUnreadable(_ segment: Spool.Segment, spool: Spool, error: any Error) async {
+        switch spool.readFailed(segment, error: error) {
+        case .willRetry(let attempt):
+            logger.error("spool segment unreadable; trying again", metadata: ["segment": "\(segment.path)", "error": "\(error)", "attempt": "\(attempt)"])
+            await pause(for: retry.delay(forRetry: retry.maxRetries))
+        case .quarantined(let path):
+            logger.error(
+                "spool segment quarantined: it could not be read; the trades in it that were not yet written are in the file",
+                metadata: ["segment": "\(segment.path)", "quarantine": "\(path)", "error": "\(error)"])
+        case .vanished:
+            logger.error("spool segment vanished before it was replayed", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
+        }
     }
 
     /// Writes waiting `feed_gaps` changes and dead letters; on failure they stay queued.
@@ -475,23 +503,33 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 }
 
-/// Appends a batch to the spool; when the spool is full (or failing) the
-/// trades are dropped, counted, and alerted (SPEC §5.2: only then).
-func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger) {
+/// Appends a batch to the spool; when the spool is full the trades are
+/// dropped, counted, and alerted (only then). A write the disk refused
+/// (ENOSPC, EIO: the spool cut the record back) returns `false` when
+/// `keepOnWriteFailure`: the caller keeps the batch in memory and tries again
+/// later; otherwise (nowhere else to put it) it is dropped and counted.
+@discardableResult
+func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false) -> Bool {
     do {
         if try spool.append(batch) {
             stats.spooledTrades.add(batch.count)
-            return
+            return true
         }
         // The trades_dropped ALERT itself is raised once by the health monitor while drops go on.
         logger.error(
             "trades dropped",
             metadata: ["reason": "spool full", "trades": "\(batch.count)",
                        "spool_bytes": "\(spool.snapshot.bytes)", "spool_max_bytes": "\(spool.configuration.maxBytes)"])
+    } catch Spool.SpoolError.writeFailed(let path, let code) where keepOnWriteFailure {
+        logger.error(
+            "spool write failed; the batch stays in memory",
+            metadata: ["segment": "\(path)", "errno": "\(code)", "trades": "\(batch.count)"])
+        return false
     } catch {
         logger.error("trades dropped", metadata: ["reason": "\(error)", "trades": "\(batch.count)"])
     }
     stats.tradesDropped.add(batch.count)
+    return true
 }
 
 /// Retry timing of batch writes (SPEC §5.3: `MAX_RETRIES` 3, from

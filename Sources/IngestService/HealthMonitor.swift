@@ -73,6 +73,8 @@ public final class HealthMonitor: Sendable {
         var lastDropAt: ContinuousClock.Instant?
         var lastSlowConsumer = 0
         var lastSlowConsumerAt: ContinuousClock.Instant?
+        var lastSpoolFaults = 0
+        var lastSpoolFaultAt: ContinuousClock.Instant?
         var cpuPercent = 0.0
         var lastBreaker = "closed"
     }
@@ -210,8 +212,12 @@ public final class HealthMonitor: Sendable {
         let silentSeconds = Double(FeedSession.nowMicros() - silentFrom) / 1e6
         let dropped = stats.tradesDropped.load(ordering: .relaxed)
         let slow = stats.slowConsumerWarnings.load(ordering: .relaxed)
+        let spoolState = spool?.snapshot
+        let spoolFaults = spoolState.map { $0.writeFailures + $0.syncFailures + $0.quarantinedSegments + $0.vanishedSegments } ?? 0
         let sample = SystemSample.read()
         return trackers.withLock { trackers in
+            if spoolFaults > trackers.lastSpoolFaults { trackers.lastSpoolFaultAt = now }
+            trackers.lastSpoolFaults = spoolFaults
             if dropped > trackers.lastDropped { trackers.lastDropAt = now }
             trackers.lastDropped = dropped
             if slow > trackers.lastSlowConsumer { trackers.lastSlowConsumerAt = now }
@@ -236,6 +242,10 @@ public final class HealthMonitor: Sendable {
                  ["message": errorsNow[.authentication]?.lastMessage ?? ""]),
                 ("trades_dropped", recent(trackers.lastDropAt), ["dropped_total": "\(dropped)"]),
                 ("feed_slow_consumer", recent(trackers.lastSlowConsumerAt), ["warnings_total": "\(slow)"]),
+                // A failed spool write or sync, or a segment that could not be read back (quarantined or vanished).
+                ("spool_failing", recent(trackers.lastSpoolFaultAt),
+                 ["write_failures": "\(spoolState?.writeFailures ?? 0)", "sync_failures": "\(spoolState?.syncFailures ?? 0)",
+                  "quarantined_segments": "\(spoolState?.quarantinedSegments ?? 0)", "vanished_segments": "\(spoolState?.vanishedSegments ?? 0)"]),
             ]
             return conditions.compactMap { name, active, values in
                 trackers.alerts.update(name, isActive: active, values: values, now: now)
@@ -292,7 +302,9 @@ public final class HealthMonitor: Sendable {
                 lastFlushMs: databaseState.lastBatchSeconds.map { $0 * 1000 }),
             spool: .init(
                 enabled: spool != nil, bytes: spoolState?.bytes ?? 0, records: spoolState?.records ?? 0, segments: spoolState?.segments ?? 0,
-                oldest: spoolState?.oldestSegmentTime.map { iso(Int64($0 * 1e6)) }, corruptRecords: spoolState?.corruptRecords ?? 0),
+                oldest: spoolState?.oldestSegmentTime.map { iso(Int64($0 * 1e6)) }, corruptRecords: spoolState?.corruptRecords ?? 0,
+                writeFailures: spoolState?.writeFailures ?? 0, syncFailures: spoolState?.syncFailures ?? 0,
+                quarantinedSegments: spoolState?.quarantinedSegments ?? 0, vanishedSegments: spoolState?.vanishedSegments ?? 0),
             pending: pendingLosses,
             database: .init(
                 flavor: databaseState.flavor,

@@ -68,6 +68,14 @@ public struct HealthReport: Sendable, Codable, Equatable {
         public var segments: Int
         public var oldest: String?
         public var corruptRecords: Int
+        /// Appends that failed (ENOSPC, EIO): the record was cut back, its batch kept in memory.
+        public var writeFailures: Int
+        /// Group-commit fdatasyncs that failed.
+        public var syncFailures: Int
+        /// Segments that could not be read back after repeated tries, renamed `quarantine-…`.
+        public var quarantinedSegments: Int
+        /// Segments that disappeared from the directory before they were replayed.
+        public var vanishedSegments: Int
     }
 
     /// Rows for the side tables that waited in memory and were lost: the

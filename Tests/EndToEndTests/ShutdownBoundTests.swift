@@ -164,4 +164,48 @@ struct ShutdownBoundTests {
         #expect(letters == [[String(refused.count)]])
         #expect(try DatabaseFaultTests.segments(in: spoolDirectory).isEmpty)
     }
+
+    @Test("a spool segment that cannot be read is quarantined after its tries and the segments after it are replayed")
+    func unreadableSegmentQuarantined() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        let spoolDirectory = directory.appendingPathComponent("spool-quarantine").path
+        let trades = (0..<40).map { index in
+            OptionTrade(
+                symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 7, price: 12.5, size: 20, conditions: [209],
+                timestampMs: 1_764_772_200_000 + Int64(index), sequence: Int64(index), receivedAtMicros: 1_764_772_300_000_000)
+        }
+        do {
+            // Two segments of 1 KiB each at least: the first is then replaced by something unreadable.
+            let spool = try Spool(configuration: .init(directory: spoolDirectory, segmentBytes: 1024))
+            #expect(try spool.append(trades[0..<20]))
+            #expect(try spool.append(trades[20..<40]))
+            try spool.close()
+        }
+        let segments = try DatabaseFaultTests.segments(in: spoolDirectory)
+        try #require(segments.count == 2)
+        let first = spoolDirectory + "/" + segments[0]
+        try FileManager.default.removeItem(atPath: first)
+        try FileManager.default.createDirectory(atPath: first, withIntermediateDirectories: false)
+
+        let silent = try SilentListener()
+        let log = directory.appendingPathComponent("quarantine.log").path
+        var environment = ingesterEnvironment(
+            port: silent.port, database: database, logFile: log,
+            DatabaseFaultTests.fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 })
+        environment["SPOOL_DIR"] = spoolDirectory
+        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        _ = try await waitFor(timeout: .seconds(30), what: "the second segment replayed") {
+            logLines(log, message: "spool segment replayed").isEmpty ? nil : true
+        }
+        ingester.signal(SIGTERM)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(logLines(log, message: "spool segment unreadable; trying again").count >= 1)
+        #expect(logLines(log, message: "spool segment quarantined: it could not be read; the trades in it that were not yet written are in the file").count == 1)
+        let stored = try database.connect().query("SELECT seq FROM options_trades ORDER BY seq").compactMap { $0[0].flatMap { Int($0) } }
+        #expect(stored == Array(20..<40))
+        let left = try FileManager.default.contentsOfDirectory(atPath: spoolDirectory)
+        #expect(left.contains("quarantine-" + segments[0]))
+        #expect(try DatabaseFaultTests.segments(in: spoolDirectory).filter { !$0.hasPrefix("quarantine-") }.isEmpty)
+    }
 }
