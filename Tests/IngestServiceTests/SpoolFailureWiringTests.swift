@@ -10,14 +10,6 @@ import Testing
 /// What the flusher and the intake do when the spool's disk refuses a write.
 @Suite("Spool failures on the way in")
 struct SpoolFailureWiringTests {
-    static func trades(_ count: Int) -> [OptionTrade] {
-        (0..<count).map { index in
-            OptionTrade(
-                symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 4, price: 6.5, size: 20, conditions: [],
-                timestampMs: 1_764_772_200_000 + Int64(index), sequence: Int64(index), receivedAtMicros: 1_764_772_300_000_000)
-        }
-    }
-
     final class DiskFull: Sendable {
         let on = Atomic<Bool>(true)
     }
@@ -41,7 +33,7 @@ struct SpoolFailureWiringTests {
         let spool = try Self.spool(full: full, directory: directory)
         let stats = IngestStats()
         let logs = CapturedLogs()
-        let batch = Self.trades(50)
+        let batch = TradeIntakeTests.trades(50)
         #expect(!spoolOrDrop(batch, spool: spool, stats: stats, logger: logs.logger("buffer"), keepOnWriteFailure: true))
         #expect(stats.tradesDropped.load(ordering: .relaxed) == 0)
         #expect(spool.snapshot.writeFailures == 1)
@@ -59,7 +51,7 @@ struct SpoolFailureWiringTests {
         let full = DiskFull()
         let spool = try Self.spool(full: full, directory: directory)
         let stats = IngestStats()
-        #expect(spoolOrDrop(Self.trades(7), spool: spool, stats: stats, logger: CapturedLogs().logger("buffer")))
+        #expect(spoolOrDrop(TradeIntakeTests.trades(7), spool: spool, stats: stats, logger: CapturedLogs().logger("buffer")))
         #expect(stats.tradesDropped.load(ordering: .relaxed) == 7)
         try spool.close()
     }

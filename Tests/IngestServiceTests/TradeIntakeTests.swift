@@ -15,13 +15,19 @@ struct TradeIntakeTests {
         }
     }
 
-    @Test("no spool, buffer full, the reader is stopped mid-frame: the trades it could not hand over are counted as dropped")
-    func stoppedMidFrameCountsTheRest() async throws {
-        let buffer = TradeBuffer(capacity: 10, flushThreshold: 100)
+    /// An intake into a small buffer, with no spool (`SPOOL_MAX_BYTES=0`).
+    static func intakeWithoutSpool(capacity: Int) -> (TradeBuffer, IngestStats, TradeIntake) {
+        let buffer = TradeBuffer(capacity: capacity, flushThreshold: 100)
         let stats = IngestStats()
         let intake = TradeIntake(
             buffer: buffer, stats: stats, gaps: GapLedger(startsOpen: false), deadLetters: DeadLetterQueue(), spool: nil,
             notionalThreshold: 0, logger: CapturedLogs().logger("websocket"))
+        return (buffer, stats, intake)
+    }
+
+    @Test("no spool, buffer full, the reader is stopped mid-frame: the trades it could not hand over are counted as dropped")
+    func stoppedMidFrameCountsTheRest() async throws {
+        let (buffer, stats, intake) = Self.intakeWithoutSpool(capacity: 10)
         var frame = DecodedFrame()
         frame.trades = Self.trades(25)
         let reader = Task { try await intake.take(frame, receivedAtMicros: 1) }
@@ -36,11 +42,7 @@ struct TradeIntakeTests {
 
     @Test("no spool, buffer full: the reader waits for room and hands every trade over once the flusher takes some")
     func waitsForRoom() async throws {
-        let buffer = TradeBuffer(capacity: 10, flushThreshold: 100)
-        let stats = IngestStats()
-        let intake = TradeIntake(
-            buffer: buffer, stats: stats, gaps: GapLedger(startsOpen: false), deadLetters: DeadLetterQueue(), spool: nil,
-            notionalThreshold: 0, logger: CapturedLogs().logger("websocket"))
+        let (buffer, stats, intake) = Self.intakeWithoutSpool(capacity: 10)
         var frame = DecodedFrame()
         frame.trades = Self.trades(25)
         let reader = Task { try await intake.take(frame, receivedAtMicros: 1) }
