@@ -9,8 +9,9 @@ extension DatabaseError {
     static let notTheRowsClasses: Set<Substring> = ["08", "25", "28", "3D", "3F", "40", "53", "55", "57", "58", "F0", "XX"]
 
     /// Single SQLSTATEs that say the schema or the grants are wrong, not a row:
-    /// no such table, column or function; permission denied.
-    static let notTheRowsStates: Set<String> = ["42501", "42P01", "42703", "42883", "42704"]
+    /// permission denied, no such function or object. (No such table or
+    /// column is `Kind.schema` already.)
+    static let notTheRowsStates: Set<String> = ["42501", "42883", "42704"]
 
     /// Whether a batch error other than a data or constraint error may have
     /// been caused by the rows themselves: a trigger's `RAISE` (P0001), an index

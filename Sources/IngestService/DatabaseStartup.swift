@@ -79,6 +79,13 @@ public enum DatabaseStartup {
         }
     }
 
+    /// A schema the writer cannot trust: one line on stderr, a critical log line, exit 64.
+    static func refuse(schemaProblem problem: String, logger: Logger) -> ExitStatus {
+        FileHandle.standardError.write(Data("error: database schema: \(problem)\n".utf8))
+        logger.critical("the database schema is not what the writer needs", metadata: ["problem": "\(problem)"])
+        return .badConfiguration
+    }
+
     private static func attempts(_ configuration: IngestConfiguration, policy: Policy, logger: Logger) async -> Outcome {
         var attempt = 0
         while !Task.isCancelled {
@@ -90,10 +97,8 @@ public enum DatabaseStartup {
                 if attempt > 1 { logger.notice("the database answers", metadata: ["attempts": "\(attempt)"]) }
                 logger.info("migrations up to date", metadata: ["applied_now": "\(applied.count)", "flavor": "\(flavor.rawValue)"])
                 if flavor == .postgres, let problem = try SchemaCheck.problems(conninfo: configuration.databaseURL).first {
-                    // Not a reason to wait: the schema is a configuration the operator must fix (exit 64, one line).
-                    FileHandle.standardError.write(Data("error: database schema: \(problem)\n".utf8))
-                    logger.critical("the database schema is not what the writer needs", metadata: ["problem": "\(problem)"])
-                    return .exit(.badConfiguration)
+                    // Not a reason to wait: the schema is a configuration the operator must fix.
+                    return .exit(refuse(schemaProblem: problem, logger: logger))
                 }
                 return .ready(flavor)
             } catch {

@@ -134,13 +134,13 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 case .flush(let maximumItems):
                     let batch = buffer.take(upTo: maximumItems)
                     let token = inFlight.add(batch)
-                    if await !write(batch, breaker: &breaker) {
-                        buffer.putBack(batch)
-                        inFlight.remove(token)
+                    let written = await write(batch, breaker: &breaker)
+                    // Back in the buffer before it leaves the in-flight list: never in neither.
+                    if !written { buffer.putBack(batch) }
+                    inFlight.remove(token)
+                    if !written {
                         logger.warning("batch handed back to the buffer", metadata: ["trades": "\(batch.count)", "waiting": "\(buffer.count)"])
                         if breaker.reopensAt() == nil { await pause(for: retry.delay(forRetry: retry.maxRetries)) }
-                    } else {
-                        inFlight.remove(token)
                     }
                     policy.flushFinished(now: clock.now)
                 case .wait:
@@ -581,5 +581,4 @@ public final class BatchesInFlight: Sendable {
         }
     }
 
-    public var count: Int { state.withLock { $0.batches.values.reduce(0) { $0 + $1.count } } }
 }

@@ -62,7 +62,7 @@ public final class GapLedger: Sendable {
         }
     }
 
-    /// This instance stopped leading (issue 11): its feed stopped, and the
+    /// This instance stopped leading: its feed stopped, and the
     /// gap is the next leader's to record. Drops every waiting event but
     /// gaps that opened and closed while it led (a finished period, which
     /// touches no other row); until `leadershipAcquired` it records nothing.
@@ -82,7 +82,7 @@ public final class GapLedger: Sendable {
         }
     }
 
-    /// This instance became the leader (issue 11). `gapStart`: when the
+    /// This instance became the leader. `gapStart`: when the
     /// table's newest trade was received, if no gap row is open; the period
     /// since then becomes a gap with `reason` ("failover"). `openGapIDs`: the
     /// rows open when it got the lock (a graceful handover's `shutdown` gap),

@@ -87,9 +87,7 @@ public enum IngestApp {
             if flavor == .postgres {
                 do {
                     if let problem = try SchemaCheck.problems(conninfo: configuration.databaseURL).first {
-                        FileHandle.standardError.write(Data("error: database schema: \(problem)\n".utf8))
-                        logger.critical("the database schema is not what the writer needs", metadata: ["problem": "\(problem)"])
-                        return .badConfiguration
+                        return DatabaseStartup.refuse(schemaProblem: problem, logger: Logger(label: "database"))
                     }
                 } catch {
                     logger.warning("the schema could not be checked at start (the database does not answer yet)", metadata: ["error": "\(error)"])

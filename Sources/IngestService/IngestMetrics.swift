@@ -35,6 +35,11 @@ public final class IngestMetrics: Sendable {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     }
 
+    /// One counter per value of `label`, all with the same name and help.
+    static func byLabel(_ name: String, _ help: String, _ label: String, _ values: [(String, Int)]) -> [(String, String, [(String, String)], Int)] {
+        values.map { (name, help, [(label, $0.0)], $0.1) }
+    }
+
     /// The exposition text for `report` (plus the status server's own client counts).
     public func exposition(for report: HealthReport, sseClients: Int, sseDropped: Int) -> String {
         let totals: [(String, String, [(String, String)], Int)] = [
@@ -49,23 +54,17 @@ public final class IngestMetrics: Sendable {
             ("ingest_db_retries_total", "Batch write retries.", [], report.database.retries),
             ("ingest_dead_letters_total", "Rows stored in dead_letters.", [], report.database.deadLetters),
             ("ingest_frames_total", "WebSocket frames received.", [], report.feed.messages),
-            ("ingest_spool_faults_total", "Spool writes and syncs that failed, and segments that could not be read back.", [("kind", "write")],
-             report.spool.writeFailures),
-            ("ingest_spool_faults_total", "Spool writes and syncs that failed, and segments that could not be read back.", [("kind", "sync")],
-             report.spool.syncFailures),
-            ("ingest_spool_faults_total", "Spool writes and syncs that failed, and segments that could not be read back.", [("kind", "quarantined")],
-             report.spool.quarantinedSegments),
-            ("ingest_spool_faults_total", "Spool writes and syncs that failed, and segments that could not be read back.", [("kind", "vanished")],
-             report.spool.vanishedSegments),
-            ("ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", [("queue", "feed_gaps")],
-             report.pending.gapChangesDropped),
-            ("ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", [("queue", "dead_letters")],
-             report.pending.deadLettersDropped),
-            ("ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", [("queue", "health_events")],
-             report.pending.healthEventsDropped),
             ("ingest_reconnects_total", "Feed connections lost and retried.", [], report.feed.reconnects),
             ("ingest_status_sse_clients_dropped_total", "/events clients dropped for not keeping up.", [], sseDropped),
-        ] + report.errors.keys.sorted().map { key in
+        ] + Self.byLabel(
+            "ingest_spool_faults_total", "Spool writes and syncs that failed, and segments that could not be read back.", "kind",
+            [("write", report.spool.writeFailures), ("sync", report.spool.syncFailures),
+             ("quarantined", report.spool.quarantinedSegments), ("vanished", report.spool.vanishedSegments)]
+        ) + Self.byLabel(
+            "ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", "queue",
+            [("feed_gaps", report.pending.gapChangesDropped), ("dead_letters", report.pending.deadLettersDropped),
+             ("health_events", report.pending.healthEventsDropped)]
+        ) + report.errors.keys.sorted().map { key in
             ("ingest_errors_total", "Errors by class.", [("class", key)], report.errors[key]?.count ?? 0)
         }
         lastTotals.withLock { last in

@@ -251,7 +251,7 @@ struct EventFields {
         }
     }
 
-    /// Validates the fields of a `T` event (SPEC §4: symbol, price, size, timestamp),
+    /// Validates the fields of a `T` event (symbol, price, size, timestamp; README "Guarantees"),
     /// and refuses implausible sizes: an underlying or a condition list longer
     /// than a real trade has (`OptionSymbol.maximumUnderlyingLength`,
     /// `OptionTrade.maximumConditions`).
