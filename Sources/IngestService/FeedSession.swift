@@ -494,9 +494,5 @@ public struct FeedSession: Sendable {
         logger.warning("bad frame skipped", metadata: metadata)
     }
 
-    static func nowMicros() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000)
-    }
+    static func nowMicros() -> Int64 { WallClock.system.nowMicros() }
 }

@@ -163,7 +163,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     private func spoolTheRest() {
         let waiting = buffer.count
         // The side tables' rows have no spool: what is still queued is lost, and counted.
-        let (gapChanges, letters, health) = (gaps.drain().count, deadLetters.drain().count, healthEvents.drain().count)
+        let (gapChanges, letters, health) = (gaps.drain().events.count, deadLetters.drain().count, healthEvents.drain().count)
         stats.gapChangesLostAtShutdown.add(gapChanges)
         stats.deadLettersLostAtShutdown.add(letters)
         stats.healthEventsLostAtShutdown.add(health)
@@ -284,12 +284,17 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Writes waiting `feed_gaps` changes and dead letters; on failure they stay queued.
     private func writeSideTables(_ breaker: inout CircuitBreaker<C.Instant>) async {
-        let events = gaps.drain()
-        if !events.isEmpty {
+        let changes = gaps.drain()
+        if !changes.events.isEmpty {
             do {
-                try await writer.recordGaps(events)
+                try await writer.recordGaps(changes)
+            } catch let error as GapFenceError {
+                // Another instance leads: not a database fault. The leader service notices within the
+                // lease and drops these (`GapLedger.leadershipLost`); until then they wait.
+                gaps.putBack(changes.events)
+                logger.warning("gap changes refused: another instance leads now", metadata: ["error": "\(error)"])
             } catch {
-                gaps.putBack(events)
+                gaps.putBack(changes.events)
                 recordFailure(&breaker, error)
                 return
             }
