@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 /// Applies the numbered SQL files of `migrations/` once each, in order,
-/// recording them in `schema_migrations` (SPEC §2 `migrate`).
+/// recording them in `schema_migrations` (docs/design.md §2.1 `migrate`).
 public struct Migrator: Sendable {
     public let directory: String
 

@@ -1,7 +1,7 @@
 import IngestPipeline
 import Synchronization
 
-/// Errors by class for the health report (SPEC §5.4 `errors`: network,
+/// Errors by class for the health report (docs/design.md §5.4 `errors`: network,
 /// rate_limit, authentication, data, database — count, per-minute rate over
 /// the last minute, last time and last message). Messages are masked before
 /// they are kept: no secret reaches a report.

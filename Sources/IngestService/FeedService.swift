@@ -2,7 +2,7 @@ import IngestPipeline
 import Logging
 import ServiceLifecycle
 
-/// Keeps the feed connected (SPEC §5.1): runs one session at a time and
+/// Keeps the feed connected (docs/design.md §5.1): runs one session at a time and
 /// lets the `FeedConnectionMachine` decide what follows each end: back off
 /// (1 s ×2 up to 30 s, jittered; at the cap when another client took over;
 /// the connect breaker's 60 s after 3 failed attempts), or give up (attempt
@@ -32,7 +32,7 @@ public struct FeedService: Service {
     /// Streams until cancelled, graceful shutdown, or a fatal end (thrown).
     /// - Parameter stopGapReason: asked when it stops: the reason of the
     ///   `feed_gaps` row to open, or `nil` for none (a leader that lost its lock
-    ///   leaves the gap to the next leader, issue 11).
+    ///   leaves the gap to the next leader, docs/design.md §5.5).
     public func run(stopGapReason: @Sendable () -> String?) async throws {
         var action = monitor.withMachine { $0.start(now: .now) }
         defer {
@@ -63,7 +63,7 @@ public struct FeedService: Service {
                 case .rejected(let reason): errors.record(.authentication, message: reason)
                 }
                 if case .rejected(let reason) = outcome.failure {
-                    // An authentication error alerts at once (SPEC §5.4): the process is about to exit 77.
+                    // An authentication error alerts at once (docs/design.md §5.4): the process is about to exit 77.
                     logger.critical("ALERT", metadata: ["alert": "authentication_error", "state": "open", "message": "\(errors.mask(reason))"])
                     logger.critical("the feed rejected the API key; not retrying", metadata: ["status": "\(reason)"])
                     throw FeedError.authenticationRejected(reason)

@@ -10,9 +10,9 @@ import WSClient
 
 /// Why the feed service stopped for good.
 public enum FeedError: Error, Sendable, CustomStringConvertible {
-    /// The feed rejected the key (`auth_failed`, `auth_timeout`): exit 77, no retry (SPEC §5.1).
+    /// The feed rejected the key (`auth_failed`, `auth_timeout`): exit 77, no retry (docs/design.md §5.1).
     case authenticationRejected(String)
-    /// `WS_MAX_RECONNECT_ATTEMPTS` consecutive attempts failed: exit 75 (SPEC §2).
+    /// `WS_MAX_RECONNECT_ATTEMPTS` consecutive attempts failed: exit 75 (docs/design.md §2.2).
     case gaveUp(String)
 
     public var description: String {
@@ -31,7 +31,7 @@ public final class TradeIntake: Sendable {
     public let deadLetters: DeadLetterQueue
     /// Where trades go when the buffer is full; `nil`: the reader waits instead.
     public let spool: Spool?
-    /// SPEC §3 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
+    /// docs/design.md §4.2 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
     /// Per-symbol staleness and error classes of the health report; `nil` in tools that have none.
     public let health: HealthMonitor?
@@ -157,7 +157,7 @@ public final class FeedMonitor: Sendable {
     }
 }
 
-/// The settings of a feed session (SPEC §5.1).
+/// The settings of a feed session (docs/design.md §5.1).
 public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
     /// What any log or error shows of it: never the API key, never the URL's query or user info.
     public var description: String { "FeedSessionConfiguration(url: \(maskedURL), subscriptions: \(subscriptions), apiKey: ***)" }
@@ -193,7 +193,7 @@ public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
 
 /// One connection to the feed: connect, wait for `connected`, authenticate,
 /// subscribe, then stream frames into the intake until the socket ends or a
-/// step takes too long (SPEC §5.1 wire protocol). Each attempt owns its event
+/// step takes too long (docs/design.md §5.1 wire protocol). Each attempt owns its event
 /// loop, so a hung TCP connect or upgrade is ended by shutting that loop down.
 public struct FeedSession: Sendable {
     public typealias Failure = FeedMonitor.Machine.Failure

@@ -7,7 +7,7 @@ import Synchronization
 
 /// Everything the health report is made of, read without stopping the hot
 /// path: counters are atomics, the other parts are copied out under short
-/// locks and no lock is held across I/O (SPEC §5.4). It also keeps the alert
+/// locks and no lock is held across I/O (docs/design.md §5.4). It also keeps the alert
 /// book and the per-symbol staleness tracker, which `tick` advances.
 public final class HealthMonitor: Sendable {
     public struct Configuration: Sendable {
@@ -33,17 +33,17 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    /// When each alert of SPEC §5.4 opens.
+    /// When each alert of docs/design.md §5.4 opens.
     public struct AlertThresholds: Sendable, Equatable {
-        /// `feed_disconnected`: not streaming this long (SPEC: 2 min). `ALERT_FEED_DOWN_MS`.
+        /// `feed_disconnected`: not streaming this long (docs/design.md §5.4: 2 min). `ALERT_FEED_DOWN_MS`.
         public var feedDownAfter: Duration = .seconds(120)
-        /// `buffer_high`: more trades waiting than this (SPEC: 1000). `ALERT_BUFFER_ITEMS`.
+        /// `buffer_high`: more trades waiting than this (docs/design.md §5.4: 1000). `ALERT_BUFFER_ITEMS`.
         public var bufferItems: Int = 1000
-        /// `rss_high`: resident memory above this (SPEC: 500 MB). `ALERT_RSS_MB`.
+        /// `rss_high`: resident memory above this (docs/design.md §5.4: 500 MB). `ALERT_RSS_MB`.
         public var rssBytes: Int = 500 << 20
-        /// `error_rate_high`: more errors than this in the last minute (SPEC: 10/min). `ALERT_ERRORS_PER_MINUTE`.
+        /// `error_rate_high`: more errors than this in the last minute (docs/design.md §5.4: 10/min). `ALERT_ERRORS_PER_MINUTE`.
         public var errorsPerMinute: Int = 10
-        /// `no_messages`: no frame at all this long (SPEC: 5 min). `ALERT_NO_MESSAGES_MS`.
+        /// `no_messages`: no frame at all this long (docs/design.md §5.4: 5 min). `ALERT_NO_MESSAGES_MS`.
         public var noMessagesAfter: Duration = .seconds(300)
         /// How long `trades_dropped` and `feed_slow_consumer` stay open after the last occurrence.
         public var recentWindow: Duration = .seconds(60)
@@ -61,7 +61,7 @@ public final class HealthMonitor: Sendable {
     let healthEvents: HealthEventQueue
     /// `state` events for the status server's `/events` clients.
     public let events = EventHub()
-    /// `single`, or the instance's place in an active/standby pair (issue 11).
+    /// `single`, or the instance's place in an active/standby pair (docs/design.md §5.5).
     public let role: InstanceRole
     let started = ContinuousClock.now
     let startedMicros = FeedSession.nowMicros()
@@ -195,7 +195,7 @@ public final class HealthMonitor: Sendable {
             .joined(separator: ",") + "}"
     }
 
-    /// The alert conditions of SPEC §5.4, fed to the alert book.
+    /// The alert conditions of docs/design.md §5.4, fed to the alert book.
     private func alertEvents(now: ContinuousClock.Instant) -> [AlertBook<ContinuousClock.Instant>.Event] {
         let thresholds = configuration.alerts
         let (machine, since) = feed.snapshot
@@ -253,7 +253,7 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    /// The report as of `now` (SPEC §5.4).
+    /// The report as of `now` (docs/design.md §5.4).
     public func report(now: ContinuousClock.Instant = .now, date: Date = Date()) -> HealthReport {
         let nowMicros = FeedSession.nowMicros()
         func iso(_ micros: Int64) -> String { QuestDBDialect.isoTimestamp(micros: micros) }

@@ -7,13 +7,13 @@ import UnixSignals
 
 /// The parts the live service and `replay` build alike: one writer, one spool,
 /// one flusher, one second-SIGINT rule, so that a replay really runs the same
-/// pipeline as the feed (issue 10).
+/// pipeline as the feed (docs/design.md §5.6).
 extension IngestApp {
     /// Allocations from `mmapThreshold` up get pages of their own from the
     /// kernel, returned when freed. glibc's default threshold rises with every
     /// large block freed (up to 32 MiB), after which batches, COPY buffers and
     /// spool reads of a few hundred KiB come from the heaps of several threads
-    /// and leave holes there: ~3 MB of RSS at `--rate 0` (issue 8). A few page
+    /// and leave holes there: ~3 MB of RSS at `--rate 0` (docs/performance.md). A few page
     /// faults per batch cost nothing next to writing it.
     static let mmapThreshold: Int32 = 256 << 10
 

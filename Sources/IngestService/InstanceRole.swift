@@ -1,6 +1,6 @@
 import Synchronization
 
-/// What this instance is doing in an active/standby pair (issue 11), for the
+/// What this instance is doing in an active/standby pair (docs/design.md §5.5), for the
 /// health report (`role`), the status rules and the logs. Written by the
 /// `LeaderService`, read by the health monitor; a short lock, no I/O under it.
 public final class InstanceRole: Sendable {
