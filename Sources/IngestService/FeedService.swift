@@ -37,7 +37,7 @@ public struct FeedService: Service {
         var action = monitor.withMachine { $0.start(now: .now) }
         defer {
             monitor.withMachine { $0.stop() }
-            if let reason = stopGapReason() { gaps.open(atMicros: FeedSession.nowMicros(), reason: reason) }
+            if let reason = stopGapReason() { gaps.open(atMicros: session.wallClock.nowMicros(), reason: reason) }
             logger.info("feed reader stopped")
         }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -50,7 +50,7 @@ public struct FeedService: Service {
                 let outcome = await cancelWhenGracefulShutdown { await session.runAttempt() }
                 guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
                 if outcome.wasStreaming {
-                    gaps.open(atMicros: FeedSession.nowMicros(), reason: outcome.failure.reason)
+                    gaps.open(atMicros: session.wallClock.nowMicros(), reason: outcome.failure.reason)
                 }
                 stats.reconnects.add(1)
                 action = monitor.withMachine { $0.failed(outcome.failure, now: .now, random: Double.random(in: 0..<1)) }

@@ -120,11 +120,14 @@ public final class FeedMonitor: Sendable {
     }
 
     private let guarded: Mutex<State>
+    private let wallClock: WallClock
     /// Changes kept while nobody drains them (the database is down for long): the oldest go first.
     static let maxPendingChanges = 1000
 
-    public init(configuration: Machine.Configuration) {
+    /// - Parameter wallClock: stamps each change (`websocket_health_logs`).
+    public init(configuration: Machine.Configuration, wallClock: WallClock = .system) {
         self.guarded = Mutex(State(machine: Machine(configuration: configuration)))
+        self.wallClock = wallClock
     }
 
     public func withMachine<T>(_ body: (inout Machine) -> T) -> T {
@@ -136,7 +139,7 @@ public final class FeedMonitor: Sendable {
                 state.since = .now
                 var detail: String?
                 if case .failed(let reason) = after { detail = reason }
-                state.changes.append(Change(from: before.name, to: after.name, atMicros: FeedSession.nowMicros(), detail: detail))
+                state.changes.append(Change(from: before.name, to: after.name, atMicros: wallClock.nowMicros(), detail: detail))
                 if state.changes.count > Self.maxPendingChanges { state.changes.removeFirst() }
             }
             return result
@@ -204,11 +207,14 @@ public struct FeedSession: Sendable {
     let recorder: FrameRecorder?
     let logger: Logger
     let badFrameLog = LogThrottle<BadFrameKind>()
+    /// Stamps each frame's receive time (`received_at`) and the gaps the feed service opens.
+    public let wallClock: WallClock
 
     public init(
         configuration: FeedSessionConfiguration, intake: TradeIntake, monitor: FeedMonitor, recorder: FrameRecorder? = nil,
-        logger: Logger
+        wallClock: WallClock = .system, logger: Logger
     ) {
+        self.wallClock = wallClock
         self.configuration = configuration
         self.intake = intake
         self.monitor = monitor
@@ -394,7 +400,7 @@ public struct FeedSession: Sendable {
             attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
             intake.stats.frames.add(1)
             // One wall-clock read per frame: the health report's last message time and the trades' `received_at`.
-            let receivedAt = Self.nowMicros()
+            let receivedAt = wallClock.nowMicros()
             intake.stats.lastMessageAtMicros.store(receivedAt, ordering: .relaxed)
             if tooLarge {
                 badFrame(.oversized, ["limit_bytes": "\(configuration.maxFrameBytes)"])
@@ -494,5 +500,4 @@ public struct FeedSession: Sendable {
         logger.warning("bad frame skipped", metadata: metadata)
     }
 
-    static func nowMicros() -> Int64 { WallClock.system.nowMicros() }
 }

@@ -451,7 +451,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Counts and logs a committed batch.
     private func recordCommitted(_ batch: [OptionTrade], _ result: BatchResult, duration: Duration) {
-        let now = FeedSession.nowMicros()
+        let now = WallClock.system.nowMicros()
         monitor.batchWritten(trades: result.trades, duration: duration, atMicros: now)
         monitor.committed(batch, atMicros: now)
         if !result.deadLetters.isEmpty {
@@ -483,7 +483,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func recordFailure(_ breaker: inout CircuitBreaker<C.Instant>, _ error: any Error) {
-        monitor.failed(error, masked: errors.mask, atMicros: FeedSession.nowMicros())
+        monitor.failed(error, masked: errors.mask, atMicros: WallClock.system.nowMicros())
         let databaseError = error as? DatabaseError
         errors.record(
             databaseError?.kind == .auth ? .authentication : .database, count: 1,

@@ -3,6 +3,7 @@ import Foundation
 import IngestDatabase
 import IngestPipeline
 import Logging
+import OptionsFeed
 import UnixSignals
 
 /// The parts the live service and `replay` build alike: one writer, one spool,
@@ -32,10 +33,10 @@ extension IngestApp {
     }
 
     /// The pooled writer for `flavor`, as configured.
-    static func makeWriter(_ configuration: IngestConfiguration, flavor: DatabaseFlavor) -> PostgresTradeWriter {
+    static func makeWriter(_ configuration: IngestConfiguration, flavor: DatabaseFlavor, wallClock: WallClock) -> PostgresTradeWriter {
         PostgresTradeWriter(
             conninfo: configuration.databaseURL, flavor: flavor, mode: configuration.writeMode, poolSize: configuration.dbPoolSize,
-            maintenance: configuration.poolMaintenance, logger: Logger(label: "database"))
+            maintenance: configuration.poolMaintenance, wallClock: wallClock, logger: Logger(label: "database"))
     }
 
     /// Opens `SPOOL_DIR` (`nil` spool when `SPOOL_MAX_BYTES=0`); `nil` result: it cannot be used (logged).

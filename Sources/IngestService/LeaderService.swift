@@ -84,7 +84,7 @@ public struct LeaderService: Service {
                             gap = try await lock.gapBeforeLeading()
                         } catch {
                             logger.warning("the gap before this leader could not be measured; it starts now", metadata: ["error": "\(error)"])
-                            gap = .init(start: .local(FeedSession.nowMicros()), openGapIDs: [])
+                            gap = .init(start: .local(feed.session.wallClock.nowMicros()), openGapIDs: [])
                         }
                         gaps.leadershipAcquired(
                             gapStart: gap.start, openGapIDs: gap.openGapIDs, reason: firstAttempt ? "restart" : "failover", fence: term)
