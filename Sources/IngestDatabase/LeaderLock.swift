@@ -1,9 +1,9 @@
 import Logging
 import NIOPosix
 
-/// The leader lock of an active/standby pair (issue 11): a session-level
+/// The leader lock of an active/standby pair (docs/design.md §5.5): a session-level
 /// PostgreSQL advisory lock held on a connection of its own, on a thread of
-/// its own (libpq blocks, STYLE §4).
+/// its own (libpq blocks, docs/design.md §1.4).
 ///
 /// **Key.** The two-integer form `pg_try_advisory_lock(hashtext('ingest-options:ha'),
 /// hashtext(HA_GROUP))`, computed by the server, so every instance of a group

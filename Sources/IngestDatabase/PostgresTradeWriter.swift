@@ -20,7 +20,7 @@ public struct BatchResult: Sendable, Equatable {
     }
 }
 
-/// How batches reach `options_trades` (SPEC §5.3).
+/// How batches reach `options_trades` (docs/design.md §5.3).
 public enum WriteMode: String, Sendable, CaseIterable {
     /// `COPY … (FORMAT binary)` into a staging table, then `INSERT … SELECT … ON CONFLICT DO NOTHING`.
     case copy
@@ -28,16 +28,16 @@ public enum WriteMode: String, Sendable, CaseIterable {
     case insert
 }
 
-/// Writes batches of trades to PostgreSQL (SPEC §5.3): `COPY … FROM STDIN
+/// Writes batches of trades to PostgreSQL (docs/design.md §5.3): `COPY … FROM STDIN
 /// (FORMAT binary)` into a temporary staging table, then `INSERT … SELECT …
 /// ON CONFLICT DO NOTHING` into `options_trades`, one transaction per batch,
 /// so a trade written twice is stored once. `WriteMode.insert` uses bound
 /// multi-row INSERTs instead. A data or constraint error splits the batch
 /// until the refused rows are isolated: they go to `dead_letters`, the rest
-/// is committed (SPEC §5.3).
+/// is committed (docs/design.md §5.3).
 ///
 /// libpq blocks: each pooled connection lives on its own thread and is only
-/// touched there (STYLE §4). The pool (SPEC §5.3, `DB_POOL_SIZE`, default 2)
+/// touched there (docs/design.md §1.4). The pool (docs/design.md §5.3, `DB_POOL_SIZE`, default 2)
 /// hands out the lowest idle connection; idle ones get a health query every
 /// 60 s and a broken one is replaced on its next use; idle ones beyond the
 /// first are closed after 30 min (`PoolMaintenance`).
@@ -63,9 +63,9 @@ public final class PostgresTradeWriter: Sendable {
     /// The connection and the reusable encode buffer, owned by the slot's thread.
     private final class Session: @unchecked Sendable {
         let conninfo: String
-        /// Ordinary statements (probe, gaps, dead letters, health rows): SPEC §5.3, 30 s.
+        /// Ordinary statements (probe, gaps, dead letters, health rows): docs/design.md §5.3, 30 s.
         let statementTimeoutMs: Int
-        /// A batch write's statements, set per transaction: SPEC §5.3, 60 s.
+        /// A batch write's statements, set per transaction: docs/design.md §5.3, 60 s.
         let bulkTimeoutMs: Int
         let mode: WriteMode
         let flavor: DatabaseFlavor
@@ -98,10 +98,10 @@ public final class PostgresTradeWriter: Sendable {
     static let stagingTable = "options_trades_staging"
 
     /// - Parameters:
-    ///   - flavor: QuestDB always writes through bound INSERTs, without transactions (SPEC §5.3).
-    ///   - poolSize: writer connections (SPEC §5.3: 2).
-    ///   - statementTimeoutMs: per-statement timeout of ordinary statements (SPEC §5.3: 30 s).
-    ///   - bulkTimeoutMs: per-statement timeout of a batch write (SPEC §5.3: 60 s).
+    ///   - flavor: QuestDB always writes through bound INSERTs, without transactions (docs/design.md §5.3).
+    ///   - poolSize: writer connections (docs/design.md §5.3: 2).
+    ///   - statementTimeoutMs: per-statement timeout of ordinary statements (docs/design.md §5.3: 30 s).
+    ///   - bulkTimeoutMs: per-statement timeout of a batch write (docs/design.md §5.3: 60 s).
     ///   - wallClock: this host's clock, the one receive times were read on.
     public init(
         conninfo: String, flavor: DatabaseFlavor = .postgres, mode: WriteMode = .copy, poolSize: Int = 2,
@@ -523,7 +523,7 @@ public final class PostgresTradeWriter: Sendable {
     /// restart), and each failed direct attempt costs a second COPY.
     static let stagingRunAfterDuplicate = 20
 
-    /// The optimistic path (issue 8): COPY the encoded batch straight into
+    /// The optimistic path: COPY the encoded batch straight into
     /// `options_trades` under a savepoint. `nil`: a row was already there
     /// (`unique_violation`, 23505), the savepoint is rolled back and the caller
     /// redoes the batch through the staging table + `ON CONFLICT DO NOTHING`,

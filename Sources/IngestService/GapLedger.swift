@@ -1,7 +1,7 @@
 import IngestDatabase
 import Synchronization
 
-/// Records every period without data (SPEC §5.1, §4 `feed_gaps`): a
+/// Records every period without data (docs/design.md §5.8): a
 /// disconnect opens a gap, the first trade after the reconnect closes it.
 /// Events wait here until the flusher writes them through the same guarded
 /// database path as trades; while the database is down they stay in memory

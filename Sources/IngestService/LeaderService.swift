@@ -5,7 +5,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// Runs the feed only while this instance holds the leader lock
-/// (`HA_MODE=leader`, issue 11). It drives the `LeaderElection` machine: a
+/// (`HA_MODE=leader`, docs/design.md §5.5). It drives the `LeaderElection` machine: a
 /// standby asks for the lock every `HA_RETRY_MS`; the leader runs the
 /// `FeedService` in a task of its own and checks the lock every `HA_CHECK_MS`;
 /// a lost lock connection, or no good check for `HA_LEASE_MS`, cancels that

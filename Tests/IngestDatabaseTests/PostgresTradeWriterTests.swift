@@ -127,7 +127,7 @@ struct PostgresTradeWriterTests {
         #expect(primaryKey == [["sym,ts,seq"]])
     }
 
-    @Test("SQLSTATEs map to the error classes of SPEC §5.3", arguments: [
+    @Test("SQLSTATEs map to the error classes of docs/design.md §5.3", arguments: [
         ("08006", DatabaseError.Kind.connection), ("08001", .connection), ("57P01", .connection), ("57014", .timeout),
         ("22P02", .data), ("22003", .data), ("23505", .constraint), ("23514", .constraint), ("28P01", .auth),
         ("42P01", .schema), ("42703", .schema), ("42P10", .schema), ("42601", .other), ("", .other),

@@ -32,7 +32,7 @@ struct RecordingRotationTests {
         #expect(rotation.admit(lineBytes: 5) == .rotateFirst)
     }
 
-    @Test("the default is 256 MiB and 5 kept files (issue 10)")
+    @Test("the default is 256 MiB and 5 kept files")
     func defaults() {
         let configuration = RecordingRotation.Configuration()
         #expect(configuration.maxBytes == 268_435_456)
