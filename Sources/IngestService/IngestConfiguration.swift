@@ -121,7 +121,9 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             guard !value.isEmpty else { throw ConfigurationError(variable: setting.name, reason: "is required but not set") }
             return value
         }
-        func integer(_ setting: Setting, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        /// A whole number within the range the setting declares.
+        func integer(_ setting: Setting) throws(ConfigurationError) -> Int {
+            guard let range = setting.wholeNumbers else { preconditionFailure("\(setting.name) declares no whole-number range") }
             let text = string(setting).trimmingCharacters(in: .whitespaces)
             guard let value = Int(text) else {
                 throw ConfigurationError(variable: setting.name, reason: "\"\(text)\" is not a whole number")
@@ -159,7 +161,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         let questDBHost = string(.questdbHost).trimmingCharacters(in: .whitespaces)
         let url = string(.databaseURL).trimmingCharacters(in: .whitespaces)
         if url.isEmpty, !questDBHost.isEmpty {
-            let port = try integer(.questdbPort, 1...65535)
+            let port = try integer(.questdbPort)
             func quoted(_ value: String) -> String {
                 "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
             }
@@ -177,10 +179,10 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         case "questdb": databaseFlavor = .questdb
         default: throw ConfigurationError(variable: Setting.dbFlavor.name, reason: "\"\(flavorText)\" is not auto, postgres or questdb")
         }
-        dbPoolSize = try integer(.dbPoolSize, 1...64)
+        dbPoolSize = try integer(.dbPoolSize)
         poolMaintenance = .init(
-            healthCheckInterval: .milliseconds(try integer(.dbHealthCheckMs, 100...86_400_000)),
-            idleTimeout: .milliseconds(try integer(.dbIdleCloseMs, 1000...604_800_000)))
+            healthCheckInterval: .milliseconds(try integer(.dbHealthCheckMs)),
+            idleTimeout: .milliseconds(try integer(.dbIdleCloseMs)))
         if let problem = PGConnection.validate(conninfo: databaseURL) {
             throw ConfigurationError(variable: Setting.databaseURL.name, reason: "is not a valid libpq connection string (\(problem))")
         }
@@ -190,21 +192,21 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             throw ConfigurationError(variable: Setting.writeMode.name, reason: "\"\(modeText)\" is not copy or insert")
         }
         writeMode = mode
-        dbBreakerFailures = try integer(.dbBreakerFailures, 1...1000)
-        dbBreakerOpen = .milliseconds(try integer(.dbBreakerOpenMs, 0...3_600_000))
-        let spoolMax = try integer(.spoolMaxBytes, 0...(1 << 50))
-        let spoolSegment = try integer(.spoolSegmentBytes, 4096...(1 << 30))
-        let spoolSync = try integer(.spoolSyncMs, 0...60_000)
+        dbBreakerFailures = try integer(.dbBreakerFailures)
+        dbBreakerOpen = .milliseconds(try integer(.dbBreakerOpenMs))
+        let spoolMax = try integer(.spoolMaxBytes)
+        let spoolSegment = try integer(.spoolSegmentBytes)
+        let spoolSync = try integer(.spoolSyncMs)
         let spoolDirectory = string(.spoolDir).trimmingCharacters(in: .whitespaces)
         guard spoolMax == 0 || !spoolDirectory.isEmpty else {
             throw ConfigurationError(variable: Setting.spoolDir.name, reason: "is empty while SPOOL_MAX_BYTES is not 0")
         }
         spool = spoolMax == 0 ? nil : Spool.Configuration(
             directory: spoolDirectory, maxBytes: Int64(spoolMax), segmentBytes: spoolSegment, syncInterval: .milliseconds(spoolSync))
-        maxRetries = try integer(.maxRetries, 0...100)
-        retryDelay = .milliseconds(try integer(.retryDelayMs, 1...600_000))
+        maxRetries = try integer(.maxRetries)
+        retryDelay = .milliseconds(try integer(.retryDelayMs))
         databaseStartup = DatabaseStartup.Policy(
-            maxAttempts: try integer(.dbStartMaxAttempts, 0...1_000_000), initialDelay: retryDelay, maximumDelay: .seconds(30))
+            maxAttempts: try integer(.dbStartMaxAttempts), initialDelay: retryDelay, maximumDelay: .seconds(30))
 
         let levelText = string(.logLevel).lowercased()
         guard let level = Logger.Level(rawValue: levelText) else {
@@ -219,52 +221,52 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         let file = string(.logFile).trimmingCharacters(in: .whitespaces)
         logFile = file.isEmpty ? nil : file
 
-        flushInterval = .milliseconds(try integer(.flushIntervalMs, 10...3_600_000))
-        flushMinBatch = try integer(.flushMinBatch, 1...1_000_000)
-        flushMaxBatch = try integer(.flushMaxBatch, 1...1_000_000)
+        flushInterval = .milliseconds(try integer(.flushIntervalMs))
+        flushMinBatch = try integer(.flushMinBatch)
+        flushMaxBatch = try integer(.flushMaxBatch)
         guard flushMaxBatch >= flushMinBatch else {
             throw ConfigurationError(variable: Setting.flushMaxBatch.name, reason: "must be at least FLUSH_MIN_BATCH (\(flushMinBatch))")
         }
-        bufferCapacity = try integer(.bufferCapacity, 1...100_000_000)
+        bufferCapacity = try integer(.bufferCapacity)
         guard bufferCapacity >= flushMaxBatch else {
             throw ConfigurationError(variable: Setting.bufferCapacity.name, reason: "must be at least FLUSH_MAX_BATCH (\(flushMaxBatch))")
         }
-        wsMaxFrameBytes = try integer(.wsMaxFrameBytes, 1024...(256 << 20))
-        wsPingInterval = .milliseconds(try integer(.wsPingIntervalMs, 100...600_000))
-        shutdownTimeout = .milliseconds(try integer(.shutdownTimeoutMs, 0...3_600_000))
+        wsMaxFrameBytes = try integer(.wsMaxFrameBytes)
+        wsPingInterval = .milliseconds(try integer(.wsPingIntervalMs))
+        shutdownTimeout = .milliseconds(try integer(.shutdownTimeoutMs))
         migrationsDir = string(.migrationsDir)
 
         let recordPath = string(.recordFile).trimmingCharacters(in: .whitespaces)
-        let recordMaxBytes = try integer(.recordMaxBytes, 4096...(1 << 50))
-        let recordKeep = try integer(.recordKeep, 1...10_000)
+        let recordMaxBytes = try integer(.recordMaxBytes)
+        let recordKeep = try integer(.recordKeep)
         recording = recordPath.isEmpty
             ? nil : FrameRecorder.Configuration(path: recordPath, rotation: .init(maxBytes: Int64(recordMaxBytes), keep: recordKeep))
 
-        let backoffInitial = try integer(.wsBackoffInitialMs, 1...3_600_000)
-        let backoffMax = try integer(.wsBackoffMaxMs, 1...3_600_000)
+        let backoffInitial = try integer(.wsBackoffInitialMs)
+        let backoffMax = try integer(.wsBackoffMaxMs)
         guard backoffMax >= backoffInitial else {
             throw ConfigurationError(variable: Setting.wsBackoffMaxMs.name, reason: "must be at least WS_BACKOFF_INITIAL_MS (\(backoffInitial))")
         }
         connection = .init(
             backoff: Backoff(initial: .milliseconds(backoffInitial), maximum: .milliseconds(backoffMax)),
-            maxReconnectAttempts: try integer(.wsMaxReconnectAttempts, 0...1_000_000),
-            stablePeriod: .milliseconds(try integer(.wsStableAfterMs, 0...86_400_000)),
-            breakerFailures: try integer(.wsBreakerFailures, 1...1000),
-            breakerOpenDuration: .milliseconds(try integer(.wsBreakerOpenMs, 0...86_400_000)))
-        let staleAfter = try integer(.wsStaleAfterMs, 100...86_400_000)
-        let staleReconnect = try integer(.wsStaleReconnectAfterMs, 100...86_400_000)
+            maxReconnectAttempts: try integer(.wsMaxReconnectAttempts),
+            stablePeriod: .milliseconds(try integer(.wsStableAfterMs)),
+            breakerFailures: try integer(.wsBreakerFailures),
+            breakerOpenDuration: .milliseconds(try integer(.wsBreakerOpenMs)))
+        let staleAfter = try integer(.wsStaleAfterMs)
+        let staleReconnect = try integer(.wsStaleReconnectAfterMs)
         guard staleReconnect > staleAfter else {
             throw ConfigurationError(
                 variable: Setting.wsStaleReconnectAfterMs.name, reason: "must be more than WS_STALE_AFTER_MS (\(staleAfter))")
         }
         watchdog = .init(
-            connectTimeout: .milliseconds(try integer(.wsConnectTimeoutMs, 100...600_000)),
-            authTimeout: .milliseconds(try integer(.wsAuthTimeoutMs, 100...600_000)),
-            subscribeTimeout: .milliseconds(try integer(.wsSubscribeTimeoutMs, 100...600_000)),
+            connectTimeout: .milliseconds(try integer(.wsConnectTimeoutMs)),
+            authTimeout: .milliseconds(try integer(.wsAuthTimeoutMs)),
+            subscribeTimeout: .milliseconds(try integer(.wsSubscribeTimeoutMs)),
             staleAfter: .milliseconds(staleAfter), reconnectAfter: .milliseconds(staleReconnect))
         (healthReportInterval, marketHours, symbols, alerts) = try Self.health(sources, integer: integer)
         let statusAddress = string(.statusAddr).trimmingCharacters(in: .whitespaces)
-        let eventsInterval = try integer(.statusEventsIntervalMs, 100...600_000)
+        let eventsInterval = try integer(.statusEventsIntervalMs)
         if statusAddress.isEmpty {
             statusServer = nil
         } else {
@@ -281,7 +283,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     /// server could notice a vanished leader and free its lock (keepalive idle
     /// + 3 probes × 1 s): otherwise a cut-off leader could still be streaming
     /// when a standby gets the lock.
-    static func highAvailability(_ sources: ConfigurationSources, integer: (Setting, ClosedRange<Int>) throws(ConfigurationError) -> Int)
+    static func highAvailability(_ sources: ConfigurationSources, integer: (Setting) throws(ConfigurationError) -> Int)
         throws(ConfigurationError) -> HighAvailability?
     {
         let mode = (sources.value(.haMode) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
@@ -292,10 +294,10 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         }
         let group = (sources.value(.haGroup) ?? "").trimmingCharacters(in: .whitespaces)
         guard !group.isEmpty else { throw ConfigurationError(variable: Setting.haGroup.name, reason: "is empty while HA_MODE=leader") }
-        let retry = try integer(.haRetryMs, 50...600_000)
-        let check = try integer(.haCheckMs, 50...600_000)
-        let lease = try integer(.haLeaseMs, 100...600_000)
-        let idle = try integer(.haKeepaliveIdleS, 1...7200)
+        let retry = try integer(.haRetryMs)
+        let check = try integer(.haCheckMs)
+        let lease = try integer(.haLeaseMs)
+        let idle = try integer(.haKeepaliveIdleS)
         let keepalive = LeaderLock.Keepalive(idleSeconds: idle, intervalSeconds: 1, count: 3, userTimeoutMs: lease)
         guard lease > check else {
             throw ConfigurationError(variable: Setting.haLeaseMs.name, reason: "must be more than HA_CHECK_MS (\(check))")
@@ -313,10 +315,10 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// The health settings (SPEC §5.4); split out to keep `init` readable.
-    static func health(_ sources: ConfigurationSources, integer: (Setting, ClosedRange<Int>) throws(ConfigurationError) -> Int)
+    static func health(_ sources: ConfigurationSources, integer: (Setting) throws(ConfigurationError) -> Int)
         throws(ConfigurationError) -> (Duration, MarketHours, StalenessTracker<ContinuousClock.Instant>.Configuration, HealthMonitor.AlertThresholds)
     {
-        let interval = Duration.milliseconds(try integer(.healthReportIntervalMs, 1000...86_400_000))
+        let interval = Duration.milliseconds(try integer(.healthReportIntervalMs))
         let hoursText = (sources.value(.marketHours) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
         guard let hours = MarketHours(setting: hoursText) else {
             throw ConfigurationError(variable: Setting.marketHours.name, reason: "\"\(hoursText)\" is not us-options or always")
@@ -326,22 +328,22 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         for symbol in watched where symbol.hasPrefix("O:") && OptionSymbol(symbol) == nil {
             throw ConfigurationError(variable: Setting.watchSymbols.name, reason: "\"\(symbol)\" is not an option contract like O:SPY251219C00650000")
         }
-        let degraded = try integer(.symbolDegradedAfterMs, 1000...604_800_000)
-        let stale = try integer(.symbolStaleAfterMs, 1000...604_800_000)
-        let critical = try integer(.symbolCriticalAfterMs, 1000...604_800_000)
+        let degraded = try integer(.symbolDegradedAfterMs)
+        let stale = try integer(.symbolStaleAfterMs)
+        let critical = try integer(.symbolCriticalAfterMs)
         guard degraded < stale, stale < critical else {
             throw ConfigurationError(
                 variable: Setting.symbolStaleAfterMs.name, reason: "must lie between SYMBOL_DEGRADED_AFTER_MS and SYMBOL_CRITICAL_AFTER_MS")
         }
         let symbols = StalenessTracker<ContinuousClock.Instant>.Configuration(
             watched: watched, degradedAfter: .milliseconds(degraded), staleAfter: .milliseconds(stale),
-            criticalAfter: .milliseconds(critical), evictIdleAfter: .milliseconds(try integer(.symbolEvictAfterMs, 1000...604_800_000)))
+            criticalAfter: .milliseconds(critical), evictIdleAfter: .milliseconds(try integer(.symbolEvictAfterMs)))
         var alerts = HealthMonitor.AlertThresholds()
-        alerts.feedDownAfter = .milliseconds(try integer(.alertFeedDownMs, 1000...86_400_000))
-        alerts.bufferItems = try integer(.alertBufferItems, 1...100_000_000)
-        alerts.rssBytes = try integer(.alertRssMB, 1...1_000_000) << 20
-        alerts.errorsPerMinute = try integer(.alertErrorsPerMinute, 0...1_000_000)
-        alerts.noMessagesAfter = .milliseconds(try integer(.alertNoMessagesMs, 1000...86_400_000))
+        alerts.feedDownAfter = .milliseconds(try integer(.alertFeedDownMs))
+        alerts.bufferItems = try integer(.alertBufferItems)
+        alerts.rssBytes = try integer(.alertRssMB) << 20
+        alerts.errorsPerMinute = try integer(.alertErrorsPerMinute)
+        alerts.noMessagesAfter = .milliseconds(try integer(.alertNoMessagesMs))
         return (interval, hours, symbols, alerts)
     }
 

@@ -1,131 +1,313 @@
-/// One configuration variable: its environment name, default and meaning.
-/// The single list of them (`Setting.all`) drives `.env.example`, the
-/// README table and the command-line flags' help (SPEC §3).
+/// One configuration setting, declared once: its environment variable, its
+/// command-line flag (derived from the name), its default, what it accepts and
+/// what it means. `Setting.all` is the only list of them: it drives the
+/// environment and `.env` lookups (`ConfigurationSources`), the flags
+/// (`Setting.split(arguments:)`), `--help` (`Setting.helpText`),
+/// `.env.example` and the table in `docs/configuration.md`
+/// (`Setting.envExample`, `Setting.markdownTable`); a test keeps the two files
+/// equal to what these produce and parses every flag and variable.
 public struct Setting: Sendable, Hashable {
     /// Environment variable name, e.g. `POLYGON_API_KEY`.
     public let name: String
     /// Default value; `nil` when the variable is required or has no default.
     public let defaultValue: String?
-    /// One line of meaning.
+    /// One line of meaning, for `--help`.
     public let help: String
+    /// The fuller meaning (Markdown) for `docs/configuration.md` and `.env.example`; `help` when there is no more to say.
+    public let details: String
     /// Never printed (API key, passwords).
     public let isSecret: Bool
+    /// For a whole-number setting, the values accepted; anything else exits 64 naming the variable.
+    public let wholeNumbers: ClosedRange<Int>?
+    /// Further flags that set it besides `flag` (`--record` for `RECORD_FILE`).
+    public let aliases: [String]
 
     /// The command-line twin: `POLYGON_API_KEY` → `--polygon-api-key`.
     public var flag: String { "--" + name.lowercased().replacingOccurrences(of: "_", with: "-") }
 
-    init(_ name: String, _ defaultValue: String?, _ help: String, secret: Bool = false) {
+    /// Every flag that sets it: `flag`, then the aliases.
+    public var flags: [String] { [flag] + aliases }
+
+    init(
+        _ name: String, _ defaultValue: String?, wholeNumber: ClosedRange<Int>? = nil, secret: Bool = false, aliases: [String] = [],
+        help: String, details: String? = nil
+    ) {
         self.name = name
         self.defaultValue = defaultValue
-        self.help = help
+        self.wholeNumbers = wholeNumber
         self.isSecret = secret
+        self.aliases = aliases
+        self.help = help
+        self.details = details ?? help
     }
 }
 
 extension Setting {
-    public static let apiKey = Setting("POLYGON_API_KEY", nil, "Polygon/Massive API key (required; never logged).", secret: true)
-    public static let wsURL = Setting("POLYGON_WS_URL", "wss://socket.polygon.io/options", "Options WebSocket feed URL (ws:// or wss://).")
-    public static let subscriptions = Setting("POLYGON_SUBSCRIPTIONS", "T.*", "Comma-separated subscriptions sent after auth.")
+    public static let apiKey = Setting(
+        "POLYGON_API_KEY", nil, secret: true,
+        help: "Polygon/Massive API key (required; never logged).",
+        details: "Polygon/Massive API key (required); never logged.")
+    public static let wsURL = Setting(
+        "POLYGON_WS_URL", "wss://socket.polygon.io/options",
+        help: "Options WebSocket feed URL (ws:// or wss://).",
+        details: "Options WebSocket feed URL (`ws://` or `wss://`). Polygon also serves `wss://socket.massive.com/options`.")
+    public static let subscriptions = Setting(
+        "POLYGON_SUBSCRIPTIONS", "T.*",
+        help: "Comma-separated subscriptions sent after auth.")
     public static let threshold = Setting(
-        "POLYGON_OPTION_TRADE_VALUE_THRESHOLD", "10000", "Minimum notional in USD (price × size × 100) to keep a trade; 0 keeps all.")
+        "POLYGON_OPTION_TRADE_VALUE_THRESHOLD", "10000",
+        help: "Minimum notional in USD (price × size × 100) to keep a trade; 0 keeps all.",
+        details: "Minimum notional in USD (price × size × 100) to keep a trade; `0` keeps all.")
     public static let databaseURL = Setting(
-        "DATABASE_URL", nil, "libpq connection URI of the database (required unless QUESTDB_HOST is set).", secret: true)
+        "DATABASE_URL", nil, secret: true,
+        help: "libpq connection URI of the database (required unless QUESTDB_HOST is set).",
+        details: "libpq connection URI (or `key=value` string) of the database (required unless `QUESTDB_HOST` is set), e.g. `postgresql://user:password@host:5432/dbname` (`scripts/pg start` prints a local one).")
     public static let dbFlavor = Setting(
-        "DB_FLAVOR", "auto", "auto (ask the server), postgres or questdb; QuestDB is written with bound INSERTs.")
-    public static let questdbHost = Setting("QUESTDB_HOST", nil, "QuestDB host; used when DATABASE_URL is not set (implies DB_FLAVOR=questdb).")
-    public static let questdbPort = Setting("QUESTDB_PORT", "8812", "QuestDB PG wire port.")
-    public static let questdbUser = Setting("QUESTDB_USER", "admin", "QuestDB user.")
-    public static let questdbPassword = Setting("QUESTDB_PASSWORD", "quest", "QuestDB password (never logged).", secret: true)
-    public static let questdbDB = Setting("QUESTDB_DB", "qdb", "QuestDB database name (QuestDB ignores it).")
-    public static let dbPoolSize = Setting("DB_POOL_SIZE", "2", "Writer connections; under load that many batches are written at once.")
-    public static let dbHealthCheckMs = Setting("DB_HEALTH_CHECK_MS", "60000", "Health query (SELECT 1) on idle connections this often.")
-    public static let dbIdleCloseMs = Setting("DB_IDLE_CLOSE_MS", "1800000", "Idle connections beyond the first are closed after this long.")
-    public static let maxRetries = Setting("MAX_RETRIES", "3", "Retries of a failed batch write before it is handed back to the buffer.")
-    public static let retryDelayMs = Setting("RETRY_DELAY_MS", "1000", "First retry delay in ms; doubles per retry, capped at 10 s.")
+        "DB_FLAVOR", "auto",
+        help: "auto (ask the server), postgres or questdb; QuestDB is written with bound INSERTs.",
+        details: "`auto` asks the server (`SELECT version()`), `postgres` or `questdb`. QuestDB is always written with bound INSERTs.")
+    public static let questdbHost = Setting(
+        "QUESTDB_HOST", nil,
+        help: "QuestDB host; used when DATABASE_URL is not set (implies DB_FLAVOR=questdb).",
+        details: "QuestDB host, used when `DATABASE_URL` is not set (implies `DB_FLAVOR=questdb`).")
+    public static let questdbPort = Setting(
+        "QUESTDB_PORT", "8812", wholeNumber: 1...65535,
+        help: "QuestDB PG wire port.")
+    public static let questdbUser = Setting(
+        "QUESTDB_USER", "admin",
+        help: "QuestDB user.")
+    public static let questdbPassword = Setting(
+        "QUESTDB_PASSWORD", "quest", secret: true,
+        help: "QuestDB password (never logged).",
+        details: "QuestDB password; never logged.")
+    public static let questdbDB = Setting(
+        "QUESTDB_DB", "qdb",
+        help: "QuestDB database name (QuestDB ignores it).")
+    public static let dbPoolSize = Setting(
+        "DB_POOL_SIZE", "2", wholeNumber: 1...64,
+        help: "Writer connections; under load that many batches are written at once.",
+        details: "Writer connections; when more than one batch waits, that many are written at once.")
+    public static let dbHealthCheckMs = Setting(
+        "DB_HEALTH_CHECK_MS", "60000", wholeNumber: 100...86_400_000,
+        help: "Health query (SELECT 1) on idle connections this often.",
+        details: "Health query (`SELECT 1`) on idle pooled connections this often; a broken one is replaced on its next use.")
+    public static let dbIdleCloseMs = Setting(
+        "DB_IDLE_CLOSE_MS", "1800000", wholeNumber: 1000...604_800_000,
+        help: "Idle connections beyond the first are closed after this long.",
+        details: "Idle pooled connections beyond the first are closed after this long (30 min).")
+    public static let maxRetries = Setting(
+        "MAX_RETRIES", "3", wholeNumber: 0...100,
+        help: "Retries of a failed batch write before it is handed back to the buffer.")
+    public static let retryDelayMs = Setting(
+        "RETRY_DELAY_MS", "1000", wholeNumber: 1...600_000,
+        help: "First retry delay in ms; doubles per retry, capped at 10 s.",
+        details: "First retry delay; doubles per retry, capped at 10 s.")
     public static let dbStartMaxAttempts = Setting(
-        "DB_START_MAX_ATTEMPTS", "0",
-        "At start, attempts to reach the database (and apply migrations) before exit 75; 0 = wait forever. Delays from RETRY_DELAY_MS, ×2, capped at 30 s.")
+        "DB_START_MAX_ATTEMPTS", "0", wholeNumber: 0...1_000_000,
+        help: "At start, attempts to reach the database (and apply migrations) before exit 75; 0 = wait forever. Delays from RETRY_DELAY_MS, ×2, capped at 30 s.",
+        details: "At start, attempts to reach the database and apply migrations before exit 75; `0` = wait forever. Each failure is logged (`the database is not reachable; retrying`, or `the database rejected the credentials …` for a wrong password) and retried after `RETRY_DELAY_MS`, doubling up to 30 s; SIGINT/SIGTERM end the wait (exit 0).")
     public static let writeMode = Setting(
-        "WRITE_MODE", "copy", "copy (COPY binary + staging + ON CONFLICT) or insert (bound multi-row INSERT, the QuestDB path).")
+        "WRITE_MODE", "copy",
+        help: "copy (COPY binary + staging + ON CONFLICT) or insert (bound multi-row INSERT, the QuestDB path).",
+        details: "`copy`: COPY binary into a staging table + `INSERT … ON CONFLICT DO NOTHING`; `insert`: bound multi-row `INSERT … ON CONFLICT DO NOTHING` (the QuestDB path, runs on Postgres too).")
     public static let dbBreakerFailures = Setting(
-        "DB_BREAKER_FAILURES", "5", "Consecutive failed database operations that open the database circuit breaker.")
+        "DB_BREAKER_FAILURES", "5", wholeNumber: 1...1000,
+        help: "Consecutive failed database operations that open the database circuit breaker.")
     public static let dbBreakerOpenMs = Setting(
-        "DB_BREAKER_OPEN_MS", "30000", "How long the open database breaker makes no database calls; then a SELECT 1 probe.")
-    public static let spoolDir = Setting("SPOOL_DIR", ".data/spool", "Folder of the disk spool (buffer overflow, breaker open, shutdown leftovers).")
+        "DB_BREAKER_OPEN_MS", "30000", wholeNumber: 0...3_600_000,
+        help: "How long the open database breaker makes no database calls; then a SELECT 1 probe.",
+        details: "How long the open breaker makes no database calls; then a `SELECT 1` probe and one real batch decide.")
+    public static let spoolDir = Setting(
+        "SPOOL_DIR", ".data/spool",
+        help: "Folder of the disk spool (buffer overflow, breaker open, shutdown leftovers).")
     public static let spoolMaxBytes = Setting(
-        "SPOOL_MAX_BYTES", "1073741824", "Most bytes the spool holds; beyond it trades are dropped, counted and alerted. 0 = no spool.")
-    public static let spoolSegmentBytes = Setting("SPOOL_SEGMENT_BYTES", "8388608", "A spool segment is fsynced and sealed at this size.")
+        "SPOOL_MAX_BYTES", "1073741824", wholeNumber: 0...(1 << 50),
+        help: "Most bytes the spool holds; beyond it trades are dropped, counted and alerted. 0 = no spool.",
+        details: "Most bytes the spool holds; beyond it trades are dropped, counted and alerted. `0` = no spool: the feed reader waits for room.")
+    public static let spoolSegmentBytes = Setting(
+        "SPOOL_SEGMENT_BYTES", "8388608", wholeNumber: 4096...(1 << 30),
+        help: "A spool segment is fsynced and sealed at this size.")
     public static let spoolSyncMs = Setting(
-        "SPOOL_SYNC_MS", "500", "A spooled record is fdatasynced within this many ms of being written (group commit); 0 = before each append returns.")
-    public static let logLevel = Setting("LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical.")
-    public static let logFormat = Setting("LOG_FORMAT", "json", "json (one object per line) or text.")
-    public static let logFile = Setting("LOG_FILE", "logs/app.log", "Also append logs here (directory created); empty for stdout only.")
-    public static let flushIntervalMs = Setting("FLUSH_INTERVAL_MS", "5000", "Flush waiting trades at least this often (ms).")
-    public static let flushMinBatch = Setting("FLUSH_MIN_BATCH", "100", "Flush at once when this many trades wait.")
-    public static let flushMaxBatch = Setting("FLUSH_MAX_BATCH", "10000", "Most trades in one batch (one transaction).")
+        "SPOOL_SYNC_MS", "500", wholeNumber: 0...60_000,
+        help: "A spooled record is fdatasynced within this many ms of being written (group commit); 0 = before each append returns.",
+        details: "Group commit: a spooled record is fdatasynced within this many ms of being written, by the spool's own thread (it does not wait for the flusher); a power loss costs at most this much of the spool. `0` = fdatasync every record before the append returns.")
+    public static let logLevel = Setting(
+        "LOG_LEVEL", "info",
+        help: "trace, debug, info, notice, warning, error or critical.",
+        details: "`trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`.")
+    public static let logFormat = Setting(
+        "LOG_FORMAT", "json",
+        help: "json (one object per line) or text.",
+        details: "`json` (one object per line: `ts`, `level`, `logger`, `msg`, fields) or `text`.")
+    public static let logFile = Setting(
+        "LOG_FILE", "logs/app.log",
+        help: "Also append logs here (directory created); empty for stdout only.",
+        details: "Also append logs here (directory created; the file is made mode 0640 whatever the umask, and an existing one loses access beyond 0640); empty for stdout only. Keeps every line, even when the console does not.")
+    public static let flushIntervalMs = Setting(
+        "FLUSH_INTERVAL_MS", "5000", wholeNumber: 10...3_600_000,
+        help: "Flush waiting trades at least this often (ms).")
+    public static let flushMinBatch = Setting(
+        "FLUSH_MIN_BATCH", "100", wholeNumber: 1...1_000_000,
+        help: "Flush at once when this many trades wait.")
+    public static let flushMaxBatch = Setting(
+        "FLUSH_MAX_BATCH", "10000", wholeNumber: 1...1_000_000,
+        help: "Most trades in one batch (one transaction).")
     public static let bufferCapacity = Setting(
-        "BUFFER_CAPACITY", "100000", "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits).")
-    public static let wsMaxFrameBytes = Setting("WS_MAX_FRAME_BYTES", "1048576", "Largest WebSocket frame accepted from the feed.")
+        "BUFFER_CAPACITY", "100000", wholeNumber: 1...100_000_000,
+        help: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits).",
+        details: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits). 100 000 is 5 s at 20 000 trades/s and ten full batches, in ~6.4 MB, plus room for the batches in flight handed back (see [performance](performance.md)).")
+    public static let wsMaxFrameBytes = Setting(
+        "WS_MAX_FRAME_BYTES", "1048576", wholeNumber: 1024...(256 << 20),
+        help: "Largest WebSocket frame accepted from the feed.")
     public static let wsPingIntervalMs = Setting(
-        "WS_PING_INTERVAL_MS", "10000", "WebSocket ping period; a peer silent for two periods is dropped.")
+        "WS_PING_INTERVAL_MS", "10000", wholeNumber: 100...600_000,
+        help: "WebSocket ping period; a peer silent for two periods is dropped.",
+        details: "WebSocket ping period; a peer that misses a pong by the next ping is dropped, so a dead peer is found within 20 s.")
     public static let wsMaxReconnectAttempts = Setting(
-        "WS_MAX_RECONNECT_ATTEMPTS", "10", "Consecutive failed connection attempts before exit 75; 0 = retry forever.")
-    public static let wsBackoffInitialMs = Setting("WS_BACKOFF_INITIAL_MS", "1000", "First reconnect delay; doubles per failure.")
-    public static let wsBackoffMaxMs = Setting("WS_BACKOFF_MAX_MS", "30000", "Reconnect delay cap (also the delay after max_connections).")
+        "WS_MAX_RECONNECT_ATTEMPTS", "10", wholeNumber: 0...1_000_000,
+        help: "Consecutive failed connection attempts before exit 75; 0 = retry forever.",
+        details: "Consecutive failed connection attempts before giving up (flush, exit 75); `0` = retry forever.")
+    public static let wsBackoffInitialMs = Setting(
+        "WS_BACKOFF_INITIAL_MS", "1000", wholeNumber: 1...3_600_000,
+        help: "First reconnect delay; doubles per failure.",
+        details: "First reconnect delay; doubles per consecutive failure; jitter takes off up to 20 %.")
+    public static let wsBackoffMaxMs = Setting(
+        "WS_BACKOFF_MAX_MS", "30000", wholeNumber: 1...3_600_000,
+        help: "Reconnect delay cap (also the delay after max_connections).",
+        details: "Reconnect delay cap; also the delay after `max_connections`/`force_disconnect`.")
     public static let wsStableAfterMs = Setting(
-        "WS_STABLE_AFTER_MS", "30000", "Streaming this long resets the failed-attempt counter and the backoff.")
+        "WS_STABLE_AFTER_MS", "30000", wholeNumber: 0...86_400_000,
+        help: "Streaming this long resets the failed-attempt counter and the backoff.")
     public static let wsBreakerFailures = Setting(
-        "WS_BREAKER_FAILURES", "3", "Consecutive failed attempts that open the connect circuit breaker.")
-    public static let wsBreakerOpenMs = Setting("WS_BREAKER_OPEN_MS", "60000", "How long the open connect breaker blocks attempts.")
+        "WS_BREAKER_FAILURES", "3", wholeNumber: 1...1000,
+        help: "Consecutive failed attempts that open the connect circuit breaker.")
+    public static let wsBreakerOpenMs = Setting(
+        "WS_BREAKER_OPEN_MS", "60000", wholeNumber: 0...86_400_000,
+        help: "How long the open connect breaker blocks attempts.",
+        details: "How long the open breaker blocks attempts; then one half-open attempt decides.")
     public static let wsConnectTimeoutMs = Setting(
-        "WS_CONNECT_TIMEOUT_MS", "10000", "TCP connect + WebSocket upgrade + connected status must finish within this.")
-    public static let wsAuthTimeoutMs = Setting("WS_AUTH_TIMEOUT_MS", "10000", "auth sent → auth_success within this.")
+        "WS_CONNECT_TIMEOUT_MS", "10000", wholeNumber: 100...600_000,
+        help: "TCP connect + WebSocket upgrade + connected status must finish within this.",
+        details: "TCP connect + WebSocket upgrade + `connected` status must finish within this.")
+    public static let wsAuthTimeoutMs = Setting(
+        "WS_AUTH_TIMEOUT_MS", "10000", wholeNumber: 100...600_000,
+        help: "auth sent → auth_success within this.",
+        details: "`auth` sent → `auth_success` within this.")
     public static let wsSubscribeTimeoutMs = Setting(
-        "WS_SUBSCRIBE_TIMEOUT_MS", "10000", "subscribe sent → acknowledgement or first data within this.")
-    public static let wsStaleAfterMs = Setting("WS_STALE_AFTER_MS", "120000", "No data this long while streaming → feed_stale ALERT.")
+        "WS_SUBSCRIBE_TIMEOUT_MS", "10000", wholeNumber: 100...600_000,
+        help: "subscribe sent → acknowledgement or first data within this.",
+        details: "`subscribe` sent → acknowledgement or first data within this.")
+    public static let wsStaleAfterMs = Setting(
+        "WS_STALE_AFTER_MS", "120000", wholeNumber: 100...86_400_000,
+        help: "No data this long while streaming → feed_stale ALERT.",
+        details: "No data this long while streaming → `feed_stale` ALERT (open/resolved log lines).")
     public static let wsStaleReconnectAfterMs = Setting(
-        "WS_STALE_RECONNECT_AFTER_MS", "600000", "No data this long → forced reconnect.")
+        "WS_STALE_RECONNECT_AFTER_MS", "600000", wholeNumber: 100...86_400_000,
+        help: "No data this long → forced reconnect.")
     public static let shutdownTimeoutMs = Setting(
-        "SHUTDOWN_TIMEOUT_MS", "30000", "On SIGINT/SIGTERM, time allowed to flush the buffer before exit.")
+        "SHUTDOWN_TIMEOUT_MS", "30000", wholeNumber: 0...3_600_000,
+        help: "On SIGINT/SIGTERM, time allowed to flush the buffer before exit.",
+        details: "On SIGINT/SIGTERM, time allowed to flush the buffer before exit; then writes in flight are cancelled and the rest is spooled (exit within this + 2 s).")
     public static let healthReportIntervalMs = Setting(
-        "HEALTH_REPORT_INTERVAL_MS", "300000", "Log the health report this often (SIGUSR1 prints it at any time).")
+        "HEALTH_REPORT_INTERVAL_MS", "300000", wholeNumber: 1000...86_400_000,
+        help: "Log the health report this often (SIGUSR1 prints it at any time).",
+        details: "Log the health report this often; SIGUSR1 prints it at any time.")
     public static let watchSymbols = Setting(
-        "WATCH_SYMBOLS", "", "Comma-separated contracts (O:…) or underlyings whose staleness is watched; empty = the 20 most active underlyings.")
+        "WATCH_SYMBOLS", "",
+        help: "Comma-separated contracts (O:…) or underlyings whose staleness is watched; empty = the 20 most active underlyings.",
+        details: "Contracts (`O:…`) or underlyings (`SPY`) whose staleness is watched, comma-separated; empty = the 20 most active underlyings seen.")
     public static let marketHours = Setting(
-        "MARKET_HOURS", "us-options", "us-options (staleness only 09:30-16:00 America/New_York, Mon-Fri) or always.")
-    public static let symbolDegradedAfterMs = Setting("SYMBOL_DEGRADED_AFTER_MS", "180000", "A watched symbol without trades this long is degraded.")
-    public static let symbolStaleAfterMs = Setting("SYMBOL_STALE_AFTER_MS", "300000", "…stale (price_staleness_alerts warning).")
-    public static let symbolCriticalAfterMs = Setting("SYMBOL_CRITICAL_AFTER_MS", "3600000", "…critical (price_staleness_alerts critical).")
+        "MARKET_HOURS", "us-options",
+        help: "us-options (staleness only 09:30-16:00 America/New_York, Mon-Fri) or always.",
+        details: "`us-options`: staleness counts only 09:30–16:00 America/New_York, Monday–Friday (holidays not modelled); `always`: at every hour.")
+    public static let symbolDegradedAfterMs = Setting(
+        "SYMBOL_DEGRADED_AFTER_MS", "180000", wholeNumber: 1000...604_800_000,
+        help: "A watched symbol without trades this long is degraded.")
+    public static let symbolStaleAfterMs = Setting(
+        "SYMBOL_STALE_AFTER_MS", "300000", wholeNumber: 1000...604_800_000,
+        help: "…stale (price_staleness_alerts warning).",
+        details: "…stale: a `price_staleness_alerts` `warning` row, status degraded.")
+    public static let symbolCriticalAfterMs = Setting(
+        "SYMBOL_CRITICAL_AFTER_MS", "3600000", wholeNumber: 1000...604_800_000,
+        help: "…critical (price_staleness_alerts critical).",
+        details: "…critical: a `price_staleness_alerts` `critical` row.")
     public static let symbolEvictAfterMs = Setting(
-        "SYMBOL_EVICT_AFTER_MS", "1800000", "Tracked symbols that are not watched are forgotten after this long without trades.")
-    public static let alertFeedDownMs = Setting("ALERT_FEED_DOWN_MS", "120000", "feed_disconnected alert: not streaming this long.")
-    public static let alertBufferItems = Setting("ALERT_BUFFER_ITEMS", "1000", "buffer_high alert: more trades than this waiting.")
-    public static let alertRssMB = Setting("ALERT_RSS_MB", "500", "rss_high alert: resident memory above this many MiB.")
-    public static let alertErrorsPerMinute = Setting("ALERT_ERRORS_PER_MINUTE", "10", "error_rate_high alert: more errors than this in a minute.")
-    public static let alertNoMessagesMs = Setting("ALERT_NO_MESSAGES_MS", "300000", "no_messages alert: no frame at all this long.")
+        "SYMBOL_EVICT_AFTER_MS", "1800000", wholeNumber: 1000...604_800_000,
+        help: "Tracked symbols that are not watched are forgotten after this long without trades.")
+    public static let alertFeedDownMs = Setting(
+        "ALERT_FEED_DOWN_MS", "120000", wholeNumber: 1000...86_400_000,
+        help: "feed_disconnected alert: not streaming this long.",
+        details: "`feed_disconnected` alert: not streaming this long.")
+    public static let alertBufferItems = Setting(
+        "ALERT_BUFFER_ITEMS", "1000", wholeNumber: 1...100_000_000,
+        help: "buffer_high alert: more trades than this waiting.",
+        details: "`buffer_high` alert: more trades than this waiting.")
+    public static let alertRssMB = Setting(
+        "ALERT_RSS_MB", "500", wholeNumber: 1...1_000_000,
+        help: "rss_high alert: resident memory above this many MiB.",
+        details: "`rss_high` alert: resident memory above this many MiB.")
+    public static let alertErrorsPerMinute = Setting(
+        "ALERT_ERRORS_PER_MINUTE", "10", wholeNumber: 0...1_000_000,
+        help: "error_rate_high alert: more errors than this in a minute.",
+        details: "`error_rate_high` alert: more errors than this in the last minute.")
+    public static let alertNoMessagesMs = Setting(
+        "ALERT_NO_MESSAGES_MS", "300000", wholeNumber: 1000...86_400_000,
+        help: "no_messages alert: no frame at all this long.",
+        details: "`no_messages` alert: no frame at all this long.")
     public static let recordFile = Setting(
-        "RECORD_FILE", "", "Append every received feed text frame to this file (JSON lines, for replay); empty = off.")
+        "RECORD_FILE", "", aliases: ["--record"],
+        help: "Append every received feed text frame to this file (JSON lines, for replay); empty = off.",
+        details: "Append every received feed text frame to this file as one JSON line `{\"rx\":…,\"frame\":\"…\"}`, for `ingest-options replay`. Empty = off. Flag: `--record FILE` (or `--record-file`).")
     public static let recordMaxBytes = Setting(
-        "RECORD_MAX_BYTES", "268435456", "The recording rotates (FILE → FILE.1 → FILE.2 …) before it would pass this size.")
-    public static let recordKeep = Setting("RECORD_KEEP", "5", "Rotated recording files kept (FILE.1 … FILE.N); older ones are deleted.")
+        "RECORD_MAX_BYTES", "268435456", wholeNumber: 4096...(1 << 50),
+        help: "The recording rotates (FILE → FILE.1 → FILE.2 …) before it would pass this size.",
+        details: "The recording rotates (`FILE` → `FILE.1` → `FILE.2` …) before it would pass this size (256 MiB); fsynced at each rotation and at exit.")
+    public static let recordKeep = Setting(
+        "RECORD_KEEP", "5", wholeNumber: 1...10_000,
+        help: "Rotated recording files kept (FILE.1 … FILE.N); older ones are deleted.",
+        details: "Rotated recording files kept (`FILE.1` … `FILE.N`); older ones are deleted, so a recording uses less than (N + 1) × `RECORD_MAX_BYTES`.")
     public static let statusAddr = Setting(
-        "STATUS_ADDR", "", "host:port of the status server (/health, /metrics, /events, /); empty = off. e.g. 127.0.0.1:9464.")
+        "STATUS_ADDR", "",
+        help: "host:port of the status server (/health, /metrics, /events, /); empty = off. e.g. 127.0.0.1:9464.",
+        details: "`host:port` of the status server (`/health`, `/metrics`, `/events`, `/`), e.g. `127.0.0.1:9464`; port `0` picks a free one (logged); empty = off. Binds where you say: keep it on loopback unless `STATUS_TOKEN` is set.")
     public static let statusToken = Setting(
-        "STATUS_TOKEN", "", "Bearer token required by every status route but /health; empty = none (warned off loopback).", secret: true)
+        "STATUS_TOKEN", "", secret: true,
+        help: "Bearer token required by every status route but /health; empty = none (warned off loopback).",
+        details: "Bearer token every status route but `/health` requires (`Authorization: Bearer …`; the page `/` and `/events` also take `?token=`, `/metrics` never); compared in constant time; never logged. A non-loopback `STATUS_ADDR` without it logs a warning.")
     public static let statusEventsIntervalMs = Setting(
-        "STATUS_EVENTS_INTERVAL_MS", "2000", "A report event on /events this often.")
-    public static let migrationsDir = Setting("MIGRATIONS_DIR", "migrations", "Folder of the numbered SQL migrations.")
+        "STATUS_EVENTS_INTERVAL_MS", "2000", wholeNumber: 100...600_000,
+        help: "A report event on /events this often.",
+        details: "A `report` event on `/events` this often.")
+    public static let migrationsDir = Setting(
+        "MIGRATIONS_DIR", "migrations",
+        help: "Folder of the numbered SQL migrations.",
+        details: "Folder of the numbered SQL migrations (found beside the binary's checkout when the default is not in the working directory).")
     public static let haMode = Setting(
-        "HA_MODE", "off", "off (one instance streams) or leader (active/standby: only the holder of a database advisory lock streams).")
-    public static let haGroup = Setting("HA_GROUP", "ingest-options", "Instances with the same group and database compete for one leader lock.")
-    public static let haRetryMs = Setting("HA_RETRY_MS", "1000", "A standby asks for the leader lock this often (ms).")
-    public static let haCheckMs = Setting("HA_CHECK_MS", "1000", "The leader checks it still holds the lock this often (ms).")
+        "HA_MODE", "off",
+        help: "off (one instance streams) or leader (active/standby: only the holder of a database advisory lock streams).",
+        details: "`off`: this instance always streams (role `single`). `leader`: active/standby — only the holder of a PostgreSQL advisory lock streams; see [running a pair](operations.md#4-running-a-pair-activestandby).")
+    public static let haGroup = Setting(
+        "HA_GROUP", "ingest-options",
+        help: "Instances with the same group and database compete for one leader lock.",
+        details: "Instances with the same group on the same database compete for one leader lock (key `hashtext('ingest-options:ha'), hashtext(HA_GROUP)`).")
+    public static let haRetryMs = Setting(
+        "HA_RETRY_MS", "1000", wholeNumber: 50...600_000,
+        help: "A standby asks for the leader lock this often (ms).",
+        details: "A standby asks for the lock (`pg_try_advisory_lock`) this often; takeover after a `kill -9` is about this plus the feed handshake.")
+    public static let haCheckMs = Setting(
+        "HA_CHECK_MS", "1000", wholeNumber: 50...600_000,
+        help: "The leader checks it still holds the lock this often (ms).",
+        details: "The leader checks on its lock connection that it still holds the lock this often.")
     public static let haLeaseMs = Setting(
-        "HA_LEASE_MS", "5000", "A leader without a good lock check this long stops streaming (ms); must end before the server's keepalives would free the lock.")
+        "HA_LEASE_MS", "5000", wholeNumber: 100...600_000,
+        help: "A leader without a good lock check this long stops streaming (ms); must end before the server's keepalives would free the lock.",
+        details: "A leader without a good check this long stops streaming; a broken lock connection stops it at once. Must be less than `HA_KEEPALIVE_IDLE_S` + 3 s.")
     public static let haKeepaliveIdleS = Setting(
-        "HA_KEEPALIVE_IDLE_S", "5", "TCP keepalive idle time (s) of the lock connection, both ends; then 3 probes 1 s apart: a vanished leader frees the lock after idle + 3 s.")
+        "HA_KEEPALIVE_IDLE_S", "5", wholeNumber: 1...7200,
+        help: "TCP keepalive idle time (s) of the lock connection, both ends; then 3 probes 1 s apart: a vanished leader frees the lock after idle + 3 s.",
+        details: "TCP keepalive idle time of the lock connection, set on both ends (then 3 probes 1 s apart): the server frees a vanished leader's lock after about this + 3 s.")
 
-    /// Every variable, in the order documented.
+    /// Every setting, in the order documented.
     public static let all: [Setting] = [
         apiKey, wsURL, subscriptions, threshold, databaseURL, dbFlavor, questdbHost, questdbPort, questdbUser, questdbPassword,
         questdbDB, writeMode, dbPoolSize, dbHealthCheckMs, dbIdleCloseMs, maxRetries, retryDelayMs, dbStartMaxAttempts, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, spoolSyncMs, logLevel, logFormat, logFile,

@@ -12,7 +12,9 @@ struct IngestOptionsCommand: AsyncParsableCommand {
             flags win over the environment, which wins over .env, which wins over defaults.
             Exit codes: 0 clean shutdown, 64 bad configuration, 70 internal error, \
             75 gave up reconnecting, 77 feed rejected the API key.
-            """,
+
+
+            """ + Setting.helpText,
         subcommands: [Migrate.self, Replay.self]
     )
 
@@ -20,6 +22,11 @@ struct IngestOptionsCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-migrate"), help: "Do not apply migrations at start.")
     var noMigrate = false
+
+    /// argument-parser gets the arguments without the settings' flags (`SettingFlags.commandLine` has those).
+    static func main() async {
+        await main(SettingFlags.commandLine.remaining)
+    }
 
     func run() async throws {
         let configuration = try settings.configuration(requireFeed: true)
@@ -31,7 +38,8 @@ struct IngestOptionsCommand: AsyncParsableCommand {
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply migrations/ to the database (idempotent, recorded in schema_migrations).")
+        abstract: "Apply migrations/ to the database (idempotent, recorded in schema_migrations).",
+        discussion: Setting.helpText)
 
     @OptionGroup var settings: SettingFlags
 

@@ -12,7 +12,9 @@ struct Replay: AsyncParsableCommand {
             as fast as the database takes the trades unless --speed is given, and prints one JSON summary line on stdout \
             (logs go to stderr and LOG_FILE). Needs DATABASE_URL, not POLYGON_API_KEY. RECORD_FILE is ignored. \
             Exit codes: 0 done, 64 bad usage, 70 migrations failed, 75 the database did not take every trade in time (the rest is in the spool).
-            """)
+
+
+            """ + Setting.helpText)
 
     @OptionGroup var settings: SettingFlags
 

@@ -132,21 +132,6 @@ struct IngestConfigurationTests {
             #expect(error.variable == variable)
         }
     }
-
-    @Test("every variable has a flag twin and is documented in .env.example and the README")
-    func documentation() throws {
-        let example = try String(contentsOf: repositoryRoot.appendingPathComponent(".env.example"), encoding: .utf8)
-        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let documented = ConfigurationSources.parseDotEnv(example.replacingOccurrences(of: "# ", with: ""))
-        for setting in Setting.all {
-            #expect(documented.keys.contains(setting.name), "\(setting.name) missing from .env.example")
-            if let defaultValue = setting.defaultValue, !setting.isSecret {
-                #expect(documented[setting.name] == defaultValue, "\(setting.name) default differs in .env.example")
-            }
-            #expect(readme.contains("`\(setting.name)`"), "\(setting.name) missing from README.md")
-            #expect(setting.flag == "--" + setting.name.lowercased().replacingOccurrences(of: "_", with: "-"))
-        }
-    }
 }
 
 @Suite("JSON log lines")
