@@ -552,3 +552,5 @@ public final class PostgresTradeWriter: Sendable {
         return connection
     }
 }
+
+extension PostgresTradeWriter: TradeWriting {}
