@@ -420,7 +420,8 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     private mutating func finishWrite(_ write: Write, now: Instant) -> Action {
-        let pause = breaker.reopensAt() == nil ? now.advanced(by: configuration.retry.delay(forRetry: configuration.retry.maxRetries)) : nil
+        // No pause while the breaker is open (it decides when to try again) or once the deadline has passed.
+        let pause = breaker.reopensAt() == nil && !deadlinePassed ? now.advanced(by: configuration.retry.delay(forRetry: configuration.retry.maxRetries)) : nil
         switch write.source {
         case .buffer:
             step = .finishingFlush
