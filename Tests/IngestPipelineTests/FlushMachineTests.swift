@@ -26,6 +26,14 @@ struct FlushMachineTests {
         #expect(machine.batchFailed(now: at(time)) == .finishFlush(handBack: [0], pauseUntil: nil))
     }
 
+    /// A breaker that opened at 1 s, until 31 s, with the flush that opened it finished.
+    func machineWithOpenBreaker() -> Machine {
+        var machine = machine(breakerFailures: 1)
+        failOneBatch(&machine, at: 1)
+        _ = machine.flushFinished(now: at(1), backlog: Backlog())
+        return machine
+    }
+
     @Test("fewer trades than the minimum batch wait for the interval; then one batch is taken")
     func waitsForTheInterval() {
         var machine = machine()
@@ -107,18 +115,14 @@ struct FlushMachineTests {
 
     @Test("a failed probe before the replay opens the breaker for another 30 s")
     func failedReplayProbe() {
-        var machine = machine(breakerFailures: 1)
-        failOneBatch(&machine, at: 1)
-        _ = machine.flushFinished(now: at(1), backlog: Backlog())
+        var machine = machineWithOpenBreaker()
         #expect(machine.tick(now: at(31), backlog: Backlog(spooled: true)) == .probe)
         #expect(machine.probeFailed(now: at(31), backlog: Backlog(spooled: true)) == .spoolBuffer(thenWaitUntil: at(61)))
     }
 
     @Test("after the open time the breaker lets one batch through, behind a probe; the batch closes it")
     func halfOpenBatchProbesFirst() {
-        var machine = machine(breakerFailures: 1)
-        failOneBatch(&machine, at: 1)
-        _ = machine.flushFinished(now: at(1), backlog: Backlog())
+        var machine = machineWithOpenBreaker()
         #expect(machine.tick(now: at(31), backlog: Backlog(waiting: 100)) == .takeFromBuffer(batches: 1, maximumItems: 10_000))
         #expect(machine.batchesReady(1, now: at(31)) == .probe)
         #expect(machine.probeSucceeded(now: at(31), backlog: Backlog()) == .write(batch: 0))
@@ -129,9 +133,7 @@ struct FlushMachineTests {
 
     @Test("a failed probe before a batch hands the batch back and opens the breaker again")
     func failedBatchProbe() {
-        var machine = machine(breakerFailures: 1)
-        failOneBatch(&machine, at: 1)
-        _ = machine.flushFinished(now: at(1), backlog: Backlog())
+        var machine = machineWithOpenBreaker()
         _ = machine.tick(now: at(31), backlog: Backlog(waiting: 100))
         #expect(machine.batchesReady(1, now: at(31)) == .probe)
         #expect(machine.probeFailed(now: at(31), backlog: Backlog()) == .finishFlush(handBack: [0], pauseUntil: nil))
