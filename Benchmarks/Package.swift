@@ -1,5 +1,5 @@
 // swift-tools-version: 6.2
-// The hot path's micro-benchmarks (issue 8), kept out of the main package so
+// The hot path's micro-benchmarks (docs/performance.md), kept out of the main package so
 // that CI's build and tests never compile ordo-one/benchmark. Run from here:
 //   swift package --disable-sandbox benchmark
 // (release build; `scripts/bench-micro` runs it from the repository root).

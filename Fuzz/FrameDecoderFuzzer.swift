@@ -1,4 +1,4 @@
-// libFuzzer entry for the frame decoder and the symbol parser (issue 9).
+// libFuzzer entry for the frame decoder and the symbol parser (docs/guarantees.md).
 // Compiled by scripts/fuzz together with Sources/OptionsFeed (same module),
 // never by SwiftPM. The checks live in FrameFuzzProbe, which the corpus
 // regression test (Tests/OptionsFeedTests/FuzzCorpusTests.swift) runs too.

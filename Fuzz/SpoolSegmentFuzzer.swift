@@ -1,4 +1,4 @@
-// libFuzzer entry for spool segment reading (issue 9). Compiled by
+// libFuzzer entry for spool segment reading (docs/guarantees.md). Compiled by
 // scripts/fuzz together with the spool sources of IngestPipeline (same
 // module), never by SwiftPM. The checks live in SpoolFuzzProbe, which the
 // corpus regression test (Tests/IngestPipelineTests/SpoolFuzzCorpusTests.swift) runs too.

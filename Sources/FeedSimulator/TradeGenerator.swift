@@ -44,7 +44,7 @@ public struct SimTrade: Sendable, Hashable {
         return "\(sign)\(cents / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 
-    /// The event as the feed writes it (SPEC §5.1); `c` is left out when empty.
+    /// The event as the feed writes it (docs/design.md §5.1); `c` is left out when empty.
     public var json: String {
         var text = #"{"ev":"T","sym":"\#(sym)","x":\#(x),"p":\#(priceText),"s":\#(size)"#
         if !conditions.isEmpty { text += #","c":[\#(conditions.map(String.init).joined(separator: ","))]"# }

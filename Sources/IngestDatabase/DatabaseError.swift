@@ -1,5 +1,5 @@
 /// A failure of the database, typed by what the caller can do about it
-/// (SPEC §5.3 error classes).
+/// (docs/design.md §5.3 error classes).
 public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         /// Lost or refused connection (08xxx, 57P0x, broken socket): retryable.
@@ -31,7 +31,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// The class of a SQLSTATE (SPEC §5.3).
+    /// The class of a SQLSTATE (docs/design.md §5.3).
     public static func kind(forSQLState state: String?) -> Kind {
         guard let state, state.count == 5 else { return .other }
         if state == "57014" { return .timeout }
@@ -44,7 +44,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The class of a QuestDB error. QuestDB answers every error with
-    /// SQLSTATE 00000 (SPEC §5.3), so the class comes from the connection
+    /// SQLSTATE 00000 (docs/design.md §5.3), so the class comes from the connection
     /// status and the message text (QuestDB's wording, e.g. "inconvertible
     /// value", "timeout, query aborted").
     public static func kind(forQuestDBMessage message: String, connectionHealthy: Bool) -> Kind {

@@ -1,6 +1,6 @@
-/// Which server is behind the PG wire connection (SPEC §3 `DB_FLAVOR`).
+/// Which server is behind the PG wire connection (docs/design.md §3 `DB_FLAVOR`).
 /// PostgreSQL takes COPY and transactions; QuestDB takes bound INSERTs only
-/// and makes them idempotent with DEDUP keys (SPEC §5.3).
+/// and makes them idempotent with DEDUP keys (docs/design.md §5.3).
 public enum DatabaseFlavor: String, Sendable, CaseIterable {
     case postgres
     case questdb

@@ -1,4 +1,4 @@
-/// Input that could not be stored, kept with the reason (SPEC §4 `dead_letters`).
+/// Input that could not be stored, kept with the reason (docs/design.md §4.1 `dead_letters`).
 public struct DeadLetter: Sendable, Equatable {
     /// Most bytes of the raw input kept (4 KiB): enough to see what was wrong
     /// with a trade, and a 10 MB frame piece does not become a 10 MB row, nor

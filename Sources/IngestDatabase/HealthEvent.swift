@@ -1,4 +1,4 @@
-/// A row for the health tables of SPEC §4 (shapes from reference/003): per-
+/// A row for the health tables of docs/design.md §4.1 and §5.4: per-
 /// symbol staleness transitions and connection events. Written through the
 /// same guarded path as trades, kept in memory while the database is down.
 public enum HealthEvent: Sendable, Equatable {

@@ -77,16 +77,30 @@ public final class LeaderLock: Sendable {
     }
 
     /// Asks for the lock without waiting (`pg_try_advisory_lock`); connects first
-    /// if needed. Throws when the database cannot be asked.
-    public func tryAcquire() async throws -> Bool {
+    /// if needed. Got: raises the leadership term (`ingest_state.leader_term`)
+    /// and answers it, the fence of this leader's `feed_gaps` writes (the
+    /// raise waits for a gap transaction of the previous leader that is
+    /// already past its check; later ones see the new term and write nothing).
+    /// `nil` when another session holds the lock. Throws when the database
+    /// cannot be asked; a lock got but whose term could not be raised is given back.
+    public func tryAcquire() async throws -> Int64? {
         let session = self.session
         let group = self.group
-        return try await run { () throws -> Bool in
+        return try await run { () throws -> Int64? in
             let connection = try self.connected()
             do {
                 let rows = try connection.query("SELECT pg_try_advisory_lock(\(Self.classKey), hashtext($1))", [group])
                 session.held = (rows.first?.first ?? nil) == "t"
-                return session.held
+                guard session.held else { return nil }
+                do {
+                    let term = try connection.query(IngestState.raiseLeaderTerm).first?.first.flatMap { $0 }.flatMap { Int64($0) }
+                    guard let term else { throw DatabaseError(kind: .other, sqlState: nil, message: "raising the leadership term returned no term") }
+                    return term
+                } catch {
+                    if connection.isHealthy { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.classKey), hashtext($1))", [group]) }
+                    session.held = false
+                    throw error
+                }
             } catch {
                 if !connection.isHealthy { session.connection = nil }
                 throw error
@@ -127,15 +141,15 @@ public final class LeaderLock: Sendable {
 
     /// What a new leader finds when it gets the lock.
     public struct GapBeforeLeading: Sendable, Equatable {
-        /// When the newest stored trade was received (Unix µs), if no
-        /// `feed_gaps` row is open: where the gap between the previous leader and this one starts.
-        public var startMicros: Int64?
+        /// When the newest stored trade was received (the database's clock),
+        /// if no `feed_gaps` row is open: where the gap between the previous leader and this one starts.
+        public var start: GapTime?
         /// The rows open now (a graceful handover's `shutdown` gap): they are
         /// the gap, and this leader's first trade closes them, by id.
         public var openGapIDs: [Int64]
 
-        public init(startMicros: Int64?, openGapIDs: [Int64]) {
-            self.startMicros = startMicros
+        public init(start: GapTime?, openGapIDs: [Int64]) {
+            self.start = start
             self.openGapIDs = openGapIDs
         }
     }
@@ -148,9 +162,9 @@ public final class LeaderLock: Sendable {
             let connection = try self.connected()
             let open = try connection.query("SELECT id FROM feed_gaps WHERE ended_at IS NULL ORDER BY id")
                 .compactMap { $0.first.flatMap { $0 }.flatMap { Int64($0) } }
-            guard open.isEmpty else { return GapBeforeLeading(startMicros: nil, openGapIDs: open) }
+            guard open.isEmpty else { return GapBeforeLeading(start: nil, openGapIDs: open) }
             let rows = try connection.query(IngestState.unrecordedGapStart)
-            return GapBeforeLeading(startMicros: rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }, openGapIDs: [])
+            return GapBeforeLeading(start: rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }.map(GapTime.database), openGapIDs: [])
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 /// Applies the numbered SQL files of `migrations/` once each, in order,
-/// recording them in `schema_migrations` (SPEC §2 `migrate`).
+/// recording them in `schema_migrations` (docs/design.md §2.1 `migrate`).
 public struct Migrator: Sendable {
     public let directory: String
 
@@ -29,22 +29,22 @@ public struct Migrator: Sendable {
         return nil
     }
 
-    /// When the newest stored trade was received (Unix µs), if no `feed_gaps`
-    /// row is open: the start of the gap a restart leaves (after a crash or
-    /// `kill -9`). Read from `ingest_state` (one row), never by scanning
-    /// `options_trades`, so a start costs the same on a table of any size.
-    /// QuestDB: the received time of the newest trade by its designated
-    /// timestamp (read from the last partition, not a scan), unless a gap is open.
-    public static func unrecordedRestartGap(conninfo: String, flavor: DatabaseFlavor = .postgres) throws -> Int64? {
+    /// When the newest stored trade was received, if no `feed_gaps` row is
+    /// open: the start of the gap a restart leaves (after a crash or
+    /// `kill -9`). Read from `ingest_state` (one row, on the database's
+    /// clock), never by scanning `options_trades`, so a start costs the same
+    /// on a table of any size. QuestDB: the received time of the newest trade
+    /// by its designated timestamp (read from the last partition, not a
+    /// scan; the writer's clock), unless a gap is open.
+    public static func unrecordedRestartGap(conninfo: String, flavor: DatabaseFlavor = .postgres) throws -> GapTime? {
         let connection = try PGConnection(conninfo: conninfo)
         guard flavor == .questdb else {
             let rows = try connection.query(IngestState.unrecordedGapStart)
-            guard let value = rows.first?.first, let text = value else { return nil }
-            return Int64(text)
+            return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }.map(GapTime.database)
         }
         let open = try connection.query(QuestDBDialect.openGapCount).first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
         guard open == 0 else { return nil }
-        return try connection.query(QuestDBDialect.lastReceived).first?.first.flatMap { $0 }.flatMap { Int64($0) }
+        return try connection.query(QuestDBDialect.lastReceived).first?.first.flatMap { $0 }.flatMap { Int64($0) }.map(GapTime.local)
     }
 
     /// The `.sql` files, sorted by name (their number).

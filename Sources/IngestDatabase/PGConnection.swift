@@ -2,14 +2,14 @@ import Foundation
 import CLibPQ
 
 /// One libpq connection. Blocking: use it from one thread only (the writer's
-/// own thread, STYLE §4), never from the Swift concurrency pool.
+/// own thread, docs/design.md §1.4), never from the Swift concurrency pool.
 public final class PGConnection {
     private let handle: OpaquePointer
 
     /// Connects with libpq. `conninfo` is a libpq URI or key=value string;
     /// settings it names win over the defaults given here.
     /// - Parameters:
-    ///   - connectTimeoutSeconds: SPEC §5.3: 10 s.
+    ///   - connectTimeoutSeconds: docs/design.md §5.3: 10 s.
     ///   - overrides: libpq keywords that replace these defaults (e.g. the
     ///     leader lock's shorter keepalives); the connection string still wins.
     public init(
@@ -138,7 +138,7 @@ public final class PGConnection {
         }
         // In 64 KiB pieces: libpq copies each into its output buffer, which grows to the
         // largest piece and stays that size for the connection's life (1 MiB pieces kept
-        // ~2 MiB per pooled connection; issue 8).
+        // ~2 MiB per pooled connection; docs/performance.md).
         let chunk = 64 << 10
         var offset = 0
         while offset < data.count {

@@ -1,12 +1,12 @@
 /// Decides, for a pool of database connections, which idle ones to health-check
-/// and which to close (SPEC §5.3: a health query every 60 s on idle
+/// and which to close (docs/design.md §5.3: a health query every 60 s on idle
 /// connections; idle ones beyond the minimum closed after 30 min). Pure: the
-/// pool feeds it its slots and the time, and performs the actions (STYLE §1).
+/// pool feeds it its slots and the time, and performs the actions (docs/design.md §1.4).
 public struct PoolMaintenance<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     public struct Configuration: Sendable, Equatable {
-        /// SPEC §5.3: 60 s. `DB_HEALTH_CHECK_MS`.
+        /// docs/design.md §5.3: 60 s. `DB_HEALTH_CHECK_MS`.
         public var healthCheckInterval: Duration
-        /// SPEC §5.3: 30 min. `DB_IDLE_CLOSE_MS`.
+        /// docs/design.md §5.3: 30 min. `DB_IDLE_CLOSE_MS`.
         public var idleTimeout: Duration
         /// Connections kept open however idle: the one the flusher uses most.
         public var minimumConnections: Int

@@ -69,6 +69,8 @@ public final class PostgresTradeWriter: Sendable {
         let bulkTimeoutMs: Int
         let mode: WriteMode
         let flavor: DatabaseFlavor
+        /// Ages receive times for the database's clock (`IngestState`, `recordGaps`).
+        let wallClock: WallClock
         /// Touched only on the slot's thread.
         var connection: PGConnection? {
             didSet { cancelHandle.withLock { $0 = connection?.makeCancelHandle() } }
@@ -82,8 +84,9 @@ public final class PostgresTradeWriter: Sendable {
         /// Direct COPYs that met a duplicate and were redone through the staging table.
         var directCopyFallbacks = 0
 
-        init(conninfo: String, statementTimeoutMs: Int, bulkTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor) {
+        init(conninfo: String, statementTimeoutMs: Int, bulkTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor, wallClock: WallClock) {
             self.conninfo = conninfo
+            self.wallClock = wallClock
             self.statementTimeoutMs = statementTimeoutMs
             self.bulkTimeoutMs = bulkTimeoutMs
             // QuestDB takes no COPY FROM STDIN: bound INSERTs are its only way in.
@@ -99,17 +102,19 @@ public final class PostgresTradeWriter: Sendable {
     ///   - poolSize: writer connections (SPEC §5.3: 2).
     ///   - statementTimeoutMs: per-statement timeout of ordinary statements (SPEC §5.3: 30 s).
     ///   - bulkTimeoutMs: per-statement timeout of a batch write (SPEC §5.3: 60 s).
+    ///   - wallClock: this host's clock, the one receive times were read on.
     public init(
         conninfo: String, flavor: DatabaseFlavor = .postgres, mode: WriteMode = .copy, poolSize: Int = 2,
         maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration = .init(), statementTimeoutMs: Int = 30_000, bulkTimeoutMs: Int = 60_000,
-        logger: Logger
+        wallClock: WallClock = .system, logger: Logger
     ) {
         let now = ContinuousClock.now
         self.slots = (0..<max(1, poolSize)).map { _ in
             let thread = NIOThreadPool(numberOfThreads: 1)
             thread.start()
             return Slot(thread: thread, session: Session(
-                conninfo: conninfo, statementTimeoutMs: statementTimeoutMs, bulkTimeoutMs: bulkTimeoutMs, mode: mode, flavor: flavor))
+                conninfo: conninfo, statementTimeoutMs: statementTimeoutMs, bulkTimeoutMs: bulkTimeoutMs, mode: mode, flavor: flavor,
+                wallClock: wallClock))
         }
         self.state = Mutex(PoolState(slots: slots.map { _ in .init(connected: false, lastUsed: now, lastChecked: now) }))
         self.maintenance = PoolMaintenance(configuration: maintenance)
@@ -151,10 +156,19 @@ public final class PostgresTradeWriter: Sendable {
     /// Writes `feed_gaps` changes in one transaction: `opened` inserts a row
     /// (`RETURNING id`: the row learns its id once committed), `closed` ends
     /// that row by its id, `closedLeftOpen` the rows others left open (every
-    /// open row, or those ids). A close sets `ended_at` to the first trade's
-    /// time, never before `started_at` (two hosts' clocks may disagree), and
-    /// only on a row still open; no clock picks the row.
-    public func recordGaps(_ events: [GapEvent]) async throws {
+    /// open row, or those ids); no clock picks the row. Every time is written
+    /// on the database's clock (`GapTime`): a time read on this host as
+    /// `clock_timestamp()` minus its age here. A close never ends before the
+    /// row's start, and only ends a row still open.
+    ///
+    /// With a `fence`, the transaction first reads `ingest_state.leader_term`
+    /// `FOR SHARE` and rolls back with `GapFenceError` unless it is the fence:
+    /// a leader that lost its lock writes nothing, and a new leader raising
+    /// the term waits for a transaction already past the check.
+    ///
+    /// QuestDB (no transactions, no pairs) takes the times as they are.
+    public func recordGaps(_ changes: GapChanges) async throws {
+        let events = changes.events
         guard !events.isEmpty else { return }
         let logger = self.logger
         try await withSession { session in
@@ -171,16 +185,26 @@ public final class PostgresTradeWriter: Sendable {
                 }
                 return
             }
-            func time(_ index: Int) -> String { "'epoch'::timestamptz + $\(index)::bigint * interval '1 microsecond'" }
+            /// The SQL of `time` as parameter `index`, and the parameter.
+            func at(_ time: GapTime, _ index: Int) -> (sql: String, parameter: String) {
+                switch time.clock {
+                case .database: ("'epoch'::timestamptz + $\(index)::bigint * interval '1 microsecond'", String(time.micros))
+                case .local: ("clock_timestamp() - $\(index)::bigint * interval '1 microsecond'", String(session.wallClock.nowMicros() - time.micros))
+                }
+            }
             var inserted: [(row: GapRow, id: Int64)] = []
             do {
                 try connection.execute("BEGIN")
+                if let fence = changes.fence {
+                    let term = try connection.query(IngestState.leaderTermForShare).first?.first.flatMap { $0 }.flatMap { Int64($0) }
+                    guard term == fence else { throw GapFenceError(fence: fence, term: term) }
+                }
                 for event in events {
                     switch event {
                     case .opened(let row):
+                        let start = at(row.startedAt, 1)
                         let rows = try connection.query(
-                            "INSERT INTO feed_gaps (started_at, reason) VALUES (\(time(1)), $2) RETURNING id",
-                            [String(row.startedAtMicros), row.reason])
+                            "INSERT INTO feed_gaps (started_at, reason) VALUES (\(start.sql), $2) RETURNING id", [start.parameter, row.reason])
                         guard let id = rows.first?.first.flatMap({ $0 }).flatMap({ Int64($0) }) else {
                             throw DatabaseError(kind: .other, sqlState: nil, message: "INSERT INTO feed_gaps returned no id")
                         }
@@ -188,16 +212,19 @@ public final class PostgresTradeWriter: Sendable {
                     case .closed(let row, let micros):
                         // Opened in this transaction, or written before; an open dropped unwritten leaves nothing to close.
                         guard let id = inserted.last(where: { $0.row === row })?.id ?? row.id else { continue }
+                        let end = at(.local(micros), 2)
                         _ = try connection.query(
-                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(2))) WHERE id = $1 AND ended_at IS NULL",
-                            [String(id), String(micros)])
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)) WHERE id = $1 AND ended_at IS NULL",
+                            [String(id), end.parameter])
                     case .closedLeftOpen(.every, let micros):
+                        let end = at(.local(micros), 1)
                         _ = try connection.query(
-                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(1))) WHERE ended_at IS NULL", [String(micros)])
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)) WHERE ended_at IS NULL", [end.parameter])
                     case .closedLeftOpen(.ids(let ids), let micros):
+                        let end = at(.local(micros), 2)
                         _ = try connection.query(
-                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(time(2))) WHERE id = ANY($1::bigint[]) AND ended_at IS NULL",
-                            ["{" + ids.map(String.init).joined(separator: ",") + "}", String(micros)])
+                            "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)) WHERE id = ANY($1::bigint[]) AND ended_at IS NULL",
+                            ["{" + ids.map(String.init).joined(separator: ",") + "}", end.parameter])
                     }
                 }
                 try connection.execute("COMMIT")
@@ -477,9 +504,9 @@ public final class PostgresTradeWriter: Sendable {
                     start = end
                 }
             }
-            // The newest receive time moves with the rows, in the same transaction (`IngestState`).
+            // The newest receive time moves with the rows, in the same transaction, on the database's clock (`IngestState`).
             let lastReceived = batch.lazy.map(\.receivedAtMicros).max() ?? 0
-            try connection.execute(IngestState.advance(toMicros: lastReceived) + "; COMMIT")
+            try connection.execute(IngestState.advance(ageMicros: session.wallClock.nowMicros() - lastReceived) + "; COMMIT")
             return inserted
         } catch {
             if connection.isHealthy {

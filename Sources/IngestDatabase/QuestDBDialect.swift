@@ -1,6 +1,6 @@
 import OptionsFeed
 
-/// Every statement the service sends to QuestDB, in one place (SPEC §5.3;
+/// Every statement the service sends to QuestDB, in one place (docs/design.md §5.3;
 /// the DDL is `migrations/questdb/`). QuestDB speaks the PG wire protocol but
 /// takes no COPY FROM STDIN, no DELETE and no ON CONFLICT: rows are written
 /// with multi-row INSERTs whose values are all bound parameters, and the

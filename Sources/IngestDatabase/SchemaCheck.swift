@@ -18,7 +18,11 @@ public enum SchemaCheck {
                 "options_trades has no primary key or unique index on exactly (sym, ts, seq): without it a trade written twice is stored twice; "
                     + "restore it, e.g. ALTER TABLE options_trades ADD PRIMARY KEY (sym, ts, seq)")
         }
-        if !flag(2) { problems.append("table ingest_state does not exist: apply the migrations (ingest-options migrate)") }
+        if !flag(2) {
+            problems.append("table ingest_state does not exist: apply the migrations (ingest-options migrate)")
+        } else if !flag(3) {
+            problems.append("ingest_state has no column leader_term: apply the migrations (ingest-options migrate)")
+        }
         return problems
     }
 
@@ -33,6 +37,7 @@ public enum SchemaCheck {
                    AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnatts = 3
                    AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
                         WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::smallint[])) = ARRAY['seq', 'sym', 'ts']),
-               to_regclass('ingest_state') IS NOT NULL
+               to_regclass('ingest_state') IS NOT NULL,
+               EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ingest_state') AND attname = 'leader_term' AND NOT attisdropped)
         """
 }

@@ -17,7 +17,7 @@ public struct TradeCopyEncoder: Sendable {
 
     /// Replaces `output` with the COPY stream (header, rows, trailer) for `trades`.
     /// Two passes: the rows' sizes first, then big-endian stores into memory
-    /// sized once, so no byte is appended one at a time (issue 8: ≥ 5M rows/s).
+    /// sized once, so no byte is appended one at a time (docs/performance.md: ≥ 5M rows/s).
     public func encode(_ trades: [OptionTrade], into output: inout [UInt8]) {
         encode(trades[...], into: &output)
     }

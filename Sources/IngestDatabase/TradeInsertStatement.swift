@@ -1,7 +1,7 @@
 import OptionsFeed
 
 /// The multi-row `INSERT … VALUES … ON CONFLICT DO NOTHING` with bound text
-/// parameters (SPEC §5.3: the QuestDB path, also runnable on Postgres as
+/// parameters (docs/design.md §5.3: the QuestDB path, also runnable on Postgres as
 /// `--write-mode insert`). Feed data only ever travels as parameters.
 struct TradeInsertStatement {
     /// Rows per statement: 13 parameters a row stays far below libpq's 65 535.

@@ -11,8 +11,8 @@ public protocol TradeWriting: Sendable {
     func write(_ batch: [OptionTrade]) async throws -> BatchResult
     /// `SELECT 1`.
     func probe() async throws
-    /// Writes `feed_gaps` changes in one transaction.
-    func recordGaps(_ events: [GapEvent]) async throws
+    /// Writes `feed_gaps` changes in one transaction, fenced by the leadership term they were made under.
+    func recordGaps(_ changes: GapChanges) async throws
     func recordDeadLetters(_ letters: [DeadLetter]) async throws
     func recordHealthEvents(_ events: [HealthEvent]) async throws
     /// Stops every statement in flight, from any thread, without waiting; one

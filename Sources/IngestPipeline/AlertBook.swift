@@ -1,4 +1,4 @@
-/// The open alerts and the open/resolve events between them (SPEC §5.4:
+/// The open alerts and the open/resolve events between them (docs/design.md §5.4:
 /// alerts are logged as open and resolve events, and the health report lists
 /// the active ones with their `since`). The caller re-states each condition
 /// on every check; the book turns that level into edges, so an alert is

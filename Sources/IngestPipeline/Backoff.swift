@@ -1,11 +1,11 @@
-/// Reconnect delays (SPEC §5.1): from `initial`, doubling per consecutive
+/// Reconnect delays (docs/design.md §5.1): from `initial`, doubling per consecutive
 /// failure, capped at `maximum`, with jitter that only ever shortens a delay
 /// (by up to `jitter` of it), so the cap is a true upper bound and two
 /// clients that failed together do not retry in lockstep.
 public struct Backoff: Sendable, Equatable {
-    /// First delay (SPEC §5.1: 1 s).
+    /// First delay (docs/design.md §5.1: 1 s).
     public var initial: Duration
-    /// Upper bound of any delay (SPEC §5.1: 30 s).
+    /// Upper bound of any delay (docs/design.md §5.1: 30 s).
     public var maximum: Duration
     /// Share of a delay that jitter may take off, 0…1 (default 0.2: a delay lies in [0.8 d, d]).
     public var jitter: Double

@@ -1,8 +1,8 @@
-/// A circuit breaker as a value-type state machine (STYLE §1): after
+/// A circuit breaker as a value-type state machine (docs/design.md §1.4): after
 /// `failureThreshold` consecutive failures it opens for `openDuration`, during
 /// which no attempt is allowed; then it is half-open and lets one attempt
 /// through; that attempt's success closes it, its failure opens it again.
-/// SPEC §5.1 (feed connect: 3 failures, 60 s) and §5.3 (database: 5, 30 s).
+/// docs/design.md §5.1 (feed connect: 3 failures, 60 s) and §5.3 (database: 5, 30 s).
 public struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     public enum State: Sendable, Equatable {
         case closed(consecutiveFailures: Int)

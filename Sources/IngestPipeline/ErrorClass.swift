@@ -1,4 +1,4 @@
-/// The error classes the health report counts (SPEC §5.4: `errors` by class:
+/// The error classes the health report counts (docs/design.md §5.4: `errors` by class:
 /// network, rate_limit, authentication, data, database). The raw values are
 /// the report's keys.
 public enum ErrorClass: String, Sendable, CaseIterable, Codable {

@@ -1,5 +1,5 @@
 /// Error counts and per-minute rates by class, for the report's `errors`
-/// section and the "errors > 10/min" alert (SPEC §5.4). Pure: every call is
+/// section and the "errors > 10/min" alert (docs/design.md §5.4). Pure: every call is
 /// given the time.
 ///
 /// Each class keeps its total since start and a list of `(instant, count)`
@@ -42,7 +42,7 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
         var head = 0
     }
 
-    /// How far back the rate looks (SPEC §5.4 rates are per minute: 60 s).
+    /// How far back the rate looks (docs/design.md §5.4 rates are per minute: 60 s).
     public let window: Duration
     /// The most `(instant, count)` entries kept over all classes, so memory
     /// stays bounded whatever the error rate (default 10 000, a few hundred KB).

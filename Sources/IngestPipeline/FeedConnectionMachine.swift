@@ -1,18 +1,18 @@
-/// The feed connection lifecycle (SPEC §5.1) as a value-type state machine
-/// (STYLE §1): `disconnected → connecting → authenticating → subscribing →
+/// The feed connection lifecycle (docs/design.md §5.1) as a value-type state machine
+/// (docs/design.md §1.4): `disconnected → connecting → authenticating → subscribing →
 /// streaming`, on any failure `→ backoff → connecting`, `failed` after the
 /// attempt limit or a rejected key. It takes events with the time and answers
 /// with what to do; the feed service performs the I/O and the waiting.
 public struct FeedConnectionMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     public struct Configuration: Sendable {
         public var backoff: Backoff
-        /// Consecutive failed attempts before giving up (SPEC §5.1 `WS_MAX_RECONNECT_ATTEMPTS`: 10; 0 = never).
+        /// Consecutive failed attempts before giving up (docs/design.md §5.1 `WS_MAX_RECONNECT_ATTEMPTS`: 10; 0 = never).
         public var maxReconnectAttempts: Int
-        /// Streaming this long resets the attempt counter (SPEC §5.1: 30 s).
+        /// Streaming this long resets the attempt counter (docs/design.md §5.1: 30 s).
         public var stablePeriod: Duration
-        /// Connect breaker: opens after this many consecutive failed attempts (SPEC §5.1: 3)…
+        /// Connect breaker: opens after this many consecutive failed attempts (docs/design.md §5.1: 3)…
         public var breakerFailures: Int
-        /// …and stays open this long (SPEC §5.1: 60 s).
+        /// …and stays open this long (docs/design.md §5.1: 60 s).
         public var breakerOpenDuration: Duration
 
         public init(

@@ -1,4 +1,4 @@
-/// When to flush the buffer (SPEC §5.2): every `interval`, or as soon as at
+/// When to flush the buffer (docs/design.md §5.2): every `interval`, or as soon as at
 /// least `minimumBatch` trades wait; a flush takes everything waiting up to
 /// `maximumBatch`, so batches grow under load instead of the flush rate.
 ///
@@ -7,11 +7,11 @@
 /// flush loop sleeps until `deadline` or until trades arrive.
 public struct FlushPolicy<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     public struct Configuration: Sendable, Equatable {
-        /// Longest time a waiting trade sits in the buffer (SPEC §5.2: 5 s).
+        /// Longest time a waiting trade sits in the buffer (docs/design.md §5.2: 5 s).
         public var interval: Duration
-        /// Waiting trades that trigger a flush at once (SPEC §5.2: 100).
+        /// Waiting trades that trigger a flush at once (docs/design.md §5.2: 100).
         public var minimumBatch: Int
-        /// Cap on one batch (SPEC §5.2: 10 000).
+        /// Cap on one batch (docs/design.md §5.2: 10 000).
         public var maximumBatch: Int
 
         public init(interval: Duration = .seconds(5), minimumBatch: Int = 100, maximumBatch: Int = 10_000) {

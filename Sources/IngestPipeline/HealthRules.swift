@@ -1,5 +1,5 @@
 /// The service's overall health, worst last so that `max` of several is the
-/// overall verdict (SPEC §5.4: `status` is healthy | degraded | unhealthy).
+/// overall verdict (docs/design.md §5.4: `status` is healthy | degraded | unhealthy).
 public enum HealthStatus: String, Sendable, Codable, Comparable {
     case healthy, degraded, unhealthy
 
@@ -37,7 +37,7 @@ public struct HealthConditions: Sendable, Equatable {
     public var staleWatchedSymbols: Int
     /// Resident set size of the process.
     public var rssBytes: Int
-    /// A standby of an active/standby pair (issue 11): it does not connect to
+    /// A standby of an active/standby pair (docs/design.md §5.5): it does not connect to
     /// the feed on purpose, so the feed rules do not apply to it.
     public var standby: Bool
 
@@ -59,7 +59,7 @@ public struct HealthConditions: Sendable, Equatable {
     }
 }
 
-/// The status rules of SPEC §5.4 as one pure function:
+/// The status rules of docs/design.md §5.4 as one pure function:
 /// - **unhealthy** if the feed has not been streaming for > 2 min, the DB
 ///   breaker has been open for > 2 min, or trades are being dropped;
 /// - **degraded** if the feed is reconnecting, the breaker is open or
@@ -67,7 +67,7 @@ public struct HealthConditions: Sendable, Equatable {
 ///   or RSS > 500 MB;
 /// - **healthy** otherwise.
 ///
-/// A standby (issue 11) is judged without the feed rules: it is healthy while
+/// A standby (docs/design.md §5.5) is judged without the feed rules: it is healthy while
 /// its database side is.
 ///
 /// `reasons` names each condition that applies, once, in its most severe
@@ -78,13 +78,13 @@ public struct HealthConditions: Sendable, Equatable {
 /// the defaults).
 public struct HealthRules: Sendable, Equatable {
     public struct Thresholds: Sendable, Equatable {
-        /// Feed not streaming longer than this is unhealthy (SPEC §5.4: 2 min).
+        /// Feed not streaming longer than this is unhealthy (docs/design.md §5.4: 2 min).
         public var feedDownUnhealthyAfter: Duration
-        /// DB breaker out of `closed` longer than this is unhealthy (SPEC §5.4: 2 min).
+        /// DB breaker out of `closed` longer than this is unhealthy (docs/design.md §5.4: 2 min).
         public var breakerOpenUnhealthyAfter: Duration
-        /// More buffered items than this is degraded (SPEC §5.4: 1000).
+        /// More buffered items than this is degraded (docs/design.md §5.4: 1000).
         public var bufferDegradedAbove: Int
-        /// More resident memory than this is degraded (SPEC §5.4: 500 MB, as MiB).
+        /// More resident memory than this is degraded (docs/design.md §5.4: 500 MB, as MiB).
         public var rssDegradedAboveBytes: Int
 
         public init(

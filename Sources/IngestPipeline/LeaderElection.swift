@@ -1,5 +1,5 @@
 /// Who may stream the feed when two (or more) ingesters share one database
-/// (issue 11, `HA_MODE=leader`), as a value-type state machine (STYLE §1):
+/// (docs/design.md §5.5, `HA_MODE=leader`), as a value-type state machine (docs/design.md §1.4):
 /// events from the lock connection come in with their instants, actions for
 /// the feed and the lock come out. No sockets, no timers.
 ///

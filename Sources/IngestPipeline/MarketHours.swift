@@ -1,7 +1,7 @@
 import Foundation
 
 /// When trades are expected, so that quiet hours are not taken for
-/// staleness (SPEC §5.4 staleness is "since the last trade"; overnight
+/// staleness (docs/design.md §5.4 staleness is "since the last trade"; overnight
 /// there are none).
 ///
 /// `usOptions` is the US listed options regular session, 09:30–16:00

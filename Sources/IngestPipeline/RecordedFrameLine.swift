@@ -12,7 +12,7 @@ public struct RecordedLineError: Error, Sendable, Hashable, CustomStringConverti
     public var description: String { "\(reason) at byte \(offset)" }
 }
 
-/// One line of a feed recording (SPEC §2 `--record`): `{"rx":<receive time,
+/// One line of a feed recording (docs/design.md §5.6 `--record`): `{"rx":<receive time,
 /// Unix µs>,"frame":"<the WebSocket text frame as received>"}` and a newline.
 ///
 /// The frame is embedded as a JSON *string*, so the file is plain JSON lines

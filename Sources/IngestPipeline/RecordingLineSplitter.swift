@@ -1,5 +1,5 @@
 /// Cuts the bytes of a recording, as they arrive in chunks of any size, into
-/// numbered lines (issue 10: a bad line is reported with its line number).
+/// numbered lines (docs/design.md §5.6: a bad line is reported with its line number).
 ///
 /// No I/O: the replay reader appends what it read and takes lines until
 /// none is complete; at the end of the input `finish()` turns what is left

@@ -1,4 +1,4 @@
-/// When a feed recording rotates and what the rotation renames (issue 10:
+/// When a feed recording rotates and what the rotation renames (docs/design.md §5.6:
 /// `RECORD_MAX_BYTES`, `RECORD_KEEP`). A recording left running for weeks
 /// must not fill the disk: the file being written (`FILE`) is sealed when the
 /// next line would take it past `maxBytes`, and renamed the way logrotate

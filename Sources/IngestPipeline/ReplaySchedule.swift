@@ -1,4 +1,4 @@
-/// Which recorded frames a replay takes and when (issue 10: `--from`/`--to`
+/// Which recorded frames a replay takes and when (docs/design.md §5.6: `--from`/`--to`
 /// select a window of receive times; `--speed N` replays at N× the recorded
 /// pace, for demos; without it a replay goes as fast as the database takes it).
 ///

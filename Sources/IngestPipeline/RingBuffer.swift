@@ -1,14 +1,14 @@
 import DequeModule
 
 /// A FIFO queue with a soft capacity: appends stop at `capacity`, but a batch
-/// handed back to the front after a failed write is always taken (SPEC §5.2:
+/// handed back to the front after a failed write is always taken (docs/design.md §5.2:
 /// a failed batch goes back in front of the queue, never dropped).
 ///
 /// A real ring (swift-collections' `Deque`, its room reserved once): taken
 /// elements are released at once and the storage never grows past the
 /// capacity, except for a batch handed back. (An array with a moving head
 /// kept taken trades alive until it compacted and grew to ~4× the capacity:
-/// ~100 MB of RSS for 200 000 trades, issue 8.)
+/// ~100 MB of RSS for 200 000 trades, docs/performance.md.)
 public struct RingBuffer<Element> {
     public let capacity: Int
     private var storage: Deque<Element>
@@ -16,7 +16,7 @@ public struct RingBuffer<Element> {
     /// `spareRoom`: storage reserved beyond `capacity` for batches handed back
     /// to a full buffer (one per writer connection), so that handing them back
     /// never reallocates the storage: growing it doubled the buffer's memory
-    /// during a database outage's drain (issue 8).
+    /// during a database outage's drain (docs/performance.md).
     public init(capacity: Int, spareRoom: Int = 0) {
         self.capacity = max(1, capacity)
         storage = Deque(minimumCapacity: self.capacity + max(0, spareRoom))

@@ -1,4 +1,4 @@
-/// Decides when a live feed session has hung or gone quiet (SPEC §5.1):
+/// Decides when a live feed session has hung or gone quiet (docs/design.md §5.1):
 /// each handshake step has a deadline; once streaming, no data for
 /// `staleAfter` raises the `feed stale` alert and no data for
 /// `reconnectAfter` forces a reconnect. Pure: it is given the time.
@@ -10,9 +10,9 @@ public struct SessionWatchdog<Instant: InstantProtocol>: Sendable where Instant.
         public var authTimeout: Duration
         /// `subscribe` sent → acknowledgement or first data (default 10 s).
         public var subscribeTimeout: Duration
-        /// No data this long while streaming → `feed stale` alert (SPEC §5.1: 120 s).
+        /// No data this long while streaming → `feed stale` alert (docs/design.md §5.1: 120 s).
         public var staleAfter: Duration
-        /// No data this long → forced reconnect (SPEC §5.1: 600 s).
+        /// No data this long → forced reconnect (docs/design.md §5.1: 600 s).
         public var reconnectAfter: Duration
 
         public init(

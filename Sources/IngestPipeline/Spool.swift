@@ -2,7 +2,7 @@ import Foundation
 import OptionsFeed
 import Synchronization
 
-/// The on-disk overflow of the buffer (SPEC §5.2): when the buffer is full or
+/// The on-disk overflow of the buffer (docs/design.md §5.2.2): when the buffer is full or
 /// the database breaker is open, batches are appended to segment files under
 /// `directory`; once the database is healthy they are replayed oldest-first,
 /// and a spool left by an earlier run is replayed at start.

@@ -1,7 +1,7 @@
 import OptionsFeed
 
 /// What the spool fuzzer (`Fuzz/SpoolSegmentFuzzer.swift`, `scripts/fuzz`)
-/// and its corpus regression test run on one input (issue 9): the bytes as a
+/// and its corpus regression test run on one input (docs/guarantees.md): the bytes as a
 /// segment file read back at replay, and as one record's payload (past the
 /// checksum, which random bytes would almost never pass). Properties are
 /// checked with `precondition`, so a violation is a crash libFuzzer reports.

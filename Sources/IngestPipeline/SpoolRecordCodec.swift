@@ -74,7 +74,7 @@ enum SpoolRecordCodec {
 
     /// Decodes payloads with the contracts and condition lists met so far
     /// shared between trades, as the feed decoder does: a segment of 100 000
-    /// trades on 2 000 contracts allocates 2 000 symbols, not 100 000 (issue 8).
+    /// trades on 2 000 contracts allocates 2 000 symbols, not 100 000 (docs/performance.md).
     struct Decoder {
         var symbols = SymbolTable()
         var conditionLists = ConditionLists()

@@ -3,7 +3,7 @@ import OptionsFeed
 
 /// Reads a spool segment back record by record, decoding as it goes: only a
 /// window of the file (`chunkBytes`, or one record if larger) and the records
-/// being handed out exist in memory, never the whole segment (issue 8: reading
+/// being handed out exist in memory, never the whole segment (docs/performance.md: reading
 /// an 8 MiB segment whole, then decoding every trade with its own symbol
 /// strings, took ~30 MB of heap at a time during a spool's drain). Decoded
 /// trades share their symbols and condition lists like the feed decoder's.
@@ -104,7 +104,7 @@ public final class SpoolSegmentReader {
     /// The next `maximum` trades (fewer at the end), regrouped across records:
     /// a full buffer spools each frame's overflow as its own record of ~100
     /// trades, and written back one record per transaction a 10-minute outage
-    /// drained slower than a 20 000/s feed (issue 8). `nil` at the end.
+    /// drained slower than a 20 000/s feed (docs/performance.md). `nil` at the end.
     public func nextBatch(upTo maximum: Int) throws -> [OptionTrade]? {
         let maximum = max(1, maximum)
         var batch: [OptionTrade] = []

@@ -1,5 +1,5 @@
-/// How long a watched symbol has gone without a trade (SPEC §5.4, from
-/// reference/003 "HEALTH STATUS LEVELS"): healthy under 180 s, degraded
+/// How long a watched symbol has gone without a trade (docs/design.md §5.4,
+/// "Per-symbol staleness"): healthy under 180 s, degraded
 /// 180–300 s, stale over 300 s, critical over an hour. Ordered by severity,
 /// so `max` is the worst. The raw values are the `status` column of
 /// `symbol_health_history`.

@@ -1,6 +1,6 @@
 import OptionsFeed
 
-/// Per-symbol staleness (SPEC §5.4, thresholds from reference/003): how long
+/// Per-symbol staleness (docs/design.md §5.4): how long
 /// each watched symbol has gone without a trade, classified as healthy,
 /// degraded, stale or critical, with the state changes since the last check.
 ///
@@ -39,13 +39,13 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
         /// How many underlyings are watched when no list is configured (20:
         /// enough for the index and mega-cap names that carry most volume).
         public var mostActiveCount: Int
-        /// Degraded from this long without a trade (reference/003: 180 s).
+        /// Degraded from this long without a trade (docs/design.md §5.4: 180 s).
         public var degradedAfter: Duration
-        /// Stale beyond this long without a trade (reference/003: > 300 s).
+        /// Stale beyond this long without a trade (docs/design.md §5.4: > 300 s).
         public var staleAfter: Duration
-        /// Critical beyond this long without a trade (reference/003: > 1 hour).
+        /// Critical beyond this long without a trade (docs/design.md §5.4: > 1 hour).
         public var criticalAfter: Duration
-        /// Unwatched entries idle this long are evicted (SPEC §5.4: 30 min).
+        /// Unwatched entries idle this long are evicted (docs/design.md §5.4: 30 min).
         public var evictIdleAfter: Duration
         /// Most entries kept, whatever the feed sends (10 000: above the
         /// ~6 000 US optionable underlyings, a few MB at most).

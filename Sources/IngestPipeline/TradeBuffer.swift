@@ -2,7 +2,7 @@ import OptionsFeed
 import Synchronization
 
 /// The bounded in-memory queue between the feed reader and the writer
-/// (SPEC §5.2). Safe to use from any task; no lock is held across I/O.
+/// (docs/design.md §5.2). Safe to use from any task; no lock is held across I/O.
 public final class TradeBuffer: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var items: Int
@@ -41,7 +41,7 @@ public final class TradeBuffer: Sendable {
     }
 
     /// Not generic on purpose: across the module boundary a generic would copy
-    /// each trade through protocol witnesses, unspecialized (issue 8).
+    /// each trade through protocol witnesses, unspecialized (docs/performance.md).
     public func append(contentsOf trades: ArraySlice<OptionTrade>) -> Int {
         let (taken, waiting) = state.withLock { state in
             let taken = state.ring.append(contentsOf: trades)

@@ -3,7 +3,7 @@ import IngestDatabase
 import OptionsFeed
 import Synchronization
 
-/// What the health report says about the database (SPEC §5.4 `database`):
+/// What the health report says about the database (docs/design.md §5.4 `database`):
 /// the breaker's state and since when, the last error, and the write latency
 /// of recent batches. The flusher writes it; the reporter reads a copy.
 public final class DatabaseMonitor: Sendable {

@@ -4,7 +4,7 @@ import IngestPipeline
 import Logging
 import UnixSignals
 
-/// Getting the database ready at start (issue 9): find its flavor and apply
+/// Getting the database ready at start (docs/design.md §5.7): find its flavor and apply
 /// the migrations. A database that is down or refuses the password is not a
 /// reason to exit: each failed attempt is logged with what is wrong, and it is
 /// tried again with backoff (from `RETRY_DELAY_MS`, ×2, capped at 30 s) until

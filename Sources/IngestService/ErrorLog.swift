@@ -1,7 +1,8 @@
 import IngestPipeline
+import OptionsFeed
 import Synchronization
 
-/// Errors by class for the health report (SPEC §5.4 `errors`: network,
+/// Errors by class for the health report (docs/design.md §5.4 `errors`: network,
 /// rate_limit, authentication, data, database — count, per-minute rate over
 /// the last minute, last time and last message). Messages are masked before
 /// they are kept: no secret reaches a report.
@@ -20,12 +21,15 @@ public final class ErrorLog: Sendable {
 
     private let state = Mutex(State())
     private let secrets: SecretMask
+    private let wallClock: WallClock
 
     /// - Parameters:
     ///   - secrets: values never to show (API key, database password); short ones are ignored.
     ///   - urls: URLs that may carry a secret (the feed URL): shown masked, their query values as `***`.
-    public init(secrets: [String] = [], urls: [String] = []) {
+    ///   - wallClock: stamps each class's last time.
+    public init(secrets: [String] = [], urls: [String] = [], wallClock: WallClock = .system) {
         self.secrets = SecretMask(secrets: secrets, urls: urls)
+        self.wallClock = wallClock
     }
 
     /// `text` with every known secret replaced by `***`.
@@ -37,7 +41,7 @@ public final class ErrorLog: Sendable {
         guard count > 0 else { return }
         let masked = mask(message)
         let now = ContinuousClock.now
-        let micros = FeedSession.nowMicros()
+        let micros = wallClock.nowMicros()
         state.withLock { state in
             state.rates.record(errorClass, count: count, message: masked, now: now)
             state.lastAtMicros[errorClass] = micros

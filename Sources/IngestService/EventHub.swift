@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Broadcasts status events to the `/events` clients (SPEC §5.4 status
+/// Broadcasts status events to the `/events` clients (docs/design.md §5.4 status
 /// server). Each client has its own bounded queue: publishing never waits, so
 /// a slow or gone client never blocks the pipeline; a client whose queue is
 /// full is dropped (its stream ends) and counted.

@@ -2,7 +2,7 @@ import IngestPipeline
 import Logging
 import ServiceLifecycle
 
-/// Keeps the feed connected (SPEC §5.1): runs one session at a time and
+/// Keeps the feed connected (docs/design.md §5.1): runs one session at a time and
 /// lets the `FeedConnectionMachine` decide what follows each end: back off
 /// (1 s ×2 up to 30 s, jittered; at the cap when another client took over;
 /// the connect breaker's 60 s after 3 failed attempts), or give up (attempt
@@ -32,12 +32,12 @@ public struct FeedService: Service {
     /// Streams until cancelled, graceful shutdown, or a fatal end (thrown).
     /// - Parameter stopGapReason: asked when it stops: the reason of the
     ///   `feed_gaps` row to open, or `nil` for none (a leader that lost its lock
-    ///   leaves the gap to the next leader, issue 11).
+    ///   leaves the gap to the next leader, docs/design.md §5.5).
     public func run(stopGapReason: @Sendable () -> String?) async throws {
         var action = monitor.withMachine { $0.start(now: .now) }
         defer {
             monitor.withMachine { $0.stop() }
-            if let reason = stopGapReason() { gaps.open(atMicros: FeedSession.nowMicros(), reason: reason) }
+            if let reason = stopGapReason() { gaps.open(atMicros: session.wallClock.nowMicros(), reason: reason) }
             logger.info("feed reader stopped")
         }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -50,7 +50,7 @@ public struct FeedService: Service {
                 let outcome = await cancelWhenGracefulShutdown { await session.runAttempt() }
                 guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
                 if outcome.wasStreaming {
-                    gaps.open(atMicros: FeedSession.nowMicros(), reason: outcome.failure.reason)
+                    gaps.open(atMicros: session.wallClock.nowMicros(), reason: outcome.failure.reason)
                 }
                 stats.reconnects.add(1)
                 action = monitor.withMachine { $0.failed(outcome.failure, now: .now, random: Double.random(in: 0..<1)) }
@@ -63,7 +63,7 @@ public struct FeedService: Service {
                 case .rejected(let reason): errors.record(.authentication, message: reason)
                 }
                 if case .rejected(let reason) = outcome.failure {
-                    // An authentication error alerts at once (SPEC §5.4): the process is about to exit 77.
+                    // An authentication error alerts at once (docs/design.md §5.4): the process is about to exit 77.
                     logger.critical("ALERT", metadata: ["alert": "authentication_error", "state": "open", "message": "\(errors.mask(reason))"])
                     logger.critical("the feed rejected the API key; not retrying", metadata: ["status": "\(reason)"])
                     throw FeedError.authenticationRejected(reason)

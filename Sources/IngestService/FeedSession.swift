@@ -10,9 +10,9 @@ import WSClient
 
 /// Why the feed service stopped for good.
 public enum FeedError: Error, Sendable, CustomStringConvertible {
-    /// The feed rejected the key (`auth_failed`, `auth_timeout`): exit 77, no retry (SPEC §5.1).
+    /// The feed rejected the key (`auth_failed`, `auth_timeout`): exit 77, no retry (docs/design.md §5.1).
     case authenticationRejected(String)
-    /// `WS_MAX_RECONNECT_ATTEMPTS` consecutive attempts failed: exit 75 (SPEC §2).
+    /// `WS_MAX_RECONNECT_ATTEMPTS` consecutive attempts failed: exit 75 (docs/design.md §2.2).
     case gaveUp(String)
 
     public var description: String {
@@ -31,7 +31,7 @@ public final class TradeIntake: Sendable {
     public let deadLetters: DeadLetterQueue
     /// Where trades go when the buffer is full; `nil`: the reader waits instead.
     public let spool: Spool?
-    /// SPEC §3 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
+    /// docs/design.md §4.2 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
     /// Per-symbol staleness and error classes of the health report; `nil` in tools that have none.
     public let health: HealthMonitor?
@@ -120,11 +120,14 @@ public final class FeedMonitor: Sendable {
     }
 
     private let guarded: Mutex<State>
+    private let wallClock: WallClock
     /// Changes kept while nobody drains them (the database is down for long): the oldest go first.
     static let maxPendingChanges = 1000
 
-    public init(configuration: Machine.Configuration) {
+    /// - Parameter wallClock: stamps each change (`websocket_health_logs`).
+    public init(configuration: Machine.Configuration, wallClock: WallClock = .system) {
         self.guarded = Mutex(State(machine: Machine(configuration: configuration)))
+        self.wallClock = wallClock
     }
 
     public func withMachine<T>(_ body: (inout Machine) -> T) -> T {
@@ -136,7 +139,7 @@ public final class FeedMonitor: Sendable {
                 state.since = .now
                 var detail: String?
                 if case .failed(let reason) = after { detail = reason }
-                state.changes.append(Change(from: before.name, to: after.name, atMicros: FeedSession.nowMicros(), detail: detail))
+                state.changes.append(Change(from: before.name, to: after.name, atMicros: wallClock.nowMicros(), detail: detail))
                 if state.changes.count > Self.maxPendingChanges { state.changes.removeFirst() }
             }
             return result
@@ -157,7 +160,7 @@ public final class FeedMonitor: Sendable {
     }
 }
 
-/// The settings of a feed session (SPEC §5.1).
+/// The settings of a feed session (docs/design.md §5.1).
 public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
     /// What any log or error shows of it: never the API key, never the URL's query or user info.
     public var description: String { "FeedSessionConfiguration(url: \(maskedURL), subscriptions: \(subscriptions), apiKey: ***)" }
@@ -193,7 +196,7 @@ public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
 
 /// One connection to the feed: connect, wait for `connected`, authenticate,
 /// subscribe, then stream frames into the intake until the socket ends or a
-/// step takes too long (SPEC §5.1 wire protocol). Each attempt owns its event
+/// step takes too long (docs/design.md §5.1 wire protocol). Each attempt owns its event
 /// loop, so a hung TCP connect or upgrade is ended by shutting that loop down.
 public struct FeedSession: Sendable {
     public typealias Failure = FeedMonitor.Machine.Failure
@@ -204,11 +207,14 @@ public struct FeedSession: Sendable {
     let recorder: FrameRecorder?
     let logger: Logger
     let badFrameLog = LogThrottle<BadFrameKind>()
+    /// Stamps each frame's receive time (`received_at`) and the gaps the feed service opens.
+    public let wallClock: WallClock
 
     public init(
         configuration: FeedSessionConfiguration, intake: TradeIntake, monitor: FeedMonitor, recorder: FrameRecorder? = nil,
-        logger: Logger
+        wallClock: WallClock = .system, logger: Logger
     ) {
+        self.wallClock = wallClock
         self.configuration = configuration
         self.intake = intake
         self.monitor = monitor
@@ -394,7 +400,7 @@ public struct FeedSession: Sendable {
             attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
             intake.stats.frames.add(1)
             // One wall-clock read per frame: the health report's last message time and the trades' `received_at`.
-            let receivedAt = Self.nowMicros()
+            let receivedAt = wallClock.nowMicros()
             intake.stats.lastMessageAtMicros.store(receivedAt, ordering: .relaxed)
             if tooLarge {
                 badFrame(.oversized, ["limit_bytes": "\(configuration.maxFrameBytes)"])
@@ -494,9 +500,4 @@ public struct FeedSession: Sendable {
         logger.warning("bad frame skipped", metadata: metadata)
     }
 
-    static func nowMicros() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000)
-    }
 }

@@ -262,7 +262,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     private func spoolTheRest() {
         let waiting = buffer.count
         // The side tables' rows have no spool: what is still queued is lost, and counted.
-        let (gapChanges, letters, health) = (gaps.drain().count, deadLetters.drain().count, healthEvents.drain().count)
+        let (gapChanges, letters, health) = (gaps.drain().events.count, deadLetters.drain().count, healthEvents.drain().count)
         stats.gapChangesLostAtShutdown.add(gapChanges)
         stats.deadLettersLostAtShutdown.add(letters)
         stats.healthEventsLostAtShutdown.add(health)
@@ -346,15 +346,20 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 
     private func writeGaps() async -> (any Error)? {
-        let events = gaps.drain()
-        guard !events.isEmpty else { return nil }
+        let changes = gaps.drain()
+        guard !changes.events.isEmpty else { return nil }
         do {
-            try await writer.recordGaps(events)
-            return nil
+            try await writer.recordGaps(changes)
+        } catch let error as GapFenceError {
+            // Another instance leads: not a database fault. The leader service notices within the
+            // lease and drops these (`GapLedger.leadershipLost`); until then they wait.
+            gaps.putBack(changes.events)
+            logger.warning("gap changes refused: another instance leads now", metadata: ["error": "\(error)"])
         } catch {
-            gaps.putBack(events)
+            gaps.putBack(changes.events)
             return error
         }
+        return nil
     }
 
     private func writeQueued<Row: Sendable>(_ queue: PendingRows<Row>, with record: ([Row]) async throws -> Void) async -> (any Error)? {
@@ -430,7 +435,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Counts and logs a committed batch.
     private func recordCommitted(_ batch: [OptionTrade], _ result: BatchResult, duration: Duration) {
-        let now = FeedSession.nowMicros()
+        let now = WallClock.system.nowMicros()
         monitor.batchWritten(trades: result.trades, duration: duration, atMicros: now)
         monitor.committed(batch, atMicros: now)
         if !result.deadLetters.isEmpty {
@@ -450,7 +455,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// A failed database operation, for the health report's database state and error counts.
     private func recordFailure(_ error: any Error) {
-        monitor.failed(error, masked: errors.mask, atMicros: FeedSession.nowMicros())
+        monitor.failed(error, masked: errors.mask, atMicros: WallClock.system.nowMicros())
         let databaseError = error as? DatabaseError
         errors.record(
             databaseError?.kind == .auth ? .authentication : .database, count: 1,

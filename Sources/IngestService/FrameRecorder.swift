@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// Appends every text frame the feed sends to a recording file (SPEC §2
-/// `--record FILE`, issue 10), one JSON line `{"rx":…,"frame":"…"}` per frame,
+/// Appends every text frame the feed sends to a recording file (docs/design.md §2.1
+/// `--record FILE`, §5.6), one JSON line `{"rx":…,"frame":"…"}` per frame,
 /// for `ingest-options replay`.
 ///
 /// Recording must never slow or stop ingestion. The feed reader only queues

@@ -25,6 +25,8 @@ public final class GapLedger: Sendable {
         /// Grows at each loss of the lock: events drained before it are not put back as they were.
         var term = 0
         var drainedTerm = 0
+        /// The leadership term this instance leads under (`LeaderLock.tryAcquire`), while it leads a pair.
+        var fence: Int64?
         var dropped = 0
         var discarded = 0
     }
@@ -54,9 +56,9 @@ public final class GapLedger: Sendable {
 
     /// At start: the service was not running since `time` (the newest
     /// receive time the database holds), and no gap row is open to say so.
-    public func restarted(lastDataAtMicros time: Int64) {
+    public func restarted(lastDataAt time: GapTime) {
         state.withLock { state in
-            let row = GapRow(startedAtMicros: time, reason: "restart")
+            let row = GapRow(startedAt: time, reason: "restart")
             state.openRow = row
             append(.opened(row), to: &state)
         }
@@ -71,6 +73,7 @@ public final class GapLedger: Sendable {
     public func leadershipLost() -> Int {
         state.withLock { state in
             state.leading = false
+            state.fence = nil
             state.term += 1
             state.openRow = nil
             state.leftOpen = nil
@@ -87,13 +90,16 @@ public final class GapLedger: Sendable {
     /// since then becomes a gap with `reason` ("failover"). `openGapIDs`: the
     /// rows open when it got the lock (a graceful handover's `shutdown` gap),
     /// which are the gap instead. This leader's first trade closes either.
-    public func leadershipAcquired(gapStartMicros gapStart: Int64?, openGapIDs: [Int64] = [], reason: String) {
+    /// `fence`: the leadership term it got with the lock; every change it
+    /// records from here is written only while the database's term is that one.
+    public func leadershipAcquired(gapStart: GapTime?, openGapIDs: [Int64] = [], reason: String, fence: Int64? = nil) {
         state.withLock { state in
             state.leading = true
+            state.fence = fence
             state.openRow = nil
             state.leftOpen = openGapIDs.isEmpty ? nil : .ids(openGapIDs)
             if let gapStart, openGapIDs.isEmpty {
-                let row = GapRow(startedAtMicros: gapStart, reason: reason)
+                let row = GapRow(startedAt: gapStart, reason: reason)
                 state.openRow = row
                 append(.opened(row), to: &state)
             }
@@ -117,12 +123,12 @@ public final class GapLedger: Sendable {
     /// Events dropped because the lock was lost before they were written.
     public var discarded: Int { state.withLock { $0.discarded } }
 
-    /// Takes the waiting events, oldest first.
-    public func drain() -> [GapEvent] {
+    /// Takes the waiting events, oldest first, with the fence to write them under.
+    public func drain() -> GapChanges {
         state.withLock { state in
             state.drainedTerm = state.term
             defer { state.pending.removeAll() }
-            return state.pending
+            return GapChanges(state.pending, fence: state.fence)
         }
     }
 

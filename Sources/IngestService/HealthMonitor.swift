@@ -7,7 +7,7 @@ import Synchronization
 
 /// Everything the health report is made of, read without stopping the hot
 /// path: counters are atomics, the other parts are copied out under short
-/// locks and no lock is held across I/O (SPEC §5.4). It also keeps the alert
+/// locks and no lock is held across I/O (docs/design.md §5.4). It also keeps the alert
 /// book and the per-symbol staleness tracker, which `tick` advances.
 public final class HealthMonitor: Sendable {
     public struct Configuration: Sendable {
@@ -33,17 +33,17 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    /// When each alert of SPEC §5.4 opens.
+    /// When each alert of docs/design.md §5.4 opens.
     public struct AlertThresholds: Sendable, Equatable {
-        /// `feed_disconnected`: not streaming this long (SPEC: 2 min). `ALERT_FEED_DOWN_MS`.
+        /// `feed_disconnected`: not streaming this long (docs/design.md §5.4: 2 min). `ALERT_FEED_DOWN_MS`.
         public var feedDownAfter: Duration = .seconds(120)
-        /// `buffer_high`: more trades waiting than this (SPEC: 1000). `ALERT_BUFFER_ITEMS`.
+        /// `buffer_high`: more trades waiting than this (docs/design.md §5.4: 1000). `ALERT_BUFFER_ITEMS`.
         public var bufferItems: Int = 1000
-        /// `rss_high`: resident memory above this (SPEC: 500 MB). `ALERT_RSS_MB`.
+        /// `rss_high`: resident memory above this (docs/design.md §5.4: 500 MB). `ALERT_RSS_MB`.
         public var rssBytes: Int = 500 << 20
-        /// `error_rate_high`: more errors than this in the last minute (SPEC: 10/min). `ALERT_ERRORS_PER_MINUTE`.
+        /// `error_rate_high`: more errors than this in the last minute (docs/design.md §5.4: 10/min). `ALERT_ERRORS_PER_MINUTE`.
         public var errorsPerMinute: Int = 10
-        /// `no_messages`: no frame at all this long (SPEC: 5 min). `ALERT_NO_MESSAGES_MS`.
+        /// `no_messages`: no frame at all this long (docs/design.md §5.4: 5 min). `ALERT_NO_MESSAGES_MS`.
         public var noMessagesAfter: Duration = .seconds(300)
         /// How long `trades_dropped` and `feed_slow_consumer` stay open after the last occurrence.
         public var recentWindow: Duration = .seconds(60)
@@ -61,10 +61,36 @@ public final class HealthMonitor: Sendable {
     let healthEvents: HealthEventQueue
     /// `state` events for the status server's `/events` clients.
     public let events = EventHub()
-    /// `single`, or the instance's place in an active/standby pair (issue 11).
+    /// `single`, or the instance's place in an active/standby pair (docs/design.md §5.5).
     public let role: InstanceRole
     let started = ContinuousClock.now
-    let startedMicros = FeedSession.nowMicros()
+    let startedMicros: Int64
+    /// The wall clock of the report's times (`ts`, `last_message_at`, the health tables' rows).
+    let wallClock: WallClock
+
+    /// A time on both clocks: the monotonic one that durations and alerts
+    /// use, and the wall clock that reports and rows show. Read once per
+    /// tick or report (`HealthMonitor.now()`); a test makes one and advances both.
+    public struct Moment: Sendable {
+        public var instant: ContinuousClock.Instant
+        public var wallMicros: Int64
+
+        public init(instant: ContinuousClock.Instant, wallMicros: Int64) {
+            self.instant = instant
+            self.wallMicros = wallMicros
+        }
+
+        public func advanced(by duration: Duration) -> Moment {
+            let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+            return Moment(instant: instant.advanced(by: duration), wallMicros: wallMicros + micros)
+        }
+
+        /// The wall time as a `Date` (market hours).
+        var date: Date { Date(timeIntervalSince1970: Double(wallMicros) / 1e6) }
+    }
+
+    /// Now, on both clocks.
+    public func now() -> Moment { Moment(instant: .now, wallMicros: wallClock.nowMicros()) }
 
     private struct Trackers {
         var alerts = AlertBook<ContinuousClock.Instant>()
@@ -95,8 +121,10 @@ public final class HealthMonitor: Sendable {
     public init(
         configuration: Configuration, stats: IngestStats, buffer: TradeBuffer, spool: Spool?, feed: FeedMonitor, database: DatabaseMonitor,
         errors: ErrorLog, healthEvents: HealthEventQueue, role: InstanceRole = InstanceRole(),
-        gaps: GapLedger? = nil, deadLetters: DeadLetterQueue? = nil
+        gaps: GapLedger? = nil, deadLetters: DeadLetterQueue? = nil, wallClock: WallClock = .system
     ) {
+        self.wallClock = wallClock
+        self.startedMicros = wallClock.nowMicros()
         self.gaps = gaps
         self.deadLetters = deadLetters
         self.role = role
@@ -121,10 +149,11 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    /// Advances alerts and staleness to `now`: logs ALERT open/resolve lines,
-    /// queues staleness transitions and feed state changes for the health tables.
-    public func tick(now: ContinuousClock.Instant = .now, date: Date = Date(), logger: Logger) {
-        let nowMicros = FeedSession.nowMicros()
+    /// Advances alerts and staleness to `moment` (now by default): logs ALERT
+    /// open/resolve lines, queues staleness transitions and feed state changes for the health tables.
+    public func tick(at moment: Moment? = nil, logger: Logger) {
+        let moment = moment ?? now()
+        let (now, nowMicros, date) = (moment.instant, moment.wallMicros, moment.date)
         for change in feed.drainChanges() {
             publishState(["kind": "feed", "from": change.from, "to": change.to, "at": QuestDBDialect.isoTimestamp(micros: change.atMicros)])
             healthEvents.append(
@@ -165,7 +194,7 @@ public final class HealthMonitor: Sendable {
         if let previous = breakerChanged {
             publishState(["kind": "database_breaker", "from": previous, "to": breaker, "at": QuestDBDialect.isoTimestamp(micros: nowMicros)])
         }
-        for event in alertEvents(now: now) {
+        for event in alertEvents(now: now, nowMicros: nowMicros) {
             switch event {
             case .opened(let name, _, let values):
                 publishState(["kind": "alert", "alert": name, "state": "open"])
@@ -195,8 +224,8 @@ public final class HealthMonitor: Sendable {
             .joined(separator: ",") + "}"
     }
 
-    /// The alert conditions of SPEC §5.4, fed to the alert book.
-    private func alertEvents(now: ContinuousClock.Instant) -> [AlertBook<ContinuousClock.Instant>.Event] {
+    /// The alert conditions of docs/design.md §5.4, fed to the alert book.
+    private func alertEvents(now: ContinuousClock.Instant, nowMicros: Int64) -> [AlertBook<ContinuousClock.Instant>.Event] {
         let thresholds = configuration.alerts
         let (machine, since) = feed.snapshot
         let feedDown = machine.state.name != "streaming" ? since.duration(to: now) : nil
@@ -209,7 +238,7 @@ public final class HealthMonitor: Sendable {
         let standby = currentRole == .standby
         // Silence counts from the last frame, or from when this instance started (or began leading).
         let silentFrom = max(lastMessage, startedMicros, currentRole == .leader ? roleSince : 0)
-        let silentSeconds = Double(FeedSession.nowMicros() - silentFrom) / 1e6
+        let silentSeconds = Double(nowMicros - silentFrom) / 1e6
         let dropped = stats.tradesDropped.load(ordering: .relaxed)
         let slow = stats.slowConsumerWarnings.load(ordering: .relaxed)
         let spoolState = spool?.snapshot
@@ -253,9 +282,10 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    /// The report as of `now` (SPEC §5.4).
-    public func report(now: ContinuousClock.Instant = .now, date: Date = Date()) -> HealthReport {
-        let nowMicros = FeedSession.nowMicros()
+    /// The report as of `now` (docs/design.md §5.4).
+    public func report(at moment: Moment? = nil) -> HealthReport {
+        let moment = moment ?? now()
+        let (now, nowMicros, date) = (moment.instant, moment.wallMicros, moment.date)
         func iso(_ micros: Int64) -> String { QuestDBDialect.isoTimestamp(micros: micros) }
         func wall(_ instant: ContinuousClock.Instant) -> String { iso(nowMicros - Int64(instant.duration(to: now).seconds * 1e6)) }
 

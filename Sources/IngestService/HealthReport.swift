@@ -1,14 +1,14 @@
 import Foundation
 import IngestPipeline
 
-/// The health report (SPEC §5.4): printed on SIGUSR1, logged every
+/// The health report (docs/design.md §5.4): printed on SIGUSR1, logged every
 /// `HEALTH_REPORT_INTERVAL_MS`, served at `/health`. Encoded with snake_case
 /// keys (`JSONEncoder.health`); its JSON shape is
 /// `docs/health-report.schema.json`; times are ISO-8601 UTC strings, durations
 /// seconds. Never holds a secret: the URL is masked, error messages are masked.
 public struct HealthReport: Sendable, Codable, Equatable {
     public var status: HealthStatus
-    /// `single` (`HA_MODE=off`), `leader` or `standby` (issue 11).
+    /// `single` (`HA_MODE=off`), `leader` or `standby` (docs/design.md §5.5).
     public var role: String
     /// Which rules made the status (empty when healthy).
     public var reasons: [String]
@@ -107,7 +107,7 @@ public struct HealthReport: Sendable, Codable, Equatable {
         public var lastError: LastError?
         public var writeLatencyP50Ms: Double?
         public var writeLatencyP99Ms: Double?
-        /// From a trade's receipt to the commit of its batch, over all trades since the start (issue 8).
+        /// From a trade's receipt to the commit of its batch, over all trades since the start (docs/performance.md).
         public var commitLagP50Ms: Double?
         public var commitLagP99Ms: Double?
     }

@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Keeps the health picture current and shows it (SPEC §5.4): every second
+/// Keeps the health picture current and shows it (docs/design.md §5.4): every second
 /// it advances alerts and staleness (`HealthMonitor.tick`); on SIGUSR1 it
 /// prints the report as one JSON line on stdout and logs it (`HEALTH
 /// REPORT`); every `HEALTH_REPORT_INTERVAL_MS` (5 min) it logs it. The signal

@@ -3,17 +3,18 @@ import Foundation
 import IngestDatabase
 import IngestPipeline
 import Logging
+import OptionsFeed
 import UnixSignals
 
 /// The parts the live service and `replay` build alike: one writer, one spool,
 /// one flusher, one second-SIGINT rule, so that a replay really runs the same
-/// pipeline as the feed (issue 10).
+/// pipeline as the feed (docs/design.md §5.6).
 extension IngestApp {
     /// Allocations from `mmapThreshold` up get pages of their own from the
     /// kernel, returned when freed. glibc's default threshold rises with every
     /// large block freed (up to 32 MiB), after which batches, COPY buffers and
     /// spool reads of a few hundred KiB come from the heaps of several threads
-    /// and leave holes there: ~3 MB of RSS at `--rate 0` (issue 8). A few page
+    /// and leave holes there: ~3 MB of RSS at `--rate 0` (docs/performance.md). A few page
     /// faults per batch cost nothing next to writing it.
     static let mmapThreshold: Int32 = 256 << 10
 
@@ -32,10 +33,10 @@ extension IngestApp {
     }
 
     /// The pooled writer for `flavor`, as configured.
-    static func makeWriter(_ configuration: IngestConfiguration, flavor: DatabaseFlavor) -> PostgresTradeWriter {
+    static func makeWriter(_ configuration: IngestConfiguration, flavor: DatabaseFlavor, wallClock: WallClock) -> PostgresTradeWriter {
         PostgresTradeWriter(
             conninfo: configuration.databaseURL, flavor: flavor, mode: configuration.writeMode, poolSize: configuration.dbPoolSize,
-            maintenance: configuration.poolMaintenance, logger: Logger(label: "database"))
+            maintenance: configuration.poolMaintenance, wallClock: wallClock, logger: Logger(label: "database"))
     }
 
     /// Opens `SPOOL_DIR` (`nil` spool when `SPOOL_MAX_BYTES=0`); `nil` result: it cannot be used (logged).

@@ -2,6 +2,7 @@ import Foundation
 import IngestDatabase
 import IngestPipeline
 import Logging
+import OptionsFeed
 import ServiceLifecycle
 import UnixSignals
 
@@ -56,7 +57,7 @@ extension IngestApp {
         let stats = IngestStats()
         let counters = ReplayCounters()
         let buffer = makeBuffer(configuration)
-        let writer = makeWriter(configuration, flavor: flavor)
+        let writer = makeWriter(configuration, flavor: flavor, wallClock: .system)
         guard let spool = openSpool(configuration, logger: logger) else { return .internalError }
         // A replay streams no feed: it neither opens nor closes `feed_gaps` rows.
         let gaps = GapLedger(startsOpen: false)

@@ -2,6 +2,7 @@ import Foundation
 import IngestDatabase
 import IngestPipeline
 import Logging
+import OptionsFeed
 import ServiceLifecycle
 import UnixSignals
 
@@ -102,9 +103,11 @@ public enum IngestApp {
             return .badConfiguration
         }
 
+        // The one wall clock: receive times, gap times, report and health-table times.
+        let wallClock = WallClock.system
         let stats = IngestStats()
         let buffer = makeBuffer(configuration)
-        let writer = makeWriter(configuration, flavor: flavor)
+        let writer = makeWriter(configuration, flavor: flavor, wallClock: wallClock)
         writer.startMaintenance()
         guard let spool = openSpool(configuration, logger: logger) else { return .internalError }
         if let snapshot = spool?.snapshot, snapshot.bytes > 0 {
@@ -114,7 +117,7 @@ public enum IngestApp {
         // In a pair, the gap before this instance streams is measured when it gets the lock (LeaderService).
         if flavor == .postgres, configuration.highAvailability == nil, let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
             // The previous run ended without recording a gap (crash, kill -9): the restart is one.
-            gaps.restarted(lastDataAtMicros: lastData)
+            gaps.restarted(lastDataAt: lastData)
         }
         let deadLetters = DeadLetterQueue()
         let recorder: FrameRecorder?
@@ -133,21 +136,21 @@ public enum IngestApp {
                                                  "max_bytes": "\(recorder.configuration.rotation.maxBytes)",
                                                  "keep": "\(recorder.configuration.rotation.keep)"])
         }
-        let monitor = FeedMonitor(configuration: configuration.connection)
+        let monitor = FeedMonitor(configuration: configuration.connection, wallClock: wallClock)
         let healthEvents = HealthEventQueue()
         let metrics = IngestMetrics()
         metrics.bootstrap()
-        let role = InstanceRole(configuration.highAvailability == nil ? .single : .standby)
+        let role = InstanceRole(configuration.highAvailability == nil ? .single : .standby, wallClock: wallClock)
         let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue, metrics: metrics)
         let errors = ErrorLog(
             secrets: [configuration.apiKey, configuration.statusServer?.token ?? ""]
-                + [PGConnection.password(in: configuration.databaseURL)].compactMap { $0 })
+                + [PGConnection.password(in: configuration.databaseURL)].compactMap { $0 }, wallClock: wallClock)
         let health = HealthMonitor(
             configuration: .init(
                 version: Self.version, maskedURL: configuration.maskedWSURL, subscriptions: configuration.subscriptions,
                 alerts: configuration.alerts, marketHours: configuration.marketHours, symbols: configuration.symbols),
             stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents, role: role,
-            gaps: gaps, deadLetters: deadLetters)
+            gaps: gaps, deadLetters: deadLetters, wallClock: wallClock)
         let intake = TradeIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool, notionalThreshold: configuration.notionalThreshold,
             health: health, logger: Logger(label: "websocket"))
@@ -156,7 +159,7 @@ public enum IngestApp {
                 url: configuration.wsURL, apiKey: configuration.apiKey, subscriptions: configuration.subscriptions,
                 maxFrameBytes: configuration.wsMaxFrameBytes, pingInterval: configuration.wsPingInterval,
                 watchdog: configuration.watchdog),
-            intake: intake, monitor: monitor, recorder: recorder, logger: Logger(label: "websocket"))
+            intake: intake, monitor: monitor, recorder: recorder, wallClock: wallClock, logger: Logger(label: "websocket"))
         let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, errors: errors, logger: Logger(label: "websocket"))
         // HA_MODE=leader: the feed runs only while this instance holds the leader lock.
         let leaderLock = configuration.highAvailability.map {

@@ -3,7 +3,7 @@ import Foundation
 import Prometheus
 import Synchronization
 
-/// The `/metrics` exposition (Prometheus text format, SPEC §5.4): totals and
+/// The `/metrics` exposition (Prometheus text format, docs/design.md §5.4): totals and
 /// gauges are taken from the health report at scrape time (counters advance by
 /// what changed since the last scrape); the database write latency is a
 /// histogram fed by the flusher as batches commit. swift-metrics is
@@ -12,7 +12,7 @@ import Synchronization
 /// the factory registers timers without help, which `promtool check metrics` rejects.)
 public final class IngestMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
-    /// Buckets of `ingest_db_write_seconds`: 1 ms to 60 s (the bulk statement timeout, SPEC §5.3).
+    /// Buckets of `ingest_db_write_seconds`: 1 ms to 60 s (the bulk statement timeout, docs/design.md §5.3).
     public static let writeBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60),

@@ -28,7 +28,7 @@ public final class IngestStats: Sendable {
     public let staleAlerts = Atomic<Int>(0)
     /// When the last frame arrived (Unix µs; 0: none yet).
     public let lastMessageAtMicros = Atomic<Int64>(0)
-    /// Frames that could not be used, by kind (SPEC §5.1).
+    /// Frames that could not be used, by kind (docs/design.md §5.1).
     public let badFrames = BadFrameCounters()
 
     public init() {}

@@ -1,6 +1,7 @@
+import OptionsFeed
 import Synchronization
 
-/// What this instance is doing in an active/standby pair (issue 11), for the
+/// What this instance is doing in an active/standby pair (docs/design.md §5.5), for the
 /// health report (`role`), the status rules and the logs. Written by the
 /// `LeaderService`, read by the health monitor; a short lock, no I/O under it.
 public final class InstanceRole: Sendable {
@@ -14,9 +15,11 @@ public final class InstanceRole: Sendable {
     }
 
     private let state: Mutex<(role: Role, sinceMicros: Int64)>
+    private let wallClock: WallClock
 
-    public init(_ role: Role = .single) {
-        state = Mutex((role, FeedSession.nowMicros()))
+    public init(_ role: Role = .single, wallClock: WallClock = .system) {
+        self.wallClock = wallClock
+        state = Mutex((role, wallClock.nowMicros()))
     }
 
     public var role: Role { state.withLock { $0.role } }
@@ -27,7 +30,7 @@ public final class InstanceRole: Sendable {
     /// Sets the role; returns the previous one.
     @discardableResult
     public func set(_ role: Role, atMicros time: Int64? = nil) -> Role {
-        let time = time ?? FeedSession.nowMicros()
+        let time = time ?? wallClock.nowMicros()
         return state.withLock { state in
             let previous = state.role
             if previous != role { state = (role, time) }

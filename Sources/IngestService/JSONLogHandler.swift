@@ -3,7 +3,7 @@ import IngestPipeline
 import Logging
 import Synchronization
 
-/// How log lines are written (SPEC §5.4 Logs).
+/// How log lines are written (docs/design.md §5.4 Logs).
 public enum LogFormat: String, Sendable, CaseIterable {
     /// One JSON object per line: `ts`, `level`, `logger`, `msg`, then metadata.
     case json

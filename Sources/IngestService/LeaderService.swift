@@ -78,16 +78,16 @@ public struct LeaderService: Service {
             switch machine.state {
             case .standby:
                 do {
-                    if try await lock.tryAcquire() {
+                    if let term = try await lock.tryAcquire() {
                         let gap: LeaderLock.GapBeforeLeading
                         do {
                             gap = try await lock.gapBeforeLeading()
                         } catch {
                             logger.warning("the gap before this leader could not be measured; it starts now", metadata: ["error": "\(error)"])
-                            gap = .init(startMicros: FeedSession.nowMicros(), openGapIDs: [])
+                            gap = .init(start: .local(feed.session.wallClock.nowMicros()), openGapIDs: [])
                         }
                         gaps.leadershipAcquired(
-                            gapStartMicros: gap.startMicros, openGapIDs: gap.openGapIDs, reason: firstAttempt ? "restart" : "failover")
+                            gapStart: gap.start, openGapIDs: gap.openGapIDs, reason: firstAttempt ? "restart" : "failover", fence: term)
                         actions = machine.lockAcquired(now: .now)
                     } else {
                         actions = machine.lockRefused(now: .now)

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Lets a kind of log line through at most once per `period` (SPEC §5.1:
+/// Lets a kind of log line through at most once per `period` (docs/design.md §5.1:
 /// bad frames and trades are logged once per kind per minute), counting what
 /// it held back so the next line can say how many.
 public final class LogThrottle<Key: Hashable & Sendable>: Sendable {

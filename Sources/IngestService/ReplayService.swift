@@ -3,7 +3,7 @@ import Logging
 import OptionsFeed
 import ServiceLifecycle
 
-/// Feeds recorded frames (SPEC §2 `ingest-options replay FILE…`) into the
+/// Feeds recorded frames (docs/design.md §5.6 `ingest-options replay FILE…`) into the
 /// pipeline the live feed uses: the same `FrameDecoder`, the same
 /// `TradeIntake` (threshold filter, dead letters) and so the same buffer,
 /// flusher and writer, with each frame's recorded receive time, so a replay

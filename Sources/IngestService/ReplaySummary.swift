@@ -1,7 +1,7 @@
 import Synchronization
 
 /// What `ingest-options replay` prints when it is done: one JSON line on
-/// stdout (issue 10), so scripts (`scripts/bench`) and people read the same thing.
+/// stdout (docs/design.md §5.6), so scripts (`scripts/bench`) and people read the same thing.
 public struct ReplaySummary: Sendable, Equatable {
     /// Recorded frames replayed (lines that parsed, inside the time window).
     public var frames: Int
@@ -56,7 +56,7 @@ public struct ReplaySummary: Sendable, Equatable {
         self.complete = complete
     }
 
-    /// The line printed on stdout: the fields the issue names first, in its order.
+    /// The line printed on stdout: the fields docs/operations.md "Record and replay" names first, in its order.
     public var jsonLine: String {
         let fields: [(String, String)] = [
             ("frames", "\(frames)"), ("trades", "\(trades)"), ("accepted", "\(accepted)"), ("filtered", "\(filtered)"),

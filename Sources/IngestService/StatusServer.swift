@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// The optional HTTP status server (SPEC §5.4; off unless `STATUS_ADDR` is
+/// The optional HTTP status server (docs/design.md §5.4; off unless `STATUS_ADDR` is
 /// set): `/health` (the report; 200 healthy or degraded, 503 unhealthy),
 /// `/metrics` (Prometheus text), `/events` (Server-Sent Events: `state` on
 /// every feed/breaker change and alert, `report` every
@@ -16,7 +16,7 @@ public struct StatusServer: Service, CustomStringConvertible {
         public var port: Int
         /// `nil`: no token; every route is open (logged as a warning off loopback).
         public var token: String?
-        /// SPEC §5.4: a report event every few seconds (2 s).
+        /// docs/design.md §5.4: a report event every few seconds (2 s).
         public var eventsInterval: Duration
         /// Comment lines that keep idle connections (and proxies) open.
         public var heartbeatInterval: Duration = .seconds(15)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The process's own resource use, read from `/proc/self` (SPEC §5.4
+/// The process's own resource use, read from `/proc/self` (docs/design.md §5.4
 /// `system`: RSS, CPU %, threads, open file descriptors). Linux only.
 public struct SystemSample: Sendable, Equatable {
     public var rssBytes: Int

@@ -1,11 +1,11 @@
 /// The layout Polygon writes every options trade in: the same keys in the
-/// same order, no whitespace, plain numbers (SPEC §5.1):
+/// same order, no whitespace, plain numbers (docs/design.md §5.1):
 ///
 ///     {"ev":"T","sym":"O:SPY251219C00650000","x":4,"p":1.25,"s":10,"c":[209],"t":1764614400000,"q":42}
 ///
 /// (`c` may be left out). Reading that layout directly, keys compared a word
 /// at a time and digits in a tight loop, takes about half the time of the
-/// general scanner's key dispatch (issue 8: the decoder's 3M trades/s). Any
+/// general scanner's key dispatch (docs/performance.md: the decoder's 3M trades/s). Any
 /// other shape (another order, whitespace, escapes, `null`, a sign, an
 /// exponent, more fields) is not read here: `read` returns `nil` and the
 /// general scanner reads the event from its start. Both fill the same

@@ -1,6 +1,6 @@
 /// The trade-condition lists the decoder has met, shared between trades: a
 /// feed repeats a handful of lists (`[227]`, `[209]`, `[219, 227]` …), so a
-/// trade reuses the stored array instead of allocating its own (issue 8).
+/// trade reuses the stored array instead of allocating its own (docs/performance.md).
 /// Lists of up to three codes are kept, keyed by the codes packed in 64 bits;
 /// longer ones are rare and get their own array.
 public struct ConditionLists: Sendable {

@@ -32,7 +32,7 @@ public struct FrameError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { "malformed frame at byte \(offset): \(reason)" }
 }
 
-/// Decodes Polygon/Massive options frames (JSON arrays of events, SPEC §5.1)
+/// Decodes Polygon/Massive options frames (JSON arrays of events, docs/design.md §5.1)
 /// with a byte-level scanner straight into `OptionTrade`s: no `JSONDecoder`,
 /// no dictionaries, unknown fields skipped.
 public struct FrameDecoder: Sendable {
@@ -251,7 +251,7 @@ struct EventFields {
         }
     }
 
-    /// Validates the fields of a `T` event (symbol, price, size, timestamp; README "Guarantees"),
+    /// Validates the fields of a `T` event (symbol, price, size, timestamp; docs/guarantees.md),
     /// and refuses implausible sizes: an underlying or a condition list longer
     /// than a real trade has (`OptionSymbol.maximumUnderlyingLength`,
     /// `OptionTrade.maximumConditions`).

@@ -1,5 +1,5 @@
 /// What the frame fuzzer (`Fuzz/FrameDecoderFuzzer.swift`, `scripts/fuzz`)
-/// and its corpus regression test run on one input (issue 9): the frame
+/// and its corpus regression test run on one input (docs/guarantees.md): the frame
 /// decoder and the symbol parser on arbitrary bytes. Every property a decoded
 /// trade must have on its way to the table is checked with `precondition`,
 /// so a violation is a crash that libFuzzer reports, not a quiet bad row.
@@ -66,7 +66,7 @@ public enum FrameFuzzProbe {
         precondition(again.trades == [trade], "a decoded trade's own JSON decodes to another trade")
     }
 
-    /// The parts of a parsed symbol are what SPEC §4's pattern says, and it parses again to itself.
+    /// The parts of a parsed symbol are what the pattern of docs/design.md §4.2 says, and it parses again to itself.
     static func checkSymbol(_ symbol: OptionSymbol) {
         let utf8 = Array(symbol.raw.utf8)
         precondition(utf8.count >= 18 && utf8[0] == 0x4F && utf8[1] == 0x3A, "prefix")

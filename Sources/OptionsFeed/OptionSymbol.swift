@@ -9,7 +9,7 @@ public enum OptionType: UInt8, Sendable, Hashable {
 
 /// A calendar date without time zone, as an option's expiry.
 public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
-    // Stored compactly (8 bytes, not 24; issue 8).
+    // Stored compactly (8 bytes, not 24; docs/performance.md).
     private let storedYear: Int16
     private let storedMonth: UInt8
     private let storedDay: UInt8
@@ -64,13 +64,13 @@ public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// An OCC options symbol as the feed writes it: `O:SPY251219C00650000` is the
-/// SPY call expiring 2025-12-19 with strike 650.000 (SPEC §4:
+/// SPY call expiring 2025-12-19 with strike 650.000 (docs/design.md §4.2:
 /// `^O:([A-Z0-9.]+)(\d{6})([CP])(\d{8})$`, strike × 1000 in 8 digits), with
 /// an underlying of at most `maximumUnderlyingLength` characters.
 ///
 /// One reference to its parsed parts, shared by every trade on the contract:
 /// a trade is 64 bytes instead of 112, and copying one retains one object
-/// instead of the symbol's strings (issue 8: the buffer's memory and the
+/// instead of the symbol's strings (docs/performance.md: the buffer's memory and the
 /// decoder's retain/release traffic).
 public struct OptionSymbol: Sendable, Hashable, CustomStringConvertible {
     // Inlinable accessors: the COPY encoder reads every part of every row from

@@ -43,7 +43,7 @@ public struct OptionTrade: Sendable, Hashable {
     /// past this and rejects the trade as `tooManyConditions`.
     public static let maximumConditions = 32
 
-    /// Notional value in USD: price × size × 100 shares per contract (SPEC §3).
+    /// Notional value in USD: price × size × 100 shares per contract (docs/design.md §4.2).
     public var notional: Double { price * Double(size) * 100 }
 }
 

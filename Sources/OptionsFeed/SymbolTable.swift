@@ -1,7 +1,7 @@
 /// The contracts the decoder has met, so that a trade on a known contract
 /// reuses its parsed `OptionSymbol` (and its strings) instead of parsing and
 /// allocating them again: in steady state decoding a trade allocates nothing
-/// (issue 8). An open-addressing table keyed by the symbol's bytes.
+/// (docs/performance.md). An open-addressing table keyed by the symbol's bytes.
 ///
 /// Bounded in entries and in bytes: at `capacity` contracts it starts over
 /// empty, so a feed of ever new contracts costs a re-parse now and then, never

@@ -3,7 +3,7 @@ import Foundation
 import IngestPipeline
 import IngestService
 
-/// `ingest-options replay FILE…` (SPEC §2, issue 10): recorded frames through the live pipeline.
+/// `ingest-options replay FILE…` (docs/design.md §2.1, §5.6): recorded frames through the live pipeline.
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ingest recorded feed frames (written by --record) through the same decoder, filter, buffer and writer.",

@@ -3,7 +3,7 @@ import Foundation
 import IngestService
 
 /// Every configuration variable as a flag (`POLYGON_API_KEY` → `--polygon-api-key`).
-/// Flags win over the environment, which wins over `.env` (SPEC §3).
+/// Flags win over the environment, which wins over `.env` (docs/design.md §3).
 struct SettingFlags: ParsableArguments {
     @Option(name: .customLong("polygon-api-key"), help: .init(Setting.apiKey.help, valueName: "POLYGON_API_KEY"))
     var apiKey: String?

@@ -150,5 +150,10 @@ struct DatabaseStartTests {
         #expect(try SchemaCheck.problems(conninfo: database.url).isEmpty)
         try database.connect().execute("DROP INDEX options_trades_key; CREATE UNIQUE INDEX options_trades_key ON options_trades (sym, ts, seq) WHERE seq > 0")
         #expect(try SchemaCheck.problems(conninfo: database.url).count == 1, "a partial index is no arbiter")
+
+        // A pair's gap fence needs the leadership term: a schema from before it is named.
+        try database.connect().execute("DROP INDEX options_trades_key; ALTER TABLE options_trades ADD PRIMARY KEY (sym, ts, seq)")
+        try database.connect().execute("ALTER TABLE ingest_state DROP COLUMN leader_term")
+        #expect(try SchemaCheck.problems(conninfo: database.url) == ["ingest_state has no column leader_term: apply the migrations (ingest-options migrate)"])
     }
 }

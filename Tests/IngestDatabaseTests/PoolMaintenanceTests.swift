@@ -2,7 +2,7 @@ import Testing
 
 @testable import IngestDatabase
 
-/// The pool's maintenance decisions, driven by explicit instants (STYLE §2).
+/// The pool's maintenance decisions, driven by explicit instants (docs/design.md §1.4).
 @Suite("Connection pool maintenance")
 struct PoolMaintenanceTests {
     typealias Maintenance = PoolMaintenance<ContinuousClock.Instant>

@@ -5,7 +5,7 @@ import Testing
 
 @testable import IngestDatabase
 
-/// The writer's connection pool against the real PostgreSQL server (SPEC §5.3).
+/// The writer's connection pool against the real PostgreSQL server (docs/design.md §5.3).
 @Suite("Writer connection pool", .serialized)
 struct WriterPoolTests {
     static func batch(from first: Int64, count: Int) -> [OptionTrade] {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import IngestPipeline
 
-/// SPEC §5.4 alerts: open and resolve events, each alert at most once while open.
+/// docs/design.md §5.4 alerts: open and resolve events, each alert at most once while open.
 @Suite("Alert book")
 struct AlertBookTests {
     typealias Book = AlertBook<ContinuousClock.Instant>

@@ -2,7 +2,7 @@ import Testing
 
 @testable import IngestPipeline
 
-/// The database circuit breaker's numbers (SPEC §5.3: open after 5
+/// The database circuit breaker's numbers (docs/design.md §5.3: open after 5
 /// consecutive failed operations, 30 s open, then one half-open probe).
 @Suite("Database circuit breaker")
 struct DatabaseBreakerTests {

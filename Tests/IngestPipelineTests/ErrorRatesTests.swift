@@ -2,7 +2,7 @@ import Testing
 
 @testable import IngestPipeline
 
-/// SPEC §5.4 `errors` by class: count, per-minute rate, last time.
+/// docs/design.md §5.4 `errors` by class: count, per-minute rate, last time.
 @Suite("Error counts and rates")
 struct ErrorRatesTests {
     typealias Rates = ErrorRates<ContinuousClock.Instant>

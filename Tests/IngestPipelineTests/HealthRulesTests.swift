@@ -2,7 +2,7 @@ import Testing
 
 @testable import IngestPipeline
 
-/// SPEC §5.4 status rules, one condition at a time.
+/// docs/design.md §5.4 status rules, one condition at a time.
 @Suite("Health status rules")
 struct HealthRulesTests {
     /// Everything fine: streaming, breaker closed, nothing dropped, small buffer.

@@ -2,7 +2,7 @@ import Testing
 
 @testable import IngestPipeline
 
-/// The active/standby election (issue 11): retry every 1 s, check every 1 s,
+/// The active/standby election (docs/design.md §5.5): retry every 1 s, check every 1 s,
 /// a 5 s lease; every transition driven with explicit instants.
 @Suite("Leader election")
 struct LeaderElectionTests {

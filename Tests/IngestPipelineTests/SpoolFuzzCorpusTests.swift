@@ -5,7 +5,7 @@ import Testing
 
 /// Replays the spool fuzzer's kept corpus (`Fuzz/corpus/spool-segment/`)
 /// through the fuzzer's own entry point (`SpoolFuzzProbe`), in the normal
-/// test suite (issue 9).
+/// test suite (docs/guarantees.md).
 @Suite("Fuzz corpus: spool segments")
 struct SpoolFuzzCorpusTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -2,7 +2,7 @@ import Testing
 
 @testable import IngestPipeline
 
-/// SPEC §5.4 per-symbol staleness, thresholds from reference/003.
+/// docs/design.md §5.4 per-symbol staleness and its thresholds.
 @Suite("Per-symbol staleness")
 struct StalenessTrackerTests {
     typealias Tracker = StalenessTracker<ContinuousClock.Instant>

@@ -3,7 +3,7 @@ import Testing
 
 @testable import IngestService
 
-/// The allocator's mmap threshold is fixed at start (issue 8). What this
+/// The allocator's mmap threshold is fixed at start (docs/performance.md). What this
 /// process can check deterministically: below it new memory never comes as a
 /// mapping of its own (glibc's own threshold starts at 128 KiB, so untuned a
 /// block of 3/4 of ours is one). That blocks above it do is

@@ -4,9 +4,10 @@ import Testing
 
 @testable import IngestService
 
-/// The configuration half of issue 9's bad-input table: a value of the wrong
-/// type stops the service at start with one line naming the variable (exit
-/// 64), never a crash and never a silently used default.
+/// The configuration half of the bad-input table (docs/guarantees.md, "No crash
+/// on any input"): a value of the wrong type stops the service at start with
+/// one line naming the variable (exit 64), never a crash and never a silently
+/// used default.
 @Suite("Bad configuration values")
 struct BadConfigurationTests {
     static let minimal = ["POLYGON_API_KEY": "k3y-abcdefghijk", "DATABASE_URL": "postgresql://u:secretpw@localhost:5432/db"]
@@ -68,7 +69,7 @@ struct BadConfigurationTests {
     }
 }
 
-/// Waiting for the database at start (issue 9): which failures are waited
+/// Waiting for the database at start (docs/design.md §5.7): which failures are waited
 /// out, with what delays, and what each says in the log.
 @Suite("Database at start")
 struct DatabaseStartupTests {

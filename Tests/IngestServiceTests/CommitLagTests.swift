@@ -2,7 +2,7 @@ import IngestService
 import OptionsFeed
 import Testing
 
-/// Receive-to-commit lag (issue 8): per trade, from the frame's receive time
+/// Receive-to-commit lag (docs/performance.md): per trade, from the frame's receive time
 /// to the commit of the trade's batch, as the health report shows it.
 @Suite("Commit lag")
 struct CommitLagTests {

@@ -180,7 +180,7 @@ final class ScriptedWriter: TradeWriting {
     }
 
     func probe() async throws { state.withLock { $0.calls.append("probe") } }
-    func recordGaps(_ events: [GapEvent]) async throws { state.withLock { $0.calls.append("gaps \(events.count)") } }
+    func recordGaps(_ changes: GapChanges) async throws { state.withLock { $0.calls.append("gaps \(changes.events.count)") } }
     func recordDeadLetters(_ letters: [DeadLetter]) async throws { state.withLock { $0.calls.append("dead letters \(letters.count)") } }
     func recordHealthEvents(_ events: [HealthEvent]) async throws { state.withLock { $0.calls.append("health \(events.count)") } }
 

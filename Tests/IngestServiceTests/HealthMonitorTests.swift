@@ -18,31 +18,38 @@ struct HealthMonitorTests {
     let errors = ErrorLog(secrets: ["the-api-key-123", "db-password-456"])
     let events = HealthEventQueue()
 
+    /// The monitor's wall clock, frozen: a test moves time with `HealthMonitor.Moment.advanced(by:)`.
+    static let start: Int64 = 1_764_772_200_000_000
+
     func monitor(alerts: HealthMonitor.AlertThresholds = .init(), role: InstanceRole = InstanceRole()) -> HealthMonitor {
         HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], alerts: alerts, marketHours: .always),
-            stats: stats, buffer: buffer, spool: nil, feed: feed, database: database, errors: errors, healthEvents: events, role: role)
+            stats: stats, buffer: buffer, spool: nil, feed: feed, database: database, errors: errors, healthEvents: events, role: role,
+            wallClock: WallClock { Self.start })
     }
 
     @Test("the report names the role: single without HA; a standby is healthy without a feed and raises no feed alerts")
     func roleInReport() throws {
         let schema = try SchemaValidator(schemaFile: repositoryRoot.appendingPathComponent("docs/health-report.schema.json"))
         #expect(try encoded(monitor().report())["role"] as? String == "single")
-        let role = InstanceRole(.standby)
-        var thresholds = HealthMonitor.AlertThresholds()
-        thresholds.feedDownAfter = .zero
-        thresholds.noMessagesAfter = .zero
-        let standby = monitor(alerts: thresholds, role: role)
+        let role = InstanceRole(.standby, wallClock: WallClock { Self.start })
+        // Ten minutes without a feed or a message: past every default threshold.
+        let standby = monitor(role: role)
+        let later = standby.now().advanced(by: .seconds(600))
         let sink = LogCapture()
         let logger = Logger(label: "health") { _ in sink }
-        standby.tick(now: .now.advanced(by: .seconds(600)), logger: logger)
-        let report = try encoded(standby.report(now: .now.advanced(by: .seconds(600))))
+        standby.tick(at: later, logger: logger)
+        let report = try encoded(standby.report(at: later))
         #expect(report["role"] as? String == "standby")
         #expect(report["status"] as? String == "healthy", "not streaming is what a standby is for: \(report["reasons"] ?? "")")
         #expect(schema.violations(of: report) == [])
         #expect(sink.lines.filter { $0.message == "ALERT" }.isEmpty)
-        role.set(.leader)
-        let leading = try encoded(standby.report(now: .now.advanced(by: .seconds(600))))
+        role.set(.leader, atMicros: Self.start)
+        standby.tick(at: later, logger: logger)
+        #expect(
+            Set(sink.lines.filter { $0.message == "ALERT" }.compactMap { $0.metadata["alert"] }) == ["feed_disconnected", "no_messages"],
+            "a leader ten minutes without a feed raises the feed alerts")
+        let leading = try encoded(standby.report(at: later))
         #expect(leading["role"] as? String == "leader")
         #expect(leading["status"] as? String != "healthy", "a leader without a feed is not healthy")
     }
@@ -69,6 +76,18 @@ struct HealthMonitorTests {
         let text = String(decoding: try JSONEncoder.health.encode(monitor.report()), as: UTF8.self)
         #expect(!text.contains("db-password-456"), "messages are masked")
         #expect(text.contains("password authentication failed: ***"))
+    }
+
+    @Test("the report is as of the moment it is given: its time, the silence since the last message, the uptime")
+    func reportAtTheMomentGiven() throws {
+        let monitor = monitor()
+        stats.lastMessageAtMicros.store(Self.start + 5_000_000, ordering: .relaxed)
+        let moment = monitor.now().advanced(by: .seconds(65))
+        let report = try encoded(monitor.report(at: moment))
+        #expect(report["ts"] as? String == "2025-12-03T14:31:05.000000Z")
+        let feed = try #require(report["feed"] as? [String: Any])
+        #expect(feed["seconds_since_message"] as? Double == 60)
+        #expect((report["uptime_s"] as? Double).map { $0 >= 65 } == true)
     }
 
     @Test("an alert opens once while its condition holds and resolves once when it ends")

@@ -2,7 +2,7 @@ import Testing
 
 @testable import OptionsFeed
 
-/// The bad-input table of issue 9: whatever the feed sends, the decoder
+/// The bad-input table (docs/guarantees.md, "No crash on any input"): whatever the feed sends, the decoder
 /// answers with trades, counted invalid trades or a `FrameError` — never a
 /// crash, never a trade the table could not hold.
 @Suite("Bad input")

@@ -2,7 +2,7 @@ import Testing
 
 @testable import OptionsFeed
 
-/// The fast path for Polygon's own layout of a trade (issue 8): it reads
+/// The fast path for Polygon's own layout of a trade (docs/performance.md): it reads
 /// exactly that layout, hands everything else to the general scanner, and
 /// never decides differently from it.
 @Suite("Canonical trade layout")

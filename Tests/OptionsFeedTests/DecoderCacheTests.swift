@@ -2,7 +2,7 @@ import Testing
 
 @testable import OptionsFeed
 
-/// The decoder's memory of contracts and condition lists (issue 8): a known
+/// The decoder's memory of contracts and condition lists (docs/performance.md): a known
 /// contract or list is reused, never confused with another, and the memory
 /// stays bounded.
 @Suite("Decoder caches")

@@ -6,7 +6,7 @@ import Testing
 /// Replays the frame fuzzer's kept corpus (`Fuzz/corpus/frame-decoder/`)
 /// through the fuzzer's own entry point (`FrameFuzzProbe`), so every input
 /// that once mattered to it — crashes it found included — stays covered by
-/// the normal test suite (issue 9).
+/// the normal test suite (docs/guarantees.md).
 @Suite("Fuzz corpus: frame decoder")
 struct FuzzCorpusTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -5,14 +5,14 @@ import IngestPipeline
 import Logging
 import OptionsFeed
 
-// The hot path, stage by stage (issue 8): frame decoder, option-symbol parser,
+// The hot path, stage by stage (docs/performance.md): frame decoder, option-symbol parser,
 // COPY binary encoder, and the flush path (buffer → batch → COPY bytes), plus
 // the same flush into a real Postgres when BENCH_DATABASE_URL is set.
 //
 // Every benchmark runs 1000 "scaled iterations" per sample (`.kilo`) and makes
 // one iteration one trade (or one row, or one symbol), so "Throughput (# / s)"
 // reads as trades per second and the malloc counts are per 1000 trades.
-// Targets (issue 8): decoder ≥ 3M trades/s on one core with 0 allocations per
+// Targets (docs/performance.md): decoder ≥ 3M trades/s on one core with 0 allocations per
 // trade in steady state; encoder ≥ 5M rows/s.
 
 /// 2000 distinct contracts spread like feed-sim's: 14 underlyings, 7 expiries, calls and puts.
@@ -28,7 +28,7 @@ let contracts: [String] = {
     }
 }()
 
-/// One Polygon trade event as the feed sends it (SPEC §5.1).
+/// One Polygon trade event as the feed sends it (docs/design.md §5.1).
 func tradeJSON(_ index: Int) -> String {
     let conditions = [[227], [209], [], [219, 227], [232]][index % 5]
     let c = conditions.isEmpty ? "" : #","c":[\#(conditions.map(String.init).joined(separator: ","))]"#
