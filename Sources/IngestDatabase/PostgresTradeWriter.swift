@@ -579,3 +579,5 @@ public final class PostgresTradeWriter: Sendable {
         return connection
     }
 }
+
+extension PostgresTradeWriter: TradeWriting {}

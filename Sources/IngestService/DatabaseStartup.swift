@@ -1,5 +1,6 @@
 import Foundation
 import IngestDatabase
+import IngestPipeline
 import Logging
 import UnixSignals
 

@@ -27,7 +27,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let errors: ErrorLog
     /// `nil`: no spool (`SPOOL_MAX_BYTES=0`); the buffer alone holds what waits.
     let spool: Spool?
-    let writer: PostgresTradeWriter
+    let writer: any TradeWriting
     let policyConfiguration: FlushPolicy<C.Instant>.Configuration
     let retry: RetrySchedule
     let breakerFailures: Int
@@ -45,7 +45,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     public init(
         buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, healthEvents: HealthEventQueue = .init(),
-        monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(), spool: Spool?, writer: PostgresTradeWriter,
+        monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(), spool: Spool?, writer: any TradeWriting,
         policy: FlushPolicy<C.Instant>.Configuration, retry: RetrySchedule, breakerFailures: Int = 5,
         breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger,
         deadline: ShutdownDeadline = .init(), inFlight: BatchesInFlight = .init()
@@ -92,67 +92,166 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         await deadline.waitForExpiry(timeout: shutdownTimeout, clock: clock)
         guard deadline.isExpired else { return }
         logger.warning("shutdown timeout reached; cancelling the writes in flight", metadata: ["waiting": "\(buffer.count)"])
-        writer.cancelInFlight()
+        writer.cancelInFlight(grace: .milliseconds(300))
         buffer.wakeFlusher()
     }
 
-    private func flushUntilDone(_ shuttingDown: borrowing Atomic<Bool>) async {
-        var policy = FlushPolicy(configuration: policyConfiguration, now: clock.now)
-        var breaker = CircuitBreaker<C.Instant>(failureThreshold: breakerFailures, openDuration: breakerOpenDuration)
-        var drainDeadline: C.Instant?
-        do {
-            while true {
-                if shuttingDown.load(ordering: .acquiring), !policy.isDraining {
-                    policy.drain()
-                    drainDeadline = clock.now.advanced(by: shutdownTimeout)
-                    logger.info("draining buffer before exit", metadata: ["items": "\(buffer.count)"])
-                }
-                if deadline.isExpired || drainDeadline.map({ clock.now >= $0 }) == true {
-                    spoolTheRest()
-                    return
-                }
-                if policy.isDraining, buffer.count == 0, spool?.isEmpty ?? true, gaps.isEmpty, deadLetters.isEmpty,
-                    healthEvents.isEmpty
-                { return }
+    private typealias Machine = FlushMachine<C.Instant>
 
-                // Breaker open: no database calls until it lets one through; the buffer goes to disk.
-                if let reopens = breaker.reopensAt(), clock.now < reopens {
-                    spoolBuffer()
-                    await waitForWork(until: min(reopens, drainDeadline ?? reopens))
+    /// Feeds the machine its events and performs its actions, until it finishes.
+    private func flushUntilDone(_ shuttingDown: borrowing Atomic<Bool>) async {
+        var machine = Machine(
+            configuration: .init(
+                policy: policyConfiguration, retry: retry, breakerFailures: breakerFailures, breakerOpenDuration: breakerOpenDuration,
+                shutdownTimeout: shutdownTimeout, poolSize: writer.poolSize),
+            now: clock.now)
+        // The batches of the write in progress, by the machine's index; in flight while they come from the buffer.
+        var batches: [[OptionTrade]] = []
+        var tokens: [Int] = []
+        var replay: (segment: Spool.Segment, reader: SpoolSegmentReader)?
+        var action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
+        while true {
+            switch action {
+            case .finish:
+                return
+            case .finishAndSpoolTheRest:
+                spoolTheRest()
+                return
+            case .spoolBuffer(let until):
+                spoolBuffer()
+                await waitForWork(until: until)
+                action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
+            case .wait(let until):
+                await waitForWork(until: until)
+                action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
+            case .pause(let until):
+                await pause(until: until)
+                action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
+            case .writeSideTables:
+                if let error = await writeSideTables() {
+                    action = next(&machine, shuttingDown, failure: error) { $0.sideTablesFailed(now: $1, backlog: backlog) }
+                } else {
+                    action = next(&machine, shuttingDown) { $0.sideTablesWritten(now: $1, backlog: backlog) }
+                }
+            case .probe:
+                do {
+                    try await writer.probe()
+                    action = next(&machine, shuttingDown) { $0.probeSucceeded(now: $1, backlog: backlog) }
+                } catch {
+                    action = next(&machine, shuttingDown, failure: error) { $0.probeFailed(now: $1, backlog: backlog) }
+                }
+            case .openOldestSegment:
+                let oldest: Spool.Segment?
+                do {
+                    oldest = try spool?.oldestSegment()
+                } catch {
+                    logger.error("spool segment could not be sealed", metadata: ["error": "\(error)"])
+                    action = next(&machine, shuttingDown) { $0.segmentSealFailed(now: $1) }
                     continue
                 }
-                await writeSideTables(&breaker)
-                if let spool, !spool.isEmpty {
-                    await replayOldestSegment(spool, &breaker)
+                guard let spool, let segment = oldest else {
+                    action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
                     continue
                 }
-                switch policy.decide(waiting: buffer.count, now: clock.now) {
-                case .flush(let maximumItems) where writer.poolSize > 1 && buffer.count > maximumItems && breaker.state == .closed(consecutiveFailures: 0):
-                    // Under load: one batch per pooled connection at once.
-                    await writeConcurrently(maximumBatch: maximumItems, breaker: &breaker)
-                    policy.flushFinished(now: clock.now)
-                case .flush(let maximumItems):
+                do {
+                    replay = (segment, try spool.reader(for: segment))
+                    action = next(&machine, shuttingDown) { $0.segmentOpened(now: $1) }
+                } catch {
+                    let willRetry = segmentUnreadable(segment, spool: spool, error: error)
+                    action = next(&machine, shuttingDown) { $0.segmentUnreadable(willRetry: willRetry, now: $1, backlog: backlog) }
+                }
+            case .readSegment(let count, let maximumItems):
+                guard let spool, let open = replay else { preconditionFailure("no segment is open") }
+                let (segment, reader) = open
+                batches = []
+                do {
+                    while batches.count < count, let batch = try reader.nextBatch(upTo: maximumItems) { batches.append(batch) }
+                    action = next(&machine, shuttingDown) { $0.batchesReady(batches.count, now: $1) }
+                } catch {
+                    replay = nil
+                    let willRetry = segmentUnreadable(segment, spool: spool, error: error)
+                    action = next(&machine, shuttingDown) { $0.segmentUnreadable(willRetry: willRetry, now: $1, backlog: backlog) }
+                }
+            case .commitSegment:
+                if let spool, let replay { commit(replay.segment, replay.reader, spool: spool) }
+                replay = nil
+                action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
+            case .takeFromBuffer(let count, let maximumItems):
+                batches = []
+                while batches.count < count {
                     let batch = buffer.take(upTo: maximumItems)
-                    let token = inFlight.add(batch)
-                    let written = await write(batch, breaker: &breaker)
-                    // Back in the buffer before it leaves the in-flight list: never in neither.
-                    if !written { buffer.putBack(batch) }
-                    inFlight.remove(token)
-                    if !written {
-                        logger.warning("batch handed back to the buffer", metadata: ["trades": "\(batch.count)", "waiting": "\(buffer.count)"])
-                        if breaker.reopensAt() == nil { await pause(for: retry.delay(forRetry: retry.maxRetries)) }
-                    }
-                    policy.flushFinished(now: clock.now)
-                case .wait:
-                    await waitForWork(until: policy.isDraining ? clock.now.advanced(by: .milliseconds(100)) : nextWake(policy))
+                    if batch.isEmpty { break }
+                    batches.append(batch)
                 }
+                tokens = batches.map { inFlight.add($0) }
+                action = next(&machine, shuttingDown) { $0.batchesReady(batches.count, now: $1) }
+            case .write(let index):
+                let started = clock.now
+                do {
+                    let result = try await writer.write(batches[index])
+                    recordCommitted(batches[index], result, duration: started.duration(to: clock.now))
+                    action = next(&machine, shuttingDown) { $0.batchWritten(now: $1) }
+                } catch {
+                    stats.batchesFailed.add(1)
+                    logWriteFailure(error, trades: batches[index].count, attempt: machine.attempt)
+                    action = next(&machine, shuttingDown, failure: error) { $0.batchFailed(now: $1) }
+                }
+            case .writeAtOnce(let count):
+                let succeeded = await writeAtOnce(batches[0..<count])
+                action = next(&machine, shuttingDown) { $0.batchesWritten(succeeded: succeeded, now: $1) }
+            case .retry(_, let at):
+                stats.retries.add(1)
+                await pause(until: at)
+                action = next(&machine, shuttingDown) { $0.retryDue(now: $1) }
+            case .finishFlush(let handBack, let pauseUntil):
+                let unwritten = handBack.flatMap { batches[$0] }
+                // Back in the buffer before it leaves the in-flight list: never in neither.
+                if !unwritten.isEmpty { buffer.putBack(unwritten) }
+                tokens.forEach(inFlight.remove)
+                (batches, tokens) = ([], [])
+                if !unwritten.isEmpty {
+                    logger.warning(
+                        "batches handed back to the buffer", metadata: ["batches": "\(handBack.count)", "trades": "\(unwritten.count)", "waiting": "\(buffer.count)"])
+                }
+                if let pauseUntil { await pause(until: pauseUntil) }
+                action = next(&machine, shuttingDown) { $0.flushFinished(now: $1, backlog: backlog) }
+            case .stopReplay(let pauseUntil):
+                logger.warning("spool replay paused; the segment stays on disk", metadata: ["segment": "\(replay?.segment.path ?? "")"])
+                (batches, replay) = ([], nil)
+                if let pauseUntil { await pause(until: pauseUntil) }
+                action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
             }
         }
     }
 
-    /// Sleeps for `duration`, but no longer than the shutdown deadline allows.
-    private func pause(for duration: Duration) async {
-        let until = clock.now.advanced(by: duration)
+    /// Reports an event to the machine, after what it must know first: a
+    /// shutdown that began, the deadline passed, the failure (for the health
+    /// report). Logs the breaker's changes.
+    private func next(
+        _ machine: inout Machine, _ shuttingDown: borrowing Atomic<Bool>, failure: (any Error)? = nil,
+        _ event: (inout Machine, C.Instant) -> Machine.Action
+    ) -> Machine.Action {
+        if shuttingDown.load(ordering: .acquiring), !machine.isDraining {
+            machine.shutdownRequested(now: clock.now)
+            logger.info("draining buffer before exit", metadata: ["items": "\(buffer.count)"])
+        }
+        if deadline.isExpired { machine.deadlineReached() }
+        if let failure { recordFailure(failure) }
+        let before = machine.breaker.state.name
+        let action = event(&machine, clock.now)
+        logBreakerChange(from: before, machine.breaker, error: failure)
+        return action
+    }
+
+    /// What waits, for the machine.
+    private var backlog: Machine.Backlog {
+        Machine.Backlog(
+            waiting: buffer.count, spooled: !(spool?.isEmpty ?? true),
+            sideTableRows: !(gaps.isEmpty && deadLetters.isEmpty && healthEvents.isEmpty))
+    }
+
+    /// Sleeps until `until`, but no longer than the shutdown deadline allows.
+    private func pause(until: C.Instant) async {
         while !deadline.isExpired, clock.now < until {
             try? await clock.sleep(until: min(until, clock.now.advanced(by: .milliseconds(100))), tolerance: nil)
         }
@@ -204,56 +303,8 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    /// Replays the oldest spool segment; it is deleted only once every batch in it is committed.
-    private func replayOldestSegment(_ spool: Spool, _ breaker: inout CircuitBreaker<C.Instant>) async {
-        // A segment is megabytes of trades: read it only once the database answers a probe,
-        // not at every half-open attempt of an outage (each would decode a batch or two for nothing).
-        if case .closed = breaker.state {} else {
-            guard allowsAttempt(&breaker) else { return }
-            do {
-                try await writer.probe()
-                recordSuccess(&breaker)
-            } catch {
-                recordFailure(&breaker, error)
-                return
-            }
-        }
-        let segment: Spool.Segment
-        let reader: SpoolSegmentReader
-        do {
-            guard let oldest = try spool.oldestSegment() else { return }
-            segment = oldest
-        } catch {
-            logger.error("spool segment could not be sealed", metadata: ["error": "\(error)"])
-            await pause(for: retry.maximumDelay)
-            return
-        }
-        do {
-            reader = try spool.reader(for: segment)
-        } catch {
-            await segmentUnreadable(segment, spool: spool, error: error)
-            return
-        }
-        // Full batches, one per pooled connection at once, as the buffer is written under load;
-        // read as they are written, so that only the batches in flight are in memory.
-        while true {
-            let atOnce = writer.poolSize > 1 && breaker.state == .closed(consecutiveFailures: 0) ? writer.poolSize : 1
-            var group: [[OptionTrade]] = []
-            do {
-                while group.count < atOnce, let batch = try reader.nextBatch(upTo: policyConfiguration.maximumBatch) {
-                    group.append(batch)
-                }
-            } catch {
-                await segmentUnreadable(segment, spool: spool, error: error)
-                return
-            }
-            if group.isEmpty { break }
-            guard await writeAtOnce(group, breaker: &breaker).isEmpty else {
-                logger.warning("spool replay paused; the segment stays on disk", metadata: ["segment": "\(segment.path)"])
-                if breaker.reopensAt() == nil { await pause(for: retry.delay(forRetry: retry.maxRetries)) }
-                return
-            }
-        }
+    /// Every batch of the segment is committed: it is deleted, and counted.
+    private func commit(_ segment: Spool.Segment, _ reader: SpoolSegmentReader, spool: Spool) {
         if reader.corruptRecords > 0 {
             stats.spoolCorruptRecords.add(reader.corruptRecords)
             logger.error(
@@ -265,14 +316,14 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         logger.info("spool segment replayed", metadata: ["segment": "\(segment.path)", "trades": "\(reader.trades)"])
     }
 
-    /// A segment could not be opened or read: tried again after a pause, a
-    /// bounded number of times; then the spool quarantines it (or it vanished)
-    /// and the next segment is served: one bad file never blocks the queue.
-    private func segmentUnreadable(_ segment: Spool.Segment, spool: Spool, error: any Error) async {
+    /// A segment could not be opened or read: the spool keeps it for another
+    /// try (`true`), a bounded number of times; then it quarantines it (or it
+    /// vanished) and the next segment is served.
+    private func segmentUnreadable(_ segment: Spool.Segment, spool: Spool, error: any Error) -> Bool {
         switch spool.readFailed(segment, error: error) {
         case .willRetry(let attempt):
             logger.error("spool segment unreadable; trying again", metadata: ["segment": "\(segment.path)", "error": "\(error)", "attempt": "\(attempt)"])
-            await pause(for: retry.delay(forRetry: retry.maxRetries))
+            return true
         case .quarantined(let path):
             logger.error(
                 "spool segment quarantined: it could not be read; the trades in it that were not yet written are in the file",
@@ -280,55 +331,47 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         case .vanished:
             logger.error("spool segment vanished before it was replayed", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
         }
+        return false
     }
 
-    /// Writes waiting `feed_gaps` changes and dead letters; on failure they stay queued.
-    private func writeSideTables(_ breaker: inout CircuitBreaker<C.Instant>) async {
+    /// Writes waiting `feed_gaps` changes, dead letters and health events, in
+    /// that order; at the first failure it stops, and that queue keeps its rows.
+    private func writeSideTables() async -> (any Error)? {
+        if let error = await writeGaps() { return error }
+        if let error = await writeQueued(deadLetters, with: { letters in
+            try await writer.recordDeadLetters(letters)
+            stats.deadLetters.add(letters.count)
+        }) { return error }
+        return await writeQueued(healthEvents) { try await writer.recordHealthEvents($0) }
+    }
+
+    private func writeGaps() async -> (any Error)? {
         let changes = gaps.drain()
-        if !changes.events.isEmpty {
-            do {
-                try await writer.recordGaps(changes)
-            } catch let error as GapFenceError {
-                // Another instance leads: not a database fault. The leader service notices within the
-                // lease and drops these (`GapLedger.leadershipLost`); until then they wait.
-                gaps.putBack(changes.events)
-                logger.warning("gap changes refused: another instance leads now", metadata: ["error": "\(error)"])
-            } catch {
-                gaps.putBack(changes.events)
-                recordFailure(&breaker, error)
-                return
-            }
+        guard !changes.events.isEmpty else { return nil }
+        do {
+            try await writer.recordGaps(changes)
+        } catch let error as GapFenceError {
+            // Another instance leads: not a database fault. The leader service notices within the
+            // lease and drops these (`GapLedger.leadershipLost`); until then they wait.
+            gaps.putBack(changes.events)
+            logger.warning("gap changes refused: another instance leads now", metadata: ["error": "\(error)"])
+        } catch {
+            gaps.putBack(changes.events)
+            return error
         }
-        let letters = deadLetters.drain()
-        if !letters.isEmpty {
-            do {
-                try await writer.recordDeadLetters(letters)
-                stats.deadLetters.add(letters.count)
-            } catch {
-                deadLetters.putBack(letters)
-                recordFailure(&breaker, error)
-                return
-            }
-        }
-        let health = healthEvents.drain()
-        if !health.isEmpty {
-            do {
-                try await writer.recordHealthEvents(health)
-            } catch {
-                healthEvents.putBack(health)
-                recordFailure(&breaker, error)
-            }
-        }
+        return nil
     }
 
-    /// When to look again with nothing to flush: the policy's deadline, or,
-    /// once that has passed with an empty buffer, one interval from now (for
-    /// the side tables and the spool). Waiting on a past deadline returned at
-    /// once, so an idle feed spun this loop at a full core.
-    private func nextWake(_ policy: FlushPolicy<C.Instant>) -> C.Instant {
-        let now = clock.now
-        guard let deadline = policy.deadline, deadline > now else { return now.advanced(by: policyConfiguration.interval) }
-        return deadline
+    private func writeQueued<Row: Sendable>(_ queue: PendingRows<Row>, with record: ([Row]) async throws -> Void) async -> (any Error)? {
+        let rows = queue.drain()
+        guard !rows.isEmpty else { return nil }
+        do {
+            try await record(rows)
+            return nil
+        } catch {
+            queue.putBack(rows)
+            return error
+        }
     }
 
     /// Sleeps until the deadline or until enough trades wait.
@@ -345,79 +388,26 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    /// Writes a batch, retrying failures with backoff (`MAX_RETRIES`, from
-    /// `RETRY_DELAY_MS` ×2 up to 10 s) while the breaker allows. `false`: not
-    /// written; the caller keeps the batch.
-    private func write(_ batch: [OptionTrade], breaker: inout CircuitBreaker<C.Instant>) async -> Bool {
-        var attempt = 0
-        while true {
-            // Past the deadline nothing more is tried: the caller spools the batch.
-            guard !deadline.isExpired, allowsAttempt(&breaker) else { break }
-            if case .halfOpen = breaker.state {
-                do {
-                    try await writer.probe()
-                } catch {
-                    recordFailure(&breaker, error)
-                    break
-                }
-            }
-            let started = clock.now
-            do {
-                let result = try await writer.write(batch)
-                recordSuccess(&breaker)
-                recordCommitted(batch, result, duration: started.duration(to: clock.now))
-                return true
-            } catch {
-                stats.batchesFailed.add(1)
-                recordFailure(&breaker, error)
-                let databaseError = error as? DatabaseError
-                if databaseError?.kind == .schema {
-                    // Not the rows: nothing is dead-lettered; the trades wait (buffer, spool) until an operator fixes the table.
-                    logger.critical(
-                        "the database schema is not what the writer needs; writes wait until it is fixed",
-                        metadata: ["sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "")"])
-                }
-                logger.error(
-                    "batch write failed",
-                    metadata: [
-                        "trades": "\(batch.count)", "class": "\(databaseError?.kind.rawValue ?? "other")",
-                        "sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "\(error)")",
-                        "attempt": "\(attempt + 1)",
-                    ])
-                guard attempt < retry.maxRetries, breaker.reopensAt() == nil, !deadline.isExpired else { break }
-                stats.retries.add(1)
-                await pause(for: retry.delay(forRetry: attempt))
-                attempt += 1
-            }
+    private func logWriteFailure(_ error: any Error, trades: Int, attempt: Int) {
+        let databaseError = error as? DatabaseError
+        if databaseError?.kind == .schema {
+            // Not the rows: nothing is dead-lettered; the trades wait (buffer, spool) until an operator fixes the table.
+            logger.critical(
+                "the database schema is not what the writer needs; writes wait until it is fixed",
+                metadata: ["sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "")"])
         }
-        return false
-    }
-
-    /// Takes up to one batch per pooled connection and writes them at once;
-    /// one that cannot be written goes back to the front of the buffer.
-    private func writeConcurrently(maximumBatch: Int, breaker: inout CircuitBreaker<C.Instant>) async {
-        var batches: [[OptionTrade]] = []
-        while batches.count < writer.poolSize {
-            let batch = buffer.take(upTo: maximumBatch)
-            if batch.isEmpty { break }
-            batches.append(batch)
-        }
-        let tokens = batches.map { inFlight.add($0) }
-        let unwritten = await writeAtOnce(batches, breaker: &breaker).flatMap { $0 }
-        if !unwritten.isEmpty { buffer.putBack(unwritten) }
-        tokens.forEach(inFlight.remove)
-        if !unwritten.isEmpty {
-            logger.warning("batches handed back to the buffer", metadata: ["trades": "\(unwritten.count)", "waiting": "\(buffer.count)"])
-        }
+        logger.error(
+            "batch write failed",
+            metadata: [
+                "trades": "\(trades)", "class": "\(databaseError?.kind.rawValue ?? "other")",
+                "sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "\(error)")",
+                "attempt": "\(attempt + 1)",
+            ])
     }
 
     /// Writes the batches at once, each on its own pooled connection (give at
-    /// most `writer.poolSize`). A batch that fails here goes through `write`
-    /// (its retries and the breaker); returns the ones that still failed, in order.
-    private func writeAtOnce(_ batches: [[OptionTrade]], breaker: inout CircuitBreaker<C.Instant>) async -> [[OptionTrade]] {
-        if batches.count == 1 {
-            return await write(batches[0], breaker: &breaker) ? [] : batches
-        }
+    /// most `writer.poolSize`); whether each was committed, in order.
+    private func writeAtOnce(_ batches: ArraySlice<[OptionTrade]>) async -> [Bool] {
         let writer = self.writer
         let clock = self.clock
         let outcomes = await withTaskGroup(of: (Int, Result<BatchResult, any Error>, Duration).self) { group in
@@ -436,17 +426,11 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             for await outcome in group { outcomes.append(outcome) }
             return outcomes.sorted { $0.0 < $1.0 }
         }
-        var unwritten: [[OptionTrade]] = []
-        for (index, outcome, duration) in outcomes {
-            switch outcome {
-            case .success(let result):
-                recordSuccess(&breaker)
-                recordCommitted(batches[index], result, duration: duration)
-            case .failure:
-                if await !write(batches[index], breaker: &breaker) { unwritten.append(batches[index]) }
-            }
+        return outcomes.map { index, outcome, duration in
+            guard case .success(let result) = outcome else { return false }
+            recordCommitted(batches[batches.startIndex + index], result, duration: duration)
+            return true
         }
-        return unwritten
     }
 
     /// Counts and logs a committed batch.
@@ -469,28 +453,13 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             ])
     }
 
-    private func allowsAttempt(_ breaker: inout CircuitBreaker<C.Instant>) -> Bool {
-        let before = breaker.state.name
-        let allowed = breaker.allowsAttempt(now: clock.now)
-        logBreakerChange(from: before, breaker)
-        return allowed
-    }
-
-    private func recordSuccess(_ breaker: inout CircuitBreaker<C.Instant>) {
-        let before = breaker.state.name
-        breaker.recordSuccess()
-        logBreakerChange(from: before, breaker)
-    }
-
-    private func recordFailure(_ breaker: inout CircuitBreaker<C.Instant>, _ error: any Error) {
+    /// A failed database operation, for the health report's database state and error counts.
+    private func recordFailure(_ error: any Error) {
         monitor.failed(error, masked: errors.mask, atMicros: WallClock.system.nowMicros())
         let databaseError = error as? DatabaseError
         errors.record(
             databaseError?.kind == .auth ? .authentication : .database, count: 1,
             message: databaseError.map { "\($0.kind.rawValue) \($0.sqlState ?? ""): \($0.message)" } ?? "\(error)")
-        let before = breaker.state.name
-        breaker.recordFailure(now: clock.now)
-        logBreakerChange(from: before, breaker, error: error)
     }
 
     private func logBreakerChange(from before: String, _ breaker: CircuitBreaker<C.Instant>, error: (any Error)? = nil) {
@@ -535,27 +504,6 @@ func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logge
     }
     stats.tradesDropped.add(batch.count)
     return true
-}
-
-/// Retry timing of batch writes (SPEC §5.3: `MAX_RETRIES` 3, from
-/// `RETRY_DELAY_MS` 1 s, ×2, capped at 10 s).
-public struct RetrySchedule: Sendable, Equatable {
-    public var maxRetries: Int
-    public var initialDelay: Duration
-    public var maximumDelay: Duration
-
-    public init(maxRetries: Int = 3, initialDelay: Duration = .seconds(1), maximumDelay: Duration = .seconds(10)) {
-        self.maxRetries = maxRetries
-        self.initialDelay = initialDelay
-        self.maximumDelay = maximumDelay
-    }
-
-    /// Delay before retry number `retry` (0-based).
-    public func delay(forRetry retry: Int) -> Duration {
-        var delay = initialDelay
-        for _ in 0..<min(retry, 30) where delay < maximumDelay { delay *= 2 }
-        return min(delay, maximumDelay)
-    }
 }
 
 /// Batches the flusher took from the buffer and has not yet committed or
