@@ -8,21 +8,20 @@ import Testing
 /// over; SIGTERM the new leader, the restarted first instance takes over.
 /// The HA settings are the defaults (retry and check 1 s, lease 5 s): the
 /// takeover measured is the one an operator gets.
-@Suite("HA failover", .serialized)
+@Suite("HA failover", .serialized, .temporaryDirectory("ha"))
 struct HAFailoverTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
-    func instance(_ name: String, port: Int, database: TestDatabase, log: String) throws -> ManagedProcess {
+    func instance(_ name: String, port: Int, database: TestDatabase, log: String) async throws -> ManagedProcess {
         let environment = ingesterEnvironment(
             port: port, database: database, logFile: log,
             ["HA_MODE": "leader", "HA_GROUP": "e2e", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200",
              "SPOOL_DIR": directory.appendingPathComponent("spool-\(name)").path])
-        return try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        return try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
     }
 
     func waitForLog(_ log: String, _ message: String, count: Int = 1, timeout: Duration) async throws -> [[String: Any]] {
@@ -61,7 +60,7 @@ struct HAFailoverTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let ledger = directory.appendingPathComponent("ha.csv").path
-        let sim = try ManagedProcess(
+        let sim = try await ManagedProcess(
             "feed-sim", ["--port", "0", "--seed", "31", "--rate", "1000", "--ledger", ledger], directory: directory)
         let port = try await listeningPort(sim)
         let logA = directory.appendingPathComponent("a.log").path
@@ -69,9 +68,9 @@ struct HAFailoverTests {
         let logA2 = directory.appendingPathComponent("a2.log").path
 
         // A leads, B waits: connected to the database, healthy, not connected to the feed.
-        let first = try instance("a", port: port, database: database, log: logA)
+        let first = try await instance("a", port: port, database: database, log: logA)
         _ = try await waitForLog(logA, "feed streaming", timeout: .seconds(20))
-        let second = try instance("b", port: port, database: database, log: logB)
+        let second = try await instance("b", port: port, database: database, log: logB)
         _ = try await waitForLog(logB, "standby: asking for the leader lock", timeout: .seconds(20))
         try await Task.sleep(for: .seconds(2))
         let standbyReport = try await healthReport(second)
@@ -93,7 +92,7 @@ struct HAFailoverTests {
         try await Task.sleep(for: .seconds(3))
 
         // The first instance comes back as a standby; SIGTERM on the leader hands over without a timeout.
-        let restarted = try instance("a", port: port, database: database, log: logA2)
+        let restarted = try await instance("a", port: port, database: database, log: logA2)
         _ = try await waitForLog(logA2, "standby: asking for the leader lock", timeout: .seconds(20))
         try await Task.sleep(for: .seconds(1))
         #expect(logLines(logA2, message: "feed connecting").isEmpty)
