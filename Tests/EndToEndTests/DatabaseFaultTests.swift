@@ -42,6 +42,12 @@ struct DatabaseFaultTests {
             try await runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, [command], environment: environment)
         }
 
+        /// Runs `body` with a server of its own, stopped and removed afterwards, also when `body` throws.
+        static func with<T>(directory: URL, _ body: (PrivateServer) async throws -> T) async throws -> T {
+            let server = try await PrivateServer(directory: directory)
+            return try await withCleanup({ await server.destroy() }) { try await body(server) }
+        }
+
         func destroy() async {
             try? await run("stop")
             if let data = environment["PG_DATA"] {
@@ -53,7 +59,7 @@ struct DatabaseFaultTests {
     }
 
     /// Stops feed-sim first, waits until the ingester saw the end of the stream, then stops the ingester.
-    func finish(sim: ManagedProcess, ingester: ManagedProcess, log: String) async throws {
+    static func finish(sim: ManagedProcess, ingester: ManagedProcess, log: String) async throws {
         let streamed = logLines(log, message: "feed streaming").count
         sim.signal(SIGTERM)
         #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
@@ -78,8 +84,7 @@ struct DatabaseFaultTests {
 
     @Test("Postgres stopped for 20 s mid-stream: the breaker opens, trades spool, and after the restart every one is in the table once")
     func outageSpoolsAndRecovers() async throws {
-        let server = try await PrivateServer(directory: directory)
-        try await withCleanup({ await server.destroy() }) {
+        try await PrivateServer.with(directory: directory) { server in
             let ledger = directory.appendingPathComponent("outage.csv").path
             let sim = try await ManagedProcess(
                 "feed-sim", ["--port", "0", "--seed", "11", "--rate", "1000", "--invalid-fraction", "0.01", "--ledger", ledger],
@@ -89,12 +94,16 @@ struct DatabaseFaultTests {
             var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, Self.fast)
             environment["SPOOL_DIR"] = directory.appendingPathComponent("spool").path
             let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-            try await Task.sleep(for: .seconds(3))
+            try await waitForTrades(in: server.url)
             try await server.run("stop")
+            // Time passing is the point: a 20 s outage, long enough for the breaker to open and 20 s of trades to spool.
             try await Task.sleep(for: .seconds(20))
             try await server.run("start")
-            try await Task.sleep(for: .seconds(6))
-            try await finish(sim: sim, ingester: ingester, log: log)
+            _ = try await waitFor(timeout: .seconds(60), what: "the breaker closed and the spool replayed") {
+                logLines(log, message: "database circuit breaker state changed").contains { $0["to"] as? String == "closed" }
+                    && !logLines(log, message: "spool segment replayed").isEmpty ? true : nil
+            }
+            try await Self.finish(sim: sim, ingester: ingester, log: log)
 
             let breaker = logLines(log, message: "database circuit breaker state changed")
             #expect(breaker.contains { $0["to"] as? String == "open" })
@@ -124,7 +133,9 @@ struct DatabaseFaultTests {
             port: port, database: database, logFile: directory.appendingPathComponent("kill-1.log").path, Self.fast)
         environment["SPOOL_DIR"] = directory.appendingPathComponent("spool").path
         let first = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        try await Task.sleep(for: .seconds(5))
+        // Mid-stream: once it has committed some, and a second later, with a flush interval's trades in flight.
+        try await waitForTrades(in: database.url)
+        try await Task.sleep(for: .seconds(1))  // time passing is the point: trades in flight at the kill
         first.signal(SIGKILL)
         _ = try await first.waitForExit(timeout: .seconds(10))
         let log = directory.appendingPathComponent("kill-2.log").path
@@ -133,8 +144,9 @@ struct DatabaseFaultTests {
         _ = try await waitFor(timeout: .seconds(20), what: "the second ingester streaming") {
             logLines(log, message: "feed streaming").isEmpty ? nil : true
         }
+        // Time passing is the point: the second run streams for a while before the feed stops.
         try await Task.sleep(for: .seconds(4))
-        try await finish(sim: sim, ingester: second, log: log)
+        try await Self.finish(sim: sim, ingester: second, log: log)
 
         let (valid, _) = try EndToEndTests.readLedger(ledger)
         let expected = valid.filter { $0.notional >= 10_000 }

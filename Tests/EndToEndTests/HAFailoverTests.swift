@@ -31,23 +31,6 @@ struct HAFailoverTests {
         }
     }
 
-    /// The health report the process prints on SIGUSR1.
-    func healthReport(_ process: ManagedProcess) async throws -> [String: Any] {
-        // stdout also carries the log lines: a report is the object with `uptime_s` and no `msg`.
-        func reports(_ output: String) -> [[String: Any]] {
-            output.split(separator: "\n").compactMap { line in
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    object["uptime_s"] != nil, object["msg"] == nil
-                else { return nil }
-                return object
-            }
-        }
-        let before = reports(process.stdout).count
-        process.signal(SIGUSR1)
-        let output = try await process.waitForOutput(timeout: .seconds(10)) { reports($0).count > before }
-        return try #require(reports(output).last)
-    }
-
     static func date(_ line: [String: Any]?) throws -> Date {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -72,14 +55,14 @@ struct HAFailoverTests {
         _ = try await waitForLog(logA, "feed streaming", timeout: .seconds(20))
         let second = try await instance("b", port: port, database: database, log: logB)
         _ = try await waitForLog(logB, "standby: asking for the leader lock", timeout: .seconds(20))
-        try await Task.sleep(for: .seconds(2))
-        let standbyReport = try await healthReport(second)
+        let standbyReport = try await second.requestHealthReport()
         #expect(standbyReport["role"] as? String == "standby")
         #expect(standbyReport["status"] as? String == "healthy", "a standby is healthy: \(standbyReport["reasons"] ?? "")")
-        #expect(try await healthReport(first)["role"] as? String == "leader")
+        #expect(try await first.requestHealthReport()["role"] as? String == "leader")
         #expect(logLines(logB, message: "feed connecting").isEmpty, "a standby does not connect to the feed")
 
-        // kill -9 the leader mid-stream.
+        // kill -9 the leader mid-stream. Time passing is the point: a second more of trades under A,
+        // so that the kill lands with trades in flight.
         try await Task.sleep(for: .seconds(1))
         first.signal(SIGKILL)
         let killedAt = Date()
@@ -88,12 +71,14 @@ struct HAFailoverTests {
         let takeover = try Self.date(streaming.first).timeIntervalSince(killedAt)
         print("HA takeover after kill -9: \(String(format: "%.2f", takeover)) s (leader killed → standby streaming)")
         #expect(takeover < 10, "takeover took \(takeover) s")
-        #expect(try await healthReport(second)["role"] as? String == "leader")
+        #expect(try await second.requestHealthReport()["role"] as? String == "leader")
+        // Time passing is the point: B leads for a while with trades flowing before A comes back.
         try await Task.sleep(for: .seconds(3))
 
         // The first instance comes back as a standby; SIGTERM on the leader hands over without a timeout.
         let restarted = try await instance("a", port: port, database: database, log: logA2)
         _ = try await waitForLog(logA2, "standby: asking for the leader lock", timeout: .seconds(20))
+        // Time passing is the point: for a second (a lock retry) the standby stays off the feed.
         try await Task.sleep(for: .seconds(1))
         #expect(logLines(logA2, message: "feed connecting").isEmpty)
         second.signal(SIGTERM)
@@ -103,6 +88,7 @@ struct HAFailoverTests {
         let handover = try Self.date(handedOver.first).timeIntervalSince(try Self.date(released))
         print("HA graceful handover: \(String(format: "%.2f", handover)) s (lock released → standby streaming)")
         #expect(handover < 3, "graceful handover took \(handover) s")
+        // Time passing is the point: trades flow under the new leader before the feed stops.
         try await Task.sleep(for: .seconds(2))
 
         // Stop the feed first, so everything sent reaches the leader; then stop it.

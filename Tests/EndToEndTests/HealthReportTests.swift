@@ -16,24 +16,9 @@ struct HealthReportTests {
         schema = try SchemaValidator(schemaFile: repositoryRoot.appendingPathComponent("docs/health-report.schema.json"))
     }
 
-    /// The bare reports on the ingester's stdout: one JSON object per line with a `status` and no `msg`.
-    static func reports(_ process: ManagedProcess) -> [[String: Any]] {
-        process.stdout.split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                object["msg"] == nil, object["status"] != nil
-            else { return nil }
-            return object
-        }
-    }
-
     /// Sends SIGUSR1 and returns the report it printed, validated.
     func report(_ ingester: ManagedProcess) async throws -> [String: Any] {
-        let before = Self.reports(ingester).count
-        ingester.signal(SIGUSR1)
-        let report = try await waitFor(timeout: .seconds(10), what: "a report after SIGUSR1") {
-            let all = Self.reports(ingester)
-            return all.count > before ? all.last : nil
-        }
+        let report = try await ingester.requestHealthReport()
         let violations = schema.violations(of: report)
         #expect(violations.isEmpty, "schema violations: \(violations)")
         return report
@@ -41,8 +26,7 @@ struct HealthReportTests {
 
     @Test("SIGUSR1 under load, during a Postgres outage and with the feed gone: each report validates and shows the state")
     func reportsShowWhatHappens() async throws {
-        let server = try await DatabaseFaultTests.PrivateServer(directory: directory)
-        try await withCleanup({ await server.destroy() }) {
+        try await DatabaseFaultTests.PrivateServer.with(directory: directory) { server in
             let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "21", "--rate", "800", "--invalid-fraction", "0.02"], directory: directory)
             let port = try await listeningPort(sim)
             let log = directory.appendingPathComponent("health.log").path
@@ -52,10 +36,13 @@ struct HealthReportTests {
             environment["HEALTH_REPORT_INTERVAL_MS"] = "2000"
             let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
             _ = try await waitFor(timeout: .seconds(20), what: "streaming") { logLines(log, message: "feed streaming").isEmpty ? nil : true }
-            try await Task.sleep(for: .seconds(3))
-
             // Under load: streaming, rows written, invalid trades counted as data errors.
-            let streaming = try await report(ingester)
+            let streaming = try await waitFor(timeout: .seconds(30), what: "a report with rows written and data errors", every: .milliseconds(500)) {
+                let report = try await report(ingester)
+                let written = ((report["database"] as? [String: Any])?["rows_written"] as? Int ?? 0) > 0
+                let dataErrors = (((report["errors"] as? [String: Any])?["data"] as? [String: Any])?["count"] as? Int ?? 0) > 0
+                return written && dataErrors ? report : nil
+            }
             let feed = try #require(streaming["feed"] as? [String: Any])
             #expect(feed["state"] as? String == "streaming")
             #expect(feed["url"] as? String == "ws://127.0.0.1:\(port)/options")
@@ -76,8 +63,12 @@ struct HealthReportTests {
             _ = try await waitFor(timeout: .seconds(30), what: "the database breaker open") {
                 logLines(log, message: "database circuit breaker state changed").contains { $0["to"] as? String == "open" } ? true : nil
             }
-            try await Task.sleep(for: .seconds(2))
-            let outage = try await report(ingester)
+            let outage = try await waitFor(timeout: .seconds(30), what: "a report with spooled trades and the db_connection_lost alert", every: .milliseconds(500)) {
+                let report = try await report(ingester)
+                let spooled = ((report["spool"] as? [String: Any])?["bytes"] as? Int ?? 0) > 0
+                let alerted = (report["alerts"] as? [[String: Any]] ?? []).contains { $0["alert"] as? String == "db_connection_lost" }
+                return spooled && alerted ? report : nil
+            }
             let outageDatabase = try #require(outage["database"] as? [String: Any])
             #expect(["open", "half_open"].contains(outageDatabase["breaker"] as? String))
             #expect(outageDatabase["state"] as? String != "connected")
@@ -95,8 +86,10 @@ struct HealthReportTests {
             }
             sim.signal(SIGTERM)
             _ = try await sim.waitForExit(timeout: .seconds(20))
-            try await Task.sleep(for: .seconds(2))
-            let noFeed = try await report(ingester)
+            let noFeed = try await waitFor(timeout: .seconds(30), what: "a report without the feed", every: .milliseconds(500)) {
+                let report = try await report(ingester)
+                return ["backoff", "connecting"].contains((report["feed"] as? [String: Any])?["state"] as? String) ? report : nil
+            }
             let noFeedState = (noFeed["feed"] as? [String: Any])?["state"] as? String
             #expect(["backoff", "connecting"].contains(noFeedState))
             #expect(noFeed["status"] as? String == "degraded", "reasons: \(noFeed["reasons"] ?? "")")

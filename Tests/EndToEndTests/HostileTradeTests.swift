@@ -19,20 +19,14 @@ struct HostileTradeTests {
 
     /// Trades the decoder rejected so far, from a report the ingester prints on SIGUSR1.
     func invalidCount(_ ingester: ManagedProcess) async throws -> Int {
-        let before = HealthReportTests.reports(ingester).count
-        ingester.signal(SIGUSR1)
-        let report = try await waitFor(timeout: .seconds(10), what: "a report after SIGUSR1") {
-            let all = HealthReportTests.reports(ingester)
-            return all.count > before ? all.last : nil
-        }
+        let report = try await ingester.requestHealthReport()
         let trades = (report["feed"] as? [String: Any])?["trades"] as? [String: Any]
         return try #require(trades?["invalid"] as? Int, "feed.trades.invalid in \(report)")
     }
 
     @Test("hostile trades while Postgres is up and while it is stopped: the ingester stays up, every ledger trade lands once, each hostile one is a feed dead letter")
     func hostileTradesUpAndDown() async throws {
-        let server = try await DatabaseFaultTests.PrivateServer(directory: directory)
-        try await withCleanup({ await server.destroy() }) {
+        try await DatabaseFaultTests.PrivateServer.with(directory: directory) { server in
             let ledger = directory.appendingPathComponent("hostile.csv").path
             // 500 trades/s in frames of 5; every 50th frame (twice a second) carries the six hostile events.
             let sim = try await ManagedProcess(
@@ -46,28 +40,25 @@ struct HostileTradeTests {
             _ = try await waitFor(timeout: .seconds(30), what: "the ingester streaming") {
                 logLines(log, message: "feed streaming").isEmpty ? nil : true
             }
-            try await Task.sleep(for: .seconds(4))
-            let whileUp = try await invalidCount(ingester)
-            #expect(whileUp >= 6, "hostile trades arrived while Postgres was up")
+            let whileUp = try await waitFor(timeout: .seconds(30), what: "hostile trades while Postgres is up", every: .milliseconds(500)) {
+                let count = try await invalidCount(ingester)
+                return count >= 6 ? count : nil
+            }
 
             try await server.run("stop")
-            try await Task.sleep(for: .seconds(15))
+            // 60 more hostile trades (about 5 s of them) meet the spool while Postgres is stopped.
+            _ = try await waitFor(timeout: .seconds(60), what: "60 more hostile trades while Postgres is stopped", every: .milliseconds(500)) {
+                guard ingester.isRunning else { return false }
+                return try await invalidCount(ingester) >= whileUp + 60 ? true : nil
+            }
             #expect(ingester.isRunning, "the ingester survived hostile trades meeting the spool: \(ingester.stderr.suffix(2000))")
-            let whileDown = try await invalidCount(ingester)
-            #expect(whileDown >= whileUp + 60, "hostile trades arrived while Postgres was stopped")
             try await server.run("start")
-            try await Task.sleep(for: .seconds(8))
+            _ = try await waitFor(timeout: .seconds(60), what: "the spool replayed into the restarted Postgres") {
+                !ingester.isRunning || !logLines(log, message: "spool segment replayed").isEmpty ? true : nil
+            }
             #expect(ingester.isRunning, "the ingester is still running at the end: \(ingester.stderr.suffix(2000))")
 
-            // Stop feed-sim, let the ingester see the end of the stream, then SIGTERM it.
-            let streamed = logLines(log, message: "feed streaming").count
-            sim.signal(SIGTERM)
-            #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
-            _ = try await waitFor(timeout: .seconds(20), what: "the ingester to see the end of the stream") {
-                logLines(log, message: "feed disconnected").count >= streamed ? true : nil
-            }
-            ingester.signal(SIGTERM)
-            #expect(try await ingester.waitForExit(timeout: .seconds(60)) == 0)
+            try await DatabaseFaultTests.finish(sim: sim, ingester: ingester, log: log)
 
             let summary = try #require(
                 sim.stdout.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })

@@ -22,6 +22,7 @@ struct ShutdownBoundTests {
         _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
             logLines(log, message: "feed streaming").isEmpty ? nil : true
         }
+        // Time passing is the point: `seconds` of trades, the amount the test is about.
         try await Task.sleep(for: .seconds(seconds))
         sim.signal(SIGTERM)
         #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
@@ -67,10 +68,7 @@ struct ShutdownBoundTests {
             DatabaseFaultTests.fast.merging(["SHUTDOWN_TIMEOUT_MS": "\(Self.shutdownTimeoutMs)"]) { $1 })
         environment["SPOOL_DIR"] = spoolDirectory
         let first = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        _ = try await waitFor(timeout: .seconds(20), what: "first rows in the table") { () -> Bool? in
-            let rows: [[String?]] = (try? database.connect().query("SELECT count(*) > 0 FROM options_trades")) ?? []
-            return rows.first?.first == "t" ? true : nil
-        }
+        try await waitForTrades(in: database.url)
         // Another session takes the table: every write of the ingester now waits on the lock.
         let locker = try database.connect()
         try locker.execute("BEGIN; LOCK TABLE options_trades IN ACCESS EXCLUSIVE MODE")
@@ -105,6 +103,8 @@ struct ShutdownBoundTests {
     func secondInterruptWithLockedTable() async throws {
         try await runAgainstLockedTable(seed: 42) { ingester in
             ingester.signal(SIGINT)
+            // Time passing is the point: the second SIGINT is a separate interrupt that comes after the first
+            // began the graceful shutdown (which logs nothing to wait for); two at once would be one pending signal.
             try await Task.sleep(for: .milliseconds(300))
             let started = ContinuousClock.now
             ingester.signal(SIGINT)
@@ -117,8 +117,7 @@ struct ShutdownBoundTests {
 
     @Test("a trigger refusing some rows while they sat in the spool: they are dead-lettered, the rest is stored, the spool drains")
     func refusedRowsDoNotStallTheSpool() async throws {
-        let server = try await DatabaseFaultTests.PrivateServer(directory: directory)
-        try await withCleanup({ await server.destroy() }) {
+        try await DatabaseFaultTests.PrivateServer.with(directory: directory) { server in
             let ledger = directory.appendingPathComponent("refused.csv").path
             let sim = try await ManagedProcess(
                 "feed-sim", ["--port", "0", "--seed", "43", "--rate", "1000", "--ledger", ledger], directory: directory)
@@ -139,7 +138,11 @@ struct ShutdownBoundTests {
                 """)
             // An outage: what arrives meanwhile, refused rows included, goes to the spool.
             try await server.run("stop")
-            try await Task.sleep(for: .seconds(6))
+            _ = try await waitFor(timeout: .seconds(30), what: "the breaker open after Postgres stopped") {
+                logLines(log, message: "database circuit breaker state changed").contains { $0["to"] as? String == "open" } ? true : nil
+            }
+            // Time passing is the point: a few seconds of trades, refused rows among them, go to the spool.
+            try await Task.sleep(for: .seconds(3))
             try await server.run("start")
             _ = try await waitFor(timeout: .seconds(20), what: "the spool drained after the outage") {
                 logLines(log, message: "spool segment replayed").isEmpty ? nil : true

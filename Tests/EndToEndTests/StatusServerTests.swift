@@ -35,7 +35,7 @@ struct StatusServerTests {
     func endpoints() async throws {
         let (sim, ingester, port, database) = try await start()
         defer { database.drop() }
-        try await Task.sleep(for: .seconds(2))
+        try await waitForTrades(in: database.url)  // a flush behind it: the write histogram and row counters have values
 
         let health = try HTTPProbe.get(port: port, "/health")
         #expect(health.status == 200)
@@ -60,6 +60,7 @@ struct StatusServerTests {
 
         // Reports every 300 ms; then the feed goes away and a state event says so.
         async let events = Task.detached { try HTTPProbe.get(port: port, "/events", readFor: .seconds(6)) }.value
+        // Time passing is the point: 2.5 s of the stream, several 300 ms report events, before the feed goes.
         try await Task.sleep(for: .seconds(2.5))
         sim.signal(SIGTERM)
         let stream = try await events

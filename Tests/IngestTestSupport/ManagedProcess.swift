@@ -67,7 +67,7 @@ public final class ManagedProcess: Sendable {
                 switch standardOutput {
                 case .captured:
                     status = try await run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
-                        child.started({ try? execution.send(signal: Signal(rawValue: $0)) }, starting)
+                        child.started(execution.processIdentifier.value, { try? execution.send(signal: Signal(rawValue: $0)) }, starting)
                         async let out: Void = child.drain(execution.standardOutput, isError: false)
                         await child.drain(execution.standardError, isError: true)
                         await out
@@ -78,7 +78,7 @@ public final class ManagedProcess: Sendable {
                         configuration, input: .none, output: .fileDescriptor(.init(rawValue: descriptor), closeAfterSpawningProcess: false),
                         error: .sequence
                     ) { execution in
-                        child.started({ try? execution.send(signal: Signal(rawValue: $0)) }, starting)
+                        child.started(execution.processIdentifier.value, { try? execution.send(signal: Signal(rawValue: $0)) }, starting)
                         await child.drain(execution.standardError, isError: true)
                         child.ended()
                     }.terminationStatus
@@ -100,6 +100,8 @@ public final class ManagedProcess: Sendable {
         runner.cancel()
     }
 
+    /// The child's process id (for reading `/proc`; signals go through `signal(_:)`).
+    public var pid: Int32 { child.state.withLock { $0.pid } }
     public var isRunning: Bool { child.state.withLock { $0.status == nil && $0.failure == nil } }
     public var stdout: String { child.state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
     public var stderr: String { child.state.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
@@ -141,6 +143,7 @@ private final class Child: Sendable {
     struct State {
         /// Signals the running child; set only while `run`'s closure holds its `Execution`.
         var send: (@Sendable (Int32) -> Void)?
+        var pid: Int32 = 0
         var stdout: [UInt8] = []
         var stderr: [UInt8] = []
         var status: Int32?
@@ -148,8 +151,11 @@ private final class Child: Sendable {
     }
     let state = Mutex(State())
 
-    func started(_ send: @escaping @Sendable (Int32) -> Void, _ starting: AsyncStream<(any Error)?>.Continuation) {
-        state.withLock { $0.send = send }
+    func started(_ pid: Int32, _ send: @escaping @Sendable (Int32) -> Void, _ starting: AsyncStream<(any Error)?>.Continuation) {
+        state.withLock {
+            $0.pid = pid
+            $0.send = send
+        }
         starting.yield(nil)
         starting.finish()
     }

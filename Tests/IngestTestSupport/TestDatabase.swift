@@ -108,3 +108,13 @@ func exitCode(_ termination: TerminationStatus) -> Int32 {
     case .signaled(let signal): signal
     }
 }
+
+/// Waits until `options_trades` of the database at `conninfo` holds at least `count` rows; returns how many it holds.
+@discardableResult
+public func waitForTrades(in conninfo: String, atLeast count: Int = 1, timeout: Duration = .seconds(20)) async throws -> Int {
+    try await waitFor(timeout: timeout, what: "\(count) rows in options_trades", every: .milliseconds(200)) {
+        let rows = (try? PGConnection(conninfo: conninfo).query("SELECT count(*) FROM options_trades")) ?? []
+        let stored = rows.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
+        return stored >= count ? stored : nil
+    }
+}
