@@ -67,7 +67,7 @@ public final class ManagedProcess: Sendable {
                 switch standardOutput {
                 case .captured:
                     status = try await run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
-                        child.started(execution.processIdentifier.value, { try? execution.send(signal: Signal(rawValue: $0)) }, starting)
+                        child.started(execution, starting)
                         async let out: Void = child.drain(execution.standardOutput, isError: false)
                         await child.drain(execution.standardError, isError: true)
                         await out
@@ -78,7 +78,7 @@ public final class ManagedProcess: Sendable {
                         configuration, input: .none, output: .fileDescriptor(.init(rawValue: descriptor), closeAfterSpawningProcess: false),
                         error: .sequence
                     ) { execution in
-                        child.started(execution.processIdentifier.value, { try? execution.send(signal: Signal(rawValue: $0)) }, starting)
+                        child.started(execution, starting)
                         await child.drain(execution.standardError, isError: true)
                         child.ended()
                     }.terminationStatus
@@ -151,10 +151,10 @@ private final class Child: Sendable {
     }
     let state = Mutex(State())
 
-    func started(_ pid: Int32, _ send: @escaping @Sendable (Int32) -> Void, _ starting: AsyncStream<(any Error)?>.Continuation) {
+    func started(_ execution: Execution<some InputProtocol, some OutputProtocol, some OutputProtocol>, _ starting: AsyncStream<(any Error)?>.Continuation) {
         state.withLock {
-            $0.pid = pid
-            $0.send = send
+            $0.pid = execution.processIdentifier.value
+            $0.send = { try? execution.send(signal: Signal(rawValue: $0)) }
         }
         starting.yield(nil)
         starting.finish()
