@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        // Tests only: the child processes of IngestTestSupport.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
@@ -97,7 +99,10 @@ let package = Package(
         // Shared by the integration tests: a fresh database per test, child processes.
         .target(
             name: "IngestTestSupport",
-            dependencies: ["IngestDatabase", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "IngestDatabase", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
             path: "Tests/IngestTestSupport"
         ),
 
@@ -108,6 +113,7 @@ let package = Package(
             name: "IngestServiceTests",
             dependencies: [
                 "IngestService", "IngestPipeline", "OptionsFeed", "IngestTestSupport", "CMalloc", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "IngestPipeline", "IngestService", "OptionsFeed", "IngestTestSupport"]),
         .testTarget(name: "FeedSimulatorTests", dependencies: ["FeedSimulator", .product(name: "Logging", package: "swift-log")]),

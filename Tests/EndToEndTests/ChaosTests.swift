@@ -12,37 +12,27 @@ struct ChaosTests {
     func shortChaosRun() async throws {
         let directory = repositoryRoot.appendingPathComponent(".data/chaos-test-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let process = Process()
-        process.executableURL = repositoryRoot.appendingPathComponent("scripts/chaos")
-        process.currentDirectoryURL = repositoryRoot
-        var environment = ProcessInfo.processInfo.environment
-        environment["CHAOS_SECONDS"] = "80"
-        environment["CHAOS_SEED"] = "7"
-        environment["CHAOS_DIR"] = directory.path
-        environment["INGEST_BIN_DIR"] = ManagedProcess.binDirectory.path
-        environment.removeValue(forKey: "CHAOS_PG_PORT")
-        process.environment = environment
-        // Output to a file and a polling wait: a blocking read or waitUntilExit would hold one of
-        // the few cooperative threads for the whole run and starve the tests running beside it.
-        // Beside CHAOS_DIR, which the script empties when it starts.
-        let outputPath = directory.path + ".out"
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        try process.run()
-        let deadline = ContinuousClock.now.advanced(by: .seconds(300))
-        while process.isRunning, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .seconds(1))
-        }
-        if process.isRunning {
-            process.terminate()  // the script's trap stops everything it started
-            while process.isRunning { try await Task.sleep(for: .milliseconds(200)) }
+        // The verdict is the script's stdout, captured while it runs; nothing here blocks a cooperative thread.
+        let process = try await ManagedProcess(
+            path: repositoryRoot.appendingPathComponent("scripts/chaos").path, [],
+            environment: [
+                "CHAOS_SECONDS": "80", "CHAOS_SEED": "7", "CHAOS_DIR": directory.path,
+                "INGEST_BIN_DIR": ManagedProcess.binDirectory.path, "CHAOS_PG_PORT": "",
+            ],
+            directory: repositoryRoot)
+        let status: Int32
+        do {
+            status = try await process.waitForExit(timeout: .seconds(300))
+        } catch {
+            process.signal(SIGTERM)  // the script's trap stops everything it started
+            try await process.waitForExit(timeout: .seconds(60))
             Issue.record("scripts/chaos did not finish within 5 minutes")
+            return
         }
-        let data = try Data(contentsOf: URL(fileURLWithPath: outputPath))
+        let data = Data(process.stdout.utf8)
 
         let verdict = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "verdict: \(String(decoding: data, as: UTF8.self))")
-        #expect(process.terminationStatus == 0, "violations: \(verdict["violations"] ?? "?")")
+        #expect(status == 0, "violations: \(verdict["violations"] ?? "?")")
         #expect(verdict["duplicates"] as? Int == 0)
         #expect(verdict["missing_without_reason"] as? Int == 0)
         #expect(verdict["unexpected_rows"] as? Int == 0)

@@ -6,52 +6,12 @@ import Testing
 /// An ingester whose stdout is a pipe nobody reads (a log shipper that hung, a
 /// terminal paused with Ctrl-S): the pipe fills, and trades must keep flowing
 /// into the database and lines into LOG_FILE all the same.
-@Suite("Stalled console", .serialized)
+@Suite("Stalled console", .serialized, .temporaryDirectory("console"))
 struct ConsoleStallTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("console-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    /// `ingest-options` with stdout into `pipe`'s write end; stderr to a file. Killed at the end.
-    final class PipedIngester: @unchecked Sendable {
-        let process = Process()
-        let stderrPath: String
-
-        init(environment: [String: String], stdout descriptor: Int32, directory: URL) throws {
-            let path = ManagedProcess.binDirectory.appendingPathComponent("ingest-options").path
-            stderrPath = directory.appendingPathComponent("piped-\(UUID().uuidString).err").path
-            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            process.executableURL = URL(fileURLWithPath: path)
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.currentDirectoryURL = directory
-            process.standardOutput = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
-            process.standardError = FileHandle(forWritingAtPath: stderrPath)
-            try process.run()
-        }
-
-        deinit {
-            if exitStatus() == nil {
-                kill(process.processIdentifier, SIGKILL)
-                var status: Int32 = 0
-                _ = waitpid(process.processIdentifier, &status, 0)
-            }
-        }
-
-        /// The exit status once it exited (reaped here, as `ManagedProcess` does), else `nil`.
-        func exitStatus() -> Int32? {
-            var status: Int32 = 0
-            let result = waitpid(process.processIdentifier, &status, WNOHANG)
-            if result == process.processIdentifier { return (status >> 8) & 0xff }
-            if result < 0, !process.isRunning { return process.terminationStatus }
-            return nil
-        }
-
-        func waitForExit(timeout: Duration) async throws -> Int32 {
-            try await waitFor(timeout: timeout, what: "ingest-options to exit") { exitStatus() }
-        }
+        directory = try TemporaryDirectory.required()
     }
 
     static func bytesWaiting(in descriptor: Int32) -> Int32 {
@@ -72,7 +32,7 @@ struct ConsoleStallTests {
     func stalledStdout() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--seed", "7", "--rate", "500"], directory: directory)
+        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "7", "--rate", "500"], directory: directory)
         let port = try await listeningPort(sim)
         let log = directory.appendingPathComponent("stall.log").path
 
@@ -82,11 +42,12 @@ struct ConsoleStallTests {
         // The smallest pipe Linux makes (one page): full after a dozen lines, not 64 KiB of them.
         let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ
         _ = fcntl(ends[1], setPipeSize, 4096)
-        let ingester = try PipedIngester(
+        let ingester = try await ManagedProcess(
+            "ingest-options", [],
             environment: ingesterEnvironment(
                 port: port, database: database, logFile: log,
                 ["LOG_LEVEL": "debug", "FLUSH_INTERVAL_MS": "50", "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0"]),
-            stdout: ends[1], directory: directory)
+            directory: directory, standardOutput: .descriptor(ends[1]))
         close(ends[1])
 
         _ = try await waitFor(timeout: .seconds(30), what: "feed streaming") { logLines(log, message: "feed streaming").isEmpty ? nil : true }
@@ -107,7 +68,7 @@ struct ConsoleStallTests {
 
         // The SIGUSR1 report goes to the same stalled stdout: it must not stop the health service.
         let reports = logLines(log, message: "HEALTH REPORT").count
-        kill(ingester.process.processIdentifier, SIGUSR1)
+        ingester.signal(SIGUSR1)
         _ = try await waitFor(timeout: .seconds(15), what: "the HEALTH REPORT line after SIGUSR1") {
             logLines(log, message: "HEALTH REPORT").count > reports ? true : nil
         }
@@ -117,7 +78,7 @@ struct ConsoleStallTests {
         }
         #expect(Self.bytesWaiting(in: ends[0]) > 0, "the pipe was never read")
 
-        kill(ingester.process.processIdentifier, SIGTERM)
+        ingester.signal(SIGTERM)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
         #expect(!logLines(log, message: "stopped").isEmpty)
         sim.signal(SIGTERM)

@@ -7,13 +7,12 @@ import Testing
 
 /// Database outages, crashes and a damaged spool, with a real Postgres and
 /// feed-sim (issue 5): nothing lost, nothing doubled.
-@Suite("Database faults", .serialized)
+@Suite("Database faults", .serialized, .temporaryDirectory("dbfaults"))
 struct DatabaseFaultTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dbfaults-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
     static let fast = [
@@ -26,25 +25,31 @@ struct DatabaseFaultTests {
         let environment: [String: String]
         let url: String
 
-        init(directory: URL) throws {
+        init(directory: URL) async throws {
             let port = try freePort()
             environment = ProcessInfo.processInfo.environment.merging([
                 "PG_PORT": "\(port)", "PG_DATA": repositoryRoot.appendingPathComponent(".data/test-pg-\(port)").path,
                 "PG_DATABASE": "outage",
             ]) { $1 }
-            let output = try runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, ["start"], environment: environment)
+            let output = try await runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, ["start"], environment: environment)
             guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("DATABASE_URL=") }) else {
                 throw TestSetupError("no DATABASE_URL from scripts/pg: \(output)")
             }
             url = String(line.dropFirst("DATABASE_URL=".count))
         }
 
-        func run(_ command: String) throws {
-            try runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, [command], environment: environment)
+        func run(_ command: String) async throws {
+            try await runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, [command], environment: environment)
         }
 
-        func destroy() {
-            try? run("stop")
+        /// Runs `body` with a server of its own, stopped and removed afterwards, also when `body` throws.
+        static func with<T>(directory: URL, _ body: (PrivateServer) async throws -> T) async throws -> T {
+            let server = try await PrivateServer(directory: directory)
+            return try await withCleanup({ await server.destroy() }) { try await body(server) }
+        }
+
+        func destroy() async {
+            try? await run("stop")
             if let data = environment["PG_DATA"] {
                 try? FileManager.default.removeItem(atPath: data)
                 try? FileManager.default.removeItem(atPath: data + "-socket")
@@ -54,7 +59,7 @@ struct DatabaseFaultTests {
     }
 
     /// Stops feed-sim first, waits until the ingester saw the end of the stream, then stops the ingester.
-    func finish(sim: ManagedProcess, ingester: ManagedProcess, log: String) async throws {
+    static func finish(sim: ManagedProcess, ingester: ManagedProcess, log: String) async throws {
         let streamed = logLines(log, message: "feed streaming").count
         sim.signal(SIGTERM)
         #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
@@ -79,37 +84,41 @@ struct DatabaseFaultTests {
 
     @Test("Postgres stopped for 20 s mid-stream: the breaker opens, trades spool, and after the restart every one is in the table once")
     func outageSpoolsAndRecovers() async throws {
-        let server = try PrivateServer(directory: directory)
-        defer { server.destroy() }
-        let ledger = directory.appendingPathComponent("outage.csv").path
-        let sim = try ManagedProcess(
-            "feed-sim", ["--port", "0", "--seed", "11", "--rate", "1000", "--invalid-fraction", "0.01", "--ledger", ledger],
-            directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("outage.log").path
-        var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, Self.fast)
-        environment["SPOOL_DIR"] = directory.appendingPathComponent("spool").path
-        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        try await Task.sleep(for: .seconds(3))
-        try server.run("stop")
-        try await Task.sleep(for: .seconds(20))
-        try server.run("start")
-        try await Task.sleep(for: .seconds(6))
-        try await finish(sim: sim, ingester: ingester, log: log)
+        try await PrivateServer.with(directory: directory) { server in
+            let ledger = directory.appendingPathComponent("outage.csv").path
+            let sim = try await ManagedProcess(
+                "feed-sim", ["--port", "0", "--seed", "11", "--rate", "1000", "--invalid-fraction", "0.01", "--ledger", ledger],
+                directory: directory)
+            let port = try await listeningPort(sim)
+            let log = directory.appendingPathComponent("outage.log").path
+            var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, Self.fast)
+            environment["SPOOL_DIR"] = directory.appendingPathComponent("spool").path
+            let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+            try await waitForTrades(in: server.url)
+            try await server.run("stop")
+            // Time passing is the point: a 20 s outage, long enough for the breaker to open and 20 s of trades to spool.
+            try await Task.sleep(for: .seconds(20))
+            try await server.run("start")
+            _ = try await waitFor(timeout: .seconds(60), what: "the breaker closed and the spool replayed") {
+                logLines(log, message: "database circuit breaker state changed").contains { $0["to"] as? String == "closed" }
+                    && !logLines(log, message: "spool segment replayed").isEmpty ? true : nil
+            }
+            try await Self.finish(sim: sim, ingester: ingester, log: log)
 
-        let breaker = logLines(log, message: "database circuit breaker state changed")
-        #expect(breaker.contains { $0["to"] as? String == "open" })
-        #expect(breaker.contains { $0["to"] as? String == "closed" })
-        let stopped = try #require(logLines(log, message: "stopped").first)
-        #expect((stopped["spooled_trades"] as? Int ?? 0) > 1000, "20 s of trades went through the spool")
-        #expect(stopped["trades_dropped"] as? Int == 0)
+            let breaker = logLines(log, message: "database circuit breaker state changed")
+            #expect(breaker.contains { $0["to"] as? String == "open" })
+            #expect(breaker.contains { $0["to"] as? String == "closed" })
+            let stopped = try #require(logLines(log, message: "stopped").first)
+            #expect((stopped["spooled_trades"] as? Int ?? 0) > 1000, "20 s of trades went through the spool")
+            #expect(stopped["trades_dropped"] as? Int == 0)
 
-        let (valid, _) = try EndToEndTests.readLedger(ledger)
-        let expected = Set(valid.filter { $0.notional >= 10_000 }.map(\.key))
-        let stored = try storedKeys(server.url)
-        #expect(stored.count == expected.count, "nothing doubled, nothing lost")
-        #expect(Set(stored) == expected)
-        #expect(try Self.segments(in: directory.appendingPathComponent("spool").path).isEmpty)
+            let (valid, _) = try EndToEndTests.readLedger(ledger)
+            let expected = Set(valid.filter { $0.notional >= 10_000 }.map(\.key))
+            let stored = try storedKeys(server.url)
+            #expect(stored.count == expected.count, "nothing doubled, nothing lost")
+            #expect(Set(stored) == expected)
+            #expect(try Self.segments(in: directory.appendingPathComponent("spool").path).isEmpty)
+        }
     }
 
     @Test("kill -9 mid-stream and restart: nothing doubled; only trades of the last flush interval are missing; a restart gap is recorded")
@@ -117,24 +126,27 @@ struct DatabaseFaultTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let ledger = directory.appendingPathComponent("kill.csv").path
-        let sim = try ManagedProcess(
+        let sim = try await ManagedProcess(
             "feed-sim", ["--port", "0", "--seed", "12", "--rate", "1000", "--ledger", ledger], directory: directory)
         let port = try await listeningPort(sim)
         var environment = ingesterEnvironment(
             port: port, database: database, logFile: directory.appendingPathComponent("kill-1.log").path, Self.fast)
         environment["SPOOL_DIR"] = directory.appendingPathComponent("spool").path
-        let first = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        try await Task.sleep(for: .seconds(5))
+        let first = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        // Mid-stream: once it has committed some, and a second later, with a flush interval's trades in flight.
+        try await waitForTrades(in: database.url)
+        try await Task.sleep(for: .seconds(1))  // time passing is the point: trades in flight at the kill
         first.signal(SIGKILL)
         _ = try await first.waitForExit(timeout: .seconds(10))
         let log = directory.appendingPathComponent("kill-2.log").path
         environment["LOG_FILE"] = log
-        let second = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let second = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
         _ = try await waitFor(timeout: .seconds(20), what: "the second ingester streaming") {
             logLines(log, message: "feed streaming").isEmpty ? nil : true
         }
+        // Time passing is the point: the second run streams for a while before the feed stops.
         try await Task.sleep(for: .seconds(4))
-        try await finish(sim: sim, ingester: second, log: log)
+        try await Self.finish(sim: sim, ingester: second, log: log)
 
         let (valid, _) = try EndToEndTests.readLedger(ledger)
         let expected = valid.filter { $0.notional >= 10_000 }
@@ -179,7 +191,7 @@ struct DatabaseFaultTests {
         var environment = ingesterEnvironment(
             port: silent.port, database: database, logFile: log, Self.fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 })
         environment["SPOOL_DIR"] = spoolDirectory
-        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
         _ = try await waitFor(timeout: .seconds(20), what: "the spool replayed") {
             logLines(log, message: "spool segment replayed").isEmpty ? nil : true
         }

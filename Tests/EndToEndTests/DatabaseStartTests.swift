@@ -6,13 +6,12 @@ import Testing
 /// The database end of issue 9's bad-input table: a database that is not up
 /// at start, or refuses the password, gets a clear log line and a retry,
 /// never a crash or a silent exit.
-@Suite("Database at start", .serialized)
+@Suite("Database at start", .serialized, .temporaryDirectory("dbstart"))
 struct DatabaseStartTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dbstart-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
     /// A Postgres of this test's own on a port chosen before it starts.
@@ -30,12 +29,12 @@ struct DatabaseStartTests {
             ]) { $1 }
         }
 
-        func run(_ command: String) throws {
-            try runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, [command], environment: environment)
+        func run(_ command: String) async throws {
+            try await runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, [command], environment: environment)
         }
 
-        func destroy() {
-            try? run("stop")
+        func destroy() async {
+            try? await run("stop")
             try? FileManager.default.removeItem(atPath: dataDirectory)
             try? FileManager.default.removeItem(atPath: dataDirectory + "-socket")
             try? FileManager.default.removeItem(atPath: dataDirectory + ".log")
@@ -49,84 +48,86 @@ struct DatabaseStartTests {
     @Test("a database that is down at start is waited for with a log line per attempt; once it is up the service streams")
     func waitsForTheDatabase() async throws {
         let server = try LateServer()
-        defer { server.destroy() }
-        let sim = try ManagedProcess(
-            "feed-sim", ["--port", "0", "--seed", "21", "--rate", "500", "--count", "2000"], directory: directory)
-        let simPort = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("late.log").path
-        let ingester = try ManagedProcess(
-            "ingest-options", [],
-            environment: ingesterEnvironment(
-                port: simPort, databaseURL: server.url, logFile: log,
-                ["RETRY_DELAY_MS": "200", "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0", "FLUSH_INTERVAL_MS": "200"]),
-            directory: directory)
+        try await withCleanup({ await server.destroy() }) {
+            let sim = try await ManagedProcess(
+                "feed-sim", ["--port", "0", "--seed", "21", "--rate", "500", "--count", "2000"], directory: directory)
+            let simPort = try await listeningPort(sim)
+            let log = directory.appendingPathComponent("late.log").path
+            let ingester = try await ManagedProcess(
+                "ingest-options", [],
+                environment: ingesterEnvironment(
+                    port: simPort, databaseURL: server.url, logFile: log,
+                    ["RETRY_DELAY_MS": "200", "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0", "FLUSH_INTERVAL_MS": "200"]),
+                directory: directory)
 
-        let lines = try await waitFor(timeout: .seconds(30), what: "3 retry lines") {
-            let lines = retryLines(log)
-            return lines.count >= 3 ? lines : nil
-        }
-        #expect(ingester.isRunning, "an unreachable database is not fatal")
-        #expect(lines.allSatisfy { $0["level"] as? String == "error" && ($0["error"] as? String ?? "").contains("connection") })
-        #expect(lines.prefix(3).map { $0["attempt"] as? Int } == [1, 2, 3])
+            let lines = try await waitFor(timeout: .seconds(30), what: "3 retry lines") {
+                let lines = retryLines(log)
+                return lines.count >= 3 ? lines : nil
+            }
+            #expect(ingester.isRunning, "an unreachable database is not fatal")
+            #expect(lines.allSatisfy { $0["level"] as? String == "error" && ($0["error"] as? String ?? "").contains("connection") })
+            #expect(lines.prefix(3).map { $0["attempt"] as? Int } == [1, 2, 3])
 
-        try server.run("start")
-        _ = try await waitFor(timeout: .seconds(40), what: "migrations after the database came up") {
-            logLines(log, message: "migrations up to date").isEmpty ? nil : true
+            try await server.run("start")
+            _ = try await waitFor(timeout: .seconds(40), what: "migrations after the database came up") {
+                logLines(log, message: "migrations up to date").isEmpty ? nil : true
+            }
+            let rows = try await waitFor(timeout: .seconds(60), what: "rows in the late database") {
+                let count = try PGConnection(conninfo: server.url).query("SELECT count(*) FROM options_trades").first?.first ?? nil
+                return (Int(count ?? "0") ?? 0) > 0 ? count : nil
+            }
+            #expect((Int(rows) ?? 0) > 0, "trades reached the database that was down at start")
+            ingester.signal(SIGTERM)
+            #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+            sim.signal(SIGTERM)
         }
-        let rows = try await waitFor(timeout: .seconds(60), what: "rows in the late database") {
-            let count = try PGConnection(conninfo: server.url).query("SELECT count(*) FROM options_trades").first?.first ?? nil
-            return (Int(count ?? "0") ?? 0) > 0 ? count : nil
-        }
-        #expect((Int(rows) ?? 0) > 0, "trades reached the database that was down at start")
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
-        sim.signal(SIGTERM)
     }
 
     @Test("a wrong password at start is named as such, retried, and DB_START_MAX_ATTEMPTS ends it with exit 75; SIGTERM ends the wait with 0")
     func wrongPassword() async throws {
         let server = try LateServer()
-        defer { server.destroy() }
-        try server.run("start")
-        // One role that must give a password; everything else stays on trust.
-        try PGConnection(conninfo: server.url).execute("CREATE ROLE ingest_pw LOGIN PASSWORD 'right-password'")
-        let hba = server.dataDirectory + "/pg_hba.conf"
-        let rules = try String(contentsOfFile: hba, encoding: .utf8)
-        try ("host all ingest_pw 127.0.0.1/32 scram-sha-256\n" + rules).write(toFile: hba, atomically: false, encoding: .utf8)
-        try server.run("stop")
-        try server.run("start")
-        let wrongURL = "postgresql://ingest_pw:wrong-password@127.0.0.1:\(server.port)/late"
-        #expect(throws: DatabaseError.self) { _ = try PGConnection(conninfo: wrongURL) }
+        try await withCleanup({ await server.destroy() }) {
+            try await server.run("start")
+            // One role that must give a password; everything else stays on trust.
+            try PGConnection(conninfo: server.url).execute("CREATE ROLE ingest_pw LOGIN PASSWORD 'right-password'")
+            let hba = server.dataDirectory + "/pg_hba.conf"
+            let rules = try String(contentsOfFile: hba, encoding: .utf8)
+            try ("host all ingest_pw 127.0.0.1/32 scram-sha-256\n" + rules).write(toFile: hba, atomically: false, encoding: .utf8)
+            try await server.run("stop")
+            try await server.run("start")
+            let wrongURL = "postgresql://ingest_pw:wrong-password@127.0.0.1:\(server.port)/late"
+            #expect(throws: DatabaseError.self) { _ = try PGConnection(conninfo: wrongURL) }
 
-        let log = directory.appendingPathComponent("password.log").path
-        let limited = try ManagedProcess(
-            "ingest-options", [],
-            environment: ingesterEnvironment(
-                port: try freePort(), databaseURL: wrongURL, logFile: log, ["RETRY_DELAY_MS": "100", "DB_START_MAX_ATTEMPTS": "3"]),
-            directory: directory)
-        #expect(try await limited.waitForExit(timeout: .seconds(60)) == 75)
-        let retries = logLines(log, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
-        #expect(retries.count == 2)
-        #expect(retries.allSatisfy { ($0["error"] as? String ?? "").contains("password authentication failed") })
-        let gaveUp = logLines(
-            log, message: "the database rejected the credentials (check the user and password in DATABASE_URL); giving up after 3 attempts (DB_START_MAX_ATTEMPTS)")
-        #expect(gaveUp.count == 1)
-        let text = try String(contentsOfFile: log, encoding: .utf8) + limited.stdout + limited.stderr
-        #expect(!text.contains("wrong-password"), "the password is never logged")
+            let log = directory.appendingPathComponent("password.log").path
+            let limited = try await ManagedProcess(
+                "ingest-options", [],
+                environment: ingesterEnvironment(
+                    port: try freePort(), databaseURL: wrongURL, logFile: log, ["RETRY_DELAY_MS": "100", "DB_START_MAX_ATTEMPTS": "3"]),
+                directory: directory)
+            #expect(try await limited.waitForExit(timeout: .seconds(60)) == 75)
+            let retries = logLines(log, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
+            #expect(retries.count == 2)
+            #expect(retries.allSatisfy { ($0["error"] as? String ?? "").contains("password authentication failed") })
+            let gaveUp = logLines(
+                log, message: "the database rejected the credentials (check the user and password in DATABASE_URL); giving up after 3 attempts (DB_START_MAX_ATTEMPTS)")
+            #expect(gaveUp.count == 1)
+            let text = try String(contentsOfFile: log, encoding: .utf8) + limited.stdout + limited.stderr
+            #expect(!text.contains("wrong-password"), "the password is never logged")
 
-        let waitingLog = directory.appendingPathComponent("password-wait.log").path
-        let waiting = try ManagedProcess(
-            "ingest-options", [],
-            environment: ingesterEnvironment(port: try freePort(), databaseURL: wrongURL, logFile: waitingLog, ["RETRY_DELAY_MS": "100"]),
-            directory: directory)
-        _ = try await waitFor(timeout: .seconds(30), what: "a retry line") {
-            logLines(waitingLog, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
-                .count >= 2 ? true : nil
+            let waitingLog = directory.appendingPathComponent("password-wait.log").path
+            let waiting = try await ManagedProcess(
+                "ingest-options", [],
+                environment: ingesterEnvironment(port: try freePort(), databaseURL: wrongURL, logFile: waitingLog, ["RETRY_DELAY_MS": "100"]),
+                directory: directory)
+            _ = try await waitFor(timeout: .seconds(30), what: "a retry line") {
+                logLines(waitingLog, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
+                    .count >= 2 ? true : nil
+            }
+            #expect(waiting.isRunning)
+            waiting.signal(SIGTERM)
+            #expect(try await waiting.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(logLines(waitingLog, message: "stopped while waiting for the database").count == 1)
         }
-        #expect(waiting.isRunning)
-        waiting.signal(SIGTERM)
-        #expect(try await waiting.waitForExit(timeout: .seconds(20)) == 0)
-        #expect(logLines(waitingLog, message: "stopped while waiting for the database").count == 1)
     }
 
     @Test("options_trades without its natural key stops the start with exit 64 and one line saying what is missing")
@@ -136,7 +137,7 @@ struct DatabaseStartTests {
         try database.migrate()
         try database.connect().execute("ALTER TABLE options_trades DROP CONSTRAINT options_trades_pkey")
         let log = directory.appendingPathComponent("schema.log").path
-        let ingester = try ManagedProcess(
+        let ingester = try await ManagedProcess(
             "ingest-options", [], environment: ingesterEnvironment(port: try freePort(), database: database, logFile: log), directory: directory)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
         let lines = ingester.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }

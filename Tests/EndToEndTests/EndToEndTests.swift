@@ -6,7 +6,7 @@ import Testing
 
 /// The whole product: `feed-sim` → `ingest-options` → PostgreSQL, as
 /// subprocesses of the built binaries, against the test server.
-@Suite("End to end", .serialized)
+@Suite("End to end", .serialized, .temporaryDirectory("e2e"))
 struct EndToEndTests {
     /// One ledger line of feed-sim: `sym,t,q,p,s,x,valid,c`.
     struct LedgerTrade: Hashable {
@@ -49,7 +49,7 @@ struct EndToEndTests {
         seed: UInt64, count: Int, database: TestDatabase, directory: URL, tag: String, writeMode: String
     ) async throws -> (ledger: String, summary: String, exitStatus: Int32) {
         let ledger = directory.appendingPathComponent("ledger-\(tag).csv").path
-        let sim = try ManagedProcess(
+        let sim = try await ManagedProcess(
             "feed-sim",
             ["--port", "0", "--seed", "\(seed)", "--rate", "0", "--count", "\(count)", "--symbols", "300",
              "--invalid-fraction", "0.01", "--ledger", ledger, "--exit-after-count"],
@@ -61,7 +61,7 @@ struct EndToEndTests {
         })
 
         let logFile = directory.appendingPathComponent("ingest-\(tag).log").path
-        let ingester = try ManagedProcess(
+        let ingester = try await ManagedProcess(
             "ingest-options", ["--write-mode", writeMode],
             environment: ingesterEnvironment(port: port, database: database, logFile: logFile),
             directory: directory)
@@ -85,9 +85,7 @@ struct EndToEndTests {
     func seededStreamLandsExactlyOnce(writeMode: String) async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryDirectory.required()
 
         let first = try await Self.ingestOnce(seed: 4242, count: 20_000, database: database, directory: directory, tag: "1", writeMode: writeMode)
         #expect(first.exitStatus == 0)
@@ -160,7 +158,7 @@ struct CommandLineTests {
         // Only what the test gives: no stray POLYGON_* or DATABASE_URL from the machine.
         var env = environment
         env["PATH"] = ProcessInfo.processInfo.environment["PATH"]
-        let process = try ManagedProcess("ingest-options", arguments, environment: env, directory: directory, inheritEnvironment: false)
+        let process = try await ManagedProcess("ingest-options", arguments, environment: env, directory: directory, inheritEnvironment: false)
         let status = try await process.waitForExit(timeout: .seconds(30))
         return (status, process.stdout, process.stderr)
     }

@@ -4,13 +4,12 @@ import Testing
 
 /// The feed connection against misbehaving peers (issue 4), with short timings
 /// set through configuration.
-@Suite("Feed resilience", .serialized)
+@Suite("Feed resilience", .serialized, .temporaryDirectory("resilience"))
 struct FeedResilienceTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("resilience-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
     @Test("a peer that never answers the upgrade is abandoned at the connect timeout; after the attempt limit the service exits 75")
@@ -20,7 +19,7 @@ struct FeedResilienceTests {
         let listener = try SilentListener()
         let log = directory.appendingPathComponent("hung.log").path
         let started = ContinuousClock.now
-        let ingester = try ManagedProcess(
+        let ingester = try await ManagedProcess(
             "ingest-options", [],
             environment: ingesterEnvironment(port: listener.port, database: database, logFile: log, [
                 "WS_CONNECT_TIMEOUT_MS": "500", "WS_MAX_RECONNECT_ATTEMPTS": "2", "WS_BACKOFF_INITIAL_MS": "100",
@@ -48,10 +47,10 @@ struct FeedResilienceTests {
     func rejectedKeyExits77() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--reject-key", "bad-key-000000"], directory: directory)
+        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--reject-key", "bad-key-000000"], directory: directory)
         let port = try await listeningPort(sim)
         let log = directory.appendingPathComponent("reject.log").path
-        let ingester = try ManagedProcess(
+        let ingester = try await ManagedProcess(
             "ingest-options", [],
             environment: ingesterEnvironment(port: port, database: database, logFile: log, ["POLYGON_API_KEY": "bad-key-000000"]),
             directory: directory)

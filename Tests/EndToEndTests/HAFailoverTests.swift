@@ -8,21 +8,20 @@ import Testing
 /// over; SIGTERM the new leader, the restarted first instance takes over.
 /// The HA settings are the defaults (retry and check 1 s, lease 5 s): the
 /// takeover measured is the one an operator gets.
-@Suite("HA failover", .serialized)
+@Suite("HA failover", .serialized, .temporaryDirectory("ha"))
 struct HAFailoverTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ha-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
-    func instance(_ name: String, port: Int, database: TestDatabase, log: String) throws -> ManagedProcess {
+    func instance(_ name: String, port: Int, database: TestDatabase, log: String) async throws -> ManagedProcess {
         let environment = ingesterEnvironment(
             port: port, database: database, logFile: log,
             ["HA_MODE": "leader", "HA_GROUP": "e2e", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200",
              "SPOOL_DIR": directory.appendingPathComponent("spool-\(name)").path])
-        return try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        return try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
     }
 
     func waitForLog(_ log: String, _ message: String, count: Int = 1, timeout: Duration) async throws -> [[String: Any]] {
@@ -30,23 +29,6 @@ struct HAFailoverTests {
             let lines = logLines(log, message: message)
             return lines.count >= count ? lines : nil
         }
-    }
-
-    /// The health report the process prints on SIGUSR1.
-    func healthReport(_ process: ManagedProcess) async throws -> [String: Any] {
-        // stdout also carries the log lines: a report is the object with `uptime_s` and no `msg`.
-        func reports(_ output: String) -> [[String: Any]] {
-            output.split(separator: "\n").compactMap { line in
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    object["uptime_s"] != nil, object["msg"] == nil
-                else { return nil }
-                return object
-            }
-        }
-        let before = reports(process.stdout).count
-        process.signal(SIGUSR1)
-        let output = try await process.waitForOutput(timeout: .seconds(10)) { reports($0).count > before }
-        return try #require(reports(output).last)
     }
 
     static func date(_ line: [String: Any]?) throws -> Date {
@@ -61,7 +43,7 @@ struct HAFailoverTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let ledger = directory.appendingPathComponent("ha.csv").path
-        let sim = try ManagedProcess(
+        let sim = try await ManagedProcess(
             "feed-sim", ["--port", "0", "--seed", "31", "--rate", "1000", "--ledger", ledger], directory: directory)
         let port = try await listeningPort(sim)
         let logA = directory.appendingPathComponent("a.log").path
@@ -69,18 +51,18 @@ struct HAFailoverTests {
         let logA2 = directory.appendingPathComponent("a2.log").path
 
         // A leads, B waits: connected to the database, healthy, not connected to the feed.
-        let first = try instance("a", port: port, database: database, log: logA)
+        let first = try await instance("a", port: port, database: database, log: logA)
         _ = try await waitForLog(logA, "feed streaming", timeout: .seconds(20))
-        let second = try instance("b", port: port, database: database, log: logB)
+        let second = try await instance("b", port: port, database: database, log: logB)
         _ = try await waitForLog(logB, "standby: asking for the leader lock", timeout: .seconds(20))
-        try await Task.sleep(for: .seconds(2))
-        let standbyReport = try await healthReport(second)
+        let standbyReport = try await second.requestHealthReport()
         #expect(standbyReport["role"] as? String == "standby")
         #expect(standbyReport["status"] as? String == "healthy", "a standby is healthy: \(standbyReport["reasons"] ?? "")")
-        #expect(try await healthReport(first)["role"] as? String == "leader")
+        #expect(try await first.requestHealthReport()["role"] as? String == "leader")
         #expect(logLines(logB, message: "feed connecting").isEmpty, "a standby does not connect to the feed")
 
-        // kill -9 the leader mid-stream.
+        // kill -9 the leader mid-stream. Time passing is the point: a second more of trades under A,
+        // so that the kill lands with trades in flight.
         try await Task.sleep(for: .seconds(1))
         first.signal(SIGKILL)
         let killedAt = Date()
@@ -89,12 +71,14 @@ struct HAFailoverTests {
         let takeover = try Self.date(streaming.first).timeIntervalSince(killedAt)
         print("HA takeover after kill -9: \(String(format: "%.2f", takeover)) s (leader killed → standby streaming)")
         #expect(takeover < 10, "takeover took \(takeover) s")
-        #expect(try await healthReport(second)["role"] as? String == "leader")
+        #expect(try await second.requestHealthReport()["role"] as? String == "leader")
+        // Time passing is the point: B leads for a while with trades flowing before A comes back.
         try await Task.sleep(for: .seconds(3))
 
         // The first instance comes back as a standby; SIGTERM on the leader hands over without a timeout.
-        let restarted = try instance("a", port: port, database: database, log: logA2)
+        let restarted = try await instance("a", port: port, database: database, log: logA2)
         _ = try await waitForLog(logA2, "standby: asking for the leader lock", timeout: .seconds(20))
+        // Time passing is the point: for a second (a lock retry) the standby stays off the feed.
         try await Task.sleep(for: .seconds(1))
         #expect(logLines(logA2, message: "feed connecting").isEmpty)
         second.signal(SIGTERM)
@@ -104,6 +88,7 @@ struct HAFailoverTests {
         let handover = try Self.date(handedOver.first).timeIntervalSince(try Self.date(released))
         print("HA graceful handover: \(String(format: "%.2f", handover)) s (lock released → standby streaming)")
         #expect(handover < 3, "graceful handover took \(handover) s")
+        // Time passing is the point: trades flow under the new leader before the feed stops.
         try await Task.sleep(for: .seconds(2))
 
         // Stop the feed first, so everything sent reaches the leader; then stop it.

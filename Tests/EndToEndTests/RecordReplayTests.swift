@@ -7,13 +7,12 @@ import Testing
 
 /// `--record` and `ingest-options replay` (issue 10) with a real Postgres,
 /// a real feed-sim and the built binaries.
-@Suite("Record and replay", .serialized)
+@Suite("Record and replay", .serialized, .temporaryDirectory("replay"))
 struct RecordReplayTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
     /// Every column of every stored trade, in key order: what "the same rows" means.
@@ -38,7 +37,7 @@ struct RecordReplayTests {
 
     /// Runs `ingest-options replay` and returns its exit status, its summary line and its stderr.
     func replay(_ files: [String], into database: TestDatabase, tag: String) async throws -> (status: Int32, summary: [String: Any], stderr: String) {
-        let process = try ManagedProcess(
+        let process = try await ManagedProcess(
             "ingest-options", ["replay"] + files,
             environment: [
                 "DATABASE_URL": database.url, "LOG_FILE": directory.appendingPathComponent("replay-\(tag).log").path,
@@ -64,7 +63,7 @@ struct RecordReplayTests {
         // The live run, recorded.
         let ledger = directory.appendingPathComponent("ledger.csv").path
         let recording = directory.appendingPathComponent("rec/feed.jsonl").path
-        let sim = try ManagedProcess(
+        let sim = try await ManagedProcess(
             "feed-sim",
             ["--port", "0", "--seed", "1010", "--rate", "0", "--count", "5000", "--symbols", "300", "--invalid-fraction", "0.01",
              "--ledger", ledger, "--exit-after-count"],
@@ -74,7 +73,7 @@ struct RecordReplayTests {
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["port"] as? Int
         })
         let liveLog = directory.appendingPathComponent("live.log").path
-        let ingester = try ManagedProcess(
+        let ingester = try await ManagedProcess(
             "ingest-options", ["--record", recording],
             environment: ingesterEnvironment(port: port, database: live, logFile: liveLog), directory: directory)
         #expect(try await sim.waitForExit(timeout: .seconds(120)) == 0)
@@ -153,7 +152,7 @@ struct RecordReplayTests {
             "DATABASE_URL": database.url, "LOG_FILE": "", "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
         ]
-        let missing = try ManagedProcess(
+        let missing = try await ManagedProcess(
             "ingest-options", ["replay", directory.appendingPathComponent("nope.jsonl").path], environment: environment,
             directory: directory, inheritEnvironment: false)
         #expect(try await missing.waitForExit(timeout: .seconds(30)) == 64)
@@ -163,26 +162,17 @@ struct RecordReplayTests {
         let path = directory.appendingPathComponent("one.jsonl").path
         try String(decoding: RecordedFrameLine.encode(receivedAtMicros: 1_764_772_200_130_000, frame: "[\(trade)]"), as: UTF8.self)
             .write(toFile: path, atomically: false, encoding: .utf8)
-        try runTool("/usr/bin/env", ["gzip", "-k", path])
-        let compressed = try ManagedProcess(
+        try await runTool("/usr/bin/env", ["gzip", "-k", path])
+        let compressed = try await ManagedProcess(
             "ingest-options", ["replay", path + ".gz"], environment: environment, directory: directory, inheritEnvironment: false)
         #expect(try await compressed.waitForExit(timeout: .seconds(60)) == 0)
         #expect(compressed.stdout.contains(#""rows_written":1,"#))
 
         // Standard input, written by another process: `ingest-options replay - < FILE`.
-        let fromStdin = Process()
-        fromStdin.executableURL = ManagedProcess.binDirectory.appendingPathComponent("ingest-options")
-        fromStdin.arguments = ["replay", "-"]
-        fromStdin.environment = environment
-        fromStdin.currentDirectoryURL = directory
-        fromStdin.standardInput = FileHandle(forReadingAtPath: path)
-        let output = Pipe()
-        fromStdin.standardOutput = output
-        fromStdin.standardError = FileHandle.nullDevice
-        try fromStdin.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        fromStdin.waitUntilExit()
-        #expect(fromStdin.terminationStatus == 0)
+        let (status, printed) = try await runBuilt(
+            "ingest-options", ["replay", "-"], environment: environment, directory: directory,
+            input: try String(contentsOfFile: path, encoding: .utf8))
+        #expect(status == 0)
         #expect(printed.contains(#""frames":1,"#) && printed.contains(#""accepted":1,"#) && printed.contains(#""rows_written":0,"#))
     }
 }

@@ -7,13 +7,12 @@ import Testing
 /// the database password and the status token never reach stdout, stderr,
 /// LOG_FILE or the SIGUSR1 report, and a DATABASE_URL libpq cannot parse is
 /// named, never quoted.
-@Suite("Secrets", .serialized)
+@Suite("Secrets", .serialized, .temporaryDirectory("secrets"))
 struct SecretsTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
     static let badURL = "postgresql://u:p%zzSECRETzz@127.0.0.1/db"
@@ -28,7 +27,7 @@ struct SecretsTests {
         // The test server trusts local connections: the password is carried, not checked.
         let databaseURL = database.url.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://postgres:\(password)@")
         #expect(databaseURL.contains(password))
-        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--seed", "5", "--rate", "300", "--drop-every", "2"], directory: directory)
+        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "5", "--rate", "300", "--drop-every", "2"], directory: directory)
         let port = try await listeningPort(sim)
         let log = directory.appendingPathComponent("key-in-url.log").path
         var environment = ingesterEnvironment(
@@ -37,16 +36,13 @@ struct SecretsTests {
              "WS_MAX_RECONNECT_ATTEMPTS": "0", "STATUS_ADDR": "127.0.0.1:0", "STATUS_TOKEN": token])
         environment["POLYGON_API_KEY"] = apiKey
         environment["POLYGON_WS_URL"] = "ws://127.0.0.1:\(port)/options?apiKey=\(apiKey)&cluster=x"
-        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
 
         // Dropped every 2 s: at least two connects, each logged.
         _ = try await waitFor(timeout: .seconds(30), what: "two streaming connections") {
             logLines(log, message: "feed streaming").count >= 2 ? true : nil
         }
-        ingester.signal(SIGUSR1)
-        let report = try await waitFor(timeout: .seconds(10), what: "the SIGUSR1 report on stdout") {
-            HealthReportTests.reports(ingester).last
-        }
+        let report = try await ingester.requestHealthReport()
         // The feed goes away: the reconnects fail, and each failure's reason is logged.
         sim.signal(SIGTERM)
         let failures = logLines(log, message: "feed disconnected").count
@@ -72,7 +68,7 @@ struct SecretsTests {
         let log = directory.appendingPathComponent("bad-url-\(arguments.count).log").path
         var environment = ingesterEnvironment(port: 1, databaseURL: Self.badURL, logFile: log)
         environment["LOG_LEVEL"] = "debug"
-        let ingester = try ManagedProcess("ingest-options", arguments, environment: environment, directory: directory)
+        let ingester = try await ManagedProcess("ingest-options", arguments, environment: environment, directory: directory)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
         let lines = ingester.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(ingester.stderr)")

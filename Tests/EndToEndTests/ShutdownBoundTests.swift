@@ -7,13 +7,12 @@ import Testing
 
 /// A shutdown whose writes cannot finish, and rows the database refuses for
 /// reasons of their own, with a real Postgres and feed-sim (docs/faults.md).
-@Suite("Shutdown bound and rows to blame", .serialized)
+@Suite("Shutdown bound and rows to blame", .serialized, .temporaryDirectory("shutdown"))
 struct ShutdownBoundTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
     static let shutdownTimeoutMs = 3000
@@ -23,6 +22,7 @@ struct ShutdownBoundTests {
         _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
             logLines(log, message: "feed streaming").isEmpty ? nil : true
         }
+        // Time passing is the point: `seconds` of trades, the amount the test is about.
         try await Task.sleep(for: .seconds(seconds))
         sim.signal(SIGTERM)
         #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
@@ -39,7 +39,7 @@ struct ShutdownBoundTests {
             port: silent.port, database: database, logFile: log,
             DatabaseFaultTests.fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 })
         environment["SPOOL_DIR"] = spoolDirectory
-        let second = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let second = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
         _ = try await waitFor(timeout: .seconds(30), what: "the spool replayed") {
             (try? DatabaseFaultTests.segments(in: spoolDirectory).isEmpty) == true ? true : nil
         }
@@ -58,7 +58,7 @@ struct ShutdownBoundTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let ledger = directory.appendingPathComponent("ledger-\(seed).csv").path
-        let sim = try ManagedProcess(
+        let sim = try await ManagedProcess(
             "feed-sim", ["--port", "0", "--seed", "\(seed)", "--rate", "1000", "--ledger", ledger], directory: directory)
         let port = try await listeningPort(sim)
         let log = directory.appendingPathComponent("first-\(seed).log").path
@@ -67,11 +67,8 @@ struct ShutdownBoundTests {
             port: port, database: database, logFile: log,
             DatabaseFaultTests.fast.merging(["SHUTDOWN_TIMEOUT_MS": "\(Self.shutdownTimeoutMs)"]) { $1 })
         environment["SPOOL_DIR"] = spoolDirectory
-        let first = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        _ = try await waitFor(timeout: .seconds(20), what: "first rows in the table") { () -> Bool? in
-            let rows: [[String?]] = (try? database.connect().query("SELECT count(*) > 0 FROM options_trades")) ?? []
-            return rows.first?.first == "t" ? true : nil
-        }
+        let first = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        try await waitForTrades(in: database.url)
         // Another session takes the table: every write of the ingester now waits on the lock.
         let locker = try database.connect()
         try locker.execute("BEGIN; LOCK TABLE options_trades IN ACCESS EXCLUSIVE MODE")
@@ -106,6 +103,8 @@ struct ShutdownBoundTests {
     func secondInterruptWithLockedTable() async throws {
         try await runAgainstLockedTable(seed: 42) { ingester in
             ingester.signal(SIGINT)
+            // Time passing is the point: the second SIGINT is a separate interrupt that comes after the first
+            // began the graceful shutdown (which logs nothing to wait for); two at once would be one pending signal.
             try await Task.sleep(for: .milliseconds(300))
             let started = ContinuousClock.now
             ingester.signal(SIGINT)
@@ -118,51 +117,55 @@ struct ShutdownBoundTests {
 
     @Test("a trigger refusing some rows while they sat in the spool: they are dead-lettered, the rest is stored, the spool drains")
     func refusedRowsDoNotStallTheSpool() async throws {
-        let server = try DatabaseFaultTests.PrivateServer(directory: directory)
-        defer { server.destroy() }
-        let ledger = directory.appendingPathComponent("refused.csv").path
-        let sim = try ManagedProcess(
-            "feed-sim", ["--port", "0", "--seed", "43", "--rate", "1000", "--ledger", ledger], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("refused.log").path
-        let spoolDirectory = directory.appendingPathComponent("spool-refused").path
-        var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, DatabaseFaultTests.fast)
-        environment["SPOOL_DIR"] = spoolDirectory
-        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
-            logLines(log, message: "feed streaming").isEmpty ? nil : true
-        }
-        try PGConnection(conninfo: server.url).execute(
-            """
-            CREATE FUNCTION refuse_97() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.seq % 97 = 0 THEN RAISE EXCEPTION 'seq % refused by a trigger', NEW.seq; END IF; RETURN NEW; END $$;
-            CREATE TRIGGER refuse_97 BEFORE INSERT ON options_trades FOR EACH ROW EXECUTE FUNCTION refuse_97();
-            """)
-        // An outage: what arrives meanwhile, refused rows included, goes to the spool.
-        try server.run("stop")
-        try await Task.sleep(for: .seconds(6))
-        try server.run("start")
-        _ = try await waitFor(timeout: .seconds(20), what: "the spool drained after the outage") {
-            logLines(log, message: "spool segment replayed").isEmpty ? nil : true
-        }
-        try await streamThenStopFeed(sim, log: log, seconds: 1)
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        try await DatabaseFaultTests.PrivateServer.with(directory: directory) { server in
+            let ledger = directory.appendingPathComponent("refused.csv").path
+            let sim = try await ManagedProcess(
+                "feed-sim", ["--port", "0", "--seed", "43", "--rate", "1000", "--ledger", ledger], directory: directory)
+            let port = try await listeningPort(sim)
+            let log = directory.appendingPathComponent("refused.log").path
+            let spoolDirectory = directory.appendingPathComponent("spool-refused").path
+            var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, DatabaseFaultTests.fast)
+            environment["SPOOL_DIR"] = spoolDirectory
+            let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+            _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
+                logLines(log, message: "feed streaming").isEmpty ? nil : true
+            }
+            try PGConnection(conninfo: server.url).execute(
+                """
+                CREATE FUNCTION refuse_97() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.seq % 97 = 0 THEN RAISE EXCEPTION 'seq % refused by a trigger', NEW.seq; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER refuse_97 BEFORE INSERT ON options_trades FOR EACH ROW EXECUTE FUNCTION refuse_97();
+                """)
+            // An outage: what arrives meanwhile, refused rows included, goes to the spool.
+            try await server.run("stop")
+            _ = try await waitFor(timeout: .seconds(30), what: "the breaker open after Postgres stopped") {
+                logLines(log, message: "database circuit breaker state changed").contains { $0["to"] as? String == "open" } ? true : nil
+            }
+            // Time passing is the point: a few seconds of trades, refused rows among them, go to the spool.
+            try await Task.sleep(for: .seconds(3))
+            try await server.run("start")
+            _ = try await waitFor(timeout: .seconds(20), what: "the spool drained after the outage") {
+                logLines(log, message: "spool segment replayed").isEmpty ? nil : true
+            }
+            try await streamThenStopFeed(sim, log: log, seconds: 1)
+            ingester.signal(SIGTERM)
+            #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
 
-        let (valid, _) = try EndToEndTests.readLedger(ledger)
-        let accepted = valid.filter { $0.notional >= 10_000 }
-        let refused = Set(accepted.filter { $0.q % 97 == 0 }.map(\.key))
-        let expected = Set(accepted.map(\.key)).subtracting(refused)
-        let connection = try PGConnection(conninfo: server.url)
-        let stored = try connection
-            .query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
-            .compactMap { $0[0] }
-        #expect(!refused.isEmpty)
-        #expect(stored.count == expected.count)
-        #expect(Set(stored) == expected)
-        let letters = try connection.query("SELECT count(DISTINCT raw) FROM dead_letters WHERE source = 'database' AND sqlstate = 'P0001'")
-        #expect(letters == [[String(refused.count)]])
-        #expect(try DatabaseFaultTests.segments(in: spoolDirectory).isEmpty)
+            let (valid, _) = try EndToEndTests.readLedger(ledger)
+            let accepted = valid.filter { $0.notional >= 10_000 }
+            let refused = Set(accepted.filter { $0.q % 97 == 0 }.map(\.key))
+            let expected = Set(accepted.map(\.key)).subtracting(refused)
+            let connection = try PGConnection(conninfo: server.url)
+            let stored = try connection
+                .query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
+                .compactMap { $0[0] }
+            #expect(!refused.isEmpty)
+            #expect(stored.count == expected.count)
+            #expect(Set(stored) == expected)
+            let letters = try connection.query("SELECT count(DISTINCT raw) FROM dead_letters WHERE source = 'database' AND sqlstate = 'P0001'")
+            #expect(letters == [[String(refused.count)]])
+            #expect(try DatabaseFaultTests.segments(in: spoolDirectory).isEmpty)
+        }
     }
 
     @Test("a spool segment that cannot be read is quarantined after its tries and the segments after it are replayed")
@@ -194,7 +197,7 @@ struct ShutdownBoundTests {
             port: silent.port, database: database, logFile: log,
             DatabaseFaultTests.fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 })
         environment["SPOOL_DIR"] = spoolDirectory
-        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
         _ = try await waitFor(timeout: .seconds(30), what: "the second segment replayed") {
             logLines(log, message: "spool segment replayed").isEmpty ? nil : true
         }

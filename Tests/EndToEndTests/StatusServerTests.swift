@@ -4,19 +4,18 @@ import Testing
 
 /// The status server of a running ingester (issue 7): `/health`, `/metrics`
 /// (checked by `promtool`), `/events` and `/`, with and without a token.
-@Suite("Status server", .serialized)
+@Suite("Status server", .serialized, .temporaryDirectory("status"))
 struct StatusServerTests {
     let directory: URL
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("status-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.required()
     }
 
     /// Starts feed-sim and an ingester with a status server on a free port; returns both and the port.
     func start(_ extra: [String: String] = [:]) async throws -> (sim: ManagedProcess, ingester: ManagedProcess, port: Int, database: TestDatabase) {
         let database = try TestDatabase.create()
-        let sim = try ManagedProcess("feed-sim", ["--port", "0", "--seed", "31", "--rate", "500"], directory: directory)
+        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "31", "--rate", "500"], directory: directory)
         let feedPort = try await listeningPort(sim)
         let log = directory.appendingPathComponent("status-\(UUID().uuidString).log").path
         var environment = ingesterEnvironment(
@@ -24,7 +23,7 @@ struct StatusServerTests {
             ["STATUS_ADDR": "127.0.0.1:0", "STATUS_EVENTS_INTERVAL_MS": "300", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200",
              "WS_BACKOFF_MAX_MS": "500"])
         environment.merge(extra) { $1 }
-        let ingester = try ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
         let listening = try await waitFor(timeout: .seconds(20), what: "the status server listening") {
             logLines(log, message: "status server listening").first
         }
@@ -36,7 +35,7 @@ struct StatusServerTests {
     func endpoints() async throws {
         let (sim, ingester, port, database) = try await start()
         defer { database.drop() }
-        try await Task.sleep(for: .seconds(2))
+        try await waitForTrades(in: database.url)  // a flush behind it: the write histogram and row counters have values
 
         let health = try HTTPProbe.get(port: port, "/health")
         #expect(health.status == 200)
@@ -51,7 +50,7 @@ struct StatusServerTests {
                      "ingest_db_breaker_state{state=\"closed\"} 1", "ingest_feed_state{state=\"streaming\"} 1", "ingest_reconnects_total"] {
             #expect(exposition.contains(name), "\(name) missing from /metrics")
         }
-        let check = try runToolWithInput("promtool", ["check", "metrics"], input: exposition)
+        let check = try await runToolWithInput("promtool", ["check", "metrics"], input: exposition)
         #expect(check.status == 0, "promtool: \(check.output)")
 
         let page = try HTTPProbe.get(port: port, "/")
@@ -61,6 +60,7 @@ struct StatusServerTests {
 
         // Reports every 300 ms; then the feed goes away and a state event says so.
         async let events = Task.detached { try HTTPProbe.get(port: port, "/events", readFor: .seconds(6)) }.value
+        // Time passing is the point: 2.5 s of the stream, several 300 ms report events, before the feed goes.
         try await Task.sleep(for: .seconds(2.5))
         sim.signal(SIGTERM)
         let stream = try await events

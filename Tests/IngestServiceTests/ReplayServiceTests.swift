@@ -120,7 +120,7 @@ struct ReplayServiceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let older = try write("feed.jsonl.1", Self.line(1_000, "[\(Self.trade(q: 1))]") + Self.line(2_000, "[\(Self.trade(q: 2))]"))
         let newer = try write("feed.jsonl", Self.line(3_000, "[\(Self.trade(q: 3))]"))
-        try runTool("/usr/bin/env", ["gzip", older])
+        try await runTool("/usr/bin/env", ["gzip", older])
         let pipeline = Pipeline()
         try await pipeline.run([older + ".gz", newer])
         #expect(pipeline.trades.map(\.sequence) == [1, 2, 3])
@@ -131,7 +131,7 @@ struct ReplayServiceTests {
     func truncatedGzip() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try write("feed.jsonl", (1...2000).map { Self.line(Int64($0), "[\(Self.trade(q: $0))]") }.joined())
-        try runTool("/usr/bin/env", ["gzip", path])
+        try await runTool("/usr/bin/env", ["gzip", path])
         let compressed = try Data(contentsOf: URL(fileURLWithPath: path + ".gz"))
         try compressed.prefix(compressed.count / 2).write(to: URL(fileURLWithPath: path + ".gz"))
         let pipeline = Pipeline()

@@ -1,13 +1,30 @@
 import Foundation
+import Subprocess
 import Synchronization
 
-/// A child process for integration tests: output to files, waits with
-/// deadlines, and killed when the test ends, pass or fail.
-public final class ManagedProcess: @unchecked Sendable {
+/// A child process for integration tests, run by swift-subprocess: its output
+/// captured in memory while it runs, signals sent through its process
+/// descriptor, waits with deadlines, and killed when the test ends, pass or fail.
+///
+/// swift-subprocess hands out the running child (`Execution`) only inside the
+/// closure of `run`, for as long as that closure runs. A test needs the child
+/// across many awaits of its own, so one task per child runs `run`, keeps the
+/// `Execution` here while the closure drains stdout and stderr, and records the
+/// termination status when `run` returns. Signals go through that `Execution`
+/// (a pidfd on Linux), never to a bare pid that might have been reused, and
+/// swift-subprocess alone reaps the child.
+public final class ManagedProcess: Sendable {
+    /// Where the child's standard output goes.
+    public enum StandardOutput: Sendable {
+        /// Captured in memory: read it with `stdout`.
+        case captured
+        /// Into a descriptor the test owns (left open here), e.g. a pipe's write end.
+        case descriptor(Int32)
+    }
+
     public let name: String
-    public let stdoutPath: String
-    public let stderrPath: String
-    private let process = Process()
+    private let child: Child
+    private let runner: Task<Void, Never>
 
     /// The directory holding the built executables (`INGEST_BIN_DIR`, else `.build/debug`).
     public static var binDirectory: URL {
@@ -17,66 +34,98 @@ public final class ManagedProcess: @unchecked Sendable {
         return repositoryRoot.appendingPathComponent(".build/debug")
     }
 
-    public init(
+    /// Starts one of the built executables (`ingest-options`, `feed-sim`) in `directory`.
+    public convenience init(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: URL,
-        inheritEnvironment: Bool = true
-    ) throws {
+        inheritEnvironment: Bool = true, standardOutput: StandardOutput = .captured
+    ) async throws {
         let path = Self.binDirectory.appendingPathComponent(executable).path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw TestSetupError("\(path) is not built: run `swift build` first (scripts/test does)")
         }
-        name = executable
-        stdoutPath = directory.appendingPathComponent("\(executable)-\(UInt16.random(in: 0...UInt16.max)).out").path
-        stderrPath = stdoutPath.replacingOccurrences(of: ".out", with: ".err")
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var env = inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
-        env.merge(environment) { $1 }
-        process.environment = env
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        try await self.init(
+            path: path, arguments, environment: environment, directory: directory, inheritEnvironment: inheritEnvironment,
+            standardOutput: standardOutput)
+    }
+
+    /// Starts the executable at `path` (a script, a tool) in `directory`; returns once it runs.
+    public init(
+        path: String, _ arguments: [String], environment: [String: String] = [:], directory: URL,
+        inheritEnvironment: Bool = true, standardOutput: StandardOutput = .captured
+    ) async throws {
+        name = URL(fileURLWithPath: path).lastPathComponent
+        let child = Child()
+        self.child = child
+        let configuration = Configuration(
+            executable: .path(.init(path)), arguments: Arguments(arguments),
+            environment: childEnvironment(environment, inherit: inheritEnvironment),
+            workingDirectory: .init(directory.path))
+        let (started, starting) = AsyncStream<(any Error)?>.makeStream()
+        runner = Task {
+            do {
+                let status: TerminationStatus
+                switch standardOutput {
+                case .captured:
+                    status = try await run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
+                        child.started(execution, starting)
+                        async let out: Void = child.drain(execution.standardOutput, isError: false)
+                        await child.drain(execution.standardError, isError: true)
+                        await out
+                        child.ended()
+                    }.terminationStatus
+                case .descriptor(let descriptor):
+                    status = try await run(
+                        configuration, input: .none, output: .fileDescriptor(.init(rawValue: descriptor), closeAfterSpawningProcess: false),
+                        error: .sequence
+                    ) { execution in
+                        child.started(execution, starting)
+                        await child.drain(execution.standardError, isError: true)
+                        child.ended()
+                    }.terminationStatus
+                }
+                child.exited(status)
+            } catch {
+                child.failed(error, starting)
+            }
+        }
+        for await failure in started {
+            if let failure { throw TestSetupError("\(name) did not start: \(failure)") }
+            break
+        }
     }
 
     deinit {
-        if isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            _ = waitForChild(process)
-        }
+        // Killed now through its descriptor; cancelling the task also tears it down (SIGKILL) and reaps it.
+        signal(SIGKILL)
+        runner.cancel()
     }
 
-    /// Set once the child is reaped (by Foundation or by `reapedStatus`).
-    private let exitStatus = Mutex<Int32?>(nil)
+    /// The child's process id (for reading `/proc`; signals go through `signal(_:)`).
+    public var pid: Int32 { child.state.withLock { $0.pid } }
+    public var isRunning: Bool { child.state.withLock { $0.status == nil && $0.failure == nil } }
+    public var stdout: String { child.state.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
+    public var stderr: String { child.state.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { exitStatus(blocking: false) == nil }
-
-    private func exitStatus(blocking: Bool) -> Int32? {
-        exitStatus.withLock { status in
-            if status == nil { status = reapedStatus(process, blocking: blocking) }
-            return status
-        }
-    }
-    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-
+    /// Sends `signal` (SIGINT, SIGTERM, SIGKILL, SIGUSR1 …) while the child runs; nothing once it has exited.
     public func signal(_ signal: Int32) {
-        if isRunning { kill(process.processIdentifier, signal) }
+        child.state.withLock { state in
+            guard state.status == nil else { return }
+            state.send?(signal)
+        }
     }
 
-    /// Waits for the exit and returns its status; throws after `timeout`.
+    /// Waits for the exit and returns its code (the signal number when a signal ended it); throws after `timeout`.
     @discardableResult
     public func waitForExit(timeout: Duration) async throws -> Int32 {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while true {
-            if let status = exitStatus(blocking: false) { return status }
-            guard ContinuousClock.now < deadline else {
-                throw TestSetupError("\(name) still running after \(timeout); stderr: \(stderr.suffix(2000))")
+        do {
+            return try await waitFor(timeout: timeout, what: "\(name) to exit") { () throws -> Int32? in
+                try child.state.withLock { state in
+                    if let failure = state.failure { throw TestSetupError("\(name) failed: \(failure)") }
+                    return state.status
+                }
             }
-            try await Task.sleep(for: .milliseconds(50))
+        } catch let error as TestSetupError {
+            throw TestSetupError("\(error.description); stderr: \(stderr.suffix(2000))")
         }
     }
 
@@ -89,14 +138,62 @@ public final class ManagedProcess: @unchecked Sendable {
     }
 }
 
-/// Polls `probe` until it returns a value; throws after `timeout`.
-public func waitFor<T>(timeout: Duration, what: String, _ probe: () throws -> T?) async throws -> T {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while true {
-        if let value = try probe() { return value }
-        guard ContinuousClock.now < deadline else { throw TestSetupError("timed out after \(timeout) waiting for \(what)") }
-        try await Task.sleep(for: .milliseconds(50))
+/// What one child has done so far, shared by its runner task and the test.
+private final class Child: Sendable {
+    struct State {
+        /// Signals the running child; set only while `run`'s closure holds its `Execution`.
+        var send: (@Sendable (Int32) -> Void)?
+        var pid: Int32 = 0
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+        var status: Int32?
+        var failure: String?
     }
+    let state = Mutex(State())
+
+    func started(_ execution: Execution<some InputProtocol, some OutputProtocol, some OutputProtocol>, _ starting: AsyncStream<(any Error)?>.Continuation) {
+        state.withLock {
+            $0.pid = execution.processIdentifier.value
+            $0.send = { try? execution.send(signal: Signal(rawValue: $0)) }
+        }
+        starting.yield(nil)
+        starting.finish()
+    }
+
+    /// Appends everything the child writes to one of its streams until it closes (or the child exits).
+    func drain(_ output: SubprocessOutputSequence, isError: Bool) async {
+        do {
+            for try await buffer in output {
+                let bytes = buffer.withUnsafeBytes { Array($0) }
+                state.withLock { state in
+                    if isError { state.stderr += bytes } else { state.stdout += bytes }
+                }
+            }
+        } catch {
+            // The stream ends with an error when swift-subprocess cancels its I/O at the child's exit: what was read is kept.
+        }
+    }
+
+    func ended() {
+        state.withLock { $0.send = nil }
+    }
+
+    func exited(_ termination: TerminationStatus) {
+        state.withLock { $0.status = exitCode(termination) }
+    }
+
+    func failed(_ error: any Error, _ starting: AsyncStream<(any Error)?>.Continuation) {
+        state.withLock { $0.failure = "\(error)" }
+        starting.yield(error)
+        starting.finish()
+    }
+}
+
+/// The environment of a child: this process's own (unless `inherit` is false) with `overrides` on top.
+func childEnvironment(_ overrides: [String: String], inherit: Bool) -> Environment {
+    var environment = inherit ? ProcessInfo.processInfo.environment : [:]
+    environment.merge(overrides) { $1 }
+    return .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
 }
 
 /// The environment of an `ingest-options` under test: the feed on `port`,
@@ -111,7 +208,9 @@ public func ingesterEnvironment(port: Int, databaseURL: String, logFile: String,
         "DATABASE_URL": databaseURL, "LOG_FILE": logFile, "LOG_LEVEL": "info",
         "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
         // A spool of its own: one process per spool directory (the spool's lock refuses a second one).
-        "SPOOL_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path,
+        // Inside the test's temporary directory when it has one, so that it goes when the test ends.
+        "SPOOL_DIR": (TemporaryDirectory.current ?? FileManager.default.temporaryDirectory)
+            .appendingPathComponent("spool-\(UUID().uuidString)").path,
     ]
     environment.merge(extra) { $1 }
     return environment
@@ -156,31 +255,4 @@ public final class SilentListener: @unchecked Sendable {
     deinit {
         close(descriptor)
     }
-}
-
-/// The exit status of a child (its signal number when a signal ended it), or
-/// `nil` while it runs. Foundation's `Process` on Linux sometimes misses a
-/// child's SIGCHLD when several processes start at once (seen here: a zombie
-/// child, and `waitUntilExit` spinning forever), so the tests reap their
-/// children themselves with `waitpid` on the child's own pid.
-func reapedStatus(_ process: Process, blocking: Bool) -> Int32? {
-    var status: Int32 = 0
-    while true {
-        let result = waitpid(process.processIdentifier, &status, blocking ? 0 : WNOHANG)
-        if result == process.processIdentifier {
-            let signal = status & 0x7f
-            return signal == 0 ? (status >> 8) & 0xff : signal
-        }
-        if result == 0 { return nil }
-        if errno == EINTR { continue }
-        // ECHILD: Foundation reaped it first; its status is there once it has noticed.
-        if !process.isRunning { return process.terminationStatus }
-        guard blocking else { return nil }
-        usleep(10_000)
-    }
-}
-
-/// Blocks until the child exits and returns its status.
-func waitForChild(_ process: Process) -> Int32 {
-    reapedStatus(process, blocking: true) ?? 0
 }

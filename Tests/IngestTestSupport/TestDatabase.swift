@@ -1,6 +1,7 @@
 import Foundation
 import IngestDatabase
 import Logging
+import Subprocess
 
 /// Where the checkout is, from this file's path.
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
@@ -13,8 +14,8 @@ public struct TestSetupError: Error, CustomStringConvertible {
 
 /// A fresh database on the test PostgreSQL server, dropped by `drop()`.
 ///
-/// The server comes from `TEST_DATABASE_URL` (set by `scripts/test`); without
-/// it, `scripts/pg start` is run to start the local one.
+/// The server comes from `TEST_DATABASE_URL`, which `scripts/test` sets after
+/// starting the local one with `scripts/pg start`.
 public final class TestDatabase: @unchecked Sendable {
     public let name: String
     public let url: String
@@ -52,11 +53,8 @@ public final class TestDatabase: @unchecked Sendable {
     /// The URL of the test server's `postgres` database.
     static func serverURL() throws -> String {
         if let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty { return url }
-        let output = try runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, ["start"])
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("DATABASE_URL=") }) else {
-            throw TestSetupError("scripts/pg start printed no DATABASE_URL: \(output)")
-        }
-        return replacingDatabase(in: String(line.dropFirst("DATABASE_URL=".count)), with: "postgres")
+        // Child processes are started with swift-subprocess, which is async only; `create` is not.
+        throw TestSetupError("TEST_DATABASE_URL is not set: run the tests with scripts/test, or `scripts/pg start` and set it")
     }
 
     static func replacingDatabase(in url: String, with database: String) -> String {
@@ -66,38 +64,57 @@ public final class TestDatabase: @unchecked Sendable {
     }
 }
 
-/// Runs a tool to completion and returns its standard output.
+/// Runs a tool to completion and returns its standard output; throws when it exits non-zero.
+/// `environment`, when given, is the tool's whole environment.
 @discardableResult
-public func runTool(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let status = waitForChild(process)
-    guard status == 0 else {
-        throw TestSetupError("\(path) \(arguments.joined(separator: " ")) exited \(status)")
+public func runTool(_ path: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> String {
+    let result = try await run(
+        .path(.init(path)), arguments: Arguments(arguments),
+        environment: environment.map { childEnvironment($0, inherit: false) } ?? .inherit,
+        output: .string(limit: toolOutputLimit), error: .discarded)
+    guard result.terminationStatus == .exited(0) else {
+        throw TestSetupError("\(path) \(arguments.joined(separator: " ")) ended \(result.terminationStatus)")
     }
-    return String(decoding: data, as: UTF8.self)
+    return result.standardOutput
 }
 
-/// Runs a tool found on PATH with `input` on stdin; returns its status and combined output.
-public func runToolWithInput(_ name: String, _ arguments: [String], input: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [name] + arguments
-    let stdin = Pipe()
-    let output = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let status = waitForChild(process)
-    return (status, String(decoding: data, as: UTF8.self))
+/// Runs a tool found on PATH with `input` on stdin; returns its exit code and its stdout and stderr together.
+public func runToolWithInput(_ name: String, _ arguments: [String], input: String) async throws -> (status: Int32, output: String) {
+    let result = try await run(
+        .name(name), arguments: Arguments(arguments), input: .string(input), output: .string(limit: toolOutputLimit),
+        error: .combinedWithOutput)
+    return (exitCode(result.terminationStatus), result.standardOutput)
+}
+
+/// Runs one of the built executables to completion in `directory` with `input` on stdin and
+/// `environment` as its whole environment; returns its exit code and stdout (stderr is dropped).
+public func runBuilt(
+    _ executable: String, _ arguments: [String], environment: [String: String], directory: URL, input: String
+) async throws -> (status: Int32, output: String) {
+    let result = try await run(
+        .path(.init(ManagedProcess.binDirectory.appendingPathComponent(executable).path)), arguments: Arguments(arguments),
+        environment: childEnvironment(environment, inherit: false), workingDirectory: .init(directory.path),
+        input: .string(input), output: .string(limit: toolOutputLimit), error: .discarded)
+    return (exitCode(result.terminationStatus), result.standardOutput)
+}
+
+/// The most output a tool run to completion may print (swift-subprocess throws past it).
+let toolOutputLimit = 16 << 20
+
+/// A termination status as a shell shows it: the exit code, or the signal number.
+func exitCode(_ termination: TerminationStatus) -> Int32 {
+    switch termination {
+    case .exited(let code): code
+    case .signaled(let signal): signal
+    }
+}
+
+/// Waits until `options_trades` of the database at `conninfo` holds at least `count` rows; returns how many it holds.
+@discardableResult
+public func waitForTrades(in conninfo: String, atLeast count: Int = 1, timeout: Duration = .seconds(20)) async throws -> Int {
+    try await waitFor(timeout: timeout, what: "\(count) rows in options_trades", every: .milliseconds(200)) {
+        let rows = (try? PGConnection(conninfo: conninfo).query("SELECT count(*) FROM options_trades")) ?? []
+        let stored = rows.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
+        return stored >= count ? stored : nil
+    }
 }
