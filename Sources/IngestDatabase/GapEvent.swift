@@ -109,5 +109,10 @@ public struct GapFenceError: Error, Sendable, CustomStringConvertible {
     /// The term the database holds (`nil`: no `ingest_state` row).
     public var term: Int64?
 
+    public init(fence: Int64, term: Int64?) {
+        self.fence = fence
+        self.term = term
+    }
+
     public var description: String { "leadership term is \(term.map(String.init) ?? "unset"), not \(fence): gap changes not written" }
 }

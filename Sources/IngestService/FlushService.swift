@@ -36,6 +36,8 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let stats: IngestStats
     let clock: C
     let logger: Logger
+    /// Stamps commits and failures for the health report.
+    let wallClock: WallClock
     /// When the drain must be over: begins at the first signal, expires after
     /// `shutdownTimeout` or at a second SIGINT (docs/faults.md, "Shutdown").
     public let deadline: ShutdownDeadline
@@ -48,8 +50,9 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(), spool: Spool?, writer: any TradeWriting,
         policy: FlushPolicy<C.Instant>.Configuration, retry: RetrySchedule, breakerFailures: Int = 5,
         breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger,
-        deadline: ShutdownDeadline = .init(), inFlight: BatchesInFlight = .init()
+        deadline: ShutdownDeadline = .init(), inFlight: BatchesInFlight = .init(), wallClock: WallClock = .system
     ) {
+        self.wallClock = wallClock
         self.deadline = deadline
         self.inFlight = inFlight
         self.buffer = buffer
@@ -435,7 +438,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Counts and logs a committed batch.
     private func recordCommitted(_ batch: [OptionTrade], _ result: BatchResult, duration: Duration) {
-        let now = WallClock.system.nowMicros()
+        let now = wallClock.nowMicros()
         monitor.batchWritten(trades: result.trades, duration: duration, atMicros: now)
         monitor.committed(batch, atMicros: now)
         if !result.deadLetters.isEmpty {
@@ -455,7 +458,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// A failed database operation, for the health report's database state and error counts.
     private func recordFailure(_ error: any Error) {
-        monitor.failed(error, masked: errors.mask, atMicros: WallClock.system.nowMicros())
+        monitor.failed(error, masked: errors.mask, atMicros: wallClock.nowMicros())
         let databaseError = error as? DatabaseError
         errors.record(
             databaseError?.kind == .auth ? .authentication : .database, count: 1,

@@ -53,7 +53,7 @@ extension IngestApp {
     static func makeFlusher(
         _ configuration: IngestConfiguration, buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue,
         healthEvents: HealthEventQueue = .init(), monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(),
-        spool: Spool?, writer: PostgresTradeWriter, stats: IngestStats
+        spool: Spool?, writer: PostgresTradeWriter, stats: IngestStats, wallClock: WallClock
     ) -> FlushService<ContinuousClock> {
         FlushService(
             buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: monitor, errors: errors,
@@ -64,7 +64,7 @@ extension IngestApp {
             retry: RetrySchedule(maxRetries: configuration.maxRetries, initialDelay: configuration.retryDelay),
             breakerFailures: configuration.dbBreakerFailures, breakerOpenDuration: configuration.dbBreakerOpen,
             shutdownTimeout: configuration.shutdownTimeout, stats: stats, clock: ContinuousClock(),
-            logger: Logger(label: "buffer"))
+            logger: Logger(label: "buffer"), wallClock: wallClock)
     }
 
     /// How long after the shutdown deadline the process may still be running

@@ -68,7 +68,7 @@ extension IngestApp {
         let reader = ReplayService(
             inputs: request.inputs, schedule: request.schedule, intake: intake, counters: counters, clock: ContinuousClock(),
             logger: Logger(label: "replay"))
-        let flusher = makeFlusher(configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, spool: spool, writer: writer, stats: stats)
+        let flusher = makeFlusher(configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, spool: spool, writer: writer, stats: stats, wallClock: .system)
 
         // The reader finishing ends the group; graceful shutdown runs in reverse
         // order, so the flusher then drains everything read (SPEC §5.2 drain).

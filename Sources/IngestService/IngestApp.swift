@@ -172,7 +172,7 @@ public enum IngestApp {
         }
         let flusher = makeFlusher(
             configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor,
-            errors: errors, spool: spool, writer: writer, stats: stats)
+            errors: errors, spool: spool, writer: writer, stats: stats, wallClock: wallClock)
 
         // Graceful shutdown runs in reverse order: the feed stops reading first, then the flusher drains,
         // then health and the status server (which show the drain while it lasts).

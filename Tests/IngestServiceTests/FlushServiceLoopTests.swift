@@ -20,7 +20,7 @@ struct FlushServiceLoopTests {
     @discardableResult
     func withFlusher(
         writer: ScriptedWriter, clock: ManualClock, breakerFailures: Int = 5, maxRetries: Int = 3, shutdownTimeout: Duration = .seconds(5),
-        _ body: (TradeBuffer, Spool, IngestStats) async throws -> Void,
+        gaps: GapLedger = GapLedger(startsOpen: false), _ body: (TradeBuffer, Spool, IngestStats) async throws -> Void,
         stop: ((ServiceGroup) async throws -> Void)? = nil
     ) async throws -> (IngestStats, Spool.Snapshot) {
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -30,7 +30,7 @@ struct FlushServiceLoopTests {
         let deadline = ShutdownDeadline()
         let logger = CapturedLogs().logger("buffer")
         let flusher = FlushService(
-            buffer: buffer, gaps: GapLedger(startsOpen: false), deadLetters: DeadLetterQueue(), spool: spool, writer: writer,
+            buffer: buffer, gaps: gaps, deadLetters: DeadLetterQueue(), spool: spool, writer: writer,
             policy: .init(interval: .seconds(5), minimumBatch: 100, maximumBatch: 10_000),
             retry: RetrySchedule(maxRetries: maxRetries, initialDelay: .seconds(1)), breakerFailures: breakerFailures,
             shutdownTimeout: shutdownTimeout, stats: stats, clock: clock, logger: logger, deadline: deadline)
@@ -108,6 +108,26 @@ struct FlushServiceLoopTests {
         #expect(writer.calls.dropFirst(2).allSatisfy { $0.hasPrefix("write") })
     }
 
+    @Test("gap changes refused by the leadership fence are no database fault: the breaker stays closed, trades are written, the changes wait")
+    func fencedGapsAreNoFault() async throws {
+        let writer = ScriptedWriter(fenceGaps: true)
+        let gaps = GapLedger(startsOpen: false)
+        gaps.leadershipAcquired(gapStart: .local(40), reason: "failover", fence: 3)
+        let clock = ManualClock()
+        try await withFlusher(writer: writer, clock: clock, breakerFailures: 1, gaps: gaps) { buffer, spool, stats in
+            for round in 1...3 {
+                _ = buffer.append(contentsOf: TradeIntakeTests.trades(150))
+                try await eventually { stats.tradesWritten.load(ordering: .relaxed) == 150 * round }
+            }
+            #expect(writer.calls.filter { $0 == "gaps 1 fenced 3" }.count >= 1)
+            #expect(!writer.calls.contains("probe"), "a breaker tripped by the fence would probe before writing again")
+            #expect(spool.snapshot.records == 0, "nothing was spooled: the breaker never opened")
+            #expect(!gaps.isEmpty, "the refused change waits for the leader service to drop it")
+            // The leader service notices the lost lock and drops it; then the drain has nothing left.
+            #expect(gaps.leadershipLost() == 1)
+        }
+    }
+
     @Test("at the shutdown deadline the write in flight is cancelled and its batch goes to the spool")
     func deadlineSpoolsTheBatchInFlight() async throws {
         let writer = ScriptedWriter(blockingWrites: 1)
@@ -153,13 +173,15 @@ final class ScriptedWriter: TradeWriting {
         var blockingWrites: Int
         var blocked: [CheckedContinuation<Void, Never>] = []
         var cancellations = 0
+        var fenceGaps: Bool
     }
 
     private let state: Mutex<State>
     let poolSize = 1
 
-    init(failingWrites: Int = 0, blockingWrites: Int = 0) {
-        state = Mutex(State(failingWrites: failingWrites, blockingWrites: blockingWrites))
+    /// `fenceGaps`: every gap write is refused as another leader's term would refuse it.
+    init(failingWrites: Int = 0, blockingWrites: Int = 0, fenceGaps: Bool = false) {
+        state = Mutex(State(failingWrites: failingWrites, blockingWrites: blockingWrites, fenceGaps: fenceGaps))
     }
 
     var calls: [String] { state.withLock { $0.calls } }
@@ -180,7 +202,13 @@ final class ScriptedWriter: TradeWriting {
     }
 
     func probe() async throws { state.withLock { $0.calls.append("probe") } }
-    func recordGaps(_ changes: GapChanges) async throws { state.withLock { $0.calls.append("gaps \(changes.events.count)") } }
+    func recordGaps(_ changes: GapChanges) async throws {
+        let fenced = state.withLock { state in
+            state.calls.append("gaps \(changes.events.count)" + (state.fenceGaps ? " fenced \(changes.fence.map(String.init) ?? "-")" : ""))
+            return state.fenceGaps
+        }
+        if fenced, let fence = changes.fence { throw GapFenceError(fence: fence, term: fence + 1) }
+    }
     func recordDeadLetters(_ letters: [DeadLetter]) async throws { state.withLock { $0.calls.append("dead letters \(letters.count)") } }
     func recordHealthEvents(_ events: [HealthEvent]) async throws { state.withLock { $0.calls.append("health \(events.count)") } }
 
