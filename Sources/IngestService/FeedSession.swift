@@ -438,12 +438,12 @@ public struct FeedSession: Sendable {
             monitor.withMachine { $0.connected() }
             attempt.state.withLock { $0.watchdog.enter(.authenticating, now: .now) }
             logger.info("feed connected, authenticating", metadata: ["message": "\(attempt.mask(status.message))"])
-            try await outbound.write(.text(#"{"action":"auth","params":\#(JSONLogHandler.jsonString(configuration.apiKey))}"#))
+            try await outbound.write(.text(#"{"action":"auth","params":\#(JSONString.quoted(configuration.apiKey))}"#))
         case "auth_success":
             monitor.withMachine { $0.authenticated() }
             attempt.state.withLock { $0.watchdog.enter(.subscribing, now: .now) }
             let params = configuration.subscriptions.joined(separator: ",")
-            try await outbound.write(.text(#"{"action":"subscribe","params":\#(JSONLogHandler.jsonString(params))}"#))
+            try await outbound.write(.text(#"{"action":"subscribe","params":\#(JSONString.quoted(params))}"#))
             logger.info("feed authenticated, subscribing", metadata: ["subscriptions": "\(params)"])
         case "auth_failed", "auth_timeout":
             attempt.end(.rejected("\(status.status): \(status.message)"))

@@ -191,7 +191,7 @@ public final class HealthMonitor: Sendable {
 
     /// A flat JSON object of strings, keys sorted.
     static func jsonObject(_ fields: [String: String]) -> String {
-        "{" + fields.keys.sorted().map { "\(JSONLogHandler.jsonString($0)):\(JSONLogHandler.jsonString(fields[$0]!))" }
+        "{" + fields.keys.sorted().map { "\(JSONString.quoted($0)):\(JSONString.quoted(fields[$0]!))" }
             .joined(separator: ",") + "}"
     }
 
