@@ -126,7 +126,7 @@ public final class HealthMonitor: Sendable {
     public func tick(now: ContinuousClock.Instant = .now, date: Date = Date(), logger: Logger) {
         let nowMicros = FeedSession.nowMicros()
         for change in feed.drainChanges() {
-            publishState(["kind": "feed", "from": change.from, "to": change.to, "at": QuestDBDialect.isoTimestamp(micros: change.atMicros)])
+            publishState(["kind": "feed", "from": change.from, "to": change.to, "at": CivilTime.isoTimestamp(micros: change.atMicros)])
             healthEvents.append(
                 .connection(
                     atMicros: change.atMicros, component: "websocket", message: "feed \(change.from) -> \(change.to)", statusCode: nil,
@@ -163,13 +163,13 @@ public final class HealthMonitor: Sendable {
             return trackers.lastBreaker != breaker ? trackers.lastBreaker : nil
         }
         if let previous = breakerChanged {
-            publishState(["kind": "database_breaker", "from": previous, "to": breaker, "at": QuestDBDialect.isoTimestamp(micros: nowMicros)])
+            publishState(["kind": "database_breaker", "from": previous, "to": breaker, "at": CivilTime.isoTimestamp(micros: nowMicros)])
         }
         for event in alertEvents(now: now) {
             switch event {
             case .opened(let name, _, let values):
                 publishState(["kind": "alert", "alert": name, "state": "open"])
-                var metadata: Logger.Metadata = ["alert": "\(name)", "state": "open", "since": "\(QuestDBDialect.isoTimestamp(micros: nowMicros))"]
+                var metadata: Logger.Metadata = ["alert": "\(name)", "state": "open", "since": "\(CivilTime.isoTimestamp(micros: nowMicros))"]
                 for (key, value) in values { metadata[key] = "\(value)" }
                 logger.error("ALERT", metadata: metadata)
             case .resolved(let name, let since, let values):
@@ -256,7 +256,7 @@ public final class HealthMonitor: Sendable {
     /// The report as of `now` (docs/design.md §5.4).
     public func report(now: ContinuousClock.Instant = .now, date: Date = Date()) -> HealthReport {
         let nowMicros = FeedSession.nowMicros()
-        func iso(_ micros: Int64) -> String { QuestDBDialect.isoTimestamp(micros: micros) }
+        func iso(_ micros: Int64) -> String { CivilTime.isoTimestamp(micros: micros) }
         func wall(_ instant: ContinuousClock.Instant) -> String { iso(nowMicros - Int64(instant.duration(to: now).seconds * 1e6)) }
 
         let (machine, since) = feed.snapshot
