@@ -37,7 +37,7 @@ public enum QuestDBDialect {
                 trade.symbol.raw, trade.symbol.underlying, trade.symbol.expiry.description, trade.symbol.type.code,
                 "\(Double(strike) / 1000)", String(trade.exchange), "\(trade.price)", String(trade.size), "\(trade.notional)",
                 "{" + trade.conditions.map(String.init).joined(separator: ",") + "}",
-                isoTimestamp(micros: trade.timestampMs * 1000), String(trade.sequence), isoTimestamp(micros: trade.receivedAtMicros),
+                CivilTime.isoTimestamp(micros: trade.timestampMs * 1000), String(trade.sequence), CivilTime.isoTimestamp(micros: trade.receivedAtMicros),
             ]
         }
         return parameters
@@ -50,15 +50,15 @@ public enum QuestDBDialect {
     public static func gapStatement(_ event: GapEvent) -> (String, [String?]) {
         switch event {
         case .opened(let row):
-            return ("INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)", [isoTimestamp(micros: row.startedAtMicros), row.reason])
+            return ("INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)", [CivilTime.isoTimestamp(micros: row.startedAtMicros), row.reason])
         case .closed(let row, let micros):
             return (
                 "UPDATE feed_gaps SET ended_at = $1 WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL",
-                [isoTimestamp(micros: max(micros, row.startedAtMicros)), isoTimestamp(micros: row.startedAtMicros), row.reason]
+                [CivilTime.isoTimestamp(micros: max(micros, row.startedAtMicros)), CivilTime.isoTimestamp(micros: row.startedAtMicros), row.reason]
             )
         case .closedLeftOpen(_, let micros):
             // Only a single instance runs on QuestDB (no leader lock): what is open was left by an earlier run.
-            return ("UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL", [isoTimestamp(micros: micros)])
+            return ("UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL", [CivilTime.isoTimestamp(micros: micros)])
         }
     }
     /// The newest trade's receive time (Unix µs): `LIMIT -1` is the last row in
@@ -79,22 +79,22 @@ public enum QuestDBDialect {
         case .symbolHealth(let symbol, let micros, let status, let staleness, let updates):
             return (
                 "INSERT INTO symbol_health_history (symbol, timestamp, status, staleness_seconds, update_count) VALUES ($1, $2, $3, $4, $5)",
-                [symbol, isoTimestamp(micros: micros), status, String(staleness), String(updates)]
+                [symbol, CivilTime.isoTimestamp(micros: micros), status, String(staleness), String(updates)]
             )
         case .stalenessAlert(let symbol, let micros, let staleness, let level):
             return (
                 "INSERT INTO price_staleness_alerts (symbol, detected_at, staleness_seconds, alert_level) VALUES ($1, $2, $3, $4)",
-                [symbol, isoTimestamp(micros: micros), String(staleness), level]
+                [symbol, CivilTime.isoTimestamp(micros: micros), String(staleness), level]
             )
         case .stalenessResolved(let symbol, let micros):
             return (
                 "UPDATE price_staleness_alerts SET resolved_at = $2 WHERE symbol = $1 AND resolved_at IS NULL",
-                [symbol, isoTimestamp(micros: micros)]
+                [symbol, CivilTime.isoTimestamp(micros: micros)]
             )
         case .connection(let micros, let component, let message, let statusCode, let metadata):
             return (
                 "INSERT INTO websocket_health_logs (timestamp, component, message, status_code, metadata) VALUES ($1, $2, $3, $4, $5)",
-                [isoTimestamp(micros: micros), component, message, statusCode.map(String.init), metadata]
+                [CivilTime.isoTimestamp(micros: micros), component, message, statusCode.map(String.init), metadata]
             )
         }
     }
@@ -118,40 +118,5 @@ public enum QuestDBDialect {
         let rest = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
         if !rest.isEmpty { statements.append(rest) }
         return statements
-    }
-
-    /// Unix µs as `2025-12-03T14:30:00.123456Z`.
-    public static func isoTimestamp(micros: Int64) -> String {
-        let seconds = micros.floorDiv(1_000_000)
-        let fraction = micros - seconds * 1_000_000
-        let days = seconds.floorDiv(86_400)
-        let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = civilDate(daysSinceEpoch: days)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2))"
-            + ":\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
-    }
-
-    /// Days since 1970-01-01 → proleptic Gregorian date (H. Hinnant's algorithm).
-    static func civilDate(daysSinceEpoch days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = z.floorDiv(146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-}
-
-extension Int64 {
-    fileprivate func floorDiv(_ divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }

@@ -1,3 +1,5 @@
+import OptionsFeed
+
 /// A recording line that is not `{"rx":<Unix µs>,"frame":"<text>"}`.
 public struct RecordedLineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Byte offset of the fault in the line.
@@ -22,7 +24,6 @@ public struct RecordedLineError: Error, Sendable, Hashable, CustomStringConverti
 /// on bytes with no Foundation and no per-line allocation beyond the output
 /// buffer, because recording runs for every frame of a live feed.
 public enum RecordedFrameLine {
-    private static let hexDigits = Array("0123456789abcdef".utf8)
     private static let prefix = Array(#"{"rx":"#.utf8)
     private static let middle = Array(#","frame":""#.utf8)
     private static let suffix = Array("\"}\n".utf8)
@@ -39,7 +40,7 @@ public enum RecordedFrameLine {
         line.append(contentsOf: prefix)
         appendDecimal(receivedAtMicros, to: &line)
         line.append(contentsOf: middle)
-        appendEscaped(frame, to: &line)
+        JSONString.appendEscaped(frame, to: &line)
         line.append(contentsOf: suffix)
     }
 
@@ -49,31 +50,6 @@ public enum RecordedFrameLine {
         var frame = frame
         frame.withUTF8 { encode(receivedAtMicros: receivedAtMicros, frame: UnsafeRawBufferPointer($0), into: &line) }
         return line
-    }
-
-    /// Appends `bytes` as the inside of a JSON string: runs of plain bytes are
-    /// copied in one go, `"` `\` and bytes below 0x20 are escaped.
-    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        var runStart = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if runStart < index { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
-            runStart = index + 1
-            out.append(UInt8(ascii: "\\"))
-            switch byte {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
-            case 0x0A: out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(UInt8(ascii: "t"))
-            case 0x08: out.append(UInt8(ascii: "b"))
-            case 0x0C: out.append(UInt8(ascii: "f"))
-            default:
-                out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]])
-            }
-        }
-        if runStart < bytes.count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
     }
 
     private static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
@@ -185,95 +161,23 @@ public enum RecordedFrameLine {
         return negative ? -value : value
     }
 
-    /// Unescapes a JSON string body (the opening quote already read) into
-    /// `out`, through the closing quote. `\uXXXX` (with surrogate pairs)
-    /// becomes UTF-8; raw control characters are refused as JSON refuses them.
+    /// Unescapes the frame's string body (the opening quote already read)
+    /// into `out`, through the closing quote, strictly: a damaged line is
+    /// reported, not half-used.
     private static func decodeString(_ line: UnsafeRawBufferPointer, _ index: inout Int, into out: inout [UInt8]) throws(RecordedLineError) {
-        var runStart = index
-        while true {
-            guard index < line.count else { throw RecordedLineError(offset: index, reason: "line ends inside the frame (truncated?)") }
-            let byte = line[index]
-            if byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte >= 0x20 {
-                index += 1
-                continue
+        do throws(JSONString.Fault) {
+            try JSONString.unescape(line, from: &index, into: &out, .strict)
+        } catch {
+            let reason = switch error.kind {
+            case .unterminated: "line ends inside the frame (truncated?)"
+            case .controlCharacter: "unescaped control character in the frame"
+            case .truncatedEscape: "line ends inside an escape"
+            case .unknownEscape: "unknown escape"
+            case .badHex: "bad \\u escape"
+            case .loneHighSurrogate: "high surrogate without its low half"
+            case .loneLowSurrogate: "lone low surrogate"
             }
-            if runStart < index { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[runStart..<index])) }
-            if byte == UInt8(ascii: "\"") {
-                index += 1
-                return
-            }
-            guard byte == UInt8(ascii: "\\") else {
-                throw RecordedLineError(offset: index, reason: "unescaped control character in the frame")
-            }
-            let escapeStart = index
-            index += 1
-            guard index < line.count else { throw RecordedLineError(offset: escapeStart, reason: "line ends inside an escape") }
-            let code = line[index]
-            index += 1
-            switch code {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(code)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4(line, &index, escapeStart)
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard index + 1 < line.count, line[index] == UInt8(ascii: "\\"), line[index + 1] == UInt8(ascii: "u") else {
-                        throw RecordedLineError(offset: escapeStart, reason: "high surrogate without its low half")
-                    }
-                    index += 2
-                    let low = try hex4(line, &index, escapeStart)
-                    guard (0xDC00...0xDFFF).contains(low) else {
-                        throw RecordedLineError(offset: escapeStart, reason: "high surrogate without its low half")
-                    }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw RecordedLineError(offset: escapeStart, reason: "lone low surrogate")
-                }
-                appendUTF8(scalar, to: &out)
-            default:
-                throw RecordedLineError(offset: escapeStart, reason: "unknown escape")
-            }
-            runStart = index
-        }
-    }
-
-    private static func hex4(_ line: UnsafeRawBufferPointer, _ index: inout Int, _ escapeStart: Int) throws(RecordedLineError) -> UInt32 {
-        guard index + 4 <= line.count else { throw RecordedLineError(offset: escapeStart, reason: "line ends inside an escape") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = line[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw RecordedLineError(offset: escapeStart, reason: "bad \\u escape")
-            }
-            value = value << 4 | digit
-            index += 1
-        }
-        return value
-    }
-
-    private static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
-        switch scalar {
-        case 0..<0x80:
-            out.append(UInt8(scalar))
-        case 0x80..<0x800:
-            out.append(UInt8(0xC0 | scalar >> 6))
-            out.append(UInt8(0x80 | scalar & 0x3F))
-        case 0x800..<0x10000:
-            out.append(UInt8(0xE0 | scalar >> 12))
-            out.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            out.append(UInt8(0x80 | scalar & 0x3F))
-        default:
-            out.append(UInt8(0xF0 | scalar >> 18))
-            out.append(UInt8(0x80 | scalar >> 12 & 0x3F))
-            out.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            out.append(UInt8(0x80 | scalar & 0x3F))
+            throw RecordedLineError(offset: error.offset, reason: reason)
         }
     }
 }

@@ -1,3 +1,5 @@
+import OptionsFeed
+
 /// Which recorded frames a replay takes and when (docs/design.md §5.6: `--from`/`--to`
 /// select a window of receive times; `--speed N` replays at N× the recorded
 /// pace, for demos; without it a replay goes as fast as the database takes it).
@@ -47,65 +49,7 @@ public struct ReplaySchedule: Sendable, Equatable {
     public static func parseTime(_ text: String) -> Int64? {
         let text = text.trimmingWhitespace()
         if let micros = Int64(text) { return micros }
-        let bytes = Array(text.utf8)
-        var index = 0
-        func number(_ digits: Int) -> Int? {
-            guard index + digits <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[index..<index + digits] {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            index += digits
-            return value
-        }
-        func take(_ byte: Character) -> Bool {
-            guard index < bytes.count, bytes[index] == byte.asciiValue else { return false }
-            index += 1
-            return true
-        }
-        guard let year = number(4), take("-"), let month = number(2), take("-"), let day = number(2),
-            (1...12).contains(month), (1...31).contains(day)
-        else { return nil }
-        var seconds = Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400
-        var micros: Int64 = 0
-        if index < bytes.count {
-            guard take("T") || take(" "), let hour = number(2), take(":"), let minute = number(2), take(":"), let second = number(2),
-                hour < 24, minute < 60, second < 61
-            else { return nil }
-            seconds += Int64(hour * 3600 + minute * 60 + second)
-            if take(".") {
-                var scale: Int64 = 100_000
-                let fractionStart = index
-                while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
-                    micros += Int64(bytes[index] - UInt8(ascii: "0")) * scale
-                    scale /= 10
-                    index += 1
-                }
-                guard index > fractionStart else { return nil }
-            }
-            if take("Z") {
-            } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                let sign: Int64 = bytes[index] == UInt8(ascii: "+") ? 1 : -1
-                index += 1
-                guard let offsetHours = number(2) else { return nil }
-                _ = take(":")
-                guard let offsetMinutes = number(2) else { return nil }
-                seconds -= sign * Int64(offsetHours * 3600 + offsetMinutes * 60)
-            }
-        }
-        guard index == bytes.count else { return nil }
-        return seconds * 1_000_000 + micros
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        return CivilTime.micros(iso: text)
     }
 }
 

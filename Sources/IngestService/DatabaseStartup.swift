@@ -44,9 +44,9 @@ public enum DatabaseStartup {
             if maxAttempts > 0, attempt >= maxAttempts {
                 return .giveUp(.gaveUpReconnecting, reason: reason + "; giving up after \(attempt) attempts (DB_START_MAX_ATTEMPTS)")
             }
-            // The batch writes' own schedule, with the start's longer cap: attempt 1 waits `initialDelay`.
-            let schedule = RetrySchedule(maxRetries: 0, initialDelay: initialDelay, maximumDelay: maximumDelay)
-            return .retry(delay: schedule.delay(forRetry: max(0, attempt - 1)), reason: reason + "; retrying")
+            // The reconnects' backoff without jitter (one process waits, no herd to spread): attempt 1 waits `initialDelay`.
+            let backoff = Backoff(initial: min(initialDelay, maximumDelay), maximum: maximumDelay, jitter: 0)
+            return .retry(delay: backoff.nominalDelay(afterFailures: attempt), reason: reason + "; retrying")
         }
     }
 

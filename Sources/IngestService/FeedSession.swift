@@ -251,6 +251,13 @@ public struct FeedSession: Sendable {
         var failure: Failure? { state.withLock { $0.failure } }
     }
 
+    /// What ends the wait for one connection attempt: the client ended, the
+    /// watchdog ended it, the session was cancelled; then, while the client
+    /// is being stopped, its close grace ran out, or it was abandoned.
+    private enum AttemptEnd: Sendable {
+        case client, watchdog, cancelled, grace, abandoned
+    }
+
     /// How long a streaming connection that is being ended may take to close
     /// before its event loop is shut down under it (the close handshake waits 2 s).
     static let closeGrace: Duration = .seconds(3)
@@ -273,7 +280,7 @@ public struct FeedSession: Sendable {
         // client stuck inside the library (seen: after its event loop was shut down under load,
         // "Cannot schedule tasks on an EventLoop that has already shut down") would then hang the
         // feed service, and with it SIGTERM, for ever.
-        let (ended, finished) = AsyncStream<String>.makeStream()
+        let (ended, finished) = AsyncStream<AttemptEnd>.makeStream()
         let client = Task {
             do {
                 let close = try await WebSocketClient.connect(
@@ -291,17 +298,17 @@ public struct FeedSession: Sendable {
             } catch {
                 attempt.end(.connection("\(error)"))
             }
-            finished.yield("client")
+            finished.yield(.client)
         }
         let watchdog = Task {
             await session.watch(attempt)
-            finished.yield("watchdog")
+            finished.yield(.watchdog)
         }
         var events = ended.makeAsyncIterator()
         let first = await withTaskCancellationHandler {
             await events.next()
         } onCancel: {
-            finished.yield("cancelled")
+            finished.yield(.cancelled)
         }
         // End the other one: cancel the client, then shut its event loop down, which is what stops a
         // hung connect or upgrade (the library ignores cancellation there). Wait for the client a
@@ -309,24 +316,24 @@ public struct FeedSession: Sendable {
         client.cancel()
         watchdog.cancel()
         var loopShutDown = false
-        if first != "client" {
+        if first != .client {
             // A streaming client ends on cancellation within moments (its close handshake waits at most 2 s);
             // a hung connect or upgrade needs its loop shut down at once.
             let streamed = attempt.state.withLock { $0.streaming }
             let grace = Task {
                 try? await Task.sleep(for: streamed ? Self.closeGrace : .milliseconds(100))
-                finished.yield("grace")
+                finished.yield(.grace)
                 try? await Task.sleep(for: .seconds(4))
-                finished.yield("abandoned")
+                finished.yield(.abandoned)
             }
             waiting: while let next = await events.next() {
                 switch next {
-                case "client":
+                case .client:
                     break waiting
-                case "grace":
+                case .grace:
                     try? await eventLoops.shutdownGracefully()
                     loopShutDown = true
-                case "abandoned":
+                case .abandoned:
                     logger.warning("a WebSocket attempt did not end after its event loop was shut down; abandoned")
                     break waiting
                 default:
@@ -444,12 +451,12 @@ public struct FeedSession: Sendable {
             monitor.withMachine { $0.connected() }
             attempt.state.withLock { $0.watchdog.enter(.authenticating, now: .now) }
             logger.info("feed connected, authenticating", metadata: ["message": "\(attempt.mask(status.message))"])
-            try await outbound.write(.text(#"{"action":"auth","params":\#(JSONLogHandler.jsonString(configuration.apiKey))}"#))
+            try await outbound.write(.text(#"{"action":"auth","params":\#(JSONString.quoted(configuration.apiKey))}"#))
         case "auth_success":
             monitor.withMachine { $0.authenticated() }
             attempt.state.withLock { $0.watchdog.enter(.subscribing, now: .now) }
             let params = configuration.subscriptions.joined(separator: ",")
-            try await outbound.write(.text(#"{"action":"subscribe","params":\#(JSONLogHandler.jsonString(params))}"#))
+            try await outbound.write(.text(#"{"action":"subscribe","params":\#(JSONString.quoted(params))}"#))
             logger.info("feed authenticated, subscribing", metadata: ["subscriptions": "\(params)"])
         case "auth_failed", "auth_timeout":
             attempt.end(.rejected("\(status.status): \(status.message)"))

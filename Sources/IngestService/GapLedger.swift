@@ -1,11 +1,13 @@
 import IngestDatabase
+import IngestPipeline
 import Synchronization
 
 /// Records every period without data (docs/design.md §5.8): a
 /// disconnect opens a gap, the first trade after the reconnect closes it.
 /// Events wait here until the flusher writes them through the same guarded
-/// database path as trades; while the database is down they stay in memory
-/// (bounded: the oldest are dropped past `capacity`, and counted).
+/// database path as trades; while the database is down they stay in memory,
+/// bounded, with the drop policy of every pending queue (`PendingQueue`: past
+/// `capacity` the oldest are dropped, and counted).
 ///
 /// A close names its row: the `GapRow` this ledger opened (its id comes from
 /// the INSERT), or the ids of rows others left open that this instance
@@ -15,7 +17,7 @@ import Synchronization
 /// next leader counts on.
 public final class GapLedger: Sendable {
     private struct State {
-        var pending: [GapEvent] = []
+        var pending: PendingQueue<GapEvent>
         /// The row this ledger opened and has not closed yet.
         var openRow: GapRow?
         /// Rows opened by others that the next trade closes.
@@ -27,7 +29,6 @@ public final class GapLedger: Sendable {
         var drainedTerm = 0
         /// The leadership term this instance leads under (`LeaderLock.tryAcquire`), while it leads a pair.
         var fence: Int64?
-        var dropped = 0
         var discarded = 0
     }
 
@@ -41,7 +42,7 @@ public final class GapLedger: Sendable {
     /// feed, so it neither opens nor closes gaps.
     public init(capacity: Int = 10_000, startsOpen: Bool = true) {
         self.capacity = capacity
-        self.state = Mutex(State(leftOpen: startsOpen ? .every : nil))
+        self.state = Mutex(State(pending: PendingQueue(capacity: capacity), leftOpen: startsOpen ? .every : nil))
     }
 
     /// The feed stopped streaming. A gap already open stays the same gap.
@@ -77,9 +78,10 @@ public final class GapLedger: Sendable {
             state.term += 1
             state.openRow = nil
             state.leftOpen = nil
-            let kept = Self.finishedGaps(state.pending)
-            let dropped = state.pending.count - kept.count
-            state.pending = kept
+            let pending = state.pending.drain()
+            let kept = Self.finishedGaps(pending)
+            let dropped = pending.count - kept.count
+            state.pending.putBack(kept)
             state.discarded += dropped
             return dropped
         }
@@ -119,7 +121,7 @@ public final class GapLedger: Sendable {
 
     public var isEmpty: Bool { state.withLock { $0.pending.isEmpty } }
     /// Events dropped past `capacity`.
-    public var dropped: Int { state.withLock { $0.dropped } }
+    public var dropped: Int { state.withLock { $0.pending.dropped } }
     /// Events dropped because the lock was lost before they were written.
     public var discarded: Int { state.withLock { $0.discarded } }
 
@@ -127,8 +129,7 @@ public final class GapLedger: Sendable {
     public func drain() -> GapChanges {
         state.withLock { state in
             state.drainedTerm = state.term
-            defer { state.pending.removeAll() }
-            return GapChanges(state.pending, fence: state.fence)
+            return GapChanges(state.pending.drain(), fence: state.fence)
         }
     }
 
@@ -142,8 +143,7 @@ public final class GapLedger: Sendable {
                 state.discarded += events.count - kept.count
                 events = kept
             }
-            state.pending.insert(contentsOf: events, at: 0)
-            trim(&state)
+            state.pending.putBack(events)
         }
     }
 
@@ -168,14 +168,5 @@ public final class GapLedger: Sendable {
 
     private func append(_ event: GapEvent, to state: inout State) {
         state.pending.append(event)
-        trim(&state)
-    }
-
-    private func trim(_ state: inout State) {
-        let excess = state.pending.count - capacity
-        if excess > 0 {
-            state.pending.removeFirst(excess)
-            state.dropped += excess
-        }
     }
 }

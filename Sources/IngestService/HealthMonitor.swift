@@ -155,7 +155,7 @@ public final class HealthMonitor: Sendable {
         let moment = moment ?? now()
         let (now, nowMicros, date) = (moment.instant, moment.wallMicros, moment.date)
         for change in feed.drainChanges() {
-            publishState(["kind": "feed", "from": change.from, "to": change.to, "at": QuestDBDialect.isoTimestamp(micros: change.atMicros)])
+            publishState(["kind": "feed", "from": change.from, "to": change.to, "at": CivilTime.isoTimestamp(micros: change.atMicros)])
             healthEvents.append(
                 .connection(
                     atMicros: change.atMicros, component: "websocket", message: "feed \(change.from) -> \(change.to)", statusCode: nil,
@@ -192,13 +192,13 @@ public final class HealthMonitor: Sendable {
             return trackers.lastBreaker != breaker ? trackers.lastBreaker : nil
         }
         if let previous = breakerChanged {
-            publishState(["kind": "database_breaker", "from": previous, "to": breaker, "at": QuestDBDialect.isoTimestamp(micros: nowMicros)])
+            publishState(["kind": "database_breaker", "from": previous, "to": breaker, "at": CivilTime.isoTimestamp(micros: nowMicros)])
         }
         for event in alertEvents(now: now, nowMicros: nowMicros) {
             switch event {
             case .opened(let name, _, let values):
                 publishState(["kind": "alert", "alert": name, "state": "open"])
-                var metadata: Logger.Metadata = ["alert": "\(name)", "state": "open", "since": "\(QuestDBDialect.isoTimestamp(micros: nowMicros))"]
+                var metadata: Logger.Metadata = ["alert": "\(name)", "state": "open", "since": "\(CivilTime.isoTimestamp(micros: nowMicros))"]
                 for (key, value) in values { metadata[key] = "\(value)" }
                 logger.error("ALERT", metadata: metadata)
             case .resolved(let name, let since, let values):
@@ -220,7 +220,7 @@ public final class HealthMonitor: Sendable {
 
     /// A flat JSON object of strings, keys sorted.
     static func jsonObject(_ fields: [String: String]) -> String {
-        "{" + fields.keys.sorted().map { "\(JSONLogHandler.jsonString($0)):\(JSONLogHandler.jsonString(fields[$0]!))" }
+        "{" + fields.keys.sorted().map { "\(JSONString.quoted($0)):\(JSONString.quoted(fields[$0]!))" }
             .joined(separator: ",") + "}"
     }
 
@@ -286,7 +286,7 @@ public final class HealthMonitor: Sendable {
     public func report(at moment: Moment? = nil) -> HealthReport {
         let moment = moment ?? now()
         let (now, nowMicros, date) = (moment.instant, moment.wallMicros, moment.date)
-        func iso(_ micros: Int64) -> String { QuestDBDialect.isoTimestamp(micros: micros) }
+        func iso(_ micros: Int64) -> String { CivilTime.isoTimestamp(micros: micros) }
         func wall(_ instant: ContinuousClock.Instant) -> String { iso(nowMicros - Int64(instant.duration(to: now).seconds * 1e6)) }
 
         let (machine, since) = feed.snapshot

@@ -1,6 +1,7 @@
 import Foundation
 import IngestPipeline
 import Logging
+import OptionsFeed
 import Synchronization
 
 /// How log lines are written (docs/design.md §5.4 Logs).
@@ -167,9 +168,9 @@ public struct JSONLogHandler: LogHandler {
     ) -> String {
         switch format {
         case .json:
-            var line = "{\"ts\":\(jsonString(timestamp)),\"level\":\(jsonString(level.rawValue)),\"logger\":\(jsonString(logger)),\"msg\":\(jsonString(message))"
+            var line = "{\"ts\":\(JSONString.quoted(timestamp)),\"level\":\(JSONString.quoted(level.rawValue)),\"logger\":\(JSONString.quoted(logger)),\"msg\":\(JSONString.quoted(message))"
             for key in metadata.keys.sorted() where !["ts", "level", "logger", "msg"].contains(key) {
-                line += ",\(jsonString(key)):\(jsonValue(metadata[key]!))"
+                line += ",\(JSONString.quoted(key)):\(jsonValue(metadata[key]!))"
             }
             return line + "}"
         case .text:
@@ -186,53 +187,26 @@ public struct JSONLogHandler: LogHandler {
         case .string(let text):
             // Counters and sizes logged as strings are written as JSON numbers.
             if let number = Int64(text) { return String(number) }
-            return jsonString(text)
+            return JSONString.quoted(text)
         case .stringConvertible(let raw as RawJSON):
             return raw.json
         case .stringConvertible(let convertible):
             if let number = convertible as? any BinaryInteger { return "\(number)" }
             if let number = convertible as? Double, number.isFinite { return "\(number)" }
             if let flag = convertible as? Bool { return flag ? "true" : "false" }
-            return jsonString(convertible.description)
+            return JSONString.quoted(convertible.description)
         case .array(let values):
             return "[" + values.map(jsonValue).joined(separator: ",") + "]"
         case .dictionary(let values):
-            return "{" + values.keys.sorted().map { "\(jsonString($0)):\(jsonValue(values[$0]!))" }.joined(separator: ",") + "}"
+            return "{" + values.keys.sorted().map { "\(JSONString.quoted($0)):\(jsonValue(values[$0]!))" }.joined(separator: ",") + "}"
         }
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// UTC, millisecond precision: `2026-11-24T06:02:57.123Z`.
     static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let millis = Int(now.tv_nsec / 1_000_000)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(millis, 3))Z"
+        return CivilTime.isoTimestamp(micros: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000), precision: .milliseconds)
     }
 }
 

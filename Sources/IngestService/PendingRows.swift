@@ -1,51 +1,33 @@
 import IngestDatabase
+import IngestPipeline
 import Synchronization
 
 /// Rows for a side table waiting for the flusher: dead letters (trades the
 /// decoder rejected), health events. Kept in memory while the database is
-/// down, bounded: past `capacity` the oldest are dropped and counted.
+/// down, bounded, with the drop policy of every pending queue
+/// (`PendingQueue`: past `capacity` the oldest are dropped and counted).
 public final class PendingRows<Row: Sendable>: Sendable {
-    private struct State {
-        var pending: [Row] = []
-        var dropped = 0
-    }
-
-    private let state = Mutex(State())
+    private let queue: Mutex<PendingQueue<Row>>
     public let capacity: Int
 
     public init(capacity: Int = 10_000) {
         self.capacity = capacity
+        self.queue = Mutex(PendingQueue(capacity: capacity))
     }
 
     public func append(_ row: Row) {
-        state.withLock { state in
-            state.pending.append(row)
-            if state.pending.count > capacity {
-                state.pending.removeFirst(state.pending.count - capacity)
-                state.dropped += 1
-            }
-        }
+        queue.withLock { $0.append(row) }
     }
 
-    public var isEmpty: Bool { state.withLock { $0.pending.isEmpty } }
-    public var dropped: Int { state.withLock { $0.dropped } }
+    public var isEmpty: Bool { queue.withLock { $0.isEmpty } }
+    public var dropped: Int { queue.withLock { $0.dropped } }
 
     public func drain() -> [Row] {
-        state.withLock { state in
-            defer { state.pending.removeAll() }
-            return state.pending
-        }
+        queue.withLock { $0.drain() }
     }
 
     public func putBack(_ rows: [Row]) {
-        state.withLock { state in
-            state.pending.insert(contentsOf: rows, at: 0)
-            let excess = state.pending.count - capacity
-            if excess > 0 {
-                state.pending.removeLast(excess)
-                state.dropped += excess
-            }
-        }
+        queue.withLock { $0.putBack(rows) }
     }
 }
 

@@ -239,45 +239,16 @@ struct JSONScanner {
         String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
-    /// The text of a string token with JSON escapes resolved (status messages only: off the hot path).
+    /// The text of a string token with JSON escapes resolved, leniently
+    /// (status messages only: off the hot path).
     func unescapedText(_ token: StringToken) -> String {
         let raw = UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.start + token.length])
         guard token.hasEscape else { return String(decoding: raw, as: UTF8.self) }
-        var scalars = String.UnicodeScalarView()
         var utf8: [UInt8] = []
-        var index = 0
-        func flush() {
-            if !utf8.isEmpty {
-                scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
-                utf8.removeAll()
-            }
-        }
-        while index < raw.count {
-            let byte = raw[index]
-            guard byte == UInt8(ascii: "\\"), index + 1 < raw.count else {
-                utf8.append(byte)
-                index += 1
-                continue
-            }
-            let escaped = raw[index + 1]
-            index += 2
-            switch escaped {
-            case UInt8(ascii: "n"): utf8.append(0x0A)
-            case UInt8(ascii: "t"): utf8.append(0x09)
-            case UInt8(ascii: "r"): utf8.append(0x0D)
-            case UInt8(ascii: "b"): utf8.append(0x08)
-            case UInt8(ascii: "f"): utf8.append(0x0C)
-            case UInt8(ascii: "u"):
-                guard index + 4 <= raw.count,
-                    let code = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: raw[index..<index + 4]), as: UTF8.self), radix: 16)
-                else { continue }
-                index += 4
-                flush()
-                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
-            default: utf8.append(escaped)
-            }
-        }
-        flush()
-        return String(scalars)
+        utf8.reserveCapacity(token.length)
+        // The token's closing quote follows its bytes in the frame.
+        var index = token.start
+        try? JSONString.unescape(bytes, from: &index, into: &utf8, .lenient)
+        return String(decoding: utf8, as: UTF8.self)
     }
 }

@@ -32,7 +32,7 @@ public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
         self.storedMonth = UInt8(month)
         self.storedDay = UInt8(day)
         self.daysSince2000 = Int32(
-            ExpiryDate.daysFromCivil(year: year, month: month, day: day) - ExpiryDate.daysFromCivil(year: 2000, month: 1, day: 1))
+            CivilTime.daysFromCivil(year: year, month: month, day: day) - CivilTime.daysFromCivil(year: 2000, month: 1, day: 1))
     }
 
     public var description: String {
@@ -49,17 +49,6 @@ public struct ExpiryDate: Sendable, Hashable, CustomStringConvertible {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    /// Howard Hinnant's days-from-civil: days since 1970-01-01 in the proleptic Gregorian calendar.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146097 + doe - 719468
     }
 }
 

@@ -24,15 +24,6 @@ struct QuestDBDialectTests {
         ])
     }
 
-    @Test("Unix microseconds print as ISO-8601 UTC, before and after the epoch", arguments: [
-        (Int64(0), "1970-01-01T00:00:00.000000Z"), (946_684_800_000_000, "2000-01-01T00:00:00.000000Z"),
-        (951_782_400_000_001, "2000-02-29T00:00:00.000001Z"), (-1, "1969-12-31T23:59:59.999999Z"),
-        (4_102_444_799_999_999, "2099-12-31T23:59:59.999999Z"),
-    ])
-    func isoTimestamps(_ micros: Int64, _ text: String) {
-        #expect(QuestDBDialect.isoTimestamp(micros: micros) == text)
-    }
-
     @Test("a QuestDB gap close finds its row by its dedup key (started_at, reason), compares no clocks, and never ends before it started")
     func gapStatements() {
         let row = GapRow(startedAtMicros: 1_764_772_200_000_000, reason: "restart")

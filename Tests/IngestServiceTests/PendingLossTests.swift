@@ -43,3 +43,19 @@ struct PendingLossTests {
         #expect(text.contains(#"ingest_pending_rows_dropped_total{queue="health_events"} 2"#))
     }
 }
+
+@Suite("Pending side-table queues")
+struct PendingRowsTests {
+    @Test("dead letters handed back after a failed write keep the newest past capacity, as new ones do")
+    func putBackKeepsNewest() {
+        let queue = PendingRows<Int>(capacity: 3)
+        queue.append(1)
+        queue.append(2)
+        let failed = queue.drain()
+        queue.append(3)
+        queue.append(4)
+        queue.putBack(failed)
+        #expect(queue.dropped == 1)
+        #expect(queue.drain() == [2, 3, 4])
+    }
+}
