@@ -1,5 +1,5 @@
-/// Every decision of the flusher (SPEC §5.2, §5.3; docs/faults.md,
-/// "Shutdown") as a value-type state machine (STYLE §1): when to write, how
+/// Every decision of the flusher (docs/design.md §5.2, §5.3; docs/faults.md,
+/// "Shutdown") as a value-type state machine (docs/design.md §1.4): when to write, how
 /// many batches at once, when to retry and after how long, when the database
 /// circuit breaker sends the buffer to the spool, that the spool's oldest
 /// segment is replayed before newer trades are written, when the side tables
@@ -16,13 +16,13 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         public var policy: FlushPolicy<Instant>.Configuration
         /// Retries of a failed batch, and the pause after one that was handed back.
         public var retry: RetrySchedule
-        /// The database breaker opens after this many consecutive failed operations (SPEC §5.3: 5)…
+        /// The database breaker opens after this many consecutive failed operations (docs/design.md §5.3: 5)…
         public var breakerFailures: Int
-        /// …for this long, without database calls (SPEC §5.3: 30 s).
+        /// …for this long, without database calls (docs/design.md §5.3: 30 s).
         public var breakerOpenDuration: Duration
         /// A drain that takes longer ends by spooling the rest (`SHUTDOWN_TIMEOUT_MS`).
         public var shutdownTimeout: Duration
-        /// Writer connections: batches written at once under load (SPEC §5.3 `DB_POOL_SIZE`: 2).
+        /// Writer connections: batches written at once under load (docs/design.md §5.3 `DB_POOL_SIZE`: 2).
         public var poolSize: Int
 
         public init(

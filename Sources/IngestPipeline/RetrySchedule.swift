@@ -1,4 +1,4 @@
-/// Retry timing of batch writes (SPEC §5.3: `MAX_RETRIES` 3, from
+/// Retry timing of batch writes (docs/design.md §5.3: `MAX_RETRIES` 3, from
 /// `RETRY_DELAY_MS` 1 s, ×2, capped at 10 s).
 public struct RetrySchedule: Sendable, Equatable {
     public var maxRetries: Int
@@ -11,10 +11,9 @@ public struct RetrySchedule: Sendable, Equatable {
         self.maximumDelay = maximumDelay
     }
 
-    /// Delay before retry number `retry` (0-based).
+    /// Delay before retry number `retry` (0-based): the one backoff of
+    /// reconnects and start-up waits (`Backoff`), without jitter, never above `maximumDelay`.
     public func delay(forRetry retry: Int) -> Duration {
-        var delay = initialDelay
-        for _ in 0..<min(retry, 30) where delay < maximumDelay { delay *= 2 }
-        return min(delay, maximumDelay)
+        Backoff(initial: min(initialDelay, maximumDelay), maximum: maximumDelay, jitter: 0).nominalDelay(afterFailures: retry + 1)
     }
 }

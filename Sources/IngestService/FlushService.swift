@@ -6,7 +6,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// Moves trades from the buffer to the database under the flush policy
-/// (SPEC §5.2), behind the database circuit breaker (SPEC §5.3: open after 5
+/// (docs/design.md §5.2), behind the database circuit breaker (docs/design.md §5.3: open after 5
 /// consecutive failed operations, 30 s without database calls, then a
 /// `SELECT 1` probe and one real batch). Feed gaps and dead letters ride the
 /// same path. A batch that cannot be written goes back to the front of the

@@ -22,7 +22,7 @@ public struct ReplayRequest: Sendable {
 }
 
 extension IngestApp {
-    /// Replays recorded frames through the live pipeline (SPEC §2, issue 10)
+    /// Replays recorded frames through the live pipeline (docs/design.md §2, §5.6)
     /// and prints one JSON summary line on stdout. No feed connection, no
     /// API key, no `feed_gaps` changes; migrations, buffer, flusher, writer,
     /// spool and dead letters exactly as the service has them.
@@ -71,7 +71,7 @@ extension IngestApp {
         let flusher = makeFlusher(configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, spool: spool, writer: writer, stats: stats, wallClock: .system)
 
         // The reader finishing ends the group; graceful shutdown runs in reverse
-        // order, so the flusher then drains everything read (SPEC §5.2 drain).
+        // order, so the flusher then drains everything read (docs/design.md §5.2 drain).
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [

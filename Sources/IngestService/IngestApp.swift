@@ -6,7 +6,7 @@ import OptionsFeed
 import ServiceLifecycle
 import UnixSignals
 
-/// Process exit codes (SPEC §2).
+/// Process exit codes (docs/design.md §2).
 public enum ExitStatus: Int32, Sendable {
     case clean = 0
     case badConfiguration = 64
@@ -77,7 +77,7 @@ public enum IngestApp {
             ])
         let flavor: DatabaseFlavor
         if runMigrations {
-            // A database that is down or refuses the password at start is waited for, not fatal (issue 9).
+            // A database that is down or refuses the password at start is waited for, not fatal (docs/guarantees.md).
             switch await DatabaseStartup.prepare(configuration, policy: configuration.databaseStartup, logger: Logger(label: "database")) {
             case .ready(let resolved): flavor = resolved
             case .exit(let status): return status
@@ -124,7 +124,7 @@ public enum IngestApp {
         do {
             recorder = try configuration.recording.map { try FrameRecorder(configuration: $0, logger: Logger(label: "system")) }
         } catch {
-            // A bad configuration value: the one-line error on stderr, as for every other setting (SPEC §2).
+            // A bad configuration value: the one-line error on stderr, as for every other setting (docs/design.md §2).
             FileHandle.standardError.write(Data("error: \(Setting.recordFile.name): \(error)\n".utf8))
             logger.critical(
                 "the recording file cannot be opened", metadata: ["variable": "\(Setting.recordFile.name)", "error": "\(error)"])

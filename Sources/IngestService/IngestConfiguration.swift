@@ -13,7 +13,7 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
     public var description: String { "\(variable): \(reason)" }
 }
 
-/// Where values come from, in precedence order: flags > environment > `.env` > defaults (SPEC §3).
+/// Where values come from, in precedence order: flags > environment > `.env` > defaults (docs/design.md §3).
 public struct ConfigurationSources: Sendable {
     public var flags: [String: String]
     public var environment: [String: String]
@@ -89,11 +89,11 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     public var wsPingInterval: Duration
     public var shutdownTimeout: Duration
     public var migrationsDir: String
-    /// `nil` when `RECORD_FILE` is empty: the feed is not recorded (issue 10).
+    /// `nil` when `RECORD_FILE` is empty: the feed is not recorded (docs/design.md §5.6).
     public var recording: FrameRecorder.Configuration?
     public var connection: FeedConnectionMachine<ContinuousClock.Instant>.Configuration
     public var watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
-    /// `HEALTH_REPORT_INTERVAL_MS`: the report is logged this often (SPEC §5.4: 5 min).
+    /// `HEALTH_REPORT_INTERVAL_MS`: the report is logged this often (docs/design.md §5.4: 5 min).
     public var healthReportInterval: Duration
     public var marketHours: MarketHours
     public var symbols: StalenessTracker<ContinuousClock.Instant>.Configuration
@@ -103,7 +103,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     /// `nil` when `HA_MODE=off` (the default): the instance always streams.
     public var highAvailability: HighAvailability?
 
-    /// An active/standby pair (issue 11, `HA_MODE=leader`).
+    /// An active/standby pair (docs/design.md §5.5, `HA_MODE=leader`).
     public struct HighAvailability: Sendable, Equatable {
         /// `HA_GROUP`: the name the leader lock's key is made from.
         public var group: String
@@ -279,7 +279,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         highAvailability = try Self.highAvailability(sources, integer: integer)
     }
 
-    /// The `HA_*` settings (issue 11). The lease must run out before the
+    /// The `HA_*` settings (docs/design.md §5.5). The lease must run out before the
     /// server could notice a vanished leader and free its lock (keepalive idle
     /// + 3 probes × 1 s): otherwise a cut-off leader could still be streaming
     /// when a standby gets the lock.
@@ -314,7 +314,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             keepalive: keepalive)
     }
 
-    /// The health settings (SPEC §5.4); split out to keep `init` readable.
+    /// The health settings (docs/design.md §5.4); split out to keep `init` readable.
     static func health(_ sources: ConfigurationSources, integer: (Setting) throws(ConfigurationError) -> Int)
         throws(ConfigurationError) -> (Duration, MarketHours, StalenessTracker<ContinuousClock.Instant>.Configuration, HealthMonitor.AlertThresholds)
     {
@@ -357,7 +357,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     }
 }
 
-/// Masks a secret for display: `abc…xyz` for long ones, `***` otherwise (SPEC §3).
+/// Masks a secret for display: `abc…xyz` for long ones, `***` otherwise (docs/design.md §3).
 public func maskSecret(_ secret: String) -> String {
     guard secret.count >= 12 else { return "***" }
     return "\(secret.prefix(3))…\(secret.suffix(3))"

@@ -2,7 +2,7 @@ import Foundation
 import IngestTestSupport
 import Testing
 
-/// The short chaos run (issue 9): `scripts/chaos` for 80 s of faults — feed
+/// The short chaos run (docs/guarantees.md): `scripts/chaos` for 80 s of faults — feed
 /// drops, resets, stalls and silences, a Postgres outage, a kill -9 and a
 /// spool-full episode — then its verdict: nothing doubled, nothing missing
 /// without a recorded reason, no crash.

@@ -6,7 +6,7 @@ import OptionsFeed
 import Testing
 
 /// Database outages, crashes and a damaged spool, with a real Postgres and
-/// feed-sim (issue 5): nothing lost, nothing doubled.
+/// feed-sim (docs/design.md §5.3): nothing lost, nothing doubled.
 @Suite("Database faults", .serialized, .temporaryDirectory("dbfaults"))
 struct DatabaseFaultTests {
     let directory: URL

@@ -3,7 +3,7 @@ import IngestDatabase
 import IngestTestSupport
 import Testing
 
-/// The database end of issue 9's bad-input table: a database that is not up
+/// The database end of the bad-input promises (docs/guarantees.md): a database that is not up
 /// at start, or refuses the password, gets a clear log line and a retry,
 /// never a crash or a silent exit.
 @Suite("Database at start", .serialized, .temporaryDirectory("dbstart"))

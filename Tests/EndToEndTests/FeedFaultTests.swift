@@ -2,7 +2,7 @@ import Foundation
 import IngestTestSupport
 import Testing
 
-/// The ingester against `feed-sim`'s fault modes and a real Postgres (issue 4),
+/// The ingester against `feed-sim`'s fault modes and a real Postgres (docs/design.md §5.1),
 /// with short timings set through configuration, never through sleeps in the logic.
 @Suite("Feed faults", .serialized, .temporaryDirectory("faults"))
 struct FeedFaultTests {

@@ -2,7 +2,7 @@ import Foundation
 import IngestTestSupport
 import Testing
 
-/// The feed connection against misbehaving peers (issue 4), with short timings
+/// The feed connection against misbehaving peers (docs/design.md §5.1), with short timings
 /// set through configuration.
 @Suite("Feed resilience", .serialized, .temporaryDirectory("resilience"))
 struct FeedResilienceTests {

@@ -4,7 +4,7 @@ import IngestTestSupport
 import Testing
 
 /// Two `ingest-options` with `HA_MODE=leader` on one database and one
-/// `feed-sim` (issue 11): kill -9 the leader mid-stream, the standby takes
+/// `feed-sim` (docs/design.md §5.5): kill -9 the leader mid-stream, the standby takes
 /// over; SIGTERM the new leader, the restarted first instance takes over.
 /// The HA settings are the defaults (retry and check 1 s, lease 5 s): the
 /// takeover measured is the one an operator gets.

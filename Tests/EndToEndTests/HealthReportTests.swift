@@ -3,7 +3,7 @@ import IngestDatabase
 import IngestTestSupport
 import Testing
 
-/// The health report of a running ingester (issue 6): SIGUSR1 under load and
+/// The health report of a running ingester (docs/operations.md): SIGUSR1 under load and
 /// during a Postgres outage; every report parses and validates against
 /// `docs/health-report.schema.json` and shows the state the test caused.
 @Suite("Health report", .serialized, .temporaryDirectory("health"))

@@ -5,7 +5,7 @@ import IngestTestSupport
 import OptionsFeed
 import Testing
 
-/// `--record` and `ingest-options replay` (issue 10) with a real Postgres,
+/// `--record` and `ingest-options replay` (docs/design.md §5.6) with a real Postgres,
 /// a real feed-sim and the built binaries.
 @Suite("Record and replay", .serialized, .temporaryDirectory("replay"))
 struct RecordReplayTests {

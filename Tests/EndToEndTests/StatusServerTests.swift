@@ -2,7 +2,7 @@ import Foundation
 import IngestTestSupport
 import Testing
 
-/// The status server of a running ingester (issue 7): `/health`, `/metrics`
+/// The status server of a running ingester (docs/operations.md): `/health`, `/metrics`
 /// (checked by `promtool`), `/events` and `/`, with and without a token.
 @Suite("Status server", .serialized, .temporaryDirectory("status"))
 struct StatusServerTests {

@@ -13,7 +13,7 @@ struct IngestConfigurationTests {
         try IngestConfiguration(sources: ConfigurationSources(flags: flags, environment: env, dotEnv: dotEnv))
     }
 
-    @Test("defaults are the ones SPEC §3 and §5.2 give")
+    @Test("defaults are the ones docs/configuration.md and docs/design.md §5.2 give")
     func defaults() throws {
         let configuration = try load()
         #expect(configuration.wsURL == "wss://socket.polygon.io/options")
