@@ -1,3 +1,11 @@
+/// Where a circuit breaker is, without its data; the raw value is what
+/// reports, logs and metrics show.
+public enum BreakerPhase: String, Sendable, CaseIterable, Codable {
+    case closed
+    case open
+    case halfOpen = "half_open"
+}
+
 /// A circuit breaker as a value-type state machine (docs/design.md §1.4): after
 /// `failureThreshold` consecutive failures it opens for `openDuration`, during
 /// which no attempt is allowed; then it is half-open and lets one attempt
@@ -9,13 +17,16 @@ public struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.D
         case open(until: Instant)
         case halfOpen(probing: Bool)
 
-        public var name: String {
+        public var phase: BreakerPhase {
             switch self {
-            case .closed: "closed"
-            case .open: "open"
-            case .halfOpen: "half_open"
+            case .closed: .closed
+            case .open: .open
+            case .halfOpen: .halfOpen
             }
         }
+
+        /// The phase's name: "closed", "open" or "half_open".
+        public var name: String { phase.rawValue }
     }
 
     public let failureThreshold: Int

@@ -27,6 +27,11 @@ public struct FeedConnectionMachine<Instant: InstantProtocol>: Sendable where In
         }
     }
 
+    /// A state without its data; the raw value is its name in reports, logs and metrics.
+    public enum Phase: String, Sendable, CaseIterable {
+        case disconnected, connecting, authenticating, subscribing, streaming, backoff, failed
+    }
+
     public enum State: Sendable, Equatable {
         case disconnected
         case connecting(attempt: Int)
@@ -36,18 +41,20 @@ public struct FeedConnectionMachine<Instant: InstantProtocol>: Sendable where In
         case backoff(until: Instant)
         case failed(reason: String)
 
-        /// The state's name in reports and logs.
-        public var name: String {
+        public var phase: Phase {
             switch self {
-            case .disconnected: "disconnected"
-            case .connecting: "connecting"
-            case .authenticating: "authenticating"
-            case .subscribing: "subscribing"
-            case .streaming: "streaming"
-            case .backoff: "backoff"
-            case .failed: "failed"
+            case .disconnected: .disconnected
+            case .connecting: .connecting
+            case .authenticating: .authenticating
+            case .subscribing: .subscribing
+            case .streaming: .streaming
+            case .backoff: .backoff
+            case .failed: .failed
             }
         }
+
+        /// The state's name in reports and logs.
+        public var name: String { phase.rawValue }
     }
 
     public enum Action: Sendable, Equatable {

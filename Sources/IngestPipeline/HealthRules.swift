@@ -23,9 +23,8 @@ public struct HealthConditions: Sendable, Equatable {
     public var feedNotStreamingFor: Duration?
     /// The feed client is between attempts (backoff) or handshaking again.
     public var feedReconnecting: Bool
-    /// The database breaker's state name: "closed", "open" or "half_open"
-    /// (`CircuitBreaker.State.name`).
-    public var databaseBreaker: String
+    /// Where the database breaker is.
+    public var databaseBreaker: BreakerPhase
     /// How long the breaker has been out of `closed` (open or half-open
     /// since it last opened); `nil` while closed.
     public var databaseBreakerOpenFor: Duration?
@@ -43,7 +42,7 @@ public struct HealthConditions: Sendable, Equatable {
 
     public init(
         feedStreaming: Bool, feedNotStreamingFor: Duration?, feedReconnecting: Bool,
-        databaseBreaker: String, databaseBreakerOpenFor: Duration?, tradesDroppedRecently: Bool,
+        databaseBreaker: BreakerPhase, databaseBreakerOpenFor: Duration?, tradesDroppedRecently: Bool,
         bufferItems: Int, staleWatchedSymbols: Int, rssBytes: Int, standby: Bool = false
     ) {
         self.standby = standby
@@ -117,10 +116,10 @@ public struct HealthRules: Sendable, Equatable {
             degraded.append("feed_reconnecting")
         }
 
-        if conditions.databaseBreaker != "closed" {
+        if conditions.databaseBreaker != .closed {
             if let openFor = conditions.databaseBreakerOpenFor, openFor > thresholds.breakerOpenUnhealthyAfter {
                 unhealthy.append("db_breaker_open_over_\(Self.label(thresholds.breakerOpenUnhealthyAfter))")
-            } else if conditions.databaseBreaker == "half_open" {
+            } else if conditions.databaseBreaker == .halfOpen {
                 degraded.append("db_breaker_half_open")
             } else {
                 degraded.append("db_breaker_open")

@@ -1,5 +1,6 @@
 import Histogram
 import IngestDatabase
+import IngestPipeline
 import OptionsFeed
 import Synchronization
 
@@ -24,7 +25,7 @@ public final class DatabaseMonitor: Sendable {
 
     public struct Snapshot: Sendable, Equatable {
         public var flavor: String
-        public var breaker: String
+        public var breaker: BreakerPhase
         public var breakerSince: ContinuousClock.Instant
         public var lastError: LastError?
         public var lastSuccessMicros: Int64?
@@ -39,7 +40,7 @@ public final class DatabaseMonitor: Sendable {
     }
 
     private struct State {
-        var breaker = "closed"
+        var breaker = BreakerPhase.closed
         var breakerSince = ContinuousClock.now
         var lastError: LastError?
         var lastSuccessMicros: Int64?
@@ -61,9 +62,9 @@ public final class DatabaseMonitor: Sendable {
         self.metrics = metrics
     }
 
-    public func breakerChanged(to name: String, now: ContinuousClock.Instant = .now) {
+    public func breakerChanged(to phase: BreakerPhase, now: ContinuousClock.Instant = .now) {
         state.withLock { state in
-            state.breaker = name
+            state.breaker = phase
             state.breakerSince = now
         }
     }

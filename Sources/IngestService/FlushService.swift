@@ -240,7 +240,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
         if deadline.isExpired { machine.deadlineReached() }
         if let failure { recordFailure(failure) }
-        let before = machine.breaker.state.name
+        let before = machine.breaker.state.phase
         let action = event(&machine, clock.now)
         logBreakerChange(from: before, machine.breaker, error: failure)
         return action
@@ -465,13 +465,13 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             message: databaseError.map { "\($0.kind.rawValue) \($0.sqlState ?? ""): \($0.message)" } ?? "\(error)")
     }
 
-    private func logBreakerChange(from before: String, _ breaker: CircuitBreaker<C.Instant>, error: (any Error)? = nil) {
-        let after = breaker.state.name
+    private func logBreakerChange(from before: BreakerPhase, _ breaker: CircuitBreaker<C.Instant>, error: (any Error)? = nil) {
+        let after = breaker.state.phase
         guard after != before else { return }
         monitor.breakerChanged(to: after)
-        var metadata: Logger.Metadata = ["breaker": "database", "from": "\(before)", "to": "\(after)"]
+        var metadata: Logger.Metadata = ["breaker": "database", "from": "\(before.rawValue)", "to": "\(after.rawValue)"]
         if let error { metadata["error"] = "\(error)" }
-        if after == "open" {
+        if after == .open {
             metadata["open_s"] = "\(breakerOpenDuration.components.seconds)"
             logger.error("database circuit breaker state changed", metadata: metadata)
         } else {

@@ -102,7 +102,7 @@ public final class HealthMonitor: Sendable {
         var lastSpoolFaults = 0
         var lastSpoolFaultAt: ContinuousClock.Instant?
         var cpuPercent = 0.0
-        var lastBreaker = "closed"
+        var lastBreaker = BreakerPhase.closed
     }
 
     private let symbols: Mutex<StalenessTracker<ContinuousClock.Instant>>
@@ -187,12 +187,12 @@ public final class HealthMonitor: Sendable {
                            "staleness_s": "\(Int(seconds))"])
         }
         let breaker = database.snapshot.breaker
-        let breakerChanged: String? = trackers.withLock { trackers in
+        let breakerChanged: BreakerPhase? = trackers.withLock { trackers in
             defer { trackers.lastBreaker = breaker }
             return trackers.lastBreaker != breaker ? trackers.lastBreaker : nil
         }
         if let previous = breakerChanged {
-            publishState(["kind": "database_breaker", "from": previous, "to": breaker, "at": CivilTime.isoTimestamp(micros: nowMicros)])
+            publishState(["kind": "database_breaker", "from": previous.rawValue, "to": breaker.rawValue, "at": CivilTime.isoTimestamp(micros: nowMicros)])
         }
         for event in alertEvents(now: now, nowMicros: nowMicros) {
             switch event {
@@ -228,7 +228,7 @@ public final class HealthMonitor: Sendable {
     private func alertEvents(now: ContinuousClock.Instant, nowMicros: Int64) -> [AlertBook<ContinuousClock.Instant>.Event] {
         let thresholds = configuration.alerts
         let (machine, since) = feed.snapshot
-        let feedDown = machine.state.name != "streaming" ? since.duration(to: now) : nil
+        let feedDown = machine.state.phase != .streaming ? since.duration(to: now) : nil
         let databaseState = database.snapshot
         let waiting = buffer.count
         let errorsNow = errors.snapshot(now: now)
@@ -260,8 +260,8 @@ public final class HealthMonitor: Sendable {
             let conditions: [(String, Bool, [String: String])] = [
                 ("feed_disconnected", !standby && (feedDown ?? .zero) > thresholds.feedDownAfter,
                  ["state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"]),
-                ("db_connection_lost", databaseState.breaker != "closed",
-                 ["breaker": databaseState.breaker, "error": databaseState.lastError?.message ?? ""]),
+                ("db_connection_lost", databaseState.breaker != .closed,
+                 ["breaker": databaseState.breaker.rawValue, "error": databaseState.lastError?.message ?? ""]),
                 ("buffer_high", waiting > thresholds.bufferItems, ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"]),
                 ("rss_high", sample.rssBytes > thresholds.rssBytes, ["rss_bytes": "\(sample.rssBytes)"]),
                 ("error_rate_high", totalPerMinute > thresholds.errorsPerMinute,
@@ -305,7 +305,7 @@ public final class HealthMonitor: Sendable {
         let conditions = HealthConditions(
             feedStreaming: streaming != nil, feedNotStreamingFor: streaming == nil ? since.duration(to: now) : nil,
             feedReconnecting: streaming == nil, databaseBreaker: databaseState.breaker,
-            databaseBreakerOpenFor: databaseState.breaker == "closed" ? nil : databaseState.breakerSince.duration(to: now),
+            databaseBreakerOpenFor: databaseState.breaker == .closed ? nil : databaseState.breakerSince.duration(to: now),
             tradesDroppedRecently: lastDropAt.map { $0.duration(to: now) < configuration.alerts.recentWindow } ?? false,
             bufferItems: bufferState.items,
             staleWatchedSymbols: marketOpen && currentRole != .standby ? (counts[.stale] ?? 0) + (counts[.critical] ?? 0) : 0,
@@ -338,8 +338,8 @@ public final class HealthMonitor: Sendable {
             pending: pendingLosses,
             database: .init(
                 flavor: databaseState.flavor,
-                state: databaseState.breaker == "closed" ? "connected" : databaseState.breaker == "open" ? "disconnected" : "degraded",
-                breaker: databaseState.breaker, breakerSinceS: databaseState.breakerSince.duration(to: now).seconds,
+                state: databaseState.breaker == .closed ? "connected" : databaseState.breaker == .open ? "disconnected" : "degraded",
+                breaker: databaseState.breaker.rawValue, breakerSinceS: databaseState.breakerSince.duration(to: now).seconds,
                 rowsWritten: stats.rowsInserted.load(ordering: .relaxed), batchesOk: stats.batchesWritten.load(ordering: .relaxed),
                 batchesFailed: stats.batchesFailed.load(ordering: .relaxed), retries: stats.retries.load(ordering: .relaxed),
                 deadLetters: stats.deadLetters.load(ordering: .relaxed),

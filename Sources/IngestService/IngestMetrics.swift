@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import IngestPipeline
 import Prometheus
 import Synchronization
 
@@ -84,10 +85,10 @@ public final class IngestMetrics: Sendable {
         gauge("ingest_spool_bytes", "Bytes waiting in the disk spool.", [], Double(report.spool.bytes))
         gauge("ingest_spool_records", "Batches waiting in the disk spool.", [], Double(report.spool.records))
         gauge("ingest_seconds_since_message", "Seconds since the last frame from the feed.", [], report.feed.secondsSinceMessage ?? -1)
-        for state in ["disconnected", "connecting", "authenticating", "subscribing", "streaming", "backoff", "failed"] {
+        for state in FeedMonitor.Machine.Phase.allCases.map(\.rawValue) {
             gauge("ingest_feed_state", "1 for the feed connection's current state.", [("state", state)], report.feed.state == state ? 1 : 0)
         }
-        for state in ["closed", "open", "half_open"] {
+        for state in BreakerPhase.allCases.map(\.rawValue) {
             gauge("ingest_db_breaker_state", "1 for the database circuit breaker's current state.", [("state", state)],
                   report.database.breaker == state ? 1 : 0)
             gauge("ingest_feed_breaker_state", "1 for the feed connect breaker's current state.", [("state", state)],

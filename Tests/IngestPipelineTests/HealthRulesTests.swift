@@ -7,7 +7,7 @@ import Testing
 struct HealthRulesTests {
     /// Everything fine: streaming, breaker closed, nothing dropped, small buffer.
     static let fine = HealthConditions(
-        feedStreaming: true, feedNotStreamingFor: nil, feedReconnecting: false, databaseBreaker: "closed",
+        feedStreaming: true, feedNotStreamingFor: nil, feedReconnecting: false, databaseBreaker: .closed,
         databaseBreakerOpenFor: nil, tradesDroppedRecently: false, bufferItems: 0, staleWatchedSymbols: 0,
         rssBytes: 100 * 1024 * 1024)
 
@@ -44,19 +44,19 @@ struct HealthRulesTests {
             status: .degraded, reasons: ["feed_reconnecting"]),
         Case(
             name: "breaker open 121 s",
-            conditions: with { $0.databaseBreaker = "open"; $0.databaseBreakerOpenFor = .seconds(121) },
+            conditions: with { $0.databaseBreaker = .open; $0.databaseBreakerOpenFor = .seconds(121) },
             status: .unhealthy, reasons: ["db_breaker_open_over_2m"]),
         Case(
             name: "breaker half-open after 121 s out of closed",
-            conditions: with { $0.databaseBreaker = "half_open"; $0.databaseBreakerOpenFor = .seconds(121) },
+            conditions: with { $0.databaseBreaker = .halfOpen; $0.databaseBreakerOpenFor = .seconds(121) },
             status: .unhealthy, reasons: ["db_breaker_open_over_2m"]),
         Case(
             name: "breaker open 10 s",
-            conditions: with { $0.databaseBreaker = "open"; $0.databaseBreakerOpenFor = .seconds(10) },
+            conditions: with { $0.databaseBreaker = .open; $0.databaseBreakerOpenFor = .seconds(10) },
             status: .degraded, reasons: ["db_breaker_open"]),
         Case(
             name: "breaker half-open 40 s",
-            conditions: with { $0.databaseBreaker = "half_open"; $0.databaseBreakerOpenFor = .seconds(40) },
+            conditions: with { $0.databaseBreaker = .halfOpen; $0.databaseBreakerOpenFor = .seconds(40) },
             status: .degraded, reasons: ["db_breaker_half_open"]),
         Case(
             name: "trades dropped", conditions: with { $0.tradesDroppedRecently = true },
@@ -88,7 +88,7 @@ struct HealthRulesTests {
         let conditions = Self.with {
             $0.bufferItems = 5000
             $0.tradesDroppedRecently = true
-            $0.databaseBreaker = "open"
+            $0.databaseBreaker = .open
             $0.databaseBreakerOpenFor = .seconds(3)
             $0.staleWatchedSymbols = 2
         }
@@ -109,7 +109,7 @@ struct HealthRulesTests {
         #expect(calm.status == .healthy)
         #expect(calm.reasons.isEmpty)
         var broken = waiting
-        broken.databaseBreaker = "open"
+        broken.databaseBreaker = .open
         broken.databaseBreakerOpenFor = .seconds(300)
         let result = HealthRules().evaluate(broken)
         #expect(result.status == .unhealthy)
