@@ -7,10 +7,11 @@ let package = Package(
     products: [
         .executable(name: "ingest-options", targets: ["ingest-options"]),
         .executable(name: "feed-sim", targets: ["feed-sim"]),
-        // For the separate benchmark package in Benchmarks/ (issue 8).
+        // For the separate benchmark package in Benchmarks/.
         .library(name: "OptionsFeed", targets: ["OptionsFeed"]),
         .library(name: "IngestPipeline", targets: ["IngestPipeline"]),
         .library(name: "IngestDatabase", targets: ["IngestDatabase"]),
+        .library(name: "IngestSpool", targets: ["IngestSpool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -30,19 +31,24 @@ let package = Package(
     targets: [
         // libpq, found through pkg-config (Debian: libpq-dev).
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        // glibc's <malloc.h> (mallopt): the service fixes the allocator's mmap threshold (issue 8).
+        // glibc's <malloc.h> (mallopt): the service fixes the allocator's mmap threshold (docs/performance.md).
         .systemLibrary(name: "CMalloc"),
 
-        // The feed's data: option symbols, the trade model and the wire decoder. Pure, no I/O.
+        // The feed's data: option symbols, the trade model, the wire decoder, and the wall clock,
+        // ISO-8601/civil-date and JSON string helpers every layer shares. Pure, no I/O.
         .target(name: "OptionsFeed"),
 
-        // Buffering and flushing: the ring buffer and the flush policy state machine.
+        // The pure machines, in folders by concern (docs/design.md §1.1): buffer and flush decisions,
+        // resilience (backoff, breakers, retries), the feed connection, health rules, leader election, recording.
         .target(
             name: "IngestPipeline",
             dependencies: ["OptionsFeed", .product(name: "DequeModule", package: "swift-collections")]
         ),
 
-        // The database side: libpq connection, COPY binary encoder, writers, migrations.
+        // The spool's file I/O, record codec and CRC32C, and the descriptor write loop the recorder and the console share.
+        .target(name: "IngestSpool", dependencies: ["OptionsFeed"]),
+
+        // The database side: libpq connection, pool, COPY binary encoder, the writer, one dialect file per database, migrations.
         .target(
             name: "IngestDatabase",
             dependencies: [
@@ -52,20 +58,41 @@ let package = Package(
             ]
         ),
 
-        // The service: configuration, logging, feed client, and the services wired together.
+        // The long-running services: feed session and service, flusher, health, leader, recorder, replay.
         .target(
             name: "IngestService",
             dependencies: [
-                "OptionsFeed", "IngestPipeline", "IngestDatabase", "CMalloc",
+                "OptionsFeed", "IngestPipeline", "IngestSpool", "IngestDatabase",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+
+        // The HTTP status server, the dashboard page and the Prometheus exposition: the only module
+        // that imports Hummingbird and Prometheus.
+        .target(
+            name: "IngestStatus",
+            dependencies: [
+                "IngestService", "IngestPipeline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+
+        // The composition root: settings and configuration, start-up, the JSON log backend and console, exit codes.
+        .target(
+            name: "IngestApp",
+            dependencies: [
+                "OptionsFeed", "IngestPipeline", "IngestSpool", "IngestDatabase", "IngestService", "IngestStatus", "CMalloc",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -84,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "ingest-options",
             dependencies: [
-                "IngestService", "IngestPipeline",
+                "IngestApp", "IngestPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -108,14 +135,24 @@ let package = Package(
 
         .testTarget(name: "OptionsFeedTests", dependencies: ["OptionsFeed"]),
         .testTarget(name: "IngestPipelineTests", dependencies: ["IngestPipeline"]),
+        .testTarget(name: "IngestSpoolTests", dependencies: ["IngestSpool", "OptionsFeed"]),
         .testTarget(name: "IngestDatabaseTests", dependencies: ["IngestDatabase", "IngestTestSupport"]),
         .testTarget(
             name: "IngestServiceTests",
             dependencies: [
-                "IngestService", "IngestPipeline", "OptionsFeed", "IngestTestSupport", "CMalloc", .product(name: "NIOCore", package: "swift-nio"),
+                "IngestService", "IngestStatus", "IngestSpool", "IngestPipeline", "OptionsFeed", "IngestTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "IngestStatusTests",
+            dependencies: [
+                "IngestStatus", "IngestService", "IngestPipeline",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["IngestDatabase", "IngestPipeline", "IngestService", "OptionsFeed", "IngestTestSupport"]),
+        .testTarget(
+            name: "IngestAppTests",
+            dependencies: ["IngestApp", "IngestService", "IngestSpool", "IngestDatabase", "IngestTestSupport", "CMalloc"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["IngestApp", "IngestDatabase", "IngestPipeline", "IngestSpool", "IngestService", "OptionsFeed", "IngestTestSupport"]),
         .testTarget(name: "FeedSimulatorTests", dependencies: ["FeedSimulator", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

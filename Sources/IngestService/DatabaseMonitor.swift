@@ -54,12 +54,13 @@ public final class DatabaseMonitor: Sendable {
 
     private let state = Mutex(State())
     public let flavor: String
-    /// Where `/metrics` gets the write latency histogram; `nil` without a status server.
-    let metrics: IngestMetrics?
+    /// Told each committed batch's duration: the status server's `/metrics`
+    /// write latency histogram; `nil` without a status server.
+    let writeObserver: (@Sendable (Duration) -> Void)?
 
-    public init(flavor: String, metrics: IngestMetrics? = nil) {
+    public init(flavor: String, writeObserver: (@Sendable (Duration) -> Void)? = nil) {
         self.flavor = flavor
-        self.metrics = metrics
+        self.writeObserver = writeObserver
     }
 
     public func breakerChanged(to phase: BreakerPhase, now: ContinuousClock.Instant = .now) {
@@ -80,7 +81,7 @@ public final class DatabaseMonitor: Sendable {
     }
 
     public func batchWritten(trades: Int, duration: Duration, atMicros: Int64) {
-        metrics?.dbWriteSeconds.record(duration)
+        writeObserver?(duration)
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         state.withLock { state in
             if state.latencies.count < Self.latencyWindow {

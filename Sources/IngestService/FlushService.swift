@@ -1,5 +1,6 @@
 import IngestDatabase
 import IngestPipeline
+import IngestSpool
 import Logging
 import OptionsFeed
 import ServiceLifecycle
@@ -32,7 +33,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let retry: RetrySchedule
     let breakerFailures: Int
     let breakerOpenDuration: Duration
-    let shutdownTimeout: Duration
+    public let shutdownTimeout: Duration
     let stats: IngestStats
     let clock: C
     let logger: Logger
@@ -486,7 +487,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 /// `keepOnWriteFailure`: the caller keeps the batch in memory and tries again
 /// later; otherwise (nowhere else to put it) it is dropped and counted.
 @discardableResult
-func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false) -> Bool {
+package func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false) -> Bool {
     do {
         if try spool.append(batch) {
             stats.spooledTrades.add(batch.count)

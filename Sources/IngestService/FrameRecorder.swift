@@ -1,5 +1,6 @@
 import Foundation
 import IngestPipeline
+import IngestSpool
 import Logging
 import NIOCore
 import Synchronization

@@ -1,6 +1,7 @@
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import IngestSpool
 import Logging
 import OptionsFeed
 import Synchronization

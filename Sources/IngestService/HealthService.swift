@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OptionsFeed
 import ServiceLifecycle
 import UnixSignals
 
@@ -13,12 +14,19 @@ public struct HealthService: Service {
     let interval: Duration
     let tick: Duration
     let logger: Logger
+    /// Writes the SIGUSR1 report on stdout: the log backend's console, so a
+    /// report line never interleaves with a log line.
+    let stdout: @Sendable (String) -> Void
 
-    public init(monitor: HealthMonitor, interval: Duration = .seconds(300), tick: Duration = .seconds(1), logger: Logger) {
+    public init(
+        monitor: HealthMonitor, interval: Duration = .seconds(300), tick: Duration = .seconds(1), logger: Logger,
+        stdout: @escaping @Sendable (String) -> Void = { print($0) }
+    ) {
         self.monitor = monitor
         self.interval = interval
         self.tick = tick
         self.logger = logger
+        self.stdout = stdout
     }
 
     public func run() async throws {
@@ -51,9 +59,7 @@ public struct HealthService: Service {
         let report = monitor.report()
         guard let data = try? JSONEncoder.health.encode(report) else { return }
         let json = String(decoding: data, as: UTF8.self)
-        if toStdout {
-            if let sink = LogSink.current.withLock({ $0 }) { sink.writeStdout(json) } else { print(json) }
-        }
+        if toStdout { stdout(json) }
         logger.info("HEALTH REPORT", metadata: ["report": .stringConvertible(RawJSON(json)), "status": "\(report.status.rawValue)"])
     }
 }

@@ -57,7 +57,7 @@ public final class IngestStats: Sendable {
 }
 
 extension Atomic where Value == Int {
-    func add(_ amount: Int) {
+    package func add(_ amount: Int) {
         if amount != 0 { wrappingAdd(amount, ordering: .relaxed) }
     }
 }

@@ -174,7 +174,7 @@ public struct LeaderService: Service {
 
     /// The operation's value if it comes by `deadline`, else `nil`; a late
     /// operation is left to finish on its own (a hung libpq call cannot be interrupted).
-    static func value<T: Sendable>(by deadline: ContinuousClock.Instant, of operation: @escaping @Sendable () async -> T) async -> T? {
+    package static func value<T: Sendable>(by deadline: ContinuousClock.Instant, of operation: @escaping @Sendable () async -> T) async -> T? {
         let first = FirstResult<T?>()
         return await withCheckedContinuation { continuation in
             first.wait(continuation)

@@ -189,3 +189,11 @@ public enum JSONString {
         }
     }
 }
+
+/// A metadata value that is already JSON (the health report inside its log
+/// line): written as is in JSON format, as text in text format.
+public struct RawJSON: CustomStringConvertible, Sendable {
+    public let json: String
+    public init(_ json: String) { self.json = json }
+    public var description: String { json }
+}

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import IngestService
+import IngestApp
 
 @main
 struct IngestOptionsCommand: AsyncParsableCommand {

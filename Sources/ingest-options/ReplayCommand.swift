@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import IngestApp
 import IngestPipeline
-import IngestService
 
 /// `ingest-options replay FILE…` (docs/design.md §2.1, §5.6): recorded frames through the live pipeline.
 struct Replay: AsyncParsableCommand {

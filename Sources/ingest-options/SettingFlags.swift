@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import IngestService
+import IngestApp
 
 /// Where the settings come from: the settings' flags (taken out of the
 /// arguments by `Setting.split`, before argument-parser sees them), the

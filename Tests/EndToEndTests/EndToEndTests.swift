@@ -1,4 +1,5 @@
 import Foundation
+import IngestApp
 import IngestDatabase
 import IngestService
 import IngestTestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import IngestStatus
 import IngestTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import IngestPipeline
+@testable import IngestStatus
 import Testing
 
 @testable import IngestService

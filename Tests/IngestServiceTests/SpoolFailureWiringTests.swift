@@ -1,5 +1,6 @@
 import Foundation
 import IngestPipeline
+import IngestSpool
 import OptionsFeed
 import Synchronization
 import Testing

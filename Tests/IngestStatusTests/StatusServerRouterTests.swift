@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import IngestPipeline
+import IngestService
 import Logging
 import Testing
 
-@testable import IngestService
+@testable import IngestStatus
 
 /// The status server's routes in-process (HummingbirdTesting's router
 /// framework, no socket): who gets a 401, when `/health` answers 503, and the

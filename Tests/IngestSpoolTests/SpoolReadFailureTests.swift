@@ -3,7 +3,7 @@ import OptionsFeed
 import Synchronization
 import Testing
 
-@testable import IngestPipeline
+@testable import IngestSpool
 
 @Suite("Disk spool: unreadable segments")
 struct SpoolReadFailureTests {

@@ -3,7 +3,7 @@ import OptionsFeed
 import Synchronization
 import Testing
 
-@testable import IngestPipeline
+@testable import IngestSpool
 
 /// A disk that fills up: after `budget` more bytes, a write stops part-way
 /// with `ENOSPC`, having written (for real) what fitted.

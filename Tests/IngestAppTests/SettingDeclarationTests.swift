@@ -2,7 +2,7 @@ import Foundation
 import IngestTestSupport
 import Testing
 
-@testable import IngestService
+@testable import IngestApp
 
 /// Every setting is declared once, in `Setting.all`; these tests make sure each
 /// declaration really reaches the configuration through its flag, its

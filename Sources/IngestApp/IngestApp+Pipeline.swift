@@ -2,6 +2,8 @@ import CMalloc
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import IngestService
+import IngestSpool
 import Logging
 import OptionsFeed
 import UnixSignals

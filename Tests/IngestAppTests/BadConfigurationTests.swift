@@ -2,7 +2,7 @@ import Foundation
 import IngestDatabase
 import Testing
 
-@testable import IngestService
+@testable import IngestApp
 
 /// The configuration half of the bad-input table (docs/guarantees.md, "No crash
 /// on any input"): a value of the wrong type stops the service at start with

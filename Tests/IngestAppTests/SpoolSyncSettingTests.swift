@@ -1,6 +1,6 @@
 import Testing
 
-@testable import IngestService
+@testable import IngestApp
 
 @Suite("Configuration: SPOOL_SYNC_MS")
 struct SpoolSyncSettingTests {

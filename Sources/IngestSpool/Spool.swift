@@ -168,7 +168,7 @@ public final class Spool: Sendable {
     /// `now`: the clock of the sync schedule; `syncThread`: whether a thread
     /// syncs when a deadline passes with no append to do it (tests that move
     /// `now` by hand call `syncIfDue()` themselves).
-    init(
+    package init(
         configuration: Configuration, files: SpoolFileLayer, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
         syncThread: Bool = true
     ) throws {

@@ -29,7 +29,7 @@ extension Setting {
             "# ingest-options configuration. Copy to .env (ignored by git) and edit.",
             "# Precedence: command-line flags > environment > .env > the defaults shown here.",
             "# Every variable has a flag twin: POLYGON_API_KEY -> --polygon-api-key. docs/configuration.md has the table.",
-            "# Generated from Sources/IngestService/Settings.swift: edit there, then run the tests with UPDATE_SETTING_DOCS=1.",
+            "# Generated from Sources/IngestApp/Settings.swift: edit there, then run the tests with UPDATE_SETTING_DOCS=1.",
         ]
         for setting in all {
             lines.append("")

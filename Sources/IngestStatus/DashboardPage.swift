@@ -1,3 +1,4 @@
+import IngestService
 /// The live dashboard served at `/` (docs/design.md §5.4): one self-contained page, no
 /// CDN, no build step. It subscribes to `/events` (passing on its `?token=`),
 /// shows the feed connection as a colored badge, trades/s and rows/s over the

@@ -1,5 +1,6 @@
 import Foundation
 import IngestPipeline
+import IngestSpool
 
 /// Writes lines to one console descriptor (stdout or stderr) from a thread
 /// of its own, so that no logging thread ever waits for the console: a write

@@ -10,27 +10,27 @@ import Glibc
 ///
 /// Every call reports failure as an `errno` value (0 = success), so a test
 /// layer needs no global state.
-struct SpoolFileLayer: Sendable {
+package struct SpoolFileLayer: Sendable {
     /// Opens `path` with `flags` (`O_CLOEXEC` added) and `mode`: a descriptor, or `-errno`.
-    var open: @Sendable (_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32
+    package var open: @Sendable (_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32
     /// Writes every byte or throws how many reached the file.
-    var write: @Sendable (_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws(DescriptorWrite.Failure) -> Void
+    package var write: @Sendable (_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws(DescriptorWrite.Failure) -> Void
     /// Reads up to `buffer.count` bytes: how many (0 at the end), or `-errno`.
-    var read: @Sendable (_ descriptor: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int
+    package var read: @Sendable (_ descriptor: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int
     /// `ftruncate(2)`: 0 or `errno`.
-    var truncate: @Sendable (_ descriptor: Int32, _ length: Int64) -> Int32
+    package var truncate: @Sendable (_ descriptor: Int32, _ length: Int64) -> Int32
     /// `fdatasync(2)`: 0 or `errno`.
-    var syncData: @Sendable (_ descriptor: Int32) -> Int32
+    package var syncData: @Sendable (_ descriptor: Int32) -> Int32
     /// `fsync(2)`: 0 or `errno`.
-    var sync: @Sendable (_ descriptor: Int32) -> Int32
-    var close: @Sendable (_ descriptor: Int32) -> Void
+    package var sync: @Sendable (_ descriptor: Int32) -> Int32
+    package var close: @Sendable (_ descriptor: Int32) -> Void
     /// `rename(2)`: 0 or `errno`.
-    var rename: @Sendable (_ from: String, _ to: String) -> Int32
+    package var rename: @Sendable (_ from: String, _ to: String) -> Int32
     /// `unlink(2)`: 0 or `errno`.
-    var unlink: @Sendable (_ path: String) -> Int32
+    package var unlink: @Sendable (_ path: String) -> Int32
 
     /// The kernel's calls.
-    static let system = SpoolFileLayer(
+    package static let system = SpoolFileLayer(
         open: { path, flags, mode in
             let descriptor = Glibc.open(path, flags | O_CLOEXEC, mode)
             return descriptor >= 0 ? descriptor : -errno

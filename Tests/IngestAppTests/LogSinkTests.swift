@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import IngestService
+@testable import IngestApp
 
 /// The log sink under a console that stops reading: logging never waits for
 /// the console, the file keeps every line, and what the console missed is

@@ -1,5 +1,6 @@
 import Foundation
 import IngestPipeline
+import IngestSpool
 import Logging
 import OptionsFeed
 import Synchronization
@@ -108,6 +109,11 @@ public final class LogSink: Sendable {
         file.withLock { _ in writer.enqueue(bytes) }
     }
 
+    /// Writes `line` on stdout through the current sink, or prints it when logging was not bootstrapped.
+    public static func writeStdoutOrPrint(_ line: String) {
+        if let sink = current.withLock({ $0 }) { sink.writeStdout(line) } else { print(line) }
+    }
+
     /// Writes one log line to the file (all of it) and queues it for the console.
     public func write(_ line: String) {
         let bytes = Array((line + "\n").utf8)
@@ -208,12 +214,4 @@ public struct JSONLogHandler: LogHandler {
         clock_gettime(CLOCK_REALTIME, &now)
         return CivilTime.isoTimestamp(micros: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000), precision: .milliseconds)
     }
-}
-
-/// A metadata value that is already JSON (the health report inside its log
-/// line): written as is in JSON format, as text in text format.
-public struct RawJSON: CustomStringConvertible, Sendable {
-    public let json: String
-    public init(_ json: String) { self.json = json }
-    public var description: String { json }
 }

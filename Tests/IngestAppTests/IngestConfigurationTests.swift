@@ -3,7 +3,7 @@ import IngestTestSupport
 import Logging
 import Testing
 
-@testable import IngestService
+@testable import IngestApp
 
 @Suite("Configuration")
 struct IngestConfigurationTests {

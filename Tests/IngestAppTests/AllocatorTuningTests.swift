@@ -1,7 +1,7 @@
 import CMalloc
 import Testing
 
-@testable import IngestService
+@testable import IngestApp
 
 /// The allocator's mmap threshold is fixed at start (docs/performance.md). What this
 /// process can check deterministically: below it new memory never comes as a

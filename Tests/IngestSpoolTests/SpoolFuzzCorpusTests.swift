@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import IngestPipeline
+@testable import IngestSpool
 
 /// Replays the spool fuzzer's kept corpus (`Fuzz/corpus/spool-segment/`)
 /// through the fuzzer's own entry point (`SpoolFuzzProbe`), in the normal

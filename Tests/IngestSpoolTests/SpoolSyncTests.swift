@@ -3,7 +3,7 @@ import OptionsFeed
 import Synchronization
 import Testing
 
-@testable import IngestPipeline
+@testable import IngestSpool
 
 /// A point on a virtual time line, for the sync schedule's table tests.
 struct VirtualInstant: InstantProtocol {

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import IngestPipeline
+import IngestService
 import Prometheus
 import Synchronization
 

@@ -1,6 +1,9 @@
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import IngestService
+import IngestSpool
+import IngestStatus
 import Logging
 import OptionsFeed
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import IngestPipeline
+@testable import IngestSpool
 
 @Suite("Disk spool: private files")
 struct SpoolFileModeTests {

@@ -1,6 +1,8 @@
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import IngestService
+import IngestStatus
 import Logging
 import OptionsFeed
 import ServiceLifecycle
@@ -141,7 +143,7 @@ public enum IngestApp {
         let metrics = IngestMetrics()
         metrics.bootstrap()
         let role = InstanceRole(configuration.highAvailability == nil ? .single : .standby, wallClock: wallClock)
-        let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue, metrics: metrics)
+        let databaseMonitor = DatabaseMonitor(flavor: flavor.rawValue) { metrics.dbWriteSeconds.record($0) }
         let errors = ErrorLog(
             secrets: [configuration.apiKey, configuration.statusServer?.token ?? ""]
                 + [PGConnection.password(in: configuration.databaseURL)].compactMap { $0 }, wallClock: wallClock)
@@ -186,7 +188,9 @@ public enum IngestApp {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: statusServices + [
-                    .init(service: HealthService(monitor: health, interval: configuration.healthReportInterval, logger: Logger(label: "health")),
+                    .init(service: HealthService(
+                        monitor: health, interval: configuration.healthReportInterval, logger: Logger(label: "health"),
+                        stdout: LogSink.writeStdoutOrPrint),
                           successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
                     .init(service: flusher, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: feedService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),

@@ -2,7 +2,7 @@ import Foundation
 import OptionsFeed
 import Testing
 
-@testable import IngestPipeline
+@testable import IngestSpool
 
 @Suite("Disk spool")
 struct SpoolTests {

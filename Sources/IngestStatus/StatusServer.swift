@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import IngestService
 import Logging
 import ServiceLifecycle
 

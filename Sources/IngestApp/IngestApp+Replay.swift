@@ -1,6 +1,7 @@
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import IngestService
 import Logging
 import OptionsFeed
 import ServiceLifecycle
