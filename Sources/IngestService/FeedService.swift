@@ -1,5 +1,6 @@
 import IngestPipeline
 import Logging
+import OptionsFeed
 import ServiceLifecycle
 
 /// Keeps the feed connected (docs/design.md §5.1): runs one session at a time and
@@ -88,12 +89,5 @@ public struct FeedService: Service {
                 if action == .none { return }
             }
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -81,8 +81,7 @@ public final class HealthMonitor: Sendable {
         }
 
         public func advanced(by duration: Duration) -> Moment {
-            let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-            return Moment(instant: instant.advanced(by: duration), wallMicros: wallMicros + micros)
+            Moment(instant: instant.advanced(by: duration), wallMicros: wallMicros + duration.microseconds)
         }
 
         /// The wall time as a `Date` (market hours).
