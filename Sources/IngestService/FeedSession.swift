@@ -194,12 +194,12 @@ public struct FeedSession: Sendable {
                 continue
             case .stale(let silence):
                 intake.stats.staleAlerts.add(1)
-                logger.warning(
-                    "ALERT",
-                    metadata: ["alert": "feed_stale", "state": "open", "silent_s": "\(silence.components.seconds)",
+                logger.alert(
+                    .feedStale, .open, level: .warning,
+                    metadata: ["silent_s": "\(silence.components.seconds)",
                                "reconnect_after_s": "\(configuration.watchdog.reconnectAfter.components.seconds)"])
             case .recovered:
-                logger.notice("ALERT", metadata: ["alert": "feed_stale", "state": "resolved"])
+                logger.alert(.feedStale, .resolved, level: .notice)
             case .abort(let reason):
                 attempt.end(.connection(reason))
                 logger.warning("feed attempt aborted", metadata: ["reason": "\(reason)"])
