@@ -1,5 +1,6 @@
 import IngestPipeline
 import Logging
+import OptionsFeed
 import ServiceLifecycle
 
 /// Keeps the feed connected (docs/design.md §5.1): runs one session at a time and
@@ -64,7 +65,7 @@ public struct FeedService: Service {
                 }
                 if case .rejected(let reason) = outcome.failure {
                     // An authentication error alerts at once (docs/design.md §5.4): the process is about to exit 77.
-                    logger.critical("ALERT", metadata: ["alert": "authentication_error", "state": "open", "message": "\(errors.mask(reason))"])
+                    logger.alert(.authenticationError, .open, level: .critical, metadata: ["message": "\(errors.mask(reason))"])
                     logger.critical("the feed rejected the API key; not retrying", metadata: ["status": "\(reason)"])
                     throw FeedError.authenticationRejected(reason)
                 }
@@ -88,12 +89,5 @@ public struct FeedService: Service {
                 if action == .none { return }
             }
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import IngestDatabase
 import IngestPipeline
 import IngestSpool
 import Logging
@@ -21,177 +20,6 @@ public enum FeedError: Error, Sendable, CustomStringConvertible {
         case .authenticationRejected(let message): "the feed rejected the API key: \(message)"
         case .gaveUp(let reason): "gave up reconnecting: \(reason)"
         }
-    }
-}
-
-/// Hands decoded, accepted trades to the buffer and counts the rest.
-public final class TradeIntake: Sendable {
-    public let buffer: TradeBuffer
-    public let stats: IngestStats
-    public let gaps: GapLedger
-    public let deadLetters: DeadLetterQueue
-    /// Where trades go when the buffer is full; `nil`: the reader waits instead.
-    public let spool: Spool?
-    /// docs/design.md §4.2 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
-    public let notionalThreshold: Double
-    /// Per-symbol staleness and error classes of the health report; `nil` in tools that have none.
-    public let health: HealthMonitor?
-    let logger: Logger
-    private let invalidLog = LogThrottle<InvalidTradeReason>()
-
-    public init(
-        buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
-        notionalThreshold: Double, health: HealthMonitor? = nil, logger: Logger
-    ) {
-        self.health = health
-        self.spool = spool
-        self.buffer = buffer
-        self.stats = stats
-        self.gaps = gaps
-        self.deadLetters = deadLetters
-        self.notionalThreshold = notionalThreshold
-        self.logger = logger
-    }
-
-    /// Filters the frame's trades and waits until the buffer took every accepted one.
-    public func take(_ frame: DecodedFrame, receivedAtMicros: Int64) async throws {
-        stats.tradesSeen.add(frame.trades.count + frame.invalid.count)
-        stats.tradesInvalid.add(frame.invalid.count)
-        for invalid in frame.invalid {
-            deadLetters.append(DeadLetter(source: "feed", reason: invalid.reason.rawValue, raw: invalid.raw))
-            logInvalid(invalid)
-        }
-        if let first = frame.invalid.first {
-            health?.errors.record(.data, count: frame.invalid.count, message: "invalid trade: \(first.reason.rawValue)")
-        }
-        guard !frame.trades.isEmpty else { return }
-        gaps.dataArrived(atMicros: receivedAtMicros)
-        let accepted = notionalThreshold > 0 ? frame.trades.filter { $0.notional >= notionalThreshold } : frame.trades
-        stats.tradesFiltered.add(frame.trades.count - accepted.count)
-        stats.tradesAccepted.add(accepted.count)
-        health?.tradesAccepted(accepted)
-        guard let spool else {
-            let taken = await buffer.appendWaiting(accepted)
-            if taken < accepted.count {
-                // Stopped while waiting for room, with no spool to take the rest: counted, never silent.
-                stats.tradesDropped.add(accepted.count - taken)
-                logger.error(
-                    "trades dropped", metadata: ["reason": "stopped with the buffer full and no spool", "trades": "\(accepted.count - taken)"])
-            }
-            return
-        }
-        let taken = buffer.append(contentsOf: accepted)
-        if taken < accepted.count {
-            // Buffer full (database slow or down): the overflow goes to disk, not to waste.
-            spoolOrDrop(Array(accepted[taken...]), spool: spool, stats: stats, logger: logger)
-        }
-    }
-
-    /// One warning per reason per minute: a flood of bad trades must not flood the log.
-    private func logInvalid(_ invalid: InvalidTrade) {
-        guard let suppressed = invalidLog.admit(invalid.reason) else { return }
-        logger.warning(
-            "invalid trade rejected",
-            metadata: [
-                "reason": "\(invalid.reason.rawValue)", "raw": "\(invalid.raw.prefix(500))",
-                "invalid_total": "\(stats.tradesInvalid.load(ordering: .relaxed))", "suppressed": "\(suppressed)",
-            ])
-    }
-}
-
-/// The connection lifecycle shared by the feed service, the sessions it
-/// runs and the health report: a lock around the state machine, plus since
-/// when the state has held and the changes not yet written to
-/// `websocket_health_logs`.
-public final class FeedMonitor: Sendable {
-    public typealias Machine = FeedConnectionMachine<ContinuousClock.Instant>
-
-    /// One change of state, for `websocket_health_logs`.
-    public struct Change: Sendable, Equatable {
-        public var from: String
-        public var to: String
-        public var atMicros: Int64
-        public var detail: String?
-    }
-
-    private struct State {
-        var machine: Machine
-        var since: ContinuousClock.Instant = .now
-        var changes: [Change] = []
-    }
-
-    private let guarded: Mutex<State>
-    private let wallClock: WallClock
-    /// Changes kept while nobody drains them (the database is down for long): the oldest go first.
-    static let maxPendingChanges = 1000
-
-    /// - Parameter wallClock: stamps each change (`websocket_health_logs`).
-    public init(configuration: Machine.Configuration, wallClock: WallClock = .system) {
-        self.guarded = Mutex(State(machine: Machine(configuration: configuration)))
-        self.wallClock = wallClock
-    }
-
-    public func withMachine<T>(_ body: (inout Machine) -> T) -> T {
-        guarded.withLock { state in
-            let before = state.machine.state
-            let result = body(&state.machine)
-            let after = state.machine.state
-            if before.name != after.name {
-                state.since = .now
-                var detail: String?
-                if case .failed(let reason) = after { detail = reason }
-                state.changes.append(Change(from: before.name, to: after.name, atMicros: wallClock.nowMicros(), detail: detail))
-                if state.changes.count > Self.maxPendingChanges { state.changes.removeFirst() }
-            }
-            return result
-        }
-    }
-
-    public var state: Machine.State { guarded.withLock { $0.machine.state } }
-
-    /// The machine and since when its state has held.
-    public var snapshot: (machine: Machine, since: ContinuousClock.Instant) { guarded.withLock { ($0.machine, $0.since) } }
-
-    /// The state changes since the last call, oldest first.
-    public func drainChanges() -> [Change] {
-        guarded.withLock { state in
-            defer { state.changes.removeAll() }
-            return state.changes
-        }
-    }
-}
-
-/// The settings of a feed session (docs/design.md §5.1).
-public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
-    /// What any log or error shows of it: never the API key, never the URL's query or user info.
-    public var description: String { "FeedSessionConfiguration(url: \(maskedURL), subscriptions: \(subscriptions), apiKey: ***)" }
-
-    /// The URL for logs: keys sometimes ride in its query string.
-    public var maskedURL: String { SecretMask.maskedURL(url) }
-
-    /// Takes the API key and the URL's secrets out of text the feed or the WebSocket library
-    /// produced (a failure reason, a close reason, a status message may echo them).
-    public var mask: SecretMask { SecretMask(secrets: [apiKey], urls: [url]) }
-
-    public var url: String
-    public var apiKey: String
-    public var subscriptions: [String]
-    /// Frames larger than this are counted and skipped (`WS_MAX_FRAME_BYTES`, 1 MiB).
-    public var maxFrameBytes: Int
-    /// WebSocket ping period; a missing pong by the next ping drops the connection (`WS_PING_INTERVAL_MS`).
-    public var pingInterval: Duration
-    public var watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
-
-    public init(
-        url: String, apiKey: String, subscriptions: [String], maxFrameBytes: Int, pingInterval: Duration,
-        watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
-    ) {
-        self.url = url
-        self.apiKey = apiKey
-        self.subscriptions = subscriptions
-        self.maxFrameBytes = maxFrameBytes
-        self.pingInterval = pingInterval
-        self.watchdog = watchdog
     }
 }
 
@@ -367,12 +195,12 @@ public struct FeedSession: Sendable {
                 continue
             case .stale(let silence):
                 intake.stats.staleAlerts.add(1)
-                logger.warning(
-                    "ALERT",
-                    metadata: ["alert": "feed_stale", "state": "open", "silent_s": "\(silence.components.seconds)",
+                logger.alert(
+                    .feedStale, .open, level: .warning,
+                    metadata: ["silent_s": "\(silence.components.seconds)",
                                "reconnect_after_s": "\(configuration.watchdog.reconnectAfter.components.seconds)"])
             case .recovered:
-                logger.notice("ALERT", metadata: ["alert": "feed_stale", "state": "resolved"])
+                logger.alert(.feedStale, .resolved, level: .notice)
             case .abort(let reason):
                 attempt.end(.connection(reason))
                 logger.warning("feed attempt aborted", metadata: ["reason": "\(reason)"])
@@ -445,58 +273,6 @@ public struct FeedSession: Sendable {
         }
     }
 
-    /// Acts on a status event; `false` ends the session.
-    private func handle(_ status: FeedStatus, outbound: WebSocketOutboundWriter, attempt: Attempt) async throws -> Bool {
-        switch status.status {
-        case "connected":
-            monitor.withMachine { $0.connected() }
-            attempt.state.withLock { $0.watchdog.enter(.authenticating, now: .now) }
-            logger.info("feed connected, authenticating", metadata: ["message": "\(attempt.mask(status.message))"])
-            try await outbound.write(.text(#"{"action":"auth","params":\#(JSONString.quoted(configuration.apiKey))}"#))
-        case "auth_success":
-            monitor.withMachine { $0.authenticated() }
-            attempt.state.withLock { $0.watchdog.enter(.subscribing, now: .now) }
-            let params = configuration.subscriptions.joined(separator: ",")
-            try await outbound.write(.text(#"{"action":"subscribe","params":\#(JSONString.quoted(params))}"#))
-            logger.info("feed authenticated, subscribing", metadata: ["subscriptions": "\(params)"])
-        case "auth_failed", "auth_timeout":
-            attempt.end(.rejected("\(status.status): \(status.message)"))
-            try? await outbound.close(.normalClosure, reason: nil)
-            return false
-        case "success":
-            logger.info("feed status", metadata: ["status": "success", "message": "\(attempt.mask(status.message))"])
-            becomeStreaming(attempt)
-        case "max_connections", "force_disconnect":
-            logger.error(
-                "another client with this API key took over the feed connection; backing off at the cap",
-                metadata: ["status": "\(attempt.mask(status.status))", "message": "\(attempt.mask(status.message))"])
-            attempt.end(.takenOver(status.status))
-            try? await outbound.close(.normalClosure, reason: nil)
-            return false
-        case "slow_consumer":
-            intake.stats.slowConsumerWarnings.add(1)
-            intake.health?.errors.record(.rateLimit, message: "slow_consumer: \(attempt.mask(status.message))")
-            logger.warning(
-                "the feed reports this client as a slow consumer",
-                metadata: ["message": "\(attempt.mask(status.message))", "count": "\(intake.stats.slowConsumerWarnings.load(ordering: .relaxed))"])
-        default:
-            logger.info("feed status", metadata: ["status": "\(attempt.mask(status.status))", "message": "\(attempt.mask(status.message))"])
-        }
-        return true
-    }
-
-    private func becomeStreaming(_ attempt: Attempt) {
-        let first = attempt.state.withLock { state -> Bool in
-            guard !state.streaming else { return false }
-            state.streaming = true
-            state.watchdog.enter(.streaming, now: .now)
-            return true
-        }
-        guard first else { return }
-        monitor.withMachine { $0.streaming(now: .now) }
-        logger.info("feed streaming")
-    }
-
     private func badFrame(_ kind: BadFrameKind, _ metadata: Logger.Metadata) {
         intake.stats.badFrames.add(kind)
         intake.health?.errors.record(.data, message: "bad frame: \(kind.rawValue)")
@@ -507,5 +283,4 @@ public struct FeedSession: Sendable {
         metadata["suppressed"] = "\(suppressed)"
         logger.warning("bad frame skipped", metadata: metadata)
     }
-
 }

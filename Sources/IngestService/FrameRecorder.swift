@@ -208,9 +208,9 @@ public final class FrameRecorder: Sendable {
             queue.bytes = 0
         }
         file.abandon()
-        logger.error(
-            "ALERT",
-            metadata: ["alert": "recording_failed", "state": "open", "file": "\(configuration.path)", "error": "\(error)",
+        logger.alert(
+            .recordingFailed, .open, level: .error,
+            metadata: ["file": "\(configuration.path)", "error": "\(error)",
                        "frames_recorded": "\(recordedFrames)", "action": "recording turned off; ingestion continues"])
     }
 }

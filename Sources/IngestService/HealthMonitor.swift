@@ -82,8 +82,7 @@ public final class HealthMonitor: Sendable {
         }
 
         public func advanced(by duration: Duration) -> Moment {
-            let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-            return Moment(instant: instant.advanced(by: duration), wallMicros: wallMicros + micros)
+            Moment(instant: instant.advanced(by: duration), wallMicros: wallMicros + duration.microseconds)
         }
 
         /// The wall time as a `Date` (market hours).
@@ -195,21 +194,15 @@ public final class HealthMonitor: Sendable {
         if let previous = breakerChanged {
             publishState(["kind": "database_breaker", "from": previous.rawValue, "to": breaker.rawValue, "at": CivilTime.isoTimestamp(micros: nowMicros)])
         }
-        for event in alertEvents(now: now, nowMicros: nowMicros) {
-            switch event {
-            case .opened(let name, _, let values):
-                publishState(["kind": "alert", "alert": name, "state": "open"])
-                var metadata: Logger.Metadata = ["alert": "\(name)", "state": "open", "since": "\(CivilTime.isoTimestamp(micros: nowMicros))"]
-                for (key, value) in values { metadata[key] = "\(value)" }
-                logger.error("ALERT", metadata: metadata)
-            case .resolved(let name, let since, let values):
-                publishState(["kind": "alert", "alert": name, "state": "resolved"])
-                var metadata: Logger.Metadata = [
-                    "alert": "\(name)", "state": "resolved", "open_s": "\(Int(since.duration(to: now).seconds))",
-                ]
-                for (key, value) in values { metadata[key] = "\(value)" }
-                logger.notice("ALERT", metadata: metadata)
+        for (name, event) in alertEvents(now: now, nowMicros: nowMicros) {
+            let (state, level, time, values): (AlertState, Logger.Level, Logger.Metadata, [String: String]) = switch event {
+            case .opened(_, _, let values): (.open, .error, ["since": "\(CivilTime.isoTimestamp(micros: nowMicros))"], values)
+            case .resolved(_, let since, let values): (.resolved, .notice, ["open_s": "\(Int(since.duration(to: now).seconds))"], values)
             }
+            var metadata = time
+            for (key, value) in values { metadata[key] = "\(value)" }
+            publishState(["kind": "alert", "alert": name.rawValue, "state": state.rawValue])
+            logger.alert(name, state, level: level, metadata: metadata)
         }
     }
 
@@ -226,7 +219,7 @@ public final class HealthMonitor: Sendable {
     }
 
     /// The alert conditions of docs/design.md §5.4, fed to the alert book.
-    private func alertEvents(now: ContinuousClock.Instant, nowMicros: Int64) -> [AlertBook<ContinuousClock.Instant>.Event] {
+    private func alertEvents(now: ContinuousClock.Instant, nowMicros: Int64) -> [(AlertName, AlertBook<ContinuousClock.Instant>.Event)] {
         let thresholds = configuration.alerts
         let (machine, since) = feed.snapshot
         let feedDown = machine.state.phase != .streaming ? since.duration(to: now) : nil
@@ -258,27 +251,28 @@ public final class HealthMonitor: Sendable {
                 trackers.lastSystem = (sample, now)
             }
             func recent(_ at: ContinuousClock.Instant?) -> Bool { at.map { $0.duration(to: now) < thresholds.recentWindow } ?? false }
-            let conditions: [(String, Bool, [String: String])] = [
-                ("feed_disconnected", !standby && (feedDown ?? .zero) > thresholds.feedDownAfter,
-                 ["state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"]),
-                ("db_connection_lost", databaseState.breaker != .closed,
+            let conditions: [(AlertName, Bool, [String: String])] = [
+                // `feed_state`, not `state`: the ALERT line's `state` is the alert's own (open/resolved).
+                (.feedDisconnected, !standby && (feedDown ?? .zero) > thresholds.feedDownAfter,
+                 ["feed_state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"]),
+                (.dbConnectionLost, databaseState.breaker != .closed,
                  ["breaker": databaseState.breaker.rawValue, "error": databaseState.lastError?.message ?? ""]),
-                ("buffer_high", waiting > thresholds.bufferItems, ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"]),
-                ("rss_high", sample.rssBytes > thresholds.rssBytes, ["rss_bytes": "\(sample.rssBytes)"]),
-                ("error_rate_high", totalPerMinute > thresholds.errorsPerMinute,
+                (.bufferHigh, waiting > thresholds.bufferItems, ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"]),
+                (.rssHigh, sample.rssBytes > thresholds.rssBytes, ["rss_bytes": "\(sample.rssBytes)"]),
+                (.errorRateHigh, totalPerMinute > thresholds.errorsPerMinute,
                  ["per_minute": "\(totalPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"]),
-                ("no_messages", !standby && silentSeconds > thresholds.noMessagesAfter.seconds, ["silent_s": "\(Int(silentSeconds))"]),
-                ("authentication_error", (errorsNow[.authentication]?.perMinute ?? 0) > 0,
+                (.noMessages, !standby && silentSeconds > thresholds.noMessagesAfter.seconds, ["silent_s": "\(Int(silentSeconds))"]),
+                (.authenticationError, (errorsNow[.authentication]?.perMinute ?? 0) > 0,
                  ["message": errorsNow[.authentication]?.lastMessage ?? ""]),
-                ("trades_dropped", recent(trackers.lastDropAt), ["dropped_total": "\(dropped)"]),
-                ("feed_slow_consumer", recent(trackers.lastSlowConsumerAt), ["warnings_total": "\(slow)"]),
+                (.tradesDropped, recent(trackers.lastDropAt), ["dropped_total": "\(dropped)"]),
+                (.feedSlowConsumer, recent(trackers.lastSlowConsumerAt), ["warnings_total": "\(slow)"]),
                 // A failed spool write or sync, or a segment that could not be read back (quarantined or vanished).
-                ("spool_failing", recent(trackers.lastSpoolFaultAt),
+                (.spoolFailing, recent(trackers.lastSpoolFaultAt),
                  ["write_failures": "\(spoolState?.writeFailures ?? 0)", "sync_failures": "\(spoolState?.syncFailures ?? 0)",
                   "quarantined_segments": "\(spoolState?.quarantinedSegments ?? 0)", "vanished_segments": "\(spoolState?.vanishedSegments ?? 0)"]),
             ]
             return conditions.compactMap { name, active, values in
-                trackers.alerts.update(name, isActive: active, values: values, now: now)
+                trackers.alerts.update(name.rawValue, isActive: active, values: values, now: now).map { (name, $0) }
             }
         }
     }

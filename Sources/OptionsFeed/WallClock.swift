@@ -26,3 +26,17 @@ public struct WallClock: Sendable {
         return WallClock { base() + micros }
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, truncated toward zero (log fields such as `delay_ms`).
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Whole microseconds, truncated toward zero: the unit of the wall clock's `nowMicros`.
+    public var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+}

@@ -54,6 +54,25 @@ struct HealthMonitorTests {
         #expect(leading["status"] as? String != "healthy", "a leader without a feed is not healthy")
     }
 
+    @Test("feed_disconnected opens with state open and the feed's own state as feed_state, and resolves with state resolved")
+    func feedDisconnectedState() throws {
+        let monitor = monitor()
+        let sink = LogCapture()
+        let logger = Logger(label: "health") { _ in sink }
+        let down = monitor.now().advanced(by: .seconds(600))
+        monitor.tick(at: down, logger: logger)
+        feed.withMachine { machine in
+            _ = machine.start(now: .now)
+            machine.connected()
+            machine.authenticated()
+            machine.streaming(now: .now)
+        }
+        monitor.tick(at: down.advanced(by: .seconds(1)), logger: logger)
+        let lines = sink.lines.filter { $0.message == "ALERT" && $0.metadata["alert"] == "feed_disconnected" }
+        #expect(lines.map { $0.metadata["state"] } == ["open", "resolved"])
+        #expect(lines.first?.metadata["feed_state"] == "disconnected")
+    }
+
     func encoded(_ report: HealthReport) throws -> [String: Any] {
         let data = try JSONEncoder.health.encode(report)
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -1,0 +1,38 @@
+import Logging
+
+/// The alerts the service raises, by the name its `ALERT` log lines and the
+/// health report's `alerts` carry (docs/operations.md §1, docs/design.md §5.4).
+public enum AlertName: String, Sendable, CaseIterable {
+    case feedDisconnected = "feed_disconnected"
+    case feedStale = "feed_stale"
+    case noMessages = "no_messages"
+    case authenticationError = "authentication_error"
+    case dbConnectionLost = "db_connection_lost"
+    case bufferHigh = "buffer_high"
+    case rssHigh = "rss_high"
+    case errorRateHigh = "error_rate_high"
+    case tradesDropped = "trades_dropped"
+    case feedSlowConsumer = "feed_slow_consumer"
+    case spoolFailing = "spool_failing"
+    case recordingFailed = "recording_failed"
+}
+
+/// Whether an `ALERT` line opens its alert or resolves it.
+public enum AlertState: String, Sendable, CaseIterable {
+    case open, resolved
+}
+
+extension Logger {
+    /// Writes one alert line, `{"msg":"ALERT","alert":…,"state":"open"|"resolved",…}`
+    /// (docs/operations.md §1): the only place that shape is written. `metadata`
+    /// adds the alert's figures; `alert` and `state` are always the ones given here.
+    func alert(
+        _ name: AlertName, _ state: AlertState, level: Logger.Level, metadata: Logger.Metadata = [:],
+        file: String = #fileID, function: String = #function, line: UInt = #line
+    ) {
+        var fields = metadata
+        fields["alert"] = .string(name.rawValue)
+        fields["state"] = .string(state.rawValue)
+        log(level: level, "ALERT", metadata: fields, file: file, function: function, line: line)
+    }
+}
