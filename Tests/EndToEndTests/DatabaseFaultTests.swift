@@ -43,12 +43,12 @@ struct DatabaseFaultTests {
     /// Runs `body` with an ingester that has no feed at all (a listener that never answers the upgrade) and the
     /// spool in `spool`: the spool is replayed whatever the feed does.
     static func withSpoolReplay<T>(
-        _ spool: String, database: TestDatabase, log: String, directory: URL, _ body: (ManagedProcess) async throws -> T
+        _ spool: String, database: TestDatabase, logFile: String, directory: URL, _ body: (ManagedProcess) async throws -> T
     ) async throws -> T {
         let silent = try SilentListener()
         let ingester = try await ManagedProcess.ingester(
-            port: silent.port, databaseURL: database.url, log: log, fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 }, spool: spool,
-            directory: directory)
+            port: silent.port, databaseURL: database.url, logFile: logFile, fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 },
+            spool: spool, directory: directory)
         let result = try await body(ingester)
         withExtendedLifetime(silent) {}
         return result
@@ -136,7 +136,7 @@ struct DatabaseFaultTests {
         try data.prefix(data.count - 5).write(to: URL(fileURLWithPath: path))
 
         let log = directory.appendingPathComponent("torn.log").path
-        try await Self.withSpoolReplay(spoolDirectory, database: database, log: "torn.log", directory: directory) { ingester in
+        try await Self.withSpoolReplay(spoolDirectory, database: database, logFile: log, directory: directory) { ingester in
             try await waitForLog(log, "spool segment replayed", timeout: .seconds(20))
             #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
         }

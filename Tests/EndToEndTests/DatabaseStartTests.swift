@@ -64,7 +64,7 @@ struct DatabaseStartTests {
 
             let log = directory.appendingPathComponent("password.log").path
             let limited = try await ManagedProcess.ingester(
-                port: try freePort(), databaseURL: wrongURL, log: "password.log", ["RETRY_DELAY_MS": "100", "DB_START_MAX_ATTEMPTS": "3"],
+                port: try freePort(), databaseURL: wrongURL, logFile: log, ["RETRY_DELAY_MS": "100", "DB_START_MAX_ATTEMPTS": "3"],
                 directory: directory)
             #expect(try await limited.waitForExit(timeout: .seconds(60)) == 75)
             let retries = logLines(log, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
@@ -78,7 +78,7 @@ struct DatabaseStartTests {
 
             let waitingLog = directory.appendingPathComponent("password-wait.log").path
             let waiting = try await ManagedProcess.ingester(
-                port: try freePort(), databaseURL: wrongURL, log: "password-wait.log", ["RETRY_DELAY_MS": "100"], directory: directory)
+                port: try freePort(), databaseURL: wrongURL, logFile: waitingLog, ["RETRY_DELAY_MS": "100"], directory: directory)
             _ = try await waitFor(timeout: .seconds(30), what: "a retry line") {
                 logLines(waitingLog, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
                     .count >= 2 ? true : nil
@@ -96,7 +96,7 @@ struct DatabaseStartTests {
         try database.migrate()
         try database.connect().execute("ALTER TABLE options_trades DROP CONSTRAINT options_trades_pkey")
         let log = directory.appendingPathComponent("schema.log").path
-        let ingester = try await ManagedProcess.ingester(port: try freePort(), databaseURL: database.url, log: "schema.log", directory: directory)
+        let ingester = try await ManagedProcess.ingester(port: try freePort(), databaseURL: database.url, logFile: log, directory: directory)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
         let lines = ingester.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
         #expect(lines == [

@@ -99,7 +99,7 @@ struct FeedFaultTests {
         let port = try freePort()
         let sim = try await ManagedProcess("feed-sim", ["--port", "\(port)", "--rate", "500", "--refuse-for", "5"], directory: directory)
         let log = directory.appendingPathComponent("refused.log").path
-        let ingester = try await ManagedProcess.ingester(port: port, databaseURL: database.url, log: "refused.log", Self.fast, directory: directory)
+        let ingester = try await ManagedProcess.ingester(port: port, databaseURL: database.url, logFile: log, Self.fast, directory: directory)
         try await waitForLog(log, "feed streaming", timeout: .seconds(30))
         #expect(logLines(log, message: "feed disconnected").count >= 2, "connection refused a few times first")
         try await waitForTrades(in: database.url)
@@ -137,7 +137,8 @@ struct FeedFaultTests {
     func badFramesSkipped() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let pipeline = try await start(feed: ["--rate", "2000", "--garbage-every", "7", "--oversized-every", "11"], database: database, log: "bad.log")
+        let pipeline = try await start(
+            feed: ["--rate", "2000", "--garbage-every", "7", "--oversized-every", "11"], database: database, log: "bad.log")
         let skipped = try await waitFor(timeout: .seconds(20), what: "both kinds of bad frame") { () -> Set<String>? in
             let kinds = Set(pipeline.lines("bad frame skipped").compactMap { $0["kind"] as? String })
             return kinds.isSuperset(of: ["malformed", "oversized"]) ? kinds : nil

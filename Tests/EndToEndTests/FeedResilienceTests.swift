@@ -20,7 +20,7 @@ struct FeedResilienceTests {
         let log = directory.appendingPathComponent("hung.log").path
         let started = ContinuousClock.now
         let ingester = try await ManagedProcess.ingester(
-            port: listener.port, databaseURL: database.url, log: "hung.log",
+            port: listener.port, databaseURL: database.url, logFile: log,
             ["WS_CONNECT_TIMEOUT_MS": "500", "WS_MAX_RECONNECT_ATTEMPTS": "2", "WS_BACKOFF_INITIAL_MS": "100", "WS_BACKOFF_MAX_MS": "200",
              "WS_BREAKER_FAILURES": "100"],
             directory: directory)

@@ -31,7 +31,7 @@ struct SecretsTests {
         let log = directory.appendingPathComponent("key-in-url.log").path
         // The key rides in the feed URL's query as well as in POLYGON_API_KEY.
         let ingester = try await ManagedProcess.ingester(
-            port: port, databaseURL: databaseURL, log: "key-in-url.log",
+            port: port, databaseURL: databaseURL, logFile: log,
             ["LOG_LEVEL": "debug", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200", "WS_BACKOFF_MAX_MS": "500",
              "WS_MAX_RECONNECT_ATTEMPTS": "0", "STATUS_ADDR": "127.0.0.1:0", "STATUS_TOKEN": token, "POLYGON_API_KEY": apiKey,
              "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options?apiKey=\(apiKey)&cluster=x"],
@@ -65,7 +65,7 @@ struct SecretsTests {
     func unparsableDatabaseURL(_ arguments: [String]) async throws {
         let log = directory.appendingPathComponent("bad-url-\(arguments.count).log").path
         let ingester = try await ManagedProcess.ingester(
-            port: 1, databaseURL: Self.badURL, log: "bad-url-\(arguments.count).log", ["LOG_LEVEL": "debug"], arguments: arguments,
+            port: 1, databaseURL: Self.badURL, logFile: log, ["LOG_LEVEL": "debug"], arguments: arguments,
             directory: directory)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
         let lines = ingester.stderr.split(separator: "\n")

@@ -27,7 +27,8 @@ struct ShutdownBoundTests {
 
     /// A second run with no feed at all: it replays the spool the first one left, then stops.
     func replaySpool(_ spoolDirectory: String, database: TestDatabase) async throws {
-        try await DatabaseFaultTests.withSpoolReplay(spoolDirectory, database: database, log: "second.log", directory: directory) { second in
+        let log = directory.appendingPathComponent("second.log").path
+        try await DatabaseFaultTests.withSpoolReplay(spoolDirectory, database: database, logFile: log, directory: directory) { second in
             _ = try await waitFor(timeout: .seconds(30), what: "the spool replayed") {
                 (try? DatabaseFaultTests.segments(in: spoolDirectory).isEmpty) == true ? true : nil
             }
@@ -130,7 +131,8 @@ struct ShutdownBoundTests {
             #expect(!refused.isEmpty)
             #expect(stored.count == expected.count)
             #expect(Set(stored) == expected)
-            let letters = try PGConnection(conninfo: server.url).query("SELECT count(DISTINCT raw) FROM dead_letters WHERE source = 'database' AND sqlstate = 'P0001'")
+            let letters = try PGConnection(conninfo: server.url)
+                .query("SELECT count(DISTINCT raw) FROM dead_letters WHERE source = 'database' AND sqlstate = 'P0001'")
             #expect(letters == [[String(refused.count)]])
             #expect(try DatabaseFaultTests.segments(in: spoolDirectory).isEmpty)
         }
@@ -150,7 +152,7 @@ struct ShutdownBoundTests {
         try FileManager.default.createDirectory(atPath: first, withIntermediateDirectories: false)
 
         let log = directory.appendingPathComponent("quarantine.log").path
-        try await DatabaseFaultTests.withSpoolReplay(spoolDirectory, database: database, log: "quarantine.log", directory: directory) { ingester in
+        try await DatabaseFaultTests.withSpoolReplay(spoolDirectory, database: database, logFile: log, directory: directory) { ingester in
             try await waitForLog(log, "spool segment replayed", timeout: .seconds(30))
             #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
         }

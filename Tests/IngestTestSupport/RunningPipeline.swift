@@ -94,13 +94,12 @@ extension ManagedProcess {
     }
 
     /// Starts an ingester alone, on a feed at `port` (feed-sim, a `SilentListener`, or nothing), against
-    /// `databaseURL`, logging to `log` in `directory`, with `settings` (and `SPOOL_DIR` = `spool`) on top.
+    /// `databaseURL`, logging to `logFile`, with `settings` (and `SPOOL_DIR` = `spool`) on top, in `directory`.
     public static func ingester(
-        port: Int, databaseURL: String, log: String, _ settings: [String: String] = [:], spool: String? = nil,
+        port: Int, databaseURL: String, logFile: String, _ settings: [String: String] = [:], spool: String? = nil,
         arguments: [String] = [], directory: URL
     ) async throws -> ManagedProcess {
-        let environment = ingesterEnvironment(
-            port: port, databaseURL: databaseURL, logFile: directory.appendingPathComponent(log).path, settings, spool: spool)
+        let environment = ingesterEnvironment(port: port, databaseURL: databaseURL, logFile: logFile, settings, spool: spool)
         return try await ManagedProcess("ingest-options", arguments, environment: environment, directory: directory)
     }
 
@@ -114,7 +113,7 @@ extension ManagedProcess {
 
 /// The environment of an `ingest-options` under test: the feed on `port`, the database at `databaseURL`,
 /// a log file, a spool (`spool`, else a fresh one) and the test's `settings` on top.
-public func ingesterEnvironment(
+func ingesterEnvironment(
     port: Int, databaseURL: String, logFile: String, _ settings: [String: String] = [:], spool: String? = nil
 ) -> [String: String] {
     var environment = [
