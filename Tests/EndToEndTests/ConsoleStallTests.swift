@@ -32,25 +32,20 @@ struct ConsoleStallTests {
     func stalledStdout() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "7", "--rate", "500"], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("stall.log").path
-
         var ends: [Int32] = [0, 0]
         #expect(pipe(&ends) == 0)
         defer { close(ends[0]) }
         // The smallest pipe Linux makes (one page): full after a dozen lines, not 64 KiB of them.
         let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ
         _ = fcntl(ends[1], setPipeSize, 4096)
-        let ingester = try await ManagedProcess(
-            "ingest-options", [],
-            environment: ingesterEnvironment(
-                port: port, database: database, logFile: log,
-                ["LOG_LEVEL": "debug", "FLUSH_INTERVAL_MS": "50", "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0"]),
-            directory: directory, standardOutput: .descriptor(ends[1]))
+        let pipeline = try await RunningPipeline.start(
+            feed: ["--seed", "7", "--rate", "500"], databaseURL: database.url, log: "stall.log",
+            ["LOG_LEVEL": "debug", "FLUSH_INTERVAL_MS": "50", "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0"], directory: directory,
+            standardOutput: .descriptor(ends[1]))
         close(ends[1])
+        let (ingester, log) = (pipeline.ingester, pipeline.log)
 
-        _ = try await waitFor(timeout: .seconds(30), what: "feed streaming") { logLines(log, message: "feed streaming").isEmpty ? nil : true }
+        try await pipeline.waitUntilStreaming(timeout: .seconds(30))
         // Full: bytes wait in the pipe and none have been added for 3 s (the process logs every 50 ms).
         var last = (bytes: Int32(-1), since: ContinuousClock.now)
         _ = try await waitFor(timeout: .seconds(60), what: "the stdout pipe to fill") { () -> Bool? in
@@ -78,9 +73,8 @@ struct ConsoleStallTests {
         }
         #expect(Self.bytesWaiting(in: ends[0]) > 0, "the pipe was never read")
 
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
         #expect(!logLines(log, message: "stopped").isEmpty)
-        sim.signal(SIGTERM)
+        pipeline.feed.signal(SIGTERM)
     }
 }

@@ -14,51 +14,18 @@ struct DatabaseStartTests {
         directory = try TemporaryDirectory.required()
     }
 
-    /// A Postgres of this test's own on a port chosen before it starts.
-    struct LateServer {
-        let port: Int
-        let environment: [String: String]
-        var url: String { "postgresql://postgres@127.0.0.1:\(port)/late" }
-        var dataDirectory: String { environment["PG_DATA"]! }
-
-        init() throws {
-            port = try freePort()
-            environment = ProcessInfo.processInfo.environment.merging([
-                "PG_PORT": "\(port)", "PG_DATA": repositoryRoot.appendingPathComponent(".data/test-pg-late-\(port)").path,
-                "PG_DATABASE": "late",
-            ]) { $1 }
-        }
-
-        func run(_ command: String) async throws {
-            try await runTool(repositoryRoot.appendingPathComponent("scripts/pg").path, [command], environment: environment)
-        }
-
-        func destroy() async {
-            try? await run("stop")
-            try? FileManager.default.removeItem(atPath: dataDirectory)
-            try? FileManager.default.removeItem(atPath: dataDirectory + "-socket")
-            try? FileManager.default.removeItem(atPath: dataDirectory + ".log")
-        }
-    }
-
     func retryLines(_ log: String) -> [[String: Any]] {
         logLines(log, message: "the database is not reachable; retrying")
     }
 
     @Test("a database that is down at start is waited for with a log line per attempt; once it is up the service streams")
     func waitsForTheDatabase() async throws {
-        let server = try LateServer()
-        try await withCleanup({ await server.destroy() }) {
-            let sim = try await ManagedProcess(
-                "feed-sim", ["--port", "0", "--seed", "21", "--rate", "500", "--count", "2000"], directory: directory)
-            let simPort = try await listeningPort(sim)
-            let log = directory.appendingPathComponent("late.log").path
-            let ingester = try await ManagedProcess(
-                "ingest-options", [],
-                environment: ingesterEnvironment(
-                    port: simPort, databaseURL: server.url, logFile: log,
-                    ["RETRY_DELAY_MS": "200", "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0", "FLUSH_INTERVAL_MS": "200"]),
-                directory: directory)
+        // A Postgres of this test's own, on a port chosen before it starts.
+        try await PrivatePostgres.with(database: "late", started: false) { server in
+            let pipeline = try await RunningPipeline.start(
+                feed: ["--seed", "21", "--rate", "500", "--count", "2000"], databaseURL: server.url, log: "late.log",
+                ["RETRY_DELAY_MS": "200", "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0", "FLUSH_INTERVAL_MS": "200"], directory: directory)
+            let (ingester, log) = (pipeline.ingester, pipeline.log)
 
             let lines = try await waitFor(timeout: .seconds(30), what: "3 retry lines") {
                 let lines = retryLines(log)
@@ -77,17 +44,14 @@ struct DatabaseStartTests {
                 return (Int(count ?? "0") ?? 0) > 0 ? count : nil
             }
             #expect((Int(rows) ?? 0) > 0, "trades reached the database that was down at start")
-            ingester.signal(SIGTERM)
-            #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
-            sim.signal(SIGTERM)
+            #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
+            pipeline.feed.signal(SIGTERM)
         }
     }
 
     @Test("a wrong password at start is named as such, retried, and DB_START_MAX_ATTEMPTS ends it with exit 75; SIGTERM ends the wait with 0")
     func wrongPassword() async throws {
-        let server = try LateServer()
-        try await withCleanup({ await server.destroy() }) {
-            try await server.run("start")
+        try await PrivatePostgres.with(database: "late") { server in
             // One role that must give a password; everything else stays on trust.
             try PGConnection(conninfo: server.url).execute("CREATE ROLE ingest_pw LOGIN PASSWORD 'right-password'")
             let hba = server.dataDirectory + "/pg_hba.conf"
@@ -99,10 +63,8 @@ struct DatabaseStartTests {
             #expect(throws: DatabaseError.self) { _ = try PGConnection(conninfo: wrongURL) }
 
             let log = directory.appendingPathComponent("password.log").path
-            let limited = try await ManagedProcess(
-                "ingest-options", [],
-                environment: ingesterEnvironment(
-                    port: try freePort(), databaseURL: wrongURL, logFile: log, ["RETRY_DELAY_MS": "100", "DB_START_MAX_ATTEMPTS": "3"]),
+            let limited = try await ManagedProcess.ingester(
+                port: try freePort(), databaseURL: wrongURL, logFile: log, ["RETRY_DELAY_MS": "100", "DB_START_MAX_ATTEMPTS": "3"],
                 directory: directory)
             #expect(try await limited.waitForExit(timeout: .seconds(60)) == 75)
             let retries = logLines(log, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
@@ -115,17 +77,14 @@ struct DatabaseStartTests {
             #expect(!text.contains("wrong-password"), "the password is never logged")
 
             let waitingLog = directory.appendingPathComponent("password-wait.log").path
-            let waiting = try await ManagedProcess(
-                "ingest-options", [],
-                environment: ingesterEnvironment(port: try freePort(), databaseURL: wrongURL, logFile: waitingLog, ["RETRY_DELAY_MS": "100"]),
-                directory: directory)
+            let waiting = try await ManagedProcess.ingester(
+                port: try freePort(), databaseURL: wrongURL, logFile: waitingLog, ["RETRY_DELAY_MS": "100"], directory: directory)
             _ = try await waitFor(timeout: .seconds(30), what: "a retry line") {
                 logLines(waitingLog, message: "the database rejected the credentials (check the user and password in DATABASE_URL); retrying")
                     .count >= 2 ? true : nil
             }
             #expect(waiting.isRunning)
-            waiting.signal(SIGTERM)
-            #expect(try await waiting.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(try await waiting.stop(timeout: .seconds(20)) == 0)
             #expect(logLines(waitingLog, message: "stopped while waiting for the database").count == 1)
         }
     }
@@ -137,8 +96,7 @@ struct DatabaseStartTests {
         try database.migrate()
         try database.connect().execute("ALTER TABLE options_trades DROP CONSTRAINT options_trades_pkey")
         let log = directory.appendingPathComponent("schema.log").path
-        let ingester = try await ManagedProcess(
-            "ingest-options", [], environment: ingesterEnvironment(port: try freePort(), database: database, logFile: log), directory: directory)
+        let ingester = try await ManagedProcess.ingester(port: try freePort(), databaseURL: database.url, logFile: log, directory: directory)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
         let lines = ingester.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
         #expect(lines == [

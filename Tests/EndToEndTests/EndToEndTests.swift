@@ -43,6 +43,13 @@ struct EndToEndTests {
         return (valid, invalid)
     }
 
+    /// `sym|t|q` of every trade stored in the database at `conninfo`: the ledger's `key`.
+    static func storedKeys(_ conninfo: String) throws -> [String] {
+        try PGConnection(conninfo: conninfo)
+            .query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
+            .compactMap { $0[0] }
+    }
+
     /// Runs feed-sim with a seeded stream until it has sent `count` trades and
     /// exited, with an ingester attached; stops the ingester with SIGTERM once
     /// it has read the whole stream, and returns the ledger path and the ingester's exit status.
@@ -50,32 +57,16 @@ struct EndToEndTests {
         seed: UInt64, count: Int, database: TestDatabase, directory: URL, tag: String, writeMode: String
     ) async throws -> (ledger: String, summary: String, exitStatus: Int32) {
         let ledger = directory.appendingPathComponent("ledger-\(tag).csv").path
-        let sim = try await ManagedProcess(
-            "feed-sim",
-            ["--port", "0", "--seed", "\(seed)", "--rate", "0", "--count", "\(count)", "--symbols", "300",
-             "--invalid-fraction", "0.01", "--ledger", ledger, "--exit-after-count"],
-            directory: directory)
-        let listening = try await sim.waitForOutput(timeout: .seconds(30)) { $0.contains("\"listening\"") }
-        let port = try #require(listening.split(separator: "\n").first.flatMap { line -> Int? in
-            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            return object?["port"] as? Int
-        })
+        let pipeline = try await RunningPipeline.start(
+            feed: ["--seed", "\(seed)", "--rate", "0", "--count", "\(count)", "--symbols", "300", "--invalid-fraction", "0.01",
+                   "--ledger", ledger, "--exit-after-count"],
+            databaseURL: database.url, log: "ingest-\(tag).log", arguments: ["--write-mode", writeMode], directory: directory)
+        let ingester = pipeline.ingester
 
-        let logFile = directory.appendingPathComponent("ingest-\(tag).log").path
-        let ingester = try await ManagedProcess(
-            "ingest-options", ["--write-mode", writeMode],
-            environment: ingesterEnvironment(port: port, database: database, logFile: logFile),
-            directory: directory)
-
-        #expect(try await sim.waitForExit(timeout: .seconds(180)) == 0)
-        let summary = sim.stdout.split(separator: "\n").last.map(String.init) ?? ""
         // The stream is over once the ingester saw the server close the socket.
-        _ = try await waitFor(timeout: .seconds(60), what: "the ingester to see the end of the stream") {
-            let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-            return log.contains("\"msg\":\"feed disconnected\"") ? true : nil
-        }
-        ingester.signal(SIGTERM)
-        let status = try await ingester.waitForExit(timeout: .seconds(60))
+        try await pipeline.waitForFeedEnd(exitWithin: .seconds(180), endSeenWithin: .seconds(60))
+        let summary = pipeline.feed.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let status = try await ingester.stop(timeout: .seconds(60))
         if status != 0 { Issue.record("ingester exited \(status): \(ingester.stdout.suffix(3000)) \(ingester.stderr.suffix(2000))") }
         return (ledger, summary, status)
     }

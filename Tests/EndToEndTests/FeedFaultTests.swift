@@ -18,17 +18,9 @@ struct FeedFaultTests {
         "WS_BREAKER_OPEN_MS": "1000", "FLUSH_INTERVAL_MS": "200",
     ]
 
-    func ingester(port: Int, database: TestDatabase, log: String, _ extra: [String: String] = [:]) async throws -> ManagedProcess {
-        try await ManagedProcess(
-            "ingest-options", [], environment: ingesterEnvironment(port: port, database: database, logFile: log, Self.fast.merging(extra) { $1 }),
-            directory: directory)
-    }
-
-    func waitForLog(_ log: String, _ message: String, count: Int, timeout: Duration) async throws -> [[String: Any]] {
-        try await waitFor(timeout: timeout, what: "\(count)× \"\(message)\" in \(log)") {
-            let lines = logLines(log, message: message)
-            return lines.count >= count ? lines : nil
-        }
+    /// feed-sim with `feed` flags and an ingester on it with the fast settings and `extra` on top.
+    func start(feed: [String], database: TestDatabase, log: String, _ extra: [String: String] = [:]) async throws -> RunningPipeline {
+        try await RunningPipeline.start(feed: feed, databaseURL: database.url, log: log, Self.fast.merging(extra) { $1 }, directory: directory)
     }
 
     @Test("clean drops every 2 s for 20 s: the table holds exactly the ledger's valid trades above threshold, one closed gap per reconnect")
@@ -36,25 +28,17 @@ struct FeedFaultTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let ledger = directory.appendingPathComponent("drops.csv").path
-        let sim = try await ManagedProcess(
-            "feed-sim", ["--port", "0", "--seed", "99", "--rate", "1000", "--invalid-fraction", "0.01", "--drop-every", "2", "--ledger", ledger],
-            directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("drops.log").path
         // Pings every 3 s, not 0.5 s: this test is about clean drops, and a pong late on a loaded
         // machine would reset a connection with trades in flight (a loss the ledger cannot excuse).
-        let ingester = try await ingester(port: port, database: database, log: log, ["WS_PING_INTERVAL_MS": "3000"])
+        let pipeline = try await start(
+            feed: ["--seed", "99", "--rate", "1000", "--invalid-fraction", "0.01", "--drop-every", "2", "--ledger", ledger],
+            database: database, log: "drops.log", ["WS_PING_INTERVAL_MS": "3000"])
         // Dropped every 2 s: ten connections, nine drops and reconnects.
-        _ = try await waitFor(timeout: .seconds(60), what: "ten streaming connections") {
-            logLines(log, message: "feed streaming").count >= 10 ? true : nil
-        }
+        try await pipeline.waitForLog("feed streaming", count: 10, timeout: .seconds(60))
         // Stop the feed first: everything it wrote reaches the ingester before its close frame.
-        sim.signal(SIGTERM)
-        #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
-        let streamed = logLines(log, message: "feed streaming").count
-        _ = try await waitForLog(log, "feed disconnected", count: streamed, timeout: .seconds(20))
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        try await pipeline.stopFeed()
+        let streamed = pipeline.lines("feed streaming").count
+        #expect(try await pipeline.ingester.stop(timeout: .seconds(30)) == 0)
 
         // One connection per 2 s at most; reconnect backoff and a loaded machine (suites run in parallel) make it fewer.
         #expect(streamed >= 5, "about one connection per 2 s, got \(streamed)")
@@ -80,39 +64,32 @@ struct FeedFaultTests {
     func noPongReconnects() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--rate", "200", "--no-pong", "--fault-after", "1"], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("nopong.log").path
-        let ingester = try await ingester(port: port, database: database, log: log)
-        let streaming = try await waitForLog(log, "feed streaming", count: 2, timeout: .seconds(20))
-        let disconnects = logLines(log, message: "feed disconnected")
+        let pipeline = try await start(feed: ["--rate", "200", "--no-pong", "--fault-after", "1"], database: database, log: "nopong.log")
+        let streaming = try await pipeline.waitForLog("feed streaming", count: 2, timeout: .seconds(20))
+        let disconnects = pipeline.lines("feed disconnected")
         #expect(disconnects.count >= 1)
         #expect((disconnects.first?["reason"] as? String)?.contains("without a close frame") == true)
         let gap = try timeBetween(streaming[0], streaming[1])
         #expect(gap < 5, "fault after 1 s + pong due within 2 × 0.5 s + backoff ≤ 0.2 s; took \(gap) s")
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
-        sim.signal(SIGTERM)
+        #expect(try await pipeline.ingester.stop(timeout: .seconds(30)) == 0)
+        pipeline.feed.signal(SIGTERM)
     }
 
     @Test("a feed that stalls while answering pings raises feed_stale, then is reconnected at the silence limit")
     func stallReconnects() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--rate", "200", "--stall-after", "1"], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("stall.log").path
-        let ingester = try await ingester(
-            port: port, database: database, log: log, ["WS_STALE_AFTER_MS": "700", "WS_STALE_RECONNECT_AFTER_MS": "2000"])
-        _ = try await waitForLog(log, "feed streaming", count: 2, timeout: .seconds(20))
-        let alerts = logLines(log, message: "ALERT").filter { $0["alert"] as? String == "feed_stale" }
+        let pipeline = try await start(
+            feed: ["--rate", "200", "--stall-after", "1"], database: database, log: "stall.log",
+            ["WS_STALE_AFTER_MS": "700", "WS_STALE_RECONNECT_AFTER_MS": "2000"])
+        try await pipeline.waitForLog("feed streaming", count: 2, timeout: .seconds(20))
+        let alerts = pipeline.lines("ALERT").filter { $0["alert"] as? String == "feed_stale" }
         #expect(alerts.first?["state"] as? String == "open")
-        let aborted = logLines(log, message: "feed attempt aborted")
+        let aborted = pipeline.lines("feed attempt aborted")
         #expect((aborted.first?["reason"] as? String)?.hasPrefix("no data for") == true)
-        #expect(logLines(log, message: "feed disconnected").allSatisfy { ($0["reason"] as? String)?.contains("close frame") == false })
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
-        sim.signal(SIGTERM)
+        #expect(pipeline.lines("feed disconnected").allSatisfy { ($0["reason"] as? String)?.contains("close frame") == false })
+        #expect(try await pipeline.ingester.stop(timeout: .seconds(30)) == 0)
+        pipeline.feed.signal(SIGTERM)
     }
 
     @Test("a feed that refuses connections for 5 s is survived: the ingester streams once it listens")
@@ -122,15 +99,11 @@ struct FeedFaultTests {
         let port = try freePort()
         let sim = try await ManagedProcess("feed-sim", ["--port", "\(port)", "--rate", "500", "--refuse-for", "5"], directory: directory)
         let log = directory.appendingPathComponent("refused.log").path
-        let ingester = try await ingester(port: port, database: database, log: log)
-        _ = try await waitForLog(log, "feed streaming", count: 1, timeout: .seconds(30))
+        let ingester = try await ManagedProcess.ingester(port: port, databaseURL: database.url, logFile: log, Self.fast, directory: directory)
+        try await waitForLog(log, "feed streaming", timeout: .seconds(30))
         #expect(logLines(log, message: "feed disconnected").count >= 2, "connection refused a few times first")
-        _ = try await waitFor(timeout: .seconds(20), what: "rows in the table") {
-            let rows = try database.connect().query("SELECT count(*) FROM options_trades")
-            return (Int(rows.first?.first??.description ?? "0") ?? 0) > 0 ? true : nil
-        }
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        try await waitForTrades(in: database.url)
+        #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
         sim.signal(SIGTERM)
     }
 
@@ -138,55 +111,48 @@ struct FeedFaultTests {
     func maxConnections() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--rate", "200", "--max-connections", "1"], directory: directory)
-        let port = try await listeningPort(sim)
-        let logA = directory.appendingPathComponent("a.log").path
-        let logB = directory.appendingPathComponent("b.log").path
         let cap = ["WS_BACKOFF_MAX_MS": "30000"]
-        let first = try await ingester(port: port, database: database, log: logA, cap)
-        _ = try await waitForLog(logA, "feed streaming", count: 1, timeout: .seconds(20))
-        let second = try await ingester(port: port, database: database, log: logB, cap)
-        _ = try await waitForLog(logB, "feed streaming", count: 1, timeout: .seconds(20))
-        let takenOver = try await waitForLog(
-            logA, "another client with this API key took over the feed connection; backing off at the cap", count: 1, timeout: .seconds(10))
+        let a = try await start(feed: ["--rate", "200", "--max-connections", "1"], database: database, log: "a.log", cap)
+        try await a.waitForLog("feed streaming", timeout: .seconds(20))
+        // A spool of its own: the spool's lock refuses a second process.
+        let b = try await a.withIngester(log: "b.log", ["SPOOL_DIR": directory.appendingPathComponent("spool-b").path])
+        try await b.waitForLog("feed streaming", timeout: .seconds(20))
+        let takenOver = try await a.waitForLog(
+            "another client with this API key took over the feed connection; backing off at the cap", timeout: .seconds(10))
         #expect(takenOver.first?["status"] as? String == "max_connections")
-        let backoff = try await waitForLog(logA, "feed reconnecting after backoff", count: 1, timeout: .seconds(10))
+        let backoff = try await a.waitForLog("feed reconnecting after backoff", timeout: .seconds(10))
         let delay = (backoff.last?["delay_ms"] as? Int) ?? 0
         #expect(delay > 29_000 && delay <= 30_000, "backs off at the 30 s cap, got \(delay) ms")
         // For the next few seconds nothing changes hands: B streams, A waits (time passing is the point).
         try await Task.sleep(for: .seconds(4))
-        #expect(logLines(logA, message: "feed connecting").count == 1)
-        #expect(logLines(logB, message: "feed disconnected").isEmpty)
-        for process in [first, second] { process.signal(SIGTERM) }
-        #expect(try await first.waitForExit(timeout: .seconds(30)) == 0)
-        #expect(try await second.waitForExit(timeout: .seconds(30)) == 0)
-        sim.signal(SIGTERM)
+        #expect(a.lines("feed connecting").count == 1)
+        #expect(b.lines("feed disconnected").isEmpty)
+        for process in [a.ingester, b.ingester] { process.signal(SIGTERM) }
+        #expect(try await a.ingester.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(try await b.ingester.waitForExit(timeout: .seconds(30)) == 0)
+        a.feed.signal(SIGTERM)
     }
 
     @Test("malformed and oversized frames are counted by kind and skipped; the connection stays up")
     func badFramesSkipped() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try await ManagedProcess(
-            "feed-sim", ["--port", "0", "--rate", "2000", "--garbage-every", "7", "--oversized-every", "11"], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("bad.log").path
-        let ingester = try await ingester(port: port, database: database, log: log)
+        let pipeline = try await start(
+            feed: ["--rate", "2000", "--garbage-every", "7", "--oversized-every", "11"], database: database, log: "bad.log")
         let skipped = try await waitFor(timeout: .seconds(20), what: "both kinds of bad frame") { () -> Set<String>? in
-            let kinds = Set(logLines(log, message: "bad frame skipped").compactMap { $0["kind"] as? String })
+            let kinds = Set(pipeline.lines("bad frame skipped").compactMap { $0["kind"] as? String })
             return kinds.isSuperset(of: ["malformed", "oversized"]) ? kinds : nil
         }
         #expect(skipped.contains("malformed"))
         // Time passing is the point: two more seconds of bad frames cost no connection and log nothing more.
         try await Task.sleep(for: .seconds(2))
-        #expect(logLines(log, message: "feed disconnected").isEmpty, "bad frames never cost the connection")
-        #expect(logLines(log, message: "bad frame skipped").count <= 2, "logged once per kind per minute")
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
-        let stopped = logLines(log, message: "stopped").first
+        #expect(pipeline.lines("feed disconnected").isEmpty, "bad frames never cost the connection")
+        #expect(pipeline.lines("bad frame skipped").count <= 2, "logged once per kind per minute")
+        #expect(try await pipeline.ingester.stop(timeout: .seconds(30)) == 0)
+        let stopped = pipeline.lines("stopped").first
         #expect((stopped?["bad_frames_malformed"] as? Int ?? 0) > 1)
         #expect((stopped?["bad_frames_oversized"] as? Int ?? 0) > 1)
-        sim.signal(SIGTERM)
+        pipeline.feed.signal(SIGTERM)
     }
 }
 
@@ -198,10 +164,4 @@ func timeBetween(_ first: [String: Any], _ second: [String: Any]) throws -> Doub
         throw TestSetupError("log lines without ts")
     }
     return b.timeIntervalSince(a)
-}
-
-/// A port nothing listens on right now.
-func freePort() throws -> Int {
-    let listener = try SilentListener()
-    return listener.port
 }

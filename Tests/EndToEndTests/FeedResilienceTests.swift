@@ -19,12 +19,10 @@ struct FeedResilienceTests {
         let listener = try SilentListener()
         let log = directory.appendingPathComponent("hung.log").path
         let started = ContinuousClock.now
-        let ingester = try await ManagedProcess(
-            "ingest-options", [],
-            environment: ingesterEnvironment(port: listener.port, database: database, logFile: log, [
-                "WS_CONNECT_TIMEOUT_MS": "500", "WS_MAX_RECONNECT_ATTEMPTS": "2", "WS_BACKOFF_INITIAL_MS": "100",
-                "WS_BACKOFF_MAX_MS": "200", "WS_BREAKER_FAILURES": "100",
-            ]),
+        let ingester = try await ManagedProcess.ingester(
+            port: listener.port, databaseURL: database.url, logFile: log,
+            ["WS_CONNECT_TIMEOUT_MS": "500", "WS_MAX_RECONNECT_ATTEMPTS": "2", "WS_BACKOFF_INITIAL_MS": "100", "WS_BACKOFF_MAX_MS": "200",
+             "WS_BREAKER_FAILURES": "100"],
             directory: directory)
         let status = try await ingester.waitForExit(timeout: .seconds(30))
         #expect(status == 75)
@@ -47,29 +45,15 @@ struct FeedResilienceTests {
     func rejectedKeyExits77() async throws {
         let database = try TestDatabase.create()
         defer { database.drop() }
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--reject-key", "bad-key-000000"], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("reject.log").path
-        let ingester = try await ManagedProcess(
-            "ingest-options", [],
-            environment: ingesterEnvironment(port: port, database: database, logFile: log, ["POLYGON_API_KEY": "bad-key-000000"]),
+        let pipeline = try await RunningPipeline.start(
+            feed: ["--reject-key", "bad-key-000000"], databaseURL: database.url, log: "reject.log", ["POLYGON_API_KEY": "bad-key-000000"],
             directory: directory)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 77)
+        let log = pipeline.log
+        #expect(try await pipeline.ingester.waitForExit(timeout: .seconds(30)) == 77)
         #expect(logLines(log, message: "feed connecting").count == 1)
         let critical = logLines(log, message: "the feed rejected the API key; not retrying")
         #expect(critical.count == 1)
         #expect(!((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("bad-key-000000"), "the key is never logged")
-        sim.signal(SIGTERM)
+        pipeline.feed.signal(SIGTERM)
     }
-}
-
-/// Reads feed-sim's `{"event":"listening","port":N}` line.
-func listeningPort(_ sim: ManagedProcess) async throws -> Int {
-    let output = try await sim.waitForOutput(timeout: .seconds(30)) { $0.contains("\"listening\"") }
-    for line in output.split(separator: "\n") {
-        if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let port = object["port"] as? Int {
-            return port
-        }
-    }
-    throw TestSetupError("no port in feed-sim output: \(output)")
 }

@@ -16,19 +16,11 @@ struct HAFailoverTests {
         directory = try TemporaryDirectory.required()
     }
 
-    func instance(_ name: String, port: Int, database: TestDatabase, log: String) async throws -> ManagedProcess {
-        let environment = ingesterEnvironment(
-            port: port, database: database, logFile: log,
-            ["HA_MODE": "leader", "HA_GROUP": "e2e", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200",
-             "SPOOL_DIR": directory.appendingPathComponent("spool-\(name)").path])
-        return try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-    }
+    static let leader = ["HA_MODE": "leader", "HA_GROUP": "e2e", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200"]
 
-    func waitForLog(_ log: String, _ message: String, count: Int = 1, timeout: Duration) async throws -> [[String: Any]] {
-        try await waitFor(timeout: timeout, what: "\(count)× \"\(message)\" in \(log)") {
-            let lines = logLines(log, message: message)
-            return lines.count >= count ? lines : nil
-        }
+    /// The spool of instance `name`: each instance has its own, a restarted one the one it had.
+    func spool(_ name: String) -> String {
+        directory.appendingPathComponent("spool-\(name)").path
     }
 
     static func date(_ line: [String: Any]?) throws -> Date {
@@ -43,23 +35,20 @@ struct HAFailoverTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let ledger = directory.appendingPathComponent("ha.csv").path
-        let sim = try await ManagedProcess(
-            "feed-sim", ["--port", "0", "--seed", "31", "--rate", "1000", "--ledger", ledger], directory: directory)
-        let port = try await listeningPort(sim)
-        let logA = directory.appendingPathComponent("a.log").path
-        let logB = directory.appendingPathComponent("b.log").path
-        let logA2 = directory.appendingPathComponent("a2.log").path
-
         // A leads, B waits: connected to the database, healthy, not connected to the feed.
-        let first = try await instance("a", port: port, database: database, log: logA)
-        _ = try await waitForLog(logA, "feed streaming", timeout: .seconds(20))
-        let second = try await instance("b", port: port, database: database, log: logB)
-        _ = try await waitForLog(logB, "standby: asking for the leader lock", timeout: .seconds(20))
+        let a = try await RunningPipeline.start(
+            feed: ["--seed", "31", "--rate", "1000", "--ledger", ledger], databaseURL: database.url, log: "a.log", Self.leader,
+            spool: spool("a"), directory: directory)
+        let first = a.ingester
+        try await a.waitForLog("feed streaming", timeout: .seconds(20))
+        let b = try await a.withIngester(log: "b.log", ["SPOOL_DIR": spool("b")])
+        let second = b.ingester
+        try await b.waitForLog("standby: asking for the leader lock", timeout: .seconds(20))
         let standbyReport = try await second.requestHealthReport()
         #expect(standbyReport["role"] as? String == "standby")
         #expect(standbyReport["status"] as? String == "healthy", "a standby is healthy: \(standbyReport["reasons"] ?? "")")
         #expect(try await first.requestHealthReport()["role"] as? String == "leader")
-        #expect(logLines(logB, message: "feed connecting").isEmpty, "a standby does not connect to the feed")
+        #expect(b.lines("feed connecting").isEmpty, "a standby does not connect to the feed")
 
         // kill -9 the leader mid-stream. Time passing is the point: a second more of trades under A,
         // so that the kill lands with trades in flight.
@@ -67,7 +56,7 @@ struct HAFailoverTests {
         first.signal(SIGKILL)
         let killedAt = Date()
         _ = try await first.waitForExit(timeout: .seconds(10))
-        let streaming = try await waitForLog(logB, "feed streaming", timeout: .seconds(20))
+        let streaming = try await b.waitForLog("feed streaming", timeout: .seconds(20))
         let takeover = try Self.date(streaming.first).timeIntervalSince(killedAt)
         print("HA takeover after kill -9: \(String(format: "%.2f", takeover)) s (leader killed → standby streaming)")
         #expect(takeover < 10, "takeover took \(takeover) s")
@@ -76,15 +65,14 @@ struct HAFailoverTests {
         try await Task.sleep(for: .seconds(3))
 
         // The first instance comes back as a standby; SIGTERM on the leader hands over without a timeout.
-        let restarted = try await instance("a", port: port, database: database, log: logA2)
-        _ = try await waitForLog(logA2, "standby: asking for the leader lock", timeout: .seconds(20))
+        let a2 = try await a.withIngester(log: "a2.log")
+        try await a2.waitForLog("standby: asking for the leader lock", timeout: .seconds(20))
         // Time passing is the point: for a second (a lock retry) the standby stays off the feed.
         try await Task.sleep(for: .seconds(1))
-        #expect(logLines(logA2, message: "feed connecting").isEmpty)
-        second.signal(SIGTERM)
-        #expect(try await second.waitForExit(timeout: .seconds(30)) == 0)
-        let released = try #require(logLines(logB, message: "leader lock released").first)
-        let handedOver = try await waitForLog(logA2, "feed streaming", timeout: .seconds(20))
+        #expect(a2.lines("feed connecting").isEmpty)
+        #expect(try await second.stop(timeout: .seconds(30)) == 0)
+        let released = try #require(b.lines("leader lock released").first)
+        let handedOver = try await a2.waitForLog("feed streaming", timeout: .seconds(20))
         let handover = try Self.date(handedOver.first).timeIntervalSince(try Self.date(released))
         print("HA graceful handover: \(String(format: "%.2f", handover)) s (lock released → standby streaming)")
         #expect(handover < 3, "graceful handover took \(handover) s")
@@ -92,11 +80,7 @@ struct HAFailoverTests {
         try await Task.sleep(for: .seconds(2))
 
         // Stop the feed first, so everything sent reaches the leader; then stop it.
-        sim.signal(SIGTERM)
-        #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
-        _ = try await waitForLog(logA2, "feed disconnected", timeout: .seconds(20))
-        restarted.signal(SIGTERM)
-        #expect(try await restarted.waitForExit(timeout: .seconds(30)) == 0)
+        try await a2.finish(ingesterExitWithin: .seconds(30))
 
         // Every trade sent is stored once, except a run lost inside a recorded gap.
         let (valid, _) = try EndToEndTests.readLedger(ledger)

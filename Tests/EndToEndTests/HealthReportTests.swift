@@ -26,16 +26,13 @@ struct HealthReportTests {
 
     @Test("SIGUSR1 under load, during a Postgres outage and with the feed gone: each report validates and shows the state")
     func reportsShowWhatHappens() async throws {
-        try await DatabaseFaultTests.PrivateServer.with(directory: directory) { server in
-            let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "21", "--rate", "800", "--invalid-fraction", "0.02"], directory: directory)
-            let port = try await listeningPort(sim)
-            let log = directory.appendingPathComponent("health.log").path
-            var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, DatabaseFaultTests.fast)
-            environment["SPOOL_DIR"] = directory.appendingPathComponent("spool").path
-            environment["MARKET_HOURS"] = "always"
-            environment["HEALTH_REPORT_INTERVAL_MS"] = "2000"
-            let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-            _ = try await waitFor(timeout: .seconds(20), what: "streaming") { logLines(log, message: "feed streaming").isEmpty ? nil : true }
+        try await PrivatePostgres.with { server in
+            let pipeline = try await RunningPipeline.start(
+                feed: ["--seed", "21", "--rate", "800", "--invalid-fraction", "0.02"], databaseURL: server.url, log: "health.log",
+                DatabaseFaultTests.fast.merging(["MARKET_HOURS": "always", "HEALTH_REPORT_INTERVAL_MS": "2000"]) { $1 },
+                spool: directory.appendingPathComponent("spool").path, directory: directory)
+            let (sim, port, ingester, log) = (pipeline.feed, pipeline.port, pipeline.ingester, pipeline.log)
+            try await pipeline.waitUntilStreaming(timeout: .seconds(20))
             // Under load: streaming, rows written, invalid trades counted as data errors.
             let streaming = try await waitFor(timeout: .seconds(30), what: "a report with rows written and data errors", every: .milliseconds(500)) {
                 let report = try await report(ingester)
@@ -100,8 +97,7 @@ struct HealthReportTests {
             #expect(logged.count >= 4)
             #expect(logged.allSatisfy { ($0["report"] as? [String: Any]).map { schema.violations(of: $0).isEmpty } ?? false })
 
-            ingester.signal(SIGTERM)
-            #expect(try await ingester.waitForExit(timeout: .seconds(60)) == 0)
+            #expect(try await ingester.stop(timeout: .seconds(60)) == 0)
             // Connection events reached websocket_health_logs through the guarded path.
             let events = try PGConnection(conninfo: server.url).query("SELECT count(*) FROM websocket_health_logs")
             #expect((Int(events.first?.first.flatMap { $0 } ?? "") ?? 0) >= 2)
@@ -112,15 +108,12 @@ struct HealthReportTests {
     func secretsNeverShown() async throws {
         let apiKey = "sekret-api-key-0123456789"
         let password = "Sup3r-S3cret-pw"
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--reject-key", apiKey], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("secrets.log").path
         let closedPort = try freePort()
-        var environment = ingesterEnvironment(
-            port: port, databaseURL: "postgresql://trader:\(password)@127.0.0.1:\(closedPort)/none?connect_timeout=1", logFile: log,
-            ["LOG_LEVEL": "debug", "DB_FLAVOR": "postgres"])
-        environment["POLYGON_API_KEY"] = apiKey
-        let ingester = try await ManagedProcess("ingest-options", ["--no-migrate"], environment: environment, directory: directory)
+        let pipeline = try await RunningPipeline.start(
+            feed: ["--reject-key", apiKey], databaseURL: "postgresql://trader:\(password)@127.0.0.1:\(closedPort)/none?connect_timeout=1",
+            log: "secrets.log", ["LOG_LEVEL": "debug", "DB_FLAVOR": "postgres", "POLYGON_API_KEY": apiKey], arguments: ["--no-migrate"],
+            directory: directory)
+        let (sim, ingester, log) = (pipeline.feed, pipeline.ingester, pipeline.log)
         let status = try await ingester.waitForExit(timeout: .seconds(30))
         #expect(status == 77, "rejected key: exit 77")
         sim.signal(SIGTERM)

@@ -26,20 +26,14 @@ struct HostileTradeTests {
 
     @Test("hostile trades while Postgres is up and while it is stopped: the ingester stays up, every ledger trade lands once, each hostile one is a feed dead letter")
     func hostileTradesUpAndDown() async throws {
-        try await DatabaseFaultTests.PrivateServer.with(directory: directory) { server in
+        try await PrivatePostgres.with { server in
             let ledger = directory.appendingPathComponent("hostile.csv").path
             // 500 trades/s in frames of 5; every 50th frame (twice a second) carries the six hostile events.
-            let sim = try await ManagedProcess(
-                "feed-sim", ["--port", "0", "--seed", "31", "--rate", "500", "--hostile-every", "50", "--ledger", ledger],
-                directory: directory)
-            let port = try await listeningPort(sim)
-            let log = directory.appendingPathComponent("hostile.log").path
-            var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, DatabaseFaultTests.fast)
-            environment["SPOOL_DIR"] = directory.appendingPathComponent("spool").path
-            let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-            _ = try await waitFor(timeout: .seconds(30), what: "the ingester streaming") {
-                logLines(log, message: "feed streaming").isEmpty ? nil : true
-            }
+            let pipeline = try await RunningPipeline.start(
+                feed: ["--seed", "31", "--rate", "500", "--hostile-every", "50", "--ledger", ledger], databaseURL: server.url,
+                log: "hostile.log", DatabaseFaultTests.fast, spool: directory.appendingPathComponent("spool").path, directory: directory)
+            let (sim, ingester, log) = (pipeline.feed, pipeline.ingester, pipeline.log)
+            try await pipeline.waitUntilStreaming(timeout: .seconds(30))
             let whileUp = try await waitFor(timeout: .seconds(30), what: "hostile trades while Postgres is up", every: .milliseconds(500)) {
                 let count = try await invalidCount(ingester)
                 return count >= 6 ? count : nil
@@ -58,7 +52,7 @@ struct HostileTradeTests {
             }
             #expect(ingester.isRunning, "the ingester is still running at the end: \(ingester.stderr.suffix(2000))")
 
-            try await DatabaseFaultTests.finish(sim: sim, ingester: ingester, log: log)
+            try await pipeline.finish()
 
             let summary = try #require(
                 sim.stdout.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
@@ -73,16 +67,14 @@ struct HostileTradeTests {
             let (valid, invalid) = try EndToEndTests.readLedger(ledger)
             #expect(invalid == 0 && valid.count == summary["sent"] as? Int, "the ledger lists the ordinary trades only")
             let expected = Set(valid.filter { $0.notional >= 10_000 }.map(\.key))
-            let connection = try PGConnection(conninfo: server.url)
-            let stored = try connection.query(
-                "SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades"
-            ).compactMap { $0[0] }
+            let stored = try EndToEndTests.storedKeys(server.url)
             #expect(stored.count == expected.count, "nothing doubled, nothing lost")
             #expect(Set(stored) == expected)
 
             // Each hostile event is a dead letter from the feed, with the reason its kind calls for. The
             // same event sent again is the same dead letter (their natural key), so each distinct one
             // is stored once: the count of rejections is trades_invalid, checked above.
+            let connection = try PGConnection(conninfo: server.url)
             let reasons = try connection.query("SELECT DISTINCT reason FROM dead_letters WHERE source = 'feed' ORDER BY reason")
             #expect(reasons == [["bad_symbol"], ["too_many_conditions"], ["underlying_too_long"]])
             let distinct = try connection.query("SELECT count(*) FROM dead_letters WHERE source = 'feed'")

@@ -63,26 +63,13 @@ struct RecordReplayTests {
         // The live run, recorded.
         let ledger = directory.appendingPathComponent("ledger.csv").path
         let recording = directory.appendingPathComponent("rec/feed.jsonl").path
-        let sim = try await ManagedProcess(
-            "feed-sim",
-            ["--port", "0", "--seed", "1010", "--rate", "0", "--count", "5000", "--symbols", "300", "--invalid-fraction", "0.01",
-             "--ledger", ledger, "--exit-after-count"],
-            directory: directory)
-        let listening = try await sim.waitForOutput(timeout: .seconds(30)) { $0.contains("\"listening\"") }
-        let port = try #require(listening.split(separator: "\n").first.flatMap { line -> Int? in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["port"] as? Int
-        })
-        let liveLog = directory.appendingPathComponent("live.log").path
-        let ingester = try await ManagedProcess(
-            "ingest-options", ["--record", recording],
-            environment: ingesterEnvironment(port: port, database: live, logFile: liveLog), directory: directory)
-        #expect(try await sim.waitForExit(timeout: .seconds(120)) == 0)
-        _ = try await waitFor(timeout: .seconds(60), what: "the ingester to see the end of the stream") {
-            logLines(liveLog, message: "feed disconnected").isEmpty ? nil : true
-        }
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(60)) == 0)
-        let closed = try #require(logLines(liveLog, message: "recording closed").first)
+        let pipeline = try await RunningPipeline.start(
+            feed: ["--seed", "1010", "--rate", "0", "--count", "5000", "--symbols", "300", "--invalid-fraction", "0.01",
+                   "--ledger", ledger, "--exit-after-count"],
+            databaseURL: live.url, log: "live.log", arguments: ["--record", recording], directory: directory)
+        try await pipeline.waitForFeedEnd(exitWithin: .seconds(120), endSeenWithin: .seconds(60))
+        #expect(try await pipeline.ingester.stop(timeout: .seconds(60)) == 0)
+        let closed = try #require(pipeline.lines("recording closed").first)
         #expect(closed["failed"] as? Bool == false)
 
         let (valid, invalid) = try EndToEndTests.readLedger(ledger)

@@ -27,16 +27,15 @@ struct SecretsTests {
         // The test server trusts local connections: the password is carried, not checked.
         let databaseURL = database.url.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://postgres:\(password)@")
         #expect(databaseURL.contains(password))
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "5", "--rate", "300", "--drop-every", "2"], directory: directory)
-        let port = try await listeningPort(sim)
+        let (sim, port) = try await ManagedProcess.feedSim(["--seed", "5", "--rate", "300", "--drop-every", "2"], directory: directory)
         let log = directory.appendingPathComponent("key-in-url.log").path
-        var environment = ingesterEnvironment(
+        // The key rides in the feed URL's query as well as in POLYGON_API_KEY.
+        let ingester = try await ManagedProcess.ingester(
             port: port, databaseURL: databaseURL, logFile: log,
             ["LOG_LEVEL": "debug", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200", "WS_BACKOFF_MAX_MS": "500",
-             "WS_MAX_RECONNECT_ATTEMPTS": "0", "STATUS_ADDR": "127.0.0.1:0", "STATUS_TOKEN": token])
-        environment["POLYGON_API_KEY"] = apiKey
-        environment["POLYGON_WS_URL"] = "ws://127.0.0.1:\(port)/options?apiKey=\(apiKey)&cluster=x"
-        let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+             "WS_MAX_RECONNECT_ATTEMPTS": "0", "STATUS_ADDR": "127.0.0.1:0", "STATUS_TOKEN": token, "POLYGON_API_KEY": apiKey,
+             "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options?apiKey=\(apiKey)&cluster=x"],
+            directory: directory)
 
         // Dropped every 2 s: at least two connects, each logged.
         _ = try await waitFor(timeout: .seconds(30), what: "two streaming connections") {
@@ -49,8 +48,7 @@ struct SecretsTests {
         _ = try await waitFor(timeout: .seconds(30), what: "failed reconnects") {
             logLines(log, message: "feed disconnected").count >= failures + 2 ? true : nil
         }
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
 
         let connects = logLines(log, message: "feed connecting")
         #expect(connects.count >= 3)
@@ -66,9 +64,9 @@ struct SecretsTests {
     @Test("a DATABASE_URL libpq cannot parse (a bad percent-encoding around a secret) exits 64 with one line naming DATABASE_URL and none of its value", arguments: [[], ["migrate"]])
     func unparsableDatabaseURL(_ arguments: [String]) async throws {
         let log = directory.appendingPathComponent("bad-url-\(arguments.count).log").path
-        var environment = ingesterEnvironment(port: 1, databaseURL: Self.badURL, logFile: log)
-        environment["LOG_LEVEL"] = "debug"
-        let ingester = try await ManagedProcess("ingest-options", arguments, environment: environment, directory: directory)
+        let ingester = try await ManagedProcess.ingester(
+            port: 1, databaseURL: Self.badURL, logFile: log, ["LOG_LEVEL": "debug"], arguments: arguments,
+            directory: directory)
         #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
         let lines = ingester.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(ingester.stderr)")

@@ -19,39 +19,22 @@ struct ShutdownBoundTests {
     static let shutdownTimeoutMs = 3000
 
     /// Streams `seconds` of trades, then stops feed-sim and waits until the ingester saw the end of the stream.
-    func streamThenStopFeed(_ sim: ManagedProcess, log: String, seconds: Int) async throws {
-        _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
-            logLines(log, message: "feed streaming").isEmpty ? nil : true
-        }
+    func streamThenStopFeed(_ pipeline: RunningPipeline, seconds: Int) async throws {
+        try await pipeline.waitUntilStreaming(timeout: .seconds(20))
         // Time passing is the point: `seconds` of trades, the amount the test is about.
         try await Task.sleep(for: .seconds(seconds))
-        sim.signal(SIGTERM)
-        #expect(try await sim.waitForExit(timeout: .seconds(20)) == 0)
-        _ = try await waitFor(timeout: .seconds(20), what: "the ingester to see the end of the stream") {
-            logLines(log, message: "feed disconnected").isEmpty ? nil : true
-        }
+        try await pipeline.stopFeed()
     }
 
     /// A second run with no feed at all: it replays the spool the first one left, then stops.
     func replaySpool(_ spoolDirectory: String, database: TestDatabase) async throws {
-        let silent = try SilentListener()
         let log = directory.appendingPathComponent("second.log").path
-        var environment = ingesterEnvironment(
-            port: silent.port, database: database, logFile: log,
-            DatabaseFaultTests.fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 })
-        environment["SPOOL_DIR"] = spoolDirectory
-        let second = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        _ = try await waitFor(timeout: .seconds(30), what: "the spool replayed") {
-            (try? DatabaseFaultTests.segments(in: spoolDirectory).isEmpty) == true ? true : nil
+        try await DatabaseFaultTests.withSpoolReplay(spoolDirectory, database: database, logFile: log, directory: directory) { second in
+            _ = try await waitFor(timeout: .seconds(30), what: "the spool replayed") {
+                (try? DatabaseFaultTests.segments(in: spoolDirectory).isEmpty) == true ? true : nil
+            }
+            #expect(try await second.stop(timeout: .seconds(30)) == 0)
         }
-        second.signal(SIGTERM)
-        #expect(try await second.waitForExit(timeout: .seconds(30)) == 0)
-    }
-
-    func storedKeys(_ database: TestDatabase) throws -> [String] {
-        try database.connect()
-            .query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
-            .compactMap { $0[0] }
     }
 
     /// One run whose writes hang on a lock another session holds; `stop` sends the signals.
@@ -59,31 +42,26 @@ struct ShutdownBoundTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let ledger = directory.appendingPathComponent("ledger-\(seed).csv").path
-        let sim = try await ManagedProcess(
-            "feed-sim", ["--port", "0", "--seed", "\(seed)", "--rate", "1000", "--ledger", ledger], directory: directory)
-        let port = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("first-\(seed).log").path
         let spoolDirectory = directory.appendingPathComponent("spool-\(seed)").path
-        var environment = ingesterEnvironment(
-            port: port, database: database, logFile: log,
-            DatabaseFaultTests.fast.merging(["SHUTDOWN_TIMEOUT_MS": "\(Self.shutdownTimeoutMs)"]) { $1 })
-        environment["SPOOL_DIR"] = spoolDirectory
-        let first = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
+        let first = try await RunningPipeline.start(
+            feed: ["--seed", "\(seed)", "--rate", "1000", "--ledger", ledger], databaseURL: database.url, log: "first-\(seed).log",
+            DatabaseFaultTests.fast.merging(["SHUTDOWN_TIMEOUT_MS": "\(Self.shutdownTimeoutMs)"]) { $1 }, spool: spoolDirectory,
+            directory: directory)
         try await waitForTrades(in: database.url)
         // Another session takes the table: every write of the ingester now waits on the lock.
         let locker = try database.connect()
         try locker.execute("BEGIN; LOCK TABLE options_trades IN ACCESS EXCLUSIVE MODE")
-        try await streamThenStopFeed(sim, log: log, seconds: 3)
+        try await streamThenStopFeed(first, seconds: 3)
 
-        try await stop(first)
+        try await stop(first.ingester)
         try locker.execute("COMMIT")
 
-        let stopped = try #require(logLines(log, message: "stopped").last)
+        let stopped = try #require(first.lines("stopped").last)
         #expect(stopped["trades_dropped"] as? Int == 0)
         try await replaySpool(spoolDirectory, database: database)
         let (valid, _) = try EndToEndTests.readLedger(ledger)
         let expected = Set(valid.filter { $0.notional >= 10_000 }.map(\.key))
-        let stored = try storedKeys(database)
+        let stored = try EndToEndTests.storedKeys(database.url)
         #expect(stored.count == expected.count, "nothing doubled, nothing lost")
         #expect(Set(stored) == expected, "every trade the first run received is stored once")
     }
@@ -118,19 +96,14 @@ struct ShutdownBoundTests {
 
     @Test("a trigger refusing some rows while they sat in the spool: they are dead-lettered, the rest is stored, the spool drains")
     func refusedRowsDoNotStallTheSpool() async throws {
-        try await DatabaseFaultTests.PrivateServer.with(directory: directory) { server in
+        try await PrivatePostgres.with { server in
             let ledger = directory.appendingPathComponent("refused.csv").path
-            let sim = try await ManagedProcess(
-                "feed-sim", ["--port", "0", "--seed", "43", "--rate", "1000", "--ledger", ledger], directory: directory)
-            let port = try await listeningPort(sim)
-            let log = directory.appendingPathComponent("refused.log").path
             let spoolDirectory = directory.appendingPathComponent("spool-refused").path
-            var environment = ingesterEnvironment(port: port, databaseURL: server.url, logFile: log, DatabaseFaultTests.fast)
-            environment["SPOOL_DIR"] = spoolDirectory
-            let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-            _ = try await waitFor(timeout: .seconds(20), what: "the ingester streaming") {
-                logLines(log, message: "feed streaming").isEmpty ? nil : true
-            }
+            let pipeline = try await RunningPipeline.start(
+                feed: ["--seed", "43", "--rate", "1000", "--ledger", ledger], databaseURL: server.url, log: "refused.log",
+                DatabaseFaultTests.fast, spool: spoolDirectory, directory: directory)
+            let log = pipeline.log
+            try await pipeline.waitUntilStreaming(timeout: .seconds(20))
             try PGConnection(conninfo: server.url).execute(
                 """
                 CREATE FUNCTION refuse_97() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -148,22 +121,19 @@ struct ShutdownBoundTests {
             _ = try await waitFor(timeout: .seconds(20), what: "the spool drained after the outage") {
                 logLines(log, message: "spool segment replayed").isEmpty ? nil : true
             }
-            try await streamThenStopFeed(sim, log: log, seconds: 1)
-            ingester.signal(SIGTERM)
-            #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+            try await streamThenStopFeed(pipeline, seconds: 1)
+            #expect(try await pipeline.ingester.stop(timeout: .seconds(30)) == 0)
 
             let (valid, _) = try EndToEndTests.readLedger(ledger)
             let accepted = valid.filter { $0.notional >= 10_000 }
             let refused = Set(accepted.filter { $0.q % 97 == 0 }.map(\.key))
             let expected = Set(accepted.map(\.key)).subtracting(refused)
-            let connection = try PGConnection(conninfo: server.url)
-            let stored = try connection
-                .query("SELECT sym || '|' || (extract(epoch FROM ts) * 1000)::bigint || '|' || seq FROM options_trades")
-                .compactMap { $0[0] }
+            let stored = try EndToEndTests.storedKeys(server.url)
             #expect(!refused.isEmpty)
             #expect(stored.count == expected.count)
             #expect(Set(stored) == expected)
-            let letters = try connection.query("SELECT count(DISTINCT raw) FROM dead_letters WHERE source = 'database' AND sqlstate = 'P0001'")
+            let letters = try PGConnection(conninfo: server.url)
+                .query("SELECT count(DISTINCT raw) FROM dead_letters WHERE source = 'database' AND sqlstate = 'P0001'")
             #expect(letters == [[String(refused.count)]])
             #expect(try DatabaseFaultTests.segments(in: spoolDirectory).isEmpty)
         }
@@ -174,36 +144,19 @@ struct ShutdownBoundTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let spoolDirectory = directory.appendingPathComponent("spool-quarantine").path
-        let trades = (0..<40).map { index in
-            OptionTrade(
-                symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 7, price: 12.5, size: 20, conditions: [209],
-                timestampMs: 1_764_772_200_000 + Int64(index), sequence: Int64(index), receivedAtMicros: 1_764_772_300_000_000)
-        }
-        do {
-            // Two segments of 1 KiB each at least: the first is then replaced by something unreadable.
-            let spool = try Spool(configuration: .init(directory: spoolDirectory, segmentBytes: 1024))
-            #expect(try spool.append(trades[0..<20]))
-            #expect(try spool.append(trades[20..<40]))
-            try spool.close()
-        }
+        // Two segments of 1 KiB each at least: the first is then replaced by something unreadable.
+        try DatabaseFaultTests.writeSpool(spoolDirectory, batch: 20, segmentBytes: 1024)
         let segments = try DatabaseFaultTests.segments(in: spoolDirectory)
         try #require(segments.count == 2)
         let first = spoolDirectory + "/" + segments[0]
         try FileManager.default.removeItem(atPath: first)
         try FileManager.default.createDirectory(atPath: first, withIntermediateDirectories: false)
 
-        let silent = try SilentListener()
         let log = directory.appendingPathComponent("quarantine.log").path
-        var environment = ingesterEnvironment(
-            port: silent.port, database: database, logFile: log,
-            DatabaseFaultTests.fast.merging(["WS_MAX_RECONNECT_ATTEMPTS": "0"]) { $1 })
-        environment["SPOOL_DIR"] = spoolDirectory
-        let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        _ = try await waitFor(timeout: .seconds(30), what: "the second segment replayed") {
-            logLines(log, message: "spool segment replayed").isEmpty ? nil : true
+        try await DatabaseFaultTests.withSpoolReplay(spoolDirectory, database: database, logFile: log, directory: directory) { ingester in
+            try await waitForLog(log, "spool segment replayed", timeout: .seconds(30))
+            #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
         }
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
         #expect(logLines(log, message: "spool segment unreadable; trying again").count >= 1)
         #expect(logLines(log, message: "spool segment quarantined: it could not be read; the trades in it that were not yet written are in the file").count == 1)
         let stored = try database.connect().query("SELECT seq FROM options_trades ORDER BY seq").compactMap { $0[0].flatMap { Int($0) } }

@@ -15,20 +15,14 @@ struct StatusServerTests {
     /// Starts feed-sim and an ingester with a status server on a free port; returns both and the port.
     func start(_ extra: [String: String] = [:]) async throws -> (sim: ManagedProcess, ingester: ManagedProcess, port: Int, database: TestDatabase) {
         let database = try TestDatabase.create()
-        let sim = try await ManagedProcess("feed-sim", ["--port", "0", "--seed", "31", "--rate", "500"], directory: directory)
-        let feedPort = try await listeningPort(sim)
-        let log = directory.appendingPathComponent("status-\(UUID().uuidString).log").path
-        var environment = ingesterEnvironment(
-            port: feedPort, database: database, logFile: log,
+        let pipeline = try await RunningPipeline.start(
+            feed: ["--seed", "31", "--rate", "500"], databaseURL: database.url, log: "status-\(UUID().uuidString).log",
             ["STATUS_ADDR": "127.0.0.1:0", "STATUS_EVENTS_INTERVAL_MS": "300", "FLUSH_INTERVAL_MS": "200", "WS_BACKOFF_INITIAL_MS": "200",
-             "WS_BACKOFF_MAX_MS": "500"])
-        environment.merge(extra) { $1 }
-        let ingester = try await ManagedProcess("ingest-options", [], environment: environment, directory: directory)
-        let listening = try await waitFor(timeout: .seconds(20), what: "the status server listening") {
-            logLines(log, message: "status server listening").first
-        }
-        _ = try await waitFor(timeout: .seconds(20), what: "streaming") { logLines(log, message: "feed streaming").isEmpty ? nil : true }
-        return (sim, ingester, try #require(listening["port"] as? Int), database)
+             "WS_BACKOFF_MAX_MS": "500"].merging(extra) { $1 },
+            directory: directory)
+        let listening = try await pipeline.waitForLog("status server listening", timeout: .seconds(20))
+        try await pipeline.waitUntilStreaming(timeout: .seconds(20))
+        return (pipeline.feed, pipeline.ingester, try #require(listening.first?["port"] as? Int), database)
     }
 
     @Test("/health serves the report (200 while healthy), /metrics passes promtool, / is the dashboard, /events streams reports and state changes")
@@ -70,8 +64,7 @@ struct StatusServerTests {
         #expect(stream.body.contains("event: state"), "the feed's state change is pushed")
         #expect(stream.body.contains("\"kind\":\"feed\""))
 
-        ingester.signal(SIGTERM)
-        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(try await ingester.stop(timeout: .seconds(30)) == 0)
     }
 
     @Test("with STATUS_TOKEN every route but /health needs the bearer token (401 without)")

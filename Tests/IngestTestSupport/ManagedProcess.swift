@@ -196,37 +196,6 @@ func childEnvironment(_ overrides: [String: String], inherit: Bool) -> Environme
     return .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
 }
 
-/// The environment of an `ingest-options` under test: the feed on `port`,
-/// the test database, a log file, and fast settings layered on top.
-public func ingesterEnvironment(port: Int, database: TestDatabase, logFile: String, _ extra: [String: String] = [:]) -> [String: String] {
-    ingesterEnvironment(port: port, databaseURL: database.url, logFile: logFile, extra)
-}
-
-public func ingesterEnvironment(port: Int, databaseURL: String, logFile: String, _ extra: [String: String] = [:]) -> [String: String] {
-    var environment = [
-        "POLYGON_API_KEY": "e2e-test-key-123456", "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options",
-        "DATABASE_URL": databaseURL, "LOG_FILE": logFile, "LOG_LEVEL": "info",
-        "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
-        // A spool of its own: one process per spool directory (the spool's lock refuses a second one).
-        // Inside the test's temporary directory when it has one, so that it goes when the test ends.
-        "SPOOL_DIR": (TemporaryDirectory.current ?? FileManager.default.temporaryDirectory)
-            .appendingPathComponent("spool-\(UUID().uuidString)").path,
-    ]
-    environment.merge(extra) { $1 }
-    return environment
-}
-
-/// The JSON log lines of a file whose `msg` is `message`.
-public func logLines(_ path: String, message: String) -> [[String: Any]] {
-    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    return text.split(separator: "\n").compactMap { line in
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-            object["msg"] as? String == message
-        else { return nil }
-        return object
-    }
-}
-
 /// A TCP listener that accepts connections into its backlog and never answers:
 /// a peer that hangs the WebSocket upgrade.
 public final class SilentListener: @unchecked Sendable {
