@@ -1,6 +1,5 @@
 import Foundation
 import IngestPipeline
-import IngestSpool
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,5 +1,6 @@
 import IngestDatabase
 import IngestPipeline
+import IngestSpool
 import Logging
 import OptionsFeed
 

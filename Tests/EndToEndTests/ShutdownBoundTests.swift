@@ -1,9 +1,6 @@
 import Foundation
 import IngestDatabase
-import IngestPipeline
-import IngestSpool
 import IngestTestSupport
-import OptionsFeed
 import Testing
 
 /// A shutdown whose writes cannot finish, and rows the database refuses for
