@@ -18,14 +18,13 @@ public enum DatabaseStartup {
     public struct Policy: Sendable, Equatable {
         /// `DB_START_MAX_ATTEMPTS`; 0 = keep trying.
         public var maxAttempts: Int
-        public var initialDelay: Duration
-        /// The wait between attempts stops doubling here.
-        public var maximumDelay: Duration
+        /// The reconnects' backoff without jitter (one process waits, no herd to
+        /// spread): attempt 1 waits `initialDelay`, doubling up to `maximumDelay`.
+        public var backoff: Backoff
 
         public init(maxAttempts: Int = 0, initialDelay: Duration = .seconds(1), maximumDelay: Duration = .seconds(30)) {
             self.maxAttempts = maxAttempts
-            self.initialDelay = initialDelay
-            self.maximumDelay = maximumDelay
+            self.backoff = .withoutJitter(initial: initialDelay, maximum: maximumDelay)
         }
 
         public enum Decision: Sendable, Equatable {
@@ -44,8 +43,6 @@ public enum DatabaseStartup {
             if maxAttempts > 0, attempt >= maxAttempts {
                 return .giveUp(.gaveUpReconnecting, reason: reason + "; giving up after \(attempt) attempts (DB_START_MAX_ATTEMPTS)")
             }
-            // The reconnects' backoff without jitter (one process waits, no herd to spread): attempt 1 waits `initialDelay`.
-            let backoff = Backoff(initial: min(initialDelay, maximumDelay), maximum: maximumDelay, jitter: 0)
             return .retry(delay: backoff.nominalDelay(afterFailures: attempt), reason: reason + "; retrying")
         }
     }

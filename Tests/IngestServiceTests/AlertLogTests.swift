@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Testing
 
@@ -36,5 +37,21 @@ struct AlertLogTests {
             #expect(name.rawValue.allSatisfy { $0.isLowercase || $0 == "_" }, "\(name)")
         }
         #expect(Set(AlertName.allCases.map(\.rawValue)).count == AlertName.allCases.count)
+    }
+}
+
+/// The operator's table of alerts lists every alert the service can raise.
+@Suite("Alert documentation")
+struct AlertDocumentationTests {
+    static let operations = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docs/operations.md")
+
+    @Test("the alert table in docs/operations.md has one row per alert name, and no other")
+    func everyAlertHasARow() throws {
+        let lines = try String(contentsOf: Self.operations, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("| alert | opens when |") }, "no alert table")
+        let rows = lines[header...].dropFirst(2).prefix { $0.hasPrefix("|") }
+        let documented = rows.map { String($0.dropFirst(3).prefix { $0 != "`" }) }
+        #expect(documented.sorted() == AlertName.allCases.map(\.rawValue).sorted())
     }
 }

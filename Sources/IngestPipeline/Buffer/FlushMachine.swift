@@ -289,7 +289,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     public mutating func segmentSealFailed(now: Instant) -> Action {
         precondition(step == .openingSegment, "no segment was being opened")
         step = .idle
-        return .pause(until: now.advanced(by: configuration.retry.maximumDelay))
+        return .pause(until: now.advanced(by: configuration.retry.backoff.maximum))
     }
 
     /// The segment could not be opened or read. `willRetry`: the spool keeps

@@ -16,6 +16,12 @@ public struct Backoff: Sendable, Equatable {
         self.jitter = min(1, max(0, jitter))
     }
 
+    /// Delays without jitter, for waits where no herd retries together (batch
+    /// retries, the wait for the database at start): `initial` clamped to `maximum`.
+    public static func withoutJitter(initial: Duration, maximum: Duration) -> Backoff {
+        Backoff(initial: min(initial, maximum), maximum: maximum, jitter: 0)
+    }
+
     /// The nominal delay after `failures` consecutive failures (1 → `initial`).
     public func nominalDelay(afterFailures failures: Int) -> Duration {
         var delay = initial

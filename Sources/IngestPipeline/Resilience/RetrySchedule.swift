@@ -2,18 +2,16 @@
 /// `RETRY_DELAY_MS` 1 s, ×2, capped at 10 s).
 public struct RetrySchedule: Sendable, Equatable {
     public var maxRetries: Int
-    public var initialDelay: Duration
-    public var maximumDelay: Duration
+    /// The one backoff of reconnects and start-up waits, without jitter.
+    public var backoff: Backoff
 
     public init(maxRetries: Int = 3, initialDelay: Duration = .seconds(1), maximumDelay: Duration = .seconds(10)) {
         self.maxRetries = maxRetries
-        self.initialDelay = initialDelay
-        self.maximumDelay = maximumDelay
+        self.backoff = .withoutJitter(initial: initialDelay, maximum: maximumDelay)
     }
 
-    /// Delay before retry number `retry` (0-based): the one backoff of
-    /// reconnects and start-up waits (`Backoff`), without jitter, never above `maximumDelay`.
+    /// Delay before retry number `retry` (0-based), never above `backoff.maximum`.
     public func delay(forRetry retry: Int) -> Duration {
-        Backoff(initial: min(initialDelay, maximumDelay), maximum: maximumDelay, jitter: 0).nominalDelay(afterFailures: retry + 1)
+        backoff.nominalDelay(afterFailures: retry + 1)
     }
 }
