@@ -8,6 +8,9 @@ import OptionsFeed
 /// Timestamps travel as ISO-8601 text with microseconds, which QuestDB
 /// converts on insert (https://questdb.com/docs/pgwire/pgwire-intro).
 ///
+/// The writer reaches it as its `WriterDialect` (docs/design.md §5.3.1):
+/// no transactions, no session setup, gap rows found by their dedup key.
+///
 /// Not run against a live QuestDB here (none can be installed on this
 /// machine): the statement shapes are unit-tested, the Postgres twin of this
 /// path (`WRITE_MODE=insert`) is tested against a real server.
@@ -61,6 +64,7 @@ public enum QuestDBDialect {
             return ("UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL", [CivilTime.isoTimestamp(micros: micros)])
         }
     }
+
     /// The newest trade's receive time (Unix µs): `LIMIT -1` is the last row in
     /// designated-timestamp (`ts`) order, read from the newest partition, so a
     /// start does not scan the table (QuestDB keeps no `ingest_state` row).
@@ -118,5 +122,18 @@ public enum QuestDBDialect {
         let rest = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
         if !rest.isEmpty { statements.append(rest) }
         return statements
+    }
+}
+
+extension QuestDBDialect: WriterDialect {
+    /// No transactions: DEDUP UPSERT KEYS makes a partly written batch harmless to write again.
+    static let isTransactional = false
+
+    /// QuestDB takes no `SET statement_timeout` and no temporary tables.
+    static func connectionSetup(statementTimeoutMs: Int) -> [String] { [] }
+
+    /// QuestDB rows have no ids and times are this host's: neither `rowID` nor `nowMicros` matters.
+    static func gapStatement(_ event: GapEvent, rowID: Int64?, nowMicros: Int64) -> (String, [String?])? {
+        gapStatement(event)
     }
 }

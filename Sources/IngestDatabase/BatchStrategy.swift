@@ -1,0 +1,160 @@
+import Logging
+import OptionsFeed
+
+/// How a batch reaches `options_trades` on one session (docs/design.md §5.3):
+/// one transaction per batch on PostgreSQL, with the direct COPY under a
+/// savepoint, the staging table + `INSERT … ON CONFLICT` after a duplicate
+/// (`StagingRun`), or bound multi-row INSERTs (`WriteMode.insert`, QuestDB's
+/// only way, without a transaction); and the splitting of a refused batch
+/// until its bad rows are alone and dead-lettered (docs/faults.md, "A bad
+/// row"). The statements come from the session's `WriterDialect`; only
+/// PostgreSQL takes transactions, COPY and a staging table
+/// (`WriterDialect.isTransactional`), so those are `PostgresDialect`'s.
+enum BatchStrategy {
+    /// Writes a batch; when the rows are to blame, writes each half on its own
+    /// until single refused rows remain, which become dead letters and the rest
+    /// is committed. The rows are to blame for a data or constraint error
+    /// (22xxx, 23xxx) at once, and for any other error that is not the
+    /// connection's, the server's or the schema's (`DatabaseError.mayBeCausedByRows`:
+    /// a trigger's `RAISE`, an index row too large, …) once it happened again on
+    /// a connection that answers `SELECT 1`. Without that second rule such an
+    /// error was retried for ever and, once it sat in the spool, blocked every
+    /// write after it (docs/faults.md, "A bad row").
+    static func write(
+        _ batch: ArraySlice<OptionTrade>, session: WriterSession, logger: Logger, rowsConfirmedGuilty: Bool = false
+    ) throws -> BatchResult {
+        do {
+            let inserted = try writeOnce(batch, session: session, logger: logger)
+            return BatchResult(trades: batch.count, inserted: inserted)
+        } catch let error as DatabaseError where error.kind == .data || error.kind == .constraint || error.mayBeCausedByRows {
+            if error.mayBeCausedByRows, !rowsConfirmedGuilty {
+                // Once more on a connection that answers: only an error that comes back is the rows'.
+                _ = try session.connect(logger: logger).query("SELECT 1")
+                do {
+                    let inserted = try writeOnce(batch, session: session, logger: logger)
+                    return BatchResult(trades: batch.count, inserted: inserted)
+                } catch let again as DatabaseError where again.mayBeCausedByRows || again.kind == .data || again.kind == .constraint {
+                    logger.warning(
+                        "batch refused twice on a healthy connection; isolating the rows to blame",
+                        metadata: ["trades": "\(batch.count)", "sqlstate": "\(again.sqlState ?? "")", "error": "\(again.message)"])
+                    return try isolate(batch, after: again, session: session, logger: logger)
+                }
+            }
+            return try isolate(batch, after: error, session: session, logger: logger)
+        }
+    }
+
+    /// Splits a refused batch in halves, each written on its own; a single refused row is dead-lettered.
+    private static func isolate(_ batch: ArraySlice<OptionTrade>, after error: DatabaseError, session: WriterSession, logger: Logger) throws -> BatchResult {
+        guard batch.count > 1 else {
+            let trade = batch[batch.startIndex]
+            let letter = DeadLetter(
+                source: "database", reason: error.deadLetterReason, sqlState: error.sqlState, message: error.message,
+                raw: trade.polygonJSON)
+            try session.insertDeadLetters([letter], logger: logger)
+            logger.warning(
+                "row refused by the database, dead-lettered",
+                metadata: ["sqlstate": "\(error.sqlState ?? "")", "error": "\(error.message)", "sym": "\(trade.symbol.raw)",
+                           "seq": "\(trade.sequence)"])
+            return BatchResult(trades: 1, inserted: 0, deadLetters: [letter])
+        }
+        let middle = batch.startIndex + batch.count / 2
+        let left = try write(batch[..<middle], session: session, logger: logger, rowsConfirmedGuilty: true)
+        let right = try write(batch[middle...], session: session, logger: logger, rowsConfirmedGuilty: true)
+        return BatchResult(
+            trades: left.trades + right.trades, inserted: left.inserted + right.inserted,
+            deadLetters: left.deadLetters + right.deadLetters)
+    }
+
+    /// One transaction where the dialect has them; nothing of the batch is
+    /// committed when it throws. Without transactions (QuestDB) a part may be
+    /// written: its dedup keys make writing it again harmless.
+    private static func writeOnce(_ batch: ArraySlice<OptionTrade>, session: WriterSession, logger: Logger) throws -> Int {
+        let connection = try session.connect(logger: logger)
+        let transactional = session.dialect.isTransactional
+        do {
+            if transactional { try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs)) }
+            let inserted: Int
+            switch session.mode {
+            case .copy:
+                session.encoder.encode(batch, into: &session.buffer)
+                if let direct = try copyDirect(batch.count, session: session, connection: connection) {
+                    inserted = direct
+                } else {
+                    try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyIntoStaging, data: bytes) }
+                    inserted = try connection.execute(PostgresDialect.insertFromStaging)
+                }
+            case .insert:
+                inserted = try insert(batch, dialect: session.dialect, connection: connection)
+            }
+            if transactional {
+                // The newest receive time moves with the rows, in the same transaction, on the database's clock (`IngestState`).
+                let lastReceived = batch.lazy.map(\.receivedAtMicros).max() ?? 0
+                try connection.execute(PostgresDialect.commitBatch(lastReceivedAgeMicros: session.wallClock.nowMicros() - lastReceived))
+            }
+            return inserted
+        } catch {
+            session.abandon(connection, inTransaction: transactional)
+            throw error
+        }
+    }
+
+    /// Multi-row INSERTs of the dialect's `rowsPerStatement` rows; the rows new to the table.
+    private static func insert(_ batch: ArraySlice<OptionTrade>, dialect: any WriterDialect.Type, connection: PGConnection) throws -> Int {
+        var inserted = 0
+        var start = batch.startIndex
+        while start < batch.endIndex {
+            let end = min(start + dialect.rowsPerStatement, batch.endIndex)
+            inserted += try connection.executeCounting(dialect.insertTrades(rows: end - start), dialect.parameters(batch[start..<end]))
+            start = end
+        }
+        return inserted
+    }
+
+    /// The optimistic path: COPY the encoded batch straight into
+    /// `options_trades` under a savepoint. `nil`: a row was already there
+    /// (`unique_violation`, 23505), the savepoint is rolled back and the caller
+    /// redoes the batch through the staging table + `ON CONFLICT DO NOTHING`,
+    /// so exactly-once is unchanged. Any other error aborts the transaction as before.
+    /// A batch of a `StagingRun` skips it.
+    private static func copyDirect(_ count: Int, session: WriterSession, connection: PGConnection) throws -> Int? {
+        guard session.stagingRun.nextBatchTriesDirectCopy() else { return nil }
+        try connection.execute(PostgresDialect.directCopySavepoint)
+        do {
+            try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyDirect, data: bytes) }
+        } catch let error as DatabaseError where error.sqlState == "23505" {
+            try connection.execute(PostgresDialect.rollbackDirectCopy)
+            session.stagingRun.metDuplicate()
+            return nil
+        }
+        try connection.execute(PostgresDialect.releaseDirectCopy)
+        return count
+    }
+}
+
+/// Batches that go through the staging table after a direct COPY met a
+/// duplicate (docs/design.md §5.3): duplicates come in runs (a spool or a
+/// recording replayed, a restart), and each failed direct attempt costs a
+/// second COPY. Pure: `BatchStrategy` asks it before each direct COPY.
+struct StagingRun: Sendable, Equatable {
+    /// docs/design.md §5.3: the next 20 batches after a duplicate.
+    static let batchesAfterDuplicate = 20
+
+    /// Batches left to send through the staging table before trying a direct COPY again.
+    private(set) var remaining = 0
+    /// Direct COPYs that met a duplicate and were redone through the staging table.
+    private(set) var directCopyFallbacks = 0
+
+    /// Whether the next batch tries the direct COPY; `false` uses up one batch of the run.
+    mutating func nextBatchTriesDirectCopy() -> Bool {
+        guard remaining > 0 else { return true }
+        remaining -= 1
+        return false
+    }
+
+    /// The direct COPY met a row already stored: a run starts.
+    mutating func metDuplicate() {
+        remaining = Self.batchesAfterDuplicate
+        directCopyFallbacks += 1
+    }
+}
