@@ -142,8 +142,6 @@ struct StagingRun: Sendable, Equatable {
 
     /// Batches left to send through the staging table before trying a direct COPY again.
     private(set) var remaining = 0
-    /// Direct COPYs that met a duplicate and were redone through the staging table.
-    private(set) var directCopyFallbacks = 0
 
     /// Whether the next batch tries the direct COPY; `false` uses up one batch of the run.
     mutating func nextBatchTriesDirectCopy() -> Bool {
@@ -155,6 +153,5 @@ struct StagingRun: Sendable, Equatable {
     /// The direct COPY met a row already stored: a run starts.
     mutating func metDuplicate() {
         remaining = Self.batchesAfterDuplicate
-        directCopyFallbacks += 1
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOPosix
+import OptionsFeed
 import Synchronization
 
 /// The writer's connection pool (docs/design.md §5.3, "Connection pool";
@@ -139,7 +140,7 @@ final class WriterPool: Sendable {
         let handles = busy.compactMap { index in slots[index].session.cancelHandle.withLock { $0 }.map { (index, $0) } }
         guard !handles.isEmpty else { return }
         logger.warning("cancelling database statements in flight", metadata: ["connections": "\(handles.count)"])
-        let graceMicros = UInt32(clamping: grace.components.seconds * 1_000_000 + grace.components.attoseconds / 1_000_000_000_000)
+        let graceMicros = UInt32(clamping: grace.microseconds)
         for (_, handle) in handles {
             // PQcancel connects to the server: it may block as long as the server does not answer.
             Thread.detachNewThread { handle.cancel() }

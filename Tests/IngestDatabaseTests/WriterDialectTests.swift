@@ -122,7 +122,6 @@ struct WriterDialectTests {
         #expect(fresh == [true, true])
         #expect(afterDuplicate == Array(repeating: false, count: 20) + [true, true])
         #expect(again == [false])
-        #expect(run.directCopyFallbacks == 2)
         #expect(StagingRun.batchesAfterDuplicate == 20)
     }
 }
