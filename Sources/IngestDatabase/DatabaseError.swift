@@ -1,7 +1,8 @@
 /// A failure of the database, typed by what the caller can do about it
 /// (docs/design.md §5.3 error classes).
 public struct DatabaseError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+    /// The raw value is the health report's `last_error.error_class`.
+    public enum Kind: String, Sendable, Codable {
         /// Lost or refused connection (08xxx, 57P0x, broken socket): retryable.
         case connection
         /// Statement timeout or cancel (57014): retryable.

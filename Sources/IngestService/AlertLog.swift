@@ -2,7 +2,7 @@ import Logging
 
 /// The alerts the service raises, by the name its `ALERT` log lines and the
 /// health report's `alerts` carry (docs/operations.md §1, docs/design.md §5.4).
-public enum AlertName: String, Sendable, CaseIterable {
+public enum AlertName: String, Sendable, CaseIterable, Codable, Comparable {
     case feedDisconnected = "feed_disconnected"
     case feedStale = "feed_stale"
     case noMessages = "no_messages"
@@ -15,6 +15,9 @@ public enum AlertName: String, Sendable, CaseIterable {
     case feedSlowConsumer = "feed_slow_consumer"
     case spoolFailing = "spool_failing"
     case recordingFailed = "recording_failed"
+
+    /// By name, as the report lists alerts that opened at the same time.
+    public static func < (lhs: AlertName, rhs: AlertName) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// Whether an `ALERT` line opens its alert or resolves it.

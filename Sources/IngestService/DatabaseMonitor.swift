@@ -16,7 +16,7 @@ public final class DatabaseMonitor: Sendable {
     public static let commitLagCeilingMicros: UInt64 = 3_600_000_000
 
     public struct LastError: Sendable, Equatable {
-        public var errorClass: String
+        public var errorClass: DatabaseError.Kind
         public var sqlState: String?
         /// Already masked: never holds a password.
         public var message: String
@@ -98,7 +98,7 @@ public final class DatabaseMonitor: Sendable {
     public func failed(_ error: any Error, masked: (String) -> String, atMicros: Int64) {
         let databaseError = error as? DatabaseError
         let last = LastError(
-            errorClass: databaseError?.kind.rawValue ?? "other", sqlState: databaseError?.sqlState,
+            errorClass: databaseError?.kind ?? .other, sqlState: databaseError?.sqlState,
             message: masked(databaseError?.message ?? "\(error)"), atMicros: atMicros)
         state.withLock { $0.lastError = last }
     }

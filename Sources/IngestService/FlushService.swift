@@ -403,7 +403,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         logger.error(
             "batch write failed",
             metadata: [
-                "trades": "\(trades)", "class": "\(databaseError?.kind.rawValue ?? "other")",
+                "trades": "\(trades)", "class": "\((databaseError?.kind ?? .other).rawValue)",
                 "sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "\(error)")",
                 "attempt": "\(attempt + 1)",
             ])

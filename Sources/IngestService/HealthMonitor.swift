@@ -93,7 +93,7 @@ public final class HealthMonitor: Sendable {
     public func now() -> Moment { Moment(instant: .now, wallMicros: wallClock.nowMicros()) }
 
     private struct Trackers {
-        var alerts = AlertBook<ContinuousClock.Instant>()
+        var alerts = AlertBook<AlertName, ContinuousClock.Instant>()
         var lastSystem: (sample: SystemSample, at: ContinuousClock.Instant)
         var lastDropped = 0
         var lastDropAt: ContinuousClock.Instant?
@@ -219,7 +219,7 @@ public final class HealthMonitor: Sendable {
     }
 
     /// The alert conditions of docs/design.md §5.4, fed to the alert book.
-    private func alertEvents(now: ContinuousClock.Instant, nowMicros: Int64) -> [(AlertName, AlertBook<ContinuousClock.Instant>.Event)] {
+    private func alertEvents(now: ContinuousClock.Instant, nowMicros: Int64) -> [(AlertName, AlertBook<AlertName, ContinuousClock.Instant>.Event)] {
         let thresholds = configuration.alerts
         let (machine, since) = feed.snapshot
         let feedDown = machine.state.phase != .streaming ? since.duration(to: now) : nil
@@ -272,7 +272,7 @@ public final class HealthMonitor: Sendable {
                   "quarantined_segments": "\(spoolState?.quarantinedSegments ?? 0)", "vanished_segments": "\(spoolState?.vanishedSegments ?? 0)"]),
             ]
             return conditions.compactMap { name, active, values in
-                trackers.alerts.update(name.rawValue, isActive: active, values: values, now: now).map { (name, $0) }
+                trackers.alerts.update(name, isActive: active, values: values, now: now).map { (name, $0) }
             }
         }
     }
@@ -308,10 +308,10 @@ public final class HealthMonitor: Sendable {
         let (status, reasons) = configuration.rules.evaluate(conditions)
 
         return HealthReport(
-            status: status, role: currentRole.rawValue, reasons: reasons, ts: iso(nowMicros), uptimeS: started.duration(to: now).seconds,
+            status: status, role: currentRole, reasons: reasons, ts: iso(nowMicros), uptimeS: started.duration(to: now).seconds,
             version: configuration.version, pid: ProcessInfo.processInfo.processIdentifier,
             feed: .init(
-                state: machine.state.name, url: configuration.maskedURL, connectedSince: streaming.map(wall),
+                state: machine.state.phase, url: configuration.maskedURL, connectedSince: streaming.map(wall),
                 lastMessageAt: lastMessage > 0 ? iso(lastMessage) : nil,
                 secondsSinceMessage: lastMessage > 0 ? Double(nowMicros - lastMessage) / 1e6 : nil,
                 reconnects: machine.reconnects, attempt: machine.failures, subscriptions: configuration.subscriptions,
@@ -320,7 +320,7 @@ public final class HealthMonitor: Sendable {
                     seen: stats.tradesSeen.load(ordering: .relaxed), accepted: stats.tradesAccepted.load(ordering: .relaxed),
                     filtered: stats.tradesFiltered.load(ordering: .relaxed), invalid: stats.tradesInvalid.load(ordering: .relaxed),
                     dropped: stats.tradesDropped.load(ordering: .relaxed)),
-                breaker: machine.breaker.state.name),
+                breaker: machine.breaker.state.phase),
             buffer: .init(
                 items: bufferState.items, capacity: bufferState.capacity, highWater: bufferState.highWater,
                 flushes: stats.batchesWritten.load(ordering: .relaxed), lastFlushSize: databaseState.lastBatchTrades,
@@ -332,9 +332,8 @@ public final class HealthMonitor: Sendable {
                 quarantinedSegments: spoolState?.quarantinedSegments ?? 0, vanishedSegments: spoolState?.vanishedSegments ?? 0),
             pending: pendingLosses,
             database: .init(
-                flavor: databaseState.flavor,
-                state: databaseState.breaker == .closed ? "connected" : databaseState.breaker == .open ? "disconnected" : "degraded",
-                breaker: databaseState.breaker.rawValue, breakerSinceS: databaseState.breakerSince.duration(to: now).seconds,
+                flavor: databaseState.flavor, state: .init(breaker: databaseState.breaker), breaker: databaseState.breaker,
+                breakerSinceS: databaseState.breakerSince.duration(to: now).seconds,
                 rowsWritten: stats.rowsInserted.load(ordering: .relaxed), batchesOk: stats.batchesWritten.load(ordering: .relaxed),
                 batchesFailed: stats.batchesFailed.load(ordering: .relaxed), retries: stats.retries.load(ordering: .relaxed),
                 deadLetters: stats.deadLetters.load(ordering: .relaxed),
@@ -346,12 +345,10 @@ public final class HealthMonitor: Sendable {
             symbols: .init(
                 tracked: tracked, watched: watched.count, marketOpen: marketOpen, healthy: counts[.healthy] ?? 0,
                 degraded: counts[.degraded] ?? 0, stale: counts[.stale] ?? 0, critical: counts[.critical] ?? 0,
-                worst: watched.prefix(5).map { .init(symbol: $0.symbol, state: $0.state.rawValue, stalenessS: $0.staleness.seconds, updates: $0.updateCount) }),
-            errors: Dictionary(
-                uniqueKeysWithValues: errorsNow.map { errorClass, info in
-                    (errorClass.rawValue, HealthReport.ErrorInfo(
-                        count: info.count, perMinute: info.perMinute, lastAt: info.lastAtMicros.map(iso), lastMessage: info.lastMessage))
-                }),
+                worst: watched.prefix(5).map { .init(symbol: $0.symbol, state: $0.state, stalenessS: $0.staleness.seconds, updates: $0.updateCount) }),
+            errors: errorsNow.mapValues { info in
+                HealthReport.ErrorInfo(count: info.count, perMinute: info.perMinute, lastAt: info.lastAtMicros.map(iso), lastMessage: info.lastMessage)
+            },
             system: .init(rssBytes: sample.rssBytes, cpuPercent: cpu, threads: sample.threads, openFds: sample.openFDs),
             alerts: alerts.map { .init(alert: $0.name, since: wall($0.since), values: $0.values) })
     }

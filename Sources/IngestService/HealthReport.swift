@@ -1,4 +1,5 @@
 import Foundation
+import IngestDatabase
 import IngestPipeline
 
 /// The health report (docs/design.md §5.4): printed on SIGUSR1, logged every
@@ -6,10 +7,11 @@ import IngestPipeline
 /// keys (`JSONEncoder.health`); its JSON shape is
 /// `docs/health-report.schema.json`; times are ISO-8601 UTC strings, durations
 /// seconds. Never holds a secret: the URL is masked, error messages are masked.
+/// States are the pipeline's enums; their raw values are what the JSON shows.
 public struct HealthReport: Sendable, Codable, Equatable {
     public var status: HealthStatus
     /// `single` (`HA_MODE=off`), `leader` or `standby` (docs/design.md §5.5).
-    public var role: String
+    public var role: InstanceRole.Role
     /// Which rules made the status (empty when healthy).
     public var reasons: [String]
     public var ts: String
@@ -23,12 +25,12 @@ public struct HealthReport: Sendable, Codable, Equatable {
     public var pending: Pending
     public var database: Database
     public var symbols: Symbols
-    public var errors: [String: ErrorInfo]
+    public var errors: [ErrorClass: ErrorInfo]
     public var system: System
     public var alerts: [Alert]
 
     public struct Feed: Sendable, Codable, Equatable {
-        public var state: String
+        public var state: FeedMonitor.Machine.Phase
         public var url: String
         public var connectedSince: String?
         public var lastMessageAt: String?
@@ -41,7 +43,7 @@ public struct HealthReport: Sendable, Codable, Equatable {
         public var messages: Int
         public var trades: Trades
         /// The connect circuit breaker: closed, open or half_open.
-        public var breaker: String
+        public var breaker: BreakerPhase
     }
 
     public struct Trades: Sendable, Codable, Equatable {
@@ -95,9 +97,8 @@ public struct HealthReport: Sendable, Codable, Equatable {
 
     public struct Database: Sendable, Codable, Equatable {
         public var flavor: String
-        /// connected (breaker closed), degraded (half-open) or disconnected (open).
-        public var state: String
-        public var breaker: String
+        public var state: State
+        public var breaker: BreakerPhase
         public var breakerSinceS: Double
         public var rowsWritten: Int
         public var batchesOk: Int
@@ -110,10 +111,24 @@ public struct HealthReport: Sendable, Codable, Equatable {
         /// From a trade's receipt to the commit of its batch, over all trades since the start (docs/performance.md).
         public var commitLagP50Ms: Double?
         public var commitLagP99Ms: Double?
+
+        /// The database as its breaker sees it: connected (breaker closed),
+        /// degraded (half-open) or disconnected (open).
+        public enum State: String, Sendable, Codable, CaseIterable {
+            case connected, degraded, disconnected
+
+            public init(breaker: BreakerPhase) {
+                self = switch breaker {
+                case .closed: .connected
+                case .halfOpen: .degraded
+                case .open: .disconnected
+                }
+            }
+        }
     }
 
     public struct LastError: Sendable, Codable, Equatable {
-        public var errorClass: String
+        public var errorClass: DatabaseError.Kind
         public var sqlstate: String?
         public var message: String
         public var at: String
@@ -132,7 +147,7 @@ public struct HealthReport: Sendable, Codable, Equatable {
 
     public struct SymbolInfo: Sendable, Codable, Equatable {
         public var symbol: String
-        public var state: String
+        public var state: StalenessState
         public var stalenessS: Double
         public var updates: Int
     }
@@ -152,7 +167,7 @@ public struct HealthReport: Sendable, Codable, Equatable {
     }
 
     public struct Alert: Sendable, Codable, Equatable {
-        public var alert: String
+        public var alert: AlertName
         public var since: String
         public var values: [String: String]
     }

@@ -5,7 +5,7 @@ import Synchronization
 /// health report (`role`), the status rules and the logs. Written by the
 /// `LeaderService`, read by the health monitor; a short lock, no I/O under it.
 public final class InstanceRole: Sendable {
-    public enum Role: String, Sendable, Codable, Equatable {
+    public enum Role: String, Sendable, Codable, Equatable, CaseIterable {
         /// `HA_MODE=off`: the only instance; it always streams.
         case single
         /// Holds the leader lock and streams the feed.

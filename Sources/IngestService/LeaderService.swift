@@ -55,7 +55,7 @@ public struct LeaderService: Service {
     public func run() async throws {
         var machine = Election(configuration: election)
         role.set(.standby)
-        logger.info("standby: asking for the leader lock", metadata: ["group": "\(lock.group)", "role": "standby"])
+        logger.info("standby: asking for the leader lock", metadata: ["group": "\(lock.group)", "role": "\(InstanceRole.Role.standby.rawValue)"])
         let stopGapReason = Box<String?>("shutdown")
         let feedFailure = Box<(any Error)?>(nil)
         var feedTask: Task<Void, any Error>?
@@ -128,7 +128,9 @@ public struct LeaderService: Service {
                 switch action {
                 case .startFeed:
                     role.set(.leader)
-                    logger.notice("leader: holding the lock, starting the feed", metadata: ["group": "\(lock.group)", "role": "leader", "term": "\(machine.terms)"])
+                    logger.notice(
+                        "leader: holding the lock, starting the feed",
+                        metadata: ["group": "\(lock.group)", "role": "\(InstanceRole.Role.leader.rawValue)", "term": "\(machine.terms)"])
                     stopGapReason.set("shutdown")
                     let feed = self.feed
                     feedTask = Task {
@@ -152,7 +154,7 @@ public struct LeaderService: Service {
                     _ = await feedTask?.result
                     feedTask = nil
                     role.set(.standby)
-                    logger.notice("standby: feed stopped, asking for the leader lock again", metadata: ["role": "standby"])
+                    logger.notice("standby: feed stopped, asking for the leader lock again", metadata: ["role": "\(InstanceRole.Role.standby.rawValue)"])
                 case .release:
                     await lock.release()
                 case .retryAt(let instant), .checkAt(let instant):

@@ -66,8 +66,8 @@ public final class IngestMetrics: Sendable {
             "ingest_pending_rows_dropped_total", "Side-table rows lost before reaching the database, by queue.", "queue",
             [("feed_gaps", report.pending.gapChangesDropped), ("dead_letters", report.pending.deadLettersDropped),
              ("health_events", report.pending.healthEventsDropped)]
-        ) + report.errors.keys.sorted().map { key in
-            ("ingest_errors_total", "Errors by class.", [("class", key)], report.errors[key]?.count ?? 0)
+        ) + report.errors.sorted { $0.key.rawValue < $1.key.rawValue }.map { errorClass, info in
+            ("ingest_errors_total", "Errors by class.", [("class", errorClass.rawValue)], info.count)
         }
         lastTotals.withLock { last in
             for (name, help, labels, value) in totals {
@@ -86,20 +86,20 @@ public final class IngestMetrics: Sendable {
         gauge("ingest_spool_bytes", "Bytes waiting in the disk spool.", [], Double(report.spool.bytes))
         gauge("ingest_spool_records", "Batches waiting in the disk spool.", [], Double(report.spool.records))
         gauge("ingest_seconds_since_message", "Seconds since the last frame from the feed.", [], report.feed.secondsSinceMessage ?? -1)
-        for state in FeedMonitor.Machine.Phase.allCases.map(\.rawValue) {
-            gauge("ingest_feed_state", "1 for the feed connection's current state.", [("state", state)], report.feed.state == state ? 1 : 0)
+        for state in FeedMonitor.Machine.Phase.allCases {
+            gauge("ingest_feed_state", "1 for the feed connection's current state.", [("state", state.rawValue)], report.feed.state == state ? 1 : 0)
         }
-        for state in BreakerPhase.allCases.map(\.rawValue) {
-            gauge("ingest_db_breaker_state", "1 for the database circuit breaker's current state.", [("state", state)],
+        for state in BreakerPhase.allCases {
+            gauge("ingest_db_breaker_state", "1 for the database circuit breaker's current state.", [("state", state.rawValue)],
                   report.database.breaker == state ? 1 : 0)
-            gauge("ingest_feed_breaker_state", "1 for the feed connect breaker's current state.", [("state", state)],
+            gauge("ingest_feed_breaker_state", "1 for the feed connect breaker's current state.", [("state", state.rawValue)],
                   report.feed.breaker == state ? 1 : 0)
         }
-        for status in ["healthy", "degraded", "unhealthy"] {
-            gauge("ingest_health_status", "1 for the current health status.", [("status", status)], report.status.rawValue == status ? 1 : 0)
+        for status in HealthStatus.allCases {
+            gauge("ingest_health_status", "1 for the current health status.", [("status", status.rawValue)], report.status == status ? 1 : 0)
         }
-        for role in ["single", "leader", "standby"] {
-            gauge("ingest_role", "1 for this instance's role: single, or leader/standby in an active/standby pair.", [("role", role)],
+        for role in InstanceRole.Role.allCases {
+            gauge("ingest_role", "1 for this instance's role: single, or leader/standby in an active/standby pair.", [("role", role.rawValue)],
                   report.role == role ? 1 : 0)
         }
         gauge("ingest_alerts_active", "Alerts open now.", [], Double(report.alerts.count))

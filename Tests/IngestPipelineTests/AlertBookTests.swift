@@ -5,7 +5,7 @@ import Testing
 /// docs/design.md §5.4 alerts: open and resolve events, each alert at most once while open.
 @Suite("Alert book")
 struct AlertBookTests {
-    typealias Book = AlertBook<ContinuousClock.Instant>
+    typealias Book = AlertBook<String, ContinuousClock.Instant>
     let t0 = ContinuousClock.now
     func at(_ seconds: Int) -> ContinuousClock.Instant { t0.advanced(by: .seconds(seconds)) }
 

@@ -28,7 +28,7 @@ public struct FeedConnectionMachine<Instant: InstantProtocol>: Sendable where In
     }
 
     /// A state without its data; the raw value is its name in reports, logs and metrics.
-    public enum Phase: String, Sendable, CaseIterable {
+    public enum Phase: String, Sendable, CaseIterable, Codable {
         case disconnected, connecting, authenticating, subscribing, streaming, backoff, failed
     }
 

@@ -3,15 +3,16 @@
 /// the active ones with their `since`). The caller re-states each condition
 /// on every check; the book turns that level into edges, so an alert is
 /// opened at most once while it stays active and resolved exactly once.
-public struct AlertBook<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+/// `Name` says which alert (the service's `AlertName`); ties in the listing go by it.
+public struct AlertBook<Name: Hashable & Comparable & Sendable, Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     public struct ActiveAlert: Sendable, Equatable {
-        public var name: String
+        public var name: Name
         /// When the alert opened; unchanged by later updates while it stays open.
         public var since: Instant
         /// The latest figures reported with the condition, e.g. `buffer_items`.
         public var values: [String: String]
 
-        public init(name: String, since: Instant, values: [String: String]) {
+        public init(name: Name, since: Instant, values: [String: String]) {
             self.name = name
             self.since = since
             self.values = values
@@ -20,21 +21,21 @@ public struct AlertBook<Instant: InstantProtocol>: Sendable where Instant.Durati
 
     public enum Event: Sendable, Equatable {
         /// The condition became active at `since`.
-        case opened(name: String, since: Instant, values: [String: String])
+        case opened(name: Name, since: Instant, values: [String: String])
         /// The condition, active since `since`, is over. `values` are the
         /// figures given with the resolving update, or the last figures it
         /// had while open when none were given.
-        case resolved(name: String, since: Instant, values: [String: String])
+        case resolved(name: Name, since: Instant, values: [String: String])
     }
 
-    public private(set) var active: [String: ActiveAlert] = [:]
+    public private(set) var active: [Name: ActiveAlert] = [:]
 
     public init() {}
 
     /// Reports whether the alert `name` applies at `now`. Returns `.opened`
     /// when it becomes active, `.resolved` when it stops, and `nil` while
     /// nothing changes (an open alert's `values` are refreshed silently).
-    public mutating func update(_ name: String, isActive: Bool, values: [String: String] = [:], now: Instant) -> Event? {
+    public mutating func update(_ name: Name, isActive: Bool, values: [String: String] = [:], now: Instant) -> Event? {
         if isActive {
             if active[name] != nil {
                 active[name]!.values = values

@@ -1,6 +1,6 @@
 /// The service's overall health, worst last so that `max` of several is the
 /// overall verdict (docs/design.md §5.4: `status` is healthy | degraded | unhealthy).
-public enum HealthStatus: String, Sendable, Codable, Comparable {
+public enum HealthStatus: String, Sendable, Codable, Comparable, CaseIterable {
     case healthy, degraded, unhealthy
 
     private var severity: Int {
