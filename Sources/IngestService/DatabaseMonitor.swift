@@ -103,6 +103,12 @@ public final class DatabaseMonitor: Sendable {
         state.withLock { $0.lastError = last }
     }
 
+    /// The breaker's phase and the last error, without sorting latencies or
+    /// reading percentiles: what the once-a-second health tick needs.
+    public var breakerAndLastError: (breaker: BreakerPhase, lastError: LastError?) {
+        state.withLock { ($0.breaker, $0.lastError) }
+    }
+
     public var snapshot: Snapshot {
         let state = self.state.withLock { $0 }
         let sorted = state.latencies.sorted()

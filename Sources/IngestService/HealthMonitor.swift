@@ -186,7 +186,7 @@ public final class HealthMonitor: Sendable {
                 metadata: ["symbol": "\(transition.symbol)", "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)",
                            "staleness_s": "\(Int(seconds))"])
         }
-        let breaker = database.snapshot.breaker
+        let breaker = database.breakerAndLastError.breaker
         let breakerChanged: BreakerPhase? = trackers.withLock { trackers in
             defer { trackers.lastBreaker = breaker }
             return trackers.lastBreaker != breaker ? trackers.lastBreaker : nil
@@ -223,7 +223,7 @@ public final class HealthMonitor: Sendable {
         let thresholds = configuration.alerts
         let (machine, since) = feed.snapshot
         let feedDown = machine.state.phase != .streaming ? since.duration(to: now) : nil
-        let databaseState = database.snapshot
+        let databaseState = database.breakerAndLastError
         let waiting = buffer.count
         let errorsNow = errors.snapshot(now: now)
         let totalPerMinute = errorsNow.values.reduce(0) { $0 + $1.perMinute }

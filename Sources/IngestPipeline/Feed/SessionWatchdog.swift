@@ -45,7 +45,7 @@ public struct SessionWatchdog<Instant: InstantProtocol>: Sendable where Instant.
     public let configuration: Configuration
     public private(set) var phase: Phase = .connecting
     private var phaseStarted: Instant
-    private var lastData: Instant
+    @usableFromInline var lastData: Instant
     private var staleRaised = false
 
     public init(configuration: Configuration, now: Instant) {
@@ -60,7 +60,8 @@ public struct SessionWatchdog<Instant: InstantProtocol>: Sendable where Instant.
         if phase == .streaming { lastData = now }
     }
 
-    /// Any frame from the feed.
+    /// Any frame from the feed. Inlined into the feed session (once per frame): specialized, no generic look-ups.
+    @inlinable
     public mutating func dataReceived(now: Instant) {
         lastData = now
     }

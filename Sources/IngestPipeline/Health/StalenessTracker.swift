@@ -112,23 +112,35 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
         }
     }
 
+    @usableFromInline
     struct Slot: Sendable {
-        var symbol: String
+        @usableFromInline var symbol: String
         /// `nil`: a configured symbol not seen yet (measured from creation).
-        var lastSeen: Instant?
-        var updateCount: Int
+        @usableFromInline var lastSeen: Instant?
+        @usableFromInline var updateCount: Int
         /// The state last reported by `evaluate`.
-        var state: StalenessState
+        @usableFromInline var state: StalenessState
+
+        @usableFromInline
+        init(symbol: String, lastSeen: Instant?, updateCount: Int, state: StalenessState) {
+            self.symbol = symbol
+            self.lastSeen = lastSeen
+            self.updateCount = updateCount
+            self.state = state
+        }
     }
 
     public let configuration: Configuration
     /// Configured symbols occupy `slots[0..<configuredCount]` for good.
-    private var slots: [Slot] = []
-    private var index: [String: Int] = [:]
-    private let configuredCount: Int
+    // `record` is inlined into the caller's module (`@inlinable`) so that it runs
+    // specialized for the caller's clock: per trade, unspecialized generic code
+    // costs more than the look-up itself (docs/performance.md).
+    @usableFromInline var slots: [Slot] = []
+    @usableFromInline var index: [String: Int] = [:]
+    @usableFromInline let configuredCount: Int
     /// What a configured symbol never seen is measured from: the `now` given
     /// to the initialiser, or else the first `record` or `evaluate`.
-    private var createdAt: Instant?
+    @usableFromInline var createdAt: Instant?
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -158,6 +170,7 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
 
     /// Notes a trade. Hot path: one or two hash lookups and an in-place
     /// update; it allocates only when a new underlying is first seen.
+    @inlinable
     public mutating func record(contract: String, underlying: String, now: Instant) {
         if createdAt == nil { createdAt = now }
         if configuredCount > 0 {
@@ -222,7 +235,8 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
 
     // MARK: - Internals
 
-    private mutating func touch(_ slot: Int, now: Instant) {
+    @inlinable
+    mutating func touch(_ slot: Int, now: Instant) {
         slots[slot].lastSeen = now
         slots[slot].updateCount += 1
     }
@@ -255,7 +269,8 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
         return left.updateCount != right.updateCount ? left.updateCount > right.updateCount : left.symbol < right.symbol
     }
 
-    private mutating func insert(_ symbol: String, now: Instant) {
+    @usableFromInline
+    mutating func insert(_ symbol: String, now: Instant) {
         if slots.count >= configuration.maxTracked {
             // Make room for a tenth more at once, so the O(n) eviction runs
             // once per many new symbols rather than on every one.
