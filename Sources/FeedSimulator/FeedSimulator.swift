@@ -19,6 +19,12 @@ public final class FeedSimulator: Sendable {
         public var invalidFraction: Double = 0
         /// Most events in one frame.
         public var frameSize: Int = 100
+        /// Fewest events in one frame: each frame then carries a seeded number
+        /// of trades between this and the frame's full size, as a real feed's
+        /// frames vary at a low rate (docs/performance.md, "CPU per trade across
+        /// rates"). `nil` = every frame full; the trades and their due times are
+        /// the same either way, only their split into frames differs.
+        public var minFrameSize: Int?
         /// A client authenticating with this key gets `auth_failed`.
         public var rejectKey: String?
         /// CSV of every trade written to a client.
@@ -61,6 +67,9 @@ public final class FeedSimulator: Sendable {
     private struct State {
         var generator: TradeGenerator
         var schedule: TradeSchedule
+        /// Draws the frame sizes under `minFrameSize`; apart from the trades'
+        /// generator, so the trade stream is the same with or without it.
+        var frameSizes: SeededRandom
         /// Trades taken from the generator: sent, in flight, pending or skipped.
         var position = 0
         /// Batches reserved by a client that could not write them: sent first to the next one.
@@ -91,10 +100,15 @@ public final class FeedSimulator: Sendable {
                 generator: TradeGenerator(
                     seed: configuration.seed, contracts: configuration.symbols, invalidFraction: configuration.invalidFraction),
                 schedule: TradeSchedule(rate: configuration.rate),
+                frameSizes: SeededRandom(seed: configuration.seed ^ Self.frameSizeSeedMask),
                 ledger: ledger))
     }
 
     public var totals: Totals { state.withLock { $0.totals } }
+
+    /// Mixed into the seed for the frame sizes' generator, so that it does not
+    /// repeat the trade generator's draws.
+    static let frameSizeSeedMask: UInt64 = 0xF5A3_E5D1_2C6B_9A47
 
     /// Events per frame: at a set rate about 100 frames a second, else full frames.
     var batchSize: Int {
@@ -134,7 +148,11 @@ public final class FeedSimulator: Sendable {
                 state.position += skip
                 state.totals.skipped += skip
             }
-            var size = min(batchSize, state.schedule.runLength(from: state.position))
+            var size = batchSize
+            if let fewest = configuration.minFrameSize, fewest < size {
+                size = Int.random(in: max(1, fewest)...size, using: &state.frameSizes)
+            }
+            size = min(size, state.schedule.runLength(from: state.position))
             if let count = configuration.count {
                 let handedOut = state.position - state.totals.skipped
                 size = min(size, count - handedOut)

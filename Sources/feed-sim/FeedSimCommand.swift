@@ -30,6 +30,12 @@ struct FeedSimCommand: AsyncParsableCommand {
     @Option(help: "Distinct option contracts in the stream.") var symbols = 200
     @Option(help: "Share of deliberately invalid trades, 0…1.") var invalidFraction: Double = 0
     @Option(help: "Most events per frame.") var frameSize = 100
+    @Option(
+        help: ArgumentHelp(
+            "Fewest events per frame: each frame carries a seeded number between this and --frame-size (default: all full).",
+            discussion: "At a set rate a frame is full at min(rate / 100, --frame-size) trades; the trades and their due times do not change.",
+            valueName: "n"))
+    var minFrameSize: Int?
     @Option(help: "CSV of every trade written to a client (sym,t,q,p,s,x,valid,c).") var ledger: String?
     @Option(help: "A client authenticating with this key gets auth_failed.") var rejectKey: String?
     @Flag(help: "Exit once --count trades were written to clients.") var exitAfterCount = false
@@ -104,6 +110,9 @@ struct FeedSimCommand: AsyncParsableCommand {
         guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be within 0…1") }
         guard rate >= 0, rate <= Self.maximumRate else { throw ValidationError("--rate must be within 0…\(Int(Self.maximumRate))") }
         guard symbols >= 1, frameSize >= 1 else { throw ValidationError("--symbols and --frame-size must be ≥ 1") }
+        if let minFrameSize, !(1...frameSize).contains(minFrameSize) {
+            throw ValidationError("--min-frame-size must be within 1…--frame-size")
+        }
         if exitAfterCount, count == nil { throw ValidationError("--exit-after-count needs --count") }
         for (name, seconds) in [
             ("--drop-every", dropEvery), ("--reset-every", resetEvery), ("--stall-after", stallAfter),
@@ -146,6 +155,7 @@ struct FeedSimCommand: AsyncParsableCommand {
         configuration.symbols = symbols
         configuration.invalidFraction = invalidFraction
         configuration.frameSize = frameSize
+        configuration.minFrameSize = minFrameSize
         configuration.rejectKey = rejectKey
         configuration.ledgerPath = ledger
         configuration.faults = faults

@@ -8,12 +8,15 @@ struct FeedSimulatorTests {
 
     func at(_ seconds: Double) -> ContinuousClock.Instant { t0.advanced(by: .seconds(seconds)) }
 
-    static func simulator(rate: Double, count: Int? = nil, frameSize: Int = 100, ledger: String? = nil) throws -> FeedSimulator {
+    static func simulator(
+        rate: Double, count: Int? = nil, frameSize: Int = 100, minFrameSize: Int? = nil, ledger: String? = nil
+    ) throws -> FeedSimulator {
         var configuration = FeedSimulator.Configuration()
         configuration.seed = 9
         configuration.rate = rate
         configuration.count = count
         configuration.frameSize = frameSize
+        configuration.minFrameSize = minFrameSize
         configuration.ledgerPath = ledger
         return try FeedSimulator(configuration: configuration)
     }
@@ -33,6 +36,39 @@ struct FeedSimulatorTests {
     func hugeRate(_ rate: Double) throws {
         let simulator = try Self.simulator(rate: rate, frameSize: 40)
         #expect(try #require(simulator.reserveBatch()).trades.count == 40)
+    }
+
+    @Test("with a fewest frame size, frames vary between it and the full size; trades and due times stay those of full frames")
+    func framesVaryInSize() throws {
+        let varied = try Self.simulator(rate: 500, frameSize: 3, minFrameSize: 1)
+        let full = try Self.simulator(rate: 500, frameSize: 3)
+        varied.subscriberJoined(at: t0)
+        full.subscriberJoined(at: t0)
+        var sizes: [Int: Int] = [:]
+        var trades: [SimTrade] = []
+        while trades.count < 3000 {
+            let batch = try #require(varied.reserveBatch())
+            sizes[batch.trades.count, default: 0] += 1
+            // Trade q (1-based) of a 500/s stream is due at (q − 1) / 500 s.
+            #expect(batch.sendAt == at(Double(batch.trades[0].q - 1) / 500))
+            trades += batch.trades
+        }
+        #expect(Set(sizes.keys) == [1, 2, 3])
+        var reference: [SimTrade] = []
+        while reference.count < trades.count {
+            let batch = try #require(full.reserveBatch())
+            #expect(batch.trades.count == 3)
+            reference += batch.trades
+        }
+        #expect(trades == Array(reference.prefix(trades.count)))
+    }
+
+    @Test("a fewest frame size at or above the full size changes nothing: frames stay full")
+    func fewestAtFullSize() throws {
+        let simulator = try Self.simulator(rate: 100, frameSize: 3, minFrameSize: 3)
+        simulator.subscriberJoined(at: t0)
+        // At 100 trades/s a full frame is one trade (100 frames a second).
+        for _ in 0..<20 { #expect(try #require(simulator.reserveBatch()).trades.count == 1) }
     }
 
     @Test("the count limits trades handed out and sent; returned batches still count towards it")
