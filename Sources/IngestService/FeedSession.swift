@@ -103,6 +103,7 @@ public struct FeedSession: Sendable {
             autoPing: .enabled(timePeriod: configuration.pingInterval)
         )
         let session = self
+        let readExecutor = EventLoopTaskExecutor(eventLoops.next())
         // The client and the watchdog run as separate tasks that report to `ended`; the attempt
         // ends with the first of them. Not a task group: a group waits for every child, and a
         // client stuck inside the library (seen: after its event loop was shut down under load,
@@ -115,7 +116,10 @@ public struct FeedSession: Sendable {
                     url: session.configuration.url, configuration: clientConfiguration, eventLoopGroup: eventLoops,
                     logger: Logger(label: "websocket-client", factory: { _ in SwiftLogNoOpLogHandler() })
                 ) { inbound, outbound, _ in
-                    try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt)
+                    // Frames are read, decoded and buffered on the connection's thread (the group's one loop).
+                    try await withTaskExecutorPreference(readExecutor) {
+                        try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt)
+                    }
                 }
                 if let close {
                     attempt.end(.connection("closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))"))
