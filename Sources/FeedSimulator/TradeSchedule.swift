@@ -1,3 +1,5 @@
+import OptionsFeed
+
 /// When each trade of the shared stream is due, and which trades fall into a
 /// gap because no client was subscribed when they were due.
 ///
@@ -86,7 +88,7 @@ public struct TradeSchedule: Sendable {
     /// The first position due at or after `instant`.
     func position(dueAtOrAfter instant: ContinuousClock.Instant, start: ContinuousClock.Instant) -> Int {
         let elapsed = start.duration(to: instant)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let position = (seconds * rate - Self.epsilon).rounded(.up)
         // `Int(_:)` traps beyond Int's range (a huge rate, a long idle span): clamp first.
         guard position < Self.positionLimit else { return Int.max }

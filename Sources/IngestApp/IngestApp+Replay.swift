@@ -109,7 +109,7 @@ extension IngestApp {
             status = .gaveUpReconnecting
         }
         let elapsed = started.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let summary = ReplaySummary(
             stats: stats, counters: counters, seconds: seconds, spooled: spooled,
             complete: readAll && databaseTookAll && status == .clean)

@@ -131,7 +131,7 @@ public final class LogSink: Sendable {
     /// stalled one does not hold the exit). `false` when time ran out.
     @discardableResult
     public func flushConsole(timeout: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date().addingTimeInterval(timeout.seconds)
         let other = stdout.withLock { $0 }.flatMap { $0 === console ? nil : $0 }
         let flushed = console.flush(until: deadline)
         return (other?.flush(until: deadline) ?? true) && flushed

@@ -82,7 +82,7 @@ public final class DatabaseMonitor: Sendable {
 
     public func batchWritten(trades: Int, duration: Duration, atMicros: Int64) {
         writeObserver?(duration)
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.seconds
         state.withLock { state in
             if state.latencies.count < Self.latencyWindow {
                 state.latencies.append(seconds)

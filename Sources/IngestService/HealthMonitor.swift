@@ -353,8 +353,3 @@ public final class HealthMonitor: Sendable {
             alerts: alerts.map { .init(alert: $0.name, since: wall($0.since), values: $0.values) })
     }
 }
-
-extension Duration {
-    /// The duration in seconds, with fractions.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

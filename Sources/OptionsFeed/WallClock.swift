@@ -34,6 +34,9 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
+    /// The duration in seconds, with fractions (report fields, rates).
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
     /// Whole microseconds, truncated toward zero: the unit of the wall clock's `nowMicros`.
     public var microseconds: Int64 {
         let (seconds, attoseconds) = components

@@ -2,7 +2,7 @@ import Testing
 
 import OptionsFeed
 
-@Suite("Duration in whole units")
+@Suite("Duration in units")
 struct DurationUnitsTests {
     @Test("a duration in whole microseconds, truncated toward zero", arguments: [
         (Duration.zero, Int64(0)), (.nanoseconds(999), 0), (.nanoseconds(1_999), 1), (.milliseconds(1_500), 1_500_000),
@@ -18,5 +18,12 @@ struct DurationUnitsTests {
     ])
     func milliseconds(_ duration: Duration, _ millis: Int64) {
         #expect(duration.milliseconds == millis)
+    }
+
+    @Test("a duration in seconds keeps its fraction", arguments: [
+        (Duration.zero, 0.0), (.milliseconds(1_500), 1.5), (.microseconds(250), 0.000_25), (.seconds(-2) - .milliseconds(250), -2.25),
+    ])
+    func seconds(_ duration: Duration, _ seconds: Double) {
+        #expect(abs(duration.seconds - seconds) < 1e-12)
     }
 }

@@ -1,3 +1,5 @@
+import OptionsFeed
+
 /// Error counts and per-minute rates by class, for the report's `errors`
 /// section and the "errors > 10/min" alert (docs/design.md §5.4). Pure: every call is
 /// given the time.
@@ -116,8 +118,7 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
 
     private func perMinute(inWindow count: Int) -> Int {
         if window == .seconds(60) || count == 0 { return count }
-        let (seconds, attoseconds) = window.components
-        let windowSeconds = Double(seconds) + Double(attoseconds) / 1e18
+        let windowSeconds = window.seconds
         guard windowSeconds > 0 else { return 0 }
         return Int((Double(count) * 60 / windowSeconds).rounded())
     }
