@@ -10,7 +10,7 @@ struct FlushMachineTests {
 
     func at(_ seconds: Double) -> ContinuousClock.Instant { t0.advanced(by: .milliseconds(Int64(seconds * 1000))) }
 
-    /// SPEC defaults (interval 5 s, batches of 100…10 000, 3 retries from 1 s,
+    /// The documented defaults (docs/configuration.md: interval 5 s, batches of 100…10 000, 3 retries from 1 s,
     /// breaker 5 failures / 30 s, pool of 2), shutdown timeout 10 s.
     func machine(breakerFailures: Int = 5, maxRetries: Int = 3, poolSize: Int = 2) -> Machine {
         Machine(
