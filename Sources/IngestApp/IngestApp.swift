@@ -160,7 +160,7 @@ public enum IngestApp {
             configuration: FeedSessionConfiguration(
                 url: configuration.wsURL, apiKey: configuration.apiKey, subscriptions: configuration.subscriptions,
                 maxFrameBytes: configuration.wsMaxFrameBytes, pingInterval: configuration.wsPingInterval,
-                watchdog: configuration.watchdog),
+                watchdog: configuration.watchdog, readPacing: configuration.readPacing),
             intake: intake, monitor: monitor, recorder: recorder, wallClock: wallClock, logger: Logger(label: "websocket"))
         let feed = FeedService(session: session, monitor: monitor, gaps: gaps, stats: stats, errors: errors, logger: Logger(label: "websocket"))
         // HA_MODE=leader: the feed runs only while this instance holds the leader lock.

@@ -90,6 +90,8 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     public var bufferCapacity: Int
     public var wsMaxFrameBytes: Int
     public var wsPingInterval: Duration
+    /// `WS_READ_COALESCE_MS`: how often the feed's socket is read when frames are small and far apart (docs/design.md §7).
+    public var readPacing: ReadPacing.Configuration
     public var shutdownTimeout: Duration
     public var migrationsDir: String
     /// `nil` when `RECORD_FILE` is empty: the feed is not recorded (docs/design.md §5.6).
@@ -236,6 +238,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         }
         wsMaxFrameBytes = try integer(.wsMaxFrameBytes)
         wsPingInterval = .milliseconds(try integer(.wsPingIntervalMs))
+        readPacing = ReadPacing.Configuration(interval: .milliseconds(try integer(.wsReadCoalesceMs)))
         shutdownTimeout = .milliseconds(try integer(.shutdownTimeoutMs))
         migrationsDir = string(.migrationsDir)
 

@@ -163,6 +163,10 @@ extension Setting {
         "WS_PING_INTERVAL_MS", "10000", wholeNumber: 100...600_000,
         help: "WebSocket ping period; a peer silent for two periods is dropped.",
         details: "WebSocket ping period; a peer that misses a pong by the next ping is dropped, so a dead peer is found within 20 s.")
+    public static let wsReadCoalesceMs = Setting(
+        "WS_READ_COALESCE_MS", "20", wholeNumber: 0...200,
+        help: "At low rates, read the feed's socket at most this often, so that small frames share a wake-up; 0 = read each at once.",
+        details: "At low rates, read the feed's socket at most this often: after a read that brought fewer than 32 frames the connection's thread waits out the rest of this interval, so that the small frames a real day sends share one wake-up instead of one each. A frame waits at most this long before it is read (its `received_at` is when it was read); a faster feed fills its reads and is never held. `0` reads every frame at once (see [performance](performance.md)).")
     public static let wsMaxReconnectAttempts = Setting(
         "WS_MAX_RECONNECT_ATTEMPTS", "10", wholeNumber: 0...1_000_000,
         help: "Consecutive failed connection attempts before exit 75; 0 = retry forever.",
@@ -311,7 +315,7 @@ extension Setting {
     public static let all: [Setting] = [
         apiKey, wsURL, subscriptions, threshold, databaseURL, dbFlavor, questdbHost, questdbPort, questdbUser, questdbPassword,
         questdbDB, writeMode, dbPoolSize, dbHealthCheckMs, dbIdleCloseMs, maxRetries, retryDelayMs, dbStartMaxAttempts, dbBreakerFailures, dbBreakerOpenMs, spoolDir, spoolMaxBytes, spoolSegmentBytes, spoolSyncMs, logLevel, logFormat, logFile,
-        flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs,
+        flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs, wsReadCoalesceMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
         shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,

@@ -118,7 +118,7 @@ public struct FeedSession: Sendable {
                 ) { inbound, outbound, _ in
                     // Frames are read, decoded and buffered on the connection's thread (the group's one loop).
                     try await withTaskExecutorPreference(readExecutor) {
-                        try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt)
+                        try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt, loop: readExecutor.eventLoop)
                     }
                 }
                 if let close {
@@ -184,11 +184,16 @@ public struct FeedSession: Sendable {
     /// it aborts the attempt or the attempt ends (cancellation).
     private func watch(_ attempt: Attempt) async {
         while !Task.isCancelled {
-            let next = attempt.state.withLock { $0.watchdog.nextCheck }
-            // Re-check at least every 250 ms: a phase change can bring the deadline forward.
+            let (next, settled) = attempt.state.withLock {
+                ($0.watchdog.nextCheck, $0.watchdog.phase == .streaming && !$0.watchdog.isStaleAlertOpen)
+            }
+            // During the handshake, re-check at least every 250 ms: a phase change can bring the deadline
+            // forward; so can data after a stale alert (it resolves the alert). Streaming with no alert open,
+            // data only moves the deadline later: sleep until it, so an idle feed wakes nobody (docs/design.md §7).
             let now = ContinuousClock.now
+            let wake = max(next, now.advanced(by: .milliseconds(10)))
             do {
-                try await Task.sleep(until: min(max(next, now.advanced(by: .milliseconds(10))), now.advanced(by: .milliseconds(250))), clock: .continuous)
+                try await Task.sleep(until: settled ? wake : min(wake, now.advanced(by: .milliseconds(250))), clock: .continuous)
             } catch {
                 return
             }
@@ -212,7 +217,10 @@ public struct FeedSession: Sendable {
         }
     }
 
-    private func handle(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, attempt: Attempt) async throws {
+    private func handle(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, attempt: Attempt, loop: any EventLoop
+    ) async throws {
+        let pacer = ReadPacer(configuration.readPacing)
         let decoder = FrameDecoder()
         var frame = DecodedFrame()
         var message = ByteBuffer()
@@ -220,6 +228,8 @@ public struct FeedSession: Sendable {
         var tooLarge = false
         var iterator = inbound.makeAsyncIterator()
         while let piece = try await iterator.next() {
+            // The first frame of a tick queues the pause behind the frames this read delivered.
+            if pacer.frameHandled() { loop.execute { pacer.tickEnded() } }
             switch piece.opcode {
             case .text, .binary:
                 isBinary = piece.opcode == .binary
@@ -285,5 +295,33 @@ public struct FeedSession: Sendable {
         metadata["count"] = "\(intake.stats.badFrames.count(kind))"
         metadata["suppressed"] = "\(suppressed)"
         logger.warning("bad frame skipped", metadata: metadata)
+    }
+}
+
+/// The read pacing of one connection (`ReadPacing`, docs/design.md §7). Its
+/// pause runs on the connection's event loop, as a task queued behind the
+/// frames a read delivered, and holds that loop's thread: the loop serves
+/// this one connection, so the frames that arrive meanwhile wait in the
+/// socket buffer and the next read takes them together. It never runs on
+/// the Swift pool (`loop.execute`).
+final class ReadPacer: Sendable {
+    private let pacing: Mutex<ReadPacing>
+
+    init(_ configuration: ReadPacing.Configuration) {
+        pacing = Mutex(ReadPacing(configuration: configuration))
+    }
+
+    /// A frame arrived; `true` for a tick's first, whose caller queues `tickEnded` on the loop.
+    func frameHandled() -> Bool {
+        pacing.withLock { $0.frameHandled() }
+    }
+
+    /// On the event loop, after the tick's frames: holds the thread for the pause, if any.
+    func tickEnded() {
+        let pause = pacing.withLock { $0.tickEnded(now: .now) }
+        guard pause > .zero else { return }
+        var request = timespec(tv_sec: Int(pause.components.seconds), tv_nsec: Int(pause.components.attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
     }
 }

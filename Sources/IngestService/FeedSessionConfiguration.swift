@@ -20,11 +20,14 @@ public struct FeedSessionConfiguration: Sendable, CustomStringConvertible {
     /// WebSocket ping period; a missing pong by the next ping drops the connection (`WS_PING_INTERVAL_MS`).
     public var pingInterval: Duration
     public var watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
+    /// How often the connection's thread reads the socket when frames are small and far apart (`WS_READ_COALESCE_MS`).
+    public var readPacing: ReadPacing.Configuration
 
     public init(
         url: String, apiKey: String, subscriptions: [String], maxFrameBytes: Int, pingInterval: Duration,
-        watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration
+        watchdog: SessionWatchdog<ContinuousClock.Instant>.Configuration, readPacing: ReadPacing.Configuration = .init()
     ) {
+        self.readPacing = readPacing
         self.url = url
         self.apiKey = apiKey
         self.subscriptions = subscriptions

@@ -251,28 +251,31 @@ public final class HealthMonitor: Sendable {
                 trackers.lastSystem = (sample, now)
             }
             func recent(_ at: ContinuousClock.Instant?) -> Bool { at.map { $0.duration(to: now) < thresholds.recentWindow } ?? false }
-            let conditions: [(AlertName, Bool, [String: String])] = [
+            // Each alert's values (the ALERT line's fields) are built only for an alert that is or was
+            // open: building them every second for every alert cost more than the rest of the tick.
+            let conditions: [(AlertName, Bool, () -> [String: String])] = [
                 // `feed_state`, not `state`: the ALERT line's `state` is the alert's own (open/resolved).
                 (.feedDisconnected, !standby && (feedDown ?? .zero) > thresholds.feedDownAfter,
-                 ["feed_state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"]),
+                 { ["feed_state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"] }),
                 (.dbConnectionLost, databaseState.breaker != .closed,
-                 ["breaker": databaseState.breaker.rawValue, "error": databaseState.lastError?.message ?? ""]),
-                (.bufferHigh, waiting > thresholds.bufferItems, ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"]),
-                (.rssHigh, sample.rssBytes > thresholds.rssBytes, ["rss_bytes": "\(sample.rssBytes)"]),
+                 { ["breaker": databaseState.breaker.rawValue, "error": databaseState.lastError?.message ?? ""] }),
+                (.bufferHigh, waiting > thresholds.bufferItems, { ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"] }),
+                (.rssHigh, sample.rssBytes > thresholds.rssBytes, { ["rss_bytes": "\(sample.rssBytes)"] }),
                 (.errorRateHigh, totalPerMinute > thresholds.errorsPerMinute,
-                 ["per_minute": "\(totalPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"]),
-                (.noMessages, !standby && silentSeconds > thresholds.noMessagesAfter.seconds, ["silent_s": "\(Int(silentSeconds))"]),
+                 { ["per_minute": "\(totalPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"] }),
+                (.noMessages, !standby && silentSeconds > thresholds.noMessagesAfter.seconds, { ["silent_s": "\(Int(silentSeconds))"] }),
                 (.authenticationError, (errorsNow[.authentication]?.perMinute ?? 0) > 0,
-                 ["message": errorsNow[.authentication]?.lastMessage ?? ""]),
-                (.tradesDropped, recent(trackers.lastDropAt), ["dropped_total": "\(dropped)"]),
-                (.feedSlowConsumer, recent(trackers.lastSlowConsumerAt), ["warnings_total": "\(slow)"]),
+                 { ["message": errorsNow[.authentication]?.lastMessage ?? ""] }),
+                (.tradesDropped, recent(trackers.lastDropAt), { ["dropped_total": "\(dropped)"] }),
+                (.feedSlowConsumer, recent(trackers.lastSlowConsumerAt), { ["warnings_total": "\(slow)"] }),
                 // A failed spool write or sync, or a segment that could not be read back (quarantined or vanished).
                 (.spoolFailing, recent(trackers.lastSpoolFaultAt),
-                 ["write_failures": "\(spoolState?.writeFailures ?? 0)", "sync_failures": "\(spoolState?.syncFailures ?? 0)",
-                  "quarantined_segments": "\(spoolState?.quarantinedSegments ?? 0)", "vanished_segments": "\(spoolState?.vanishedSegments ?? 0)"]),
+                 { ["write_failures": "\(spoolState?.writeFailures ?? 0)", "sync_failures": "\(spoolState?.syncFailures ?? 0)",
+                  "quarantined_segments": "\(spoolState?.quarantinedSegments ?? 0)", "vanished_segments": "\(spoolState?.vanishedSegments ?? 0)"] }),
             ]
             return conditions.compactMap { name, active, values in
-                trackers.alerts.update(name, isActive: active, values: values, now: now).map { (name, $0) }
+                guard active || trackers.alerts.active[name] != nil else { return nil }
+                return trackers.alerts.update(name, isActive: active, values: values(), now: now).map { (name, $0) }
             }
         }
     }

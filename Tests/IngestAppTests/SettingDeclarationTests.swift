@@ -50,6 +50,7 @@ struct SettingDeclarationTests {
         "BUFFER_CAPACITY": ("50000", [:]),
         "WS_MAX_FRAME_BYTES": ("2048", [:]),
         "WS_PING_INTERVAL_MS": ("5000", [:]),
+        "WS_READ_COALESCE_MS": ("5", [:]),
         "WS_MAX_RECONNECT_ATTEMPTS": ("3", [:]),
         "WS_BACKOFF_INITIAL_MS": ("500", [:]),
         "WS_BACKOFF_MAX_MS": ("20000", [:]),
