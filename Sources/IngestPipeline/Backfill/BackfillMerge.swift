@@ -59,7 +59,10 @@ public struct BackfillMerge: Sendable, Equatable {
     public init(symbol: OptionSymbol, window: BackfillWindow, stored: [OptionTrade], rest: [RESTTrade], receivedAtMicros: Int64) {
         var storedCounts: [ContentKey: Int] = [:]
         for row in stored where row.symbol == symbol && window.contains(ms: row.timestampMs) {
-            storedCounts[ContentKey(row), default: 0] += 1
+            let key = ContentKey(
+                timestampMs: row.timestampMs, priceBits: row.price.bitPattern, size: row.size, exchange: row.exchange,
+                conditions: row.conditions)
+            storedCounts[key, default: 0] += 1
         }
         var restCounts: [ContentKey: Int] = [:]
         var outside = 0
@@ -68,7 +71,10 @@ public struct BackfillMerge: Sendable, Equatable {
                 outside += 1
                 continue
             }
-            restCounts[ContentKey(trade), default: 0] += 1
+            let key = ContentKey(
+                timestampMs: trade.timestampMs, priceBits: trade.price.bitPattern, size: trade.size, exchange: trade.exchange,
+                conditions: trade.conditions)
+            restCounts[key, default: 0] += 1
         }
         var inserts: [OptionTrade] = []
         var matched = 0
@@ -102,21 +108,5 @@ public struct BackfillMerge: Sendable, Equatable {
         var conditions: [Int16]
 
         var price: Double { Double(bitPattern: priceBits) }
-
-        init(_ row: OptionTrade) {
-            timestampMs = row.timestampMs
-            priceBits = row.price.bitPattern
-            size = row.size
-            exchange = row.exchange
-            conditions = row.conditions
-        }
-
-        init(_ trade: RESTTrade) {
-            timestampMs = trade.timestampMs
-            priceBits = trade.price.bitPattern
-            size = trade.size
-            exchange = trade.exchange
-            conditions = trade.conditions
-        }
     }
 }

@@ -30,27 +30,10 @@ public struct RESTSnapshotPage: Sendable, Hashable {
 
     /// Parses a response body; throws as `RESTTradesPage` does.
     public init(json bytes: UnsafeRawBufferPointer) throws(RESTPageError) {
-        var reader = RESTJSONReader(bytes: bytes)
         var results: [Entry] = []
-        var envelope = RESTEnvelope()
-        var more = try reader.openObject()
-        while more {
-            let key = try reader.key()
-            if reader.isKey(key, "results") {
-                if try !reader.skipNull() {
-                    var element = try reader.openArray()
-                    while element {
-                        if let entry = try Self.entry(&reader) { results.append(entry) }
-                        element = try reader.nextElement()
-                    }
-                }
-            } else {
-                try envelope.read(key: key, from: &reader)
-            }
-            more = try reader.nextField()
+        let envelope = try RESTEnvelope.readPage(bytes) { reader throws(RESTPageError) in
+            if let entry = try Self.entry(&reader) { results.append(entry) }
         }
-        try reader.expectEnd()
-        try envelope.check()
         self.init(results: results, nextURL: envelope.nextURL)
     }
 

@@ -25,33 +25,16 @@ public struct RESTTradesPage: Sendable, Hashable {
 
     /// Parses a response body.
     public init(json bytes: UnsafeRawBufferPointer) throws(RESTPageError) {
-        var reader = RESTJSONReader(bytes: bytes)
         var results: [RESTTrade] = []
         var rejected = 0
-        var envelope = RESTEnvelope()
         var conditionLists = ConditionLists()
-        var more = try reader.openObject()
-        while more {
-            let key = try reader.key()
-            if reader.isKey(key, "results") {
-                if try !reader.skipNull() {
-                    var element = try reader.openArray()
-                    while element {
-                        if let trade = try Self.trade(&reader, conditionLists: &conditionLists) {
-                            results.append(trade)
-                        } else {
-                            rejected += 1
-                        }
-                        element = try reader.nextElement()
-                    }
-                }
+        let envelope = try RESTEnvelope.readPage(bytes) { reader throws(RESTPageError) in
+            if let trade = try Self.trade(&reader, conditionLists: &conditionLists) {
+                results.append(trade)
             } else {
-                try envelope.read(key: key, from: &reader)
+                rejected += 1
             }
-            more = try reader.nextField()
         }
-        try reader.expectEnd()
-        try envelope.check()
         self.init(results: results, nextURL: envelope.nextURL, rejected: rejected)
     }
 
