@@ -18,7 +18,7 @@ public struct BackfillPlan: Sendable, Equatable {
     /// Tickers that are no option symbol (docs/design.md §4.2).
     public var rejected: [String]
 
-    /// The default bound (docs/design.md §5.8: `BACKFILL_MAX_CONTRACTS` 200).
+    /// The default bound (docs/design.md §5.8.1: `BACKFILL_MAX_CONTRACTS` 200).
     public static let defaultMaxContracts = 200
 
     public init(chosen: [String], cut: [String] = [], rejected: [String] = []) {

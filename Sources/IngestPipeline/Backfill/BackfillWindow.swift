@@ -15,7 +15,7 @@ public struct BackfillWindow: Sendable, Hashable, CustomStringConvertible {
     /// The latest millisecond a window may reach: its nanoseconds (`toMs + 1`) × 10^6 still fit `Int64`.
     public static let latestMs: Int64 = Int64.max / 1_000_000 - 1
 
-    /// The default margin around a gap (docs/design.md §5.8: `BACKFILL_MARGIN_MS` 2000).
+    /// The default margin around a gap (docs/design.md §5.8.1: `BACKFILL_MARGIN_MS` 2000).
     public static let defaultMarginMs: Int64 = 2000
 
     /// A window of explicit milliseconds (the `backfill --from --to` command), clamped to 0…`latestMs`;

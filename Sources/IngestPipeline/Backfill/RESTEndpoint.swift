@@ -1,4 +1,4 @@
-/// The REST API's base URL (docs/design.md §5.8: `POLYGON_REST_URL`, default
+/// The REST API's base URL (docs/design.md §5.8.1: `POLYGON_REST_URL`, default
 /// `https://api.polygon.io`), parsed once: scheme, host, port. A `next_url`
 /// is followed only to this same origin (`RESTRequest.following`), so a
 /// page cannot send the client, and its key, elsewhere.
@@ -12,7 +12,7 @@ public struct RESTEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// A path prefix without the trailing `/` (empty for the API itself).
     public let basePath: String
 
-    /// The default base URL (docs/design.md §5.8).
+    /// The default base URL (docs/design.md §5.8.1).
     public static let defaultURL = "https://api.polygon.io"
 
     /// Parses `scheme://host[:port][/path]`; `nil` for another scheme, no

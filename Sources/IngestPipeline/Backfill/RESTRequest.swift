@@ -8,7 +8,7 @@ public struct RESTRequest: Sendable, Hashable, CustomStringConvertible {
     /// The query without `?`, percent-encoded; never an `apiKey`.
     public let query: String
 
-    /// The REST API's largest trades page (docs/design.md §5.8: `limit` ≤ 50 000).
+    /// The REST API's largest trades page (docs/design.md §5.8.1: `limit` ≤ 50 000).
     public static let maximumTradesLimit = 50_000
     /// The chain snapshot's largest page (`limit` ≤ 250).
     public static let maximumSnapshotLimit = 250

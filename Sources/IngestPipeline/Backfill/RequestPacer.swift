@@ -19,7 +19,7 @@ public struct RequestPacer<Instant: InstantProtocol>: Sendable where Instant.Dur
     private var nextSlot: Instant?
     private var blockedUntil: Instant?
 
-    /// The default rate (docs/design.md §5.8: `BACKFILL_REQUESTS_PER_S` 10).
+    /// The default rate (docs/design.md §5.8.1: `BACKFILL_REQUESTS_PER_S` 10).
     public static var defaultRequestsPerSecond: Double { 10 }
 
     public init(requestsPerSecond: Double = RequestPacer.defaultRequestsPerSecond, burst: Int = 1) {
