@@ -36,7 +36,8 @@ struct BackfillMergeTests {
             SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: $0)!
         }
         #expect(Set(result.inserts.map(\.sequence)) == Set(expected))
-        #expect(result.inserts.allSatisfy { $0.sequence < 0 && $0.timestampMs == 1500 && $0.receivedAtMicros == now && $0.symbol == symbol })
+        #expect(
+            result.inserts.allSatisfy { $0.sequence < 0 && $0.timestampMs == 1500 && $0.receivedAtMicros == now && $0.symbol == symbol })
     }
 
     @Test("trades at the edges that the feed stored too are matched, the missed ones in between inserted")
@@ -53,7 +54,9 @@ struct BackfillMergeTests {
     func surplusRanks() {
         let result = merge(stored: [streamed(1500, seq: 1), streamed(1500, seq: 2)], rest: [rest(1500), rest(1500), rest(1500)])
         #expect(result.matched == 2)
-        #expect(result.inserts.map(\.sequence) == [SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: 2)!])
+        #expect(
+            result.inserts.map(\.sequence) == [SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: 2)!]
+        )
     }
 
     @Test("a window backfilled twice: the second merge over stored + inserted rows inserts nothing")
@@ -67,7 +70,8 @@ struct BackfillMergeTests {
         #expect(second.matched == trades.count)
         // One more identical trade from a later, wider fetch adds just that one, with the next rank.
         let third = merge(stored: stored + first.inserts, rest: trades + [rest(1200)])
-        #expect(third.inserts.map(\.sequence) == [SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: 2)!])
+        #expect(
+            third.inserts.map(\.sequence) == [SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: 2)!])
     }
 
     @Test("pages in any order give the same inserts")
@@ -100,7 +104,8 @@ struct BackfillMergeTests {
         let other = OptionTrade(
             symbol: OptionSymbol("O:SPY251219P00650000")!, exchange: 312, price: 1.25, size: 1, conditions: [209], timestampMs: 1500,
             sequence: 1)
-        let result = merge(stored: [other, streamed(2001, seq: 2)], rest: [rest(999, ns: 999_999), rest(2001), rest(1500), rest(2000, ns: 999_999)])
+        let result = merge(
+            stored: [other, streamed(2001, seq: 2)], rest: [rest(999, ns: 999_999), rest(2001), rest(1500), rest(2000, ns: 999_999)])
         #expect(result.outsideWindow == 2)
         #expect(result.inserts.map(\.timestampMs) == [1500, 2000])
     }
@@ -110,7 +115,10 @@ struct BackfillMergeTests {
         let base = rest(1500)
         let result = merge(
             stored: [streamed(1500, seq: 1)],
-            rest: [base, rest(1500, 1.25.nextUp), rest(1500, size: 2), rest(1500, exchange: 313), rest(1500, conditions: [209, 219]), rest(1500, conditions: [219, 209])])
+            rest: [
+                base, rest(1500, 1.25.nextUp), rest(1500, size: 2), rest(1500, exchange: 313), rest(1500, conditions: [209, 219]),
+                rest(1500, conditions: [219, 209]),
+            ])
         #expect(result.matched == 1)
         #expect(result.inserted == 5)
     }
@@ -132,11 +140,14 @@ struct BackfillMergeTests {
         #expect(SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: 1024) == nil)
         #expect(SyntheticSequence.contentHash(price: 1.25, size: 1, exchange: 312, conditions: []) != hash)
         #expect(SyntheticSequence.contentHash(price: 1.25, size: 1, exchange: 312, conditions: [209, 0]) != hash)
-        let extreme = SyntheticSequence.sequence(price: .greatestFiniteMagnitude, size: .max, exchange: .max, conditions: [.min], rank: 1023)
+        let extreme = SyntheticSequence.sequence(
+            price: .greatestFiniteMagnitude, size: .max, exchange: .max, conditions: [.min], rank: 1023)
         #expect(extreme.map { $0 < 0 } == true)
         #expect(SyntheticSequence.isSynthetic(-1) && !SyntheticSequence.isSynthetic(0))
         // Fixed value: a change of the hash would give rows already backfilled new keys.
-        #expect(SyntheticSequence.contentHash(price: 1.0, size: 1, exchange: 0, conditions: []) == Self.fnv52(of: [0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+        #expect(
+            SyntheticSequence.contentHash(price: 1.0, size: 1, exchange: 0, conditions: [])
+                == Self.fnv52(of: [0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
     }
 
     /// FNV-1a 64 over `bytes`, xor-folded to 52 bits: the reference the hash is checked against.

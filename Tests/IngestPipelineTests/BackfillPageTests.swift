@@ -141,7 +141,8 @@ struct BackfillPageTests {
         var json = #"{"status":"OK","results":["#
         for index in 0..<50_000 {
             if index > 0 { json += "," }
-            json += #"{"sip_timestamp":\#(1_764_685_800_000_000_000 + index * 1000),"price":1.\#(index % 100),"size":\#(index % 7 + 1),"exchange":312,"conditions":[209]}"#
+            json +=
+                #"{"sip_timestamp":\#(1_764_685_800_000_000_000 + index * 1000),"price":1.\#(index % 100),"size":\#(index % 7 + 1),"exchange":312,"conditions":[209]}"#
         }
         json += "]}"
         let clock = ContinuousClock()

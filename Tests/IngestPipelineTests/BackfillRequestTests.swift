@@ -9,12 +9,14 @@ struct BackfillRequestTests {
 
     @Test("a trades request covers the window's ns, oldest first, 50 000 per page")
     func trades() {
-        let request = RESTRequest.trades(ticker: "O:SPY251219C00650000", window: BackfillWindow(fromMs: 1000, toMs: 2000), endpoint: endpoint)
+        let request = RESTRequest.trades(
+            ticker: "O:SPY251219C00650000", window: BackfillWindow(fromMs: 1000, toMs: 2000), endpoint: endpoint)
         #expect(
             request.pathAndQuery
                 == "/v3/trades/O:SPY251219C00650000?timestamp.gte=1000000000&timestamp.lt=2001000000&order=asc&sort=timestamp&limit=50000")
         #expect(request.url(on: endpoint) == "https://api.polygon.io" + request.pathAndQuery)
-        let open = RESTRequest.trades(ticker: "O:SPY251219C00650000", window: BackfillWindow(fromMs: 1000, toMs: nil), endpoint: endpoint, limit: 10)
+        let open = RESTRequest.trades(
+            ticker: "O:SPY251219C00650000", window: BackfillWindow(fromMs: 1000, toMs: nil), endpoint: endpoint, limit: 10)
         #expect(open.query == "timestamp.gte=1000000000&order=asc&sort=timestamp&limit=10")
     }
 
@@ -37,7 +39,8 @@ struct BackfillRequestTests {
     @Test(
         "a next_url to another host, scheme, port or path prefix, or with user info, is not followed",
         arguments: [
-            "https://evil.example/v3/trades/O:X?cursor=1", "http://api.polygon.io/v3/trades?cursor=1", "https://api.polygon.io:8443/v3/trades",
+            "https://evil.example/v3/trades/O:X?cursor=1", "http://api.polygon.io/v3/trades?cursor=1",
+            "https://api.polygon.io:8443/v3/trades",
             "https://user:pw@api.polygon.io/v3/trades", "https://api.polygon.io.evil.example/v3", "/v3/trades?cursor=1", "",
         ])
     func notFollowed(url: String) {
@@ -48,7 +51,9 @@ struct BackfillRequestTests {
     func basePath() {
         let proxied = RESTEndpoint("http://localhost:8080/polygon/")!
         #expect(proxied.origin == "http://localhost:8080" && proxied.basePath == "/polygon")
-        #expect(RESTRequest.snapshot(underlying: "SPY", endpoint: proxied).url(on: proxied) == "http://localhost:8080/polygon/v3/snapshot/options/SPY?limit=250")
+        #expect(
+            RESTRequest.snapshot(underlying: "SPY", endpoint: proxied).url(on: proxied)
+                == "http://localhost:8080/polygon/v3/snapshot/options/SPY?limit=250")
         #expect(RESTRequest.following(nextURL: "http://localhost:8080/v3/trades?cursor=1", endpoint: proxied) == nil)
         #expect(RESTEndpoint("ftp://x") == nil && RESTEndpoint("https://") == nil && RESTEndpoint("https://a:b@h") == nil)
         #expect(RESTEndpoint("https://h:99999") == nil && RESTEndpoint("https://h/?apiKey=1") == nil)

@@ -13,13 +13,28 @@ struct BackfillRetryTests {
         "the decision per outcome on the first attempt",
         arguments: [
             (Outcome.response(status: 200, retryAfter: nil), BackfillRetry.Decision.success),
-            (.response(status: 429, retryAfter: .seconds(12)), .retry(after: .seconds(12), blocksAll: true, reason: "rate limited (429)", errorClass: .rateLimit)),
-            (.response(status: 429, retryAfter: nil), .retry(after: .seconds(1), blocksAll: true, reason: "rate limited (429)", errorClass: .rateLimit)),
-            (.response(status: 503, retryAfter: nil), .retry(after: .seconds(1), blocksAll: false, reason: "server error (503)", errorClass: .network)),
-            (.response(status: 500, retryAfter: nil), .retry(after: .seconds(1), blocksAll: false, reason: "server error (500)", errorClass: .network)),
+            (
+                .response(status: 429, retryAfter: .seconds(12)),
+                .retry(after: .seconds(12), blocksAll: true, reason: "rate limited (429)", errorClass: .rateLimit)
+            ),
+            (
+                .response(status: 429, retryAfter: nil),
+                .retry(after: .seconds(1), blocksAll: true, reason: "rate limited (429)", errorClass: .rateLimit)
+            ),
+            (
+                .response(status: 503, retryAfter: nil),
+                .retry(after: .seconds(1), blocksAll: false, reason: "server error (503)", errorClass: .network)
+            ),
+            (
+                .response(status: 500, retryAfter: nil),
+                .retry(after: .seconds(1), blocksAll: false, reason: "server error (500)", errorClass: .network)
+            ),
             (.timeout, .retry(after: .seconds(1), blocksAll: false, reason: "timed out", errorClass: .network)),
             (.connectionFailed, .retry(after: .seconds(1), blocksAll: false, reason: "connection failed", errorClass: .network)),
-            (.badBody(.truncated(offset: 7)), .retry(after: .seconds(1), blocksAll: false, reason: "truncated response body at byte 7", errorClass: .data)),
+            (
+                .badBody(.truncated(offset: 7)),
+                .retry(after: .seconds(1), blocksAll: false, reason: "truncated response body at byte 7", errorClass: .data)
+            ),
             (.response(status: 401, retryAfter: nil), .fail(reason: "API key rejected (401)", errorClass: .authentication)),
             (.response(status: 403, retryAfter: nil), .fail(reason: "not authorized for this data (403)", errorClass: .authentication)),
             (.response(status: 404, retryAfter: nil), .fail(reason: "not found (404)", errorClass: .data)),
@@ -33,7 +48,9 @@ struct BackfillRetryTests {
     @Test("retries back off 1, 2, 4, 8 s and give up after the fifth attempt")
     func backoffAndGiveUp() {
         let waits = (1...4).map { attempt -> Duration? in
-            if case .retry(let after, _, _, _) = retry.decision(after: .response(status: 502, retryAfter: nil), attempt: attempt) { return after }
+            if case .retry(let after, _, _, _) = retry.decision(after: .response(status: 502, retryAfter: nil), attempt: attempt) {
+                return after
+            }
             return nil
         }
         #expect(waits == [.seconds(1), .seconds(2), .seconds(4), .seconds(8)])
@@ -49,9 +66,12 @@ struct BackfillRetryTests {
                 == .retry(after: .seconds(8), blocksAll: true, reason: "rate limited (429)", errorClass: .rateLimit))
     }
 
-    @Test("Retry-After in seconds parses; a date or junk does not", arguments: [
-        ("12", Duration?.some(.seconds(12))), (" 0", .some(.zero)), ("Wed, 21 Oct 2015 07:28:00 GMT", nil), ("-1", nil), ("", nil), ("1e3", nil),
-    ])
+    @Test(
+        "Retry-After in seconds parses; a date or junk does not",
+        arguments: [
+            ("12", Duration?.some(.seconds(12))), (" 0", .some(.zero)), ("Wed, 21 Oct 2015 07:28:00 GMT", nil), ("-1", nil), ("", nil),
+            ("1e3", nil),
+        ])
     func retryAfterHeader(header: String, expected: Duration?) {
         #expect(BackfillRetry.retryAfter(header: header) == expected)
     }

@@ -33,6 +33,7 @@ struct BackfillWindowTests {
         let far = BackfillWindow(fromMs: .max, toMs: .max)
         #expect(far.timestampLtNs == (BackfillWindow.latestMs + 1) * 1_000_000)
         #expect(BackfillWindow(fromMs: 100, toMs: 50) == BackfillWindow(fromMs: 100, toMs: 100))
-        #expect(BackfillWindow(gapFromT: 100, toT: 200, marginMs: -5) == BackfillWindow(fromMs: 100, toMs: 200), "a negative margin is none")
+        #expect(
+            BackfillWindow(gapFromT: 100, toT: 200, marginMs: -5) == BackfillWindow(fromMs: 100, toMs: 200), "a negative margin is none")
     }
 }

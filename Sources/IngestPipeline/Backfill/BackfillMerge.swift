@@ -83,8 +83,9 @@ public struct BackfillMerge: Sendable, Equatable {
             let have = storedCounts[key] ?? 0
             matched += min(have, count)
             for rank in have..<max(have, count) {
-                guard let sequence = SyntheticSequence.sequence(
-                    price: key.price, size: key.size, exchange: key.exchange, conditions: key.conditions, rank: rank)
+                guard
+                    let sequence = SyntheticSequence.sequence(
+                        price: key.price, size: key.size, exchange: key.exchange, conditions: key.conditions, rank: rank)
                 else {
                     overLimit += count - rank
                     break

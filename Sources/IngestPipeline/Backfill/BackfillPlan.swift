@@ -32,7 +32,8 @@ public struct BackfillPlan: Sendable, Equatable {
         explicit: [String], snapshot: [RESTSnapshotPage.Entry], windowStartNs: Int64,
         maxContracts: Int = BackfillPlan.defaultMaxContracts
     ) {
-        let active = snapshot
+        let active =
+            snapshot
             .filter { ($0.lastTradeSipNs ?? .min) >= windowStartNs }
             .sorted { ($1.dayVolume, $0.ticker) < ($0.dayVolume, $1.ticker) }
         var seen = Set<String>()

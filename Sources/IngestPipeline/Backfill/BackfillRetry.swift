@@ -70,7 +70,8 @@ public struct BackfillRetry: Sendable, Equatable {
         }
         let backoff = schedule.delay(forRetry: max(attempt - 1, 0))
         let wait = transient.floor.map { max($0, backoff) } ?? backoff
-        return .retry(after: wait, blocksAll: transient.errorClass == .rateLimit, reason: transient.reason, errorClass: transient.errorClass)
+        return .retry(
+            after: wait, blocksAll: transient.errorClass == .rateLimit, reason: transient.reason, errorClass: transient.errorClass)
     }
 
     /// A `Retry-After` header's delay: whole seconds (what the API sends);
