@@ -123,6 +123,16 @@ struct BackfillMergeTests {
         #expect(result.inserted == 5)
     }
 
+    @Test("a rank whose seq a stored row of that millisecond already holds is passed over for the next")
+    func takenRankSkipped() {
+        let rank1 = SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: 1)!
+        let rank2 = SyntheticSequence.sequence(price: 1.25, size: 1, exchange: 312, conditions: [209], rank: 2)!
+        // One backfilled row at rank 1 (its rank-0 sibling gone): m = 1, n = 2, rank 1 is taken, so rank 2.
+        let result = merge(stored: [streamed(1500, seq: rank1)], rest: [rest(1500), rest(1500)])
+        #expect(result.inserts.map(\.sequence) == [rank2])
+        #expect(result.matched == 1)
+    }
+
     @Test("a ticker that is no option symbol is an error")
     func badTicker() {
         #expect(throws: BackfillMerge.BadTicker(ticker: "SPY")) {

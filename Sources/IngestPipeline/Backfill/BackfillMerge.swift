@@ -8,7 +8,9 @@ import OptionsFeed
 /// streamed (`seq` ≥ 0) and backfilled before (`seq` < 0) alike, and the REST
 /// trades. For a key with n REST trades and m stored rows, n > m, the rows
 /// of ranks m … n−1 are inserted, each with its `SyntheticSequence`; nothing
-/// else. The result depends on the multisets only, not on page order, and a
+/// else. A rank whose `(t, seq)` a stored row already holds (a row deleted
+/// from a run of ranks, or two contents whose hashes collide in that
+/// millisecond) is passed over for the next, so no insert is lost to a key conflict. The result depends on the multisets only, not on page order, and a
 /// second merge over the stored rows plus the first one's inserts inserts nothing.
 ///
 /// Prices are compared by bit pattern. The feed's `p` and the REST `price`
@@ -58,11 +60,14 @@ public struct BackfillMerge: Sendable, Equatable {
     /// The same for a contract already parsed.
     public init(symbol: OptionSymbol, window: BackfillWindow, stored: [OptionTrade], rest: [RESTTrade], receivedAtMicros: Int64) {
         var storedCounts: [ContentKey: Int] = [:]
+        // The (t, seq) keys stored rows already hold: a rank whose key is taken is skipped.
+        var taken = Set<RowKey>()
         for row in stored where row.symbol == symbol && window.contains(ms: row.timestampMs) {
             let key = ContentKey(
                 timestampMs: row.timestampMs, priceBits: row.price.bitPattern, size: row.size, exchange: row.exchange,
                 conditions: row.conditions)
             storedCounts[key, default: 0] += 1
+            taken.insert(RowKey(timestampMs: row.timestampMs, sequence: row.sequence))
         }
         var restCounts: [ContentKey: Int] = [:]
         var outside = 0
@@ -79,21 +84,29 @@ public struct BackfillMerge: Sendable, Equatable {
         var inserts: [OptionTrade] = []
         var matched = 0
         var overLimit = 0
-        for (key, count) in restCounts {
+        // In key order, not the dictionary's: which content gets a contested rank must not depend on the process.
+        for key in restCounts.keys.sorted() {
+            let count = restCounts[key] ?? 0
             let have = storedCounts[key] ?? 0
             matched += min(have, count)
-            for rank in have..<max(have, count) {
+            var missing = count - have
+            var rank = have
+            while missing > 0 {
                 guard
                     let sequence = SyntheticSequence.sequence(
                         price: key.price, size: key.size, exchange: key.exchange, conditions: key.conditions, rank: rank)
                 else {
-                    overLimit += count - rank
+                    overLimit += missing
                     break
                 }
+                rank += 1
+                // Taken only by a stored row with a gap in its ranks or a 52-bit hash collision in this ms.
+                guard taken.insert(RowKey(timestampMs: key.timestampMs, sequence: sequence)).inserted else { continue }
                 inserts.append(
                     OptionTrade(
                         symbol: symbol, exchange: key.exchange, price: key.price, size: key.size, conditions: key.conditions,
                         timestampMs: key.timestampMs, sequence: sequence, receivedAtMicros: receivedAtMicros))
+                missing -= 1
             }
         }
         inserts.sort { ($0.timestampMs, $0.sequence) < ($1.timestampMs, $1.sequence) }
@@ -101,7 +114,7 @@ public struct BackfillMerge: Sendable, Equatable {
     }
 
     /// What makes two trades of one contract the same trade for the merge.
-    private struct ContentKey: Hashable {
+    private struct ContentKey: Hashable, Comparable {
         var timestampMs: Int64
         var priceBits: UInt64
         var size: Int64
@@ -109,5 +122,18 @@ public struct BackfillMerge: Sendable, Equatable {
         var conditions: [Int16]
 
         var price: Double { Double(bitPattern: priceBits) }
+
+        static func < (lhs: ContentKey, rhs: ContentKey) -> Bool {
+            if (lhs.timestampMs, lhs.priceBits, lhs.size, lhs.exchange) != (rhs.timestampMs, rhs.priceBits, rhs.size, rhs.exchange) {
+                return (lhs.timestampMs, lhs.priceBits, lhs.size, lhs.exchange) < (rhs.timestampMs, rhs.priceBits, rhs.size, rhs.exchange)
+            }
+            return lhs.conditions.lexicographicallyPrecedes(rhs.conditions)
+        }
+    }
+
+    /// A row's place in the table's key `(sym, ts, seq)`, the contract being fixed.
+    private struct RowKey: Hashable {
+        var timestampMs: Int64
+        var sequence: Int64
     }
 }
