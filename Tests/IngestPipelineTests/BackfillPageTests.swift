@@ -39,6 +39,12 @@ struct BackfillPageTests {
         #expect(try trades(#"{"status":"DELAYED"}"#) == RESTTradesPage(results: []))
     }
 
+    @Test("a next_url with JSON escapes (\\u0026 for &) is unescaped")
+    func escapedNextURL() throws {
+        let page = try trades(#"{"results":[],"next_url":"https:\/\/api.polygon.io\/v3\/trades\/O:X?cursor=a\u0026limit=5"}"#)
+        #expect(page.nextURL == "https://api.polygon.io/v3/trades/O:X?cursor=a&limit=5")
+    }
+
     @Test("the REST price gives the feed decoder's bit pattern for the same decimal")
     func priceBitsMatchFeed() throws {
         for text in ["1.23", "0.05", "12.345", "0.1", "1234.56", "0.30000000000000004", "3.4e1", "99999.99"] {
