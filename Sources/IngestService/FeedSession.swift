@@ -229,7 +229,7 @@ public struct FeedSession: Sendable {
         var iterator = inbound.makeAsyncIterator()
         while let piece = try await iterator.next() {
             // The first frame of a tick queues the pause behind the frames this read delivered.
-            if pacer.frameHandled() { loop.execute { pacer.tickEnded() } }
+            if pacer.frameHandled(bytes: piece.data.readableBytes) { loop.execute { pacer.tickEnded() } }
             switch piece.opcode {
             case .text, .binary:
                 isBinary = piece.opcode == .binary
@@ -312,8 +312,8 @@ final class ReadPacer: Sendable {
     }
 
     /// A frame arrived; `true` for a tick's first, whose caller queues `tickEnded` on the loop.
-    func frameHandled() -> Bool {
-        pacing.withLock { $0.frameHandled() }
+    func frameHandled(bytes: Int) -> Bool {
+        pacing.withLock { $0.frameHandled(bytes: bytes) }
     }
 
     /// On the event loop, after the tick's frames: holds the thread for the pause, if any.

@@ -8,9 +8,9 @@ struct ReadPacingTests {
     func at(_ milliseconds: Int) -> ContinuousClock.Instant { t0.advanced(by: .milliseconds(milliseconds)) }
 
     /// A tick of `frames` frames that ends at `milliseconds`: the pause it asks for.
-    func tick(_ pacing: inout ReadPacing, frames: Int, endingAt milliseconds: Int) -> Duration {
+    func tick(_ pacing: inout ReadPacing, frames: Int, bytes: Int = 200, endingAt milliseconds: Int) -> Duration {
         var firsts = 0
-        for _ in 0..<frames where pacing.frameHandled() { firsts += 1 }
+        for _ in 0..<frames where pacing.frameHandled(bytes: bytes) { firsts += 1 }
         #expect(firsts == (pacing.configuration.interval > .zero && frames > 0 ? 1 : 0), "only a tick's first frame queues its end")
         return pacing.tickEnded(now: at(milliseconds))
     }
@@ -42,8 +42,25 @@ struct ReadPacingTests {
         for step in 1...10 {
             #expect(tick(&pacing, frames: 32, endingAt: step) == .zero)
         }
-        // Back to a trickle: the interval counts from the last busy tick.
-        #expect(tick(&pacing, frames: 3, endingAt: 12) == .milliseconds(18))
+        // Back to a trickle: the pause ends an interval after the last one did.
+        #expect(tick(&pacing, frames: 3, endingAt: 12) == .milliseconds(8))
+    }
+
+    @Test("a fast feed gets short pauses: at the rate the last cycle measured, a pause lets at most budgetBytes pile up")
+    func fastFeedPausesAreShort() throws {
+        var pacing = ReadPacing(configuration: .init(interval: .milliseconds(50), busyTick: 32, budgetBytes: 32 << 10))
+        #expect(tick(&pacing, frames: 1, endingAt: 0) == .zero)
+        // A cycle of 50 ms that brought 500 000 bytes: 10 MB/s.
+        #expect(tick(&pacing, frames: 1, bytes: 500_000, endingAt: 1) == .milliseconds(49))
+        let rate = try #require(pacing.bytesPerSecond)
+        #expect(abs(rate - 10_000_000) < 1)
+        // At 10 MB/s, 32 KiB arrive in 3.3 ms: the next pause ends then, not 50 ms after the last.
+        let pause = tick(&pacing, frames: 1, endingAt: 51)
+        #expect(pause > .zero && pause < .microseconds(3300), "\(pause)")
+        // A rate that falls back to a trickle gets the full interval again.
+        _ = tick(&pacing, frames: 1, bytes: 100, endingAt: 60)
+        #expect(tick(&pacing, frames: 1, bytes: 100, endingAt: 200) == .zero)
+        #expect(tick(&pacing, frames: 1, bytes: 100, endingAt: 201) == .milliseconds(49))
     }
 
     @Test("an interval of zero reads every frame at once and queues no tick end")
