@@ -12,7 +12,7 @@ import OptionsFeed
 /// read, decoded and buffered together in the next tick.
 ///
 /// Two rules keep pacing from limiting throughput:
-/// - a tick of `busyTick` frames or more is followed by another read at once;
+/// - a tick of `busyTick` frames or more, or of `budgetBytes` bytes, is followed by another read at once;
 /// - a pause is cut short so that, at the rate the last pause-to-pause cycle
 ///   measured, at most `budgetBytes` arrive during it: a fast feed gets short
 ///   pauses and can never fill the socket's receive buffer (Linux gives a
@@ -44,8 +44,9 @@ public struct ReadPacing: Sendable {
     }
 
     public let configuration: Configuration
-    /// Frames handled since the last tick ended.
+    /// Frames handled since the last tick ended, and their bytes.
     public private(set) var framesThisTick = 0
+    private var bytesThisTick = 0
     /// Where the current cycle began: the end of the last pause (or the last read after a quiet spell).
     private var cycleStart: Instant?
     /// Bytes of the frames handled since `cycleStart`.
@@ -62,6 +63,7 @@ public struct ReadPacing: Sendable {
     /// frames are handled (on an event loop: a task queued behind the frames).
     public mutating func frameHandled(bytes: Int) -> Bool {
         framesThisTick += 1
+        bytesThisTick += bytes
         cycleBytes += bytes
         return framesThisTick == 1 && configuration.interval > .zero
     }
@@ -69,15 +71,18 @@ public struct ReadPacing: Sendable {
     /// Every frame of the tick is handled: how long to hold the thread before
     /// its next read (zero: read at once).
     public mutating func tickEnded(now: Instant) -> Duration {
-        let frames = framesThisTick
+        let (frames, bytes) = (framesThisTick, bytesThisTick)
         framesThisTick = 0
+        bytesThisTick = 0
         guard configuration.interval > .zero else { return .zero }
         guard let start = cycleStart else {
             cycleStart = now
             cycleBytes = 0
             return .zero
         }
-        if frames >= configuration.busyTick && start.duration(to: now) < configuration.interval { return .zero }
+        // Busy: many frames, or a few large ones that brought a budget's worth of bytes.
+        let busy = frames >= configuration.busyTick || bytes >= configuration.budgetBytes
+        if busy && start.duration(to: now) < configuration.interval { return .zero }
         var longest = configuration.interval
         if let rate = bytesPerSecond, rate > 0 {
             longest = min(longest, .seconds(Double(configuration.budgetBytes) / rate))
