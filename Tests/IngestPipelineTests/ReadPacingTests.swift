@@ -50,8 +50,10 @@ struct ReadPacingTests {
     func fastFeedPausesAreShort() throws {
         var pacing = ReadPacing(configuration: .init(interval: .milliseconds(50), busyTick: 32, budgetBytes: 32 << 10))
         #expect(tick(&pacing, frames: 1, endingAt: 0) == .zero)
-        // A cycle of 50 ms that brought 500 000 bytes: 10 MB/s.
-        #expect(tick(&pacing, frames: 1, bytes: 500_000, endingAt: 1) == .milliseconds(49))
+        // A tick of a few large frames that brought a budget's worth of bytes is busy: read again at once.
+        #expect(tick(&pacing, frames: 15, bytes: 33_000, endingAt: 1) == .zero)
+        // Then a small tick ends a cycle of 50 ms that brought 500 000 bytes: 10 MB/s.
+        #expect(tick(&pacing, frames: 1, bytes: 5_000, endingAt: 2) == .milliseconds(48))
         let rate = try #require(pacing.bytesPerSecond)
         #expect(abs(rate - 10_000_000) < 1)
         // At 10 MB/s, 32 KiB arrive in 3.3 ms: the next pause ends then, not 50 ms after the last.
