@@ -88,9 +88,15 @@ enum BatchStrategy {
                 inserted = try insert(batch, dialect: session.dialect, connection: connection)
             }
             if transactional {
-                // The newest receive time moves with the rows, in the same transaction, on the database's clock (`IngestState`).
-                let lastReceived = batch.lazy.map(\.receivedAtMicros).max() ?? 0
-                try connection.execute(PostgresDialect.commitBatch(lastReceivedAgeMicros: session.wallClock.nowMicros() - lastReceived))
+                // The newest receive time (on the database's clock) and feed time move with the rows, in the same transaction (`IngestState`).
+                var lastReceived = batch.first?.receivedAtMicros ?? 0
+                var lastTradeT = batch.first?.timestampMs ?? 0
+                for trade in batch {
+                    lastReceived = max(lastReceived, trade.receivedAtMicros)
+                    lastTradeT = max(lastTradeT, trade.timestampMs)
+                }
+                try connection.execute(
+                    PostgresDialect.commitBatch(lastReceivedAgeMicros: session.wallClock.nowMicros() - lastReceived, lastTradeT: lastTradeT))
             }
             return inserted
         } catch {
