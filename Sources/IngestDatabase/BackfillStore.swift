@@ -54,7 +54,7 @@ public enum BackfillStoreError: Error, Sendable, Equatable, CustomStringConverti
 
     public var description: String {
         switch self {
-        case .needsPostgreSQL: "backfill needs PostgreSQL (DATABASE_FLAVOR=questdb has no transactions and no gap ids)"
+        case .needsPostgreSQL: "backfill needs PostgreSQL (the QuestDB flavor has no transactions and no gap ids)"
         case .outsideWindow(let symbol, let t): "backfill surplus holds a trade outside the window (\(symbol) at t \(t)): nothing inserted"
         }
     }
@@ -92,16 +92,9 @@ public final class BackfillStore: Sendable {
     /// `failed` ones whose last attempt is older than `retryFailedAfter`
     /// (read through the partial index of both states).
     public func pendingGaps(limit: Int, retryFailedAfter: Duration) async throws -> [BackfillGap] {
-        let logger = self.logger
         let retryMs = retryFailedAfter.components.seconds * 1000 + retryFailedAfter.components.attoseconds / 1_000_000_000_000_000
-        return try await pool.withSession { session in
-            let connection = try session.connect(logger: logger)
-            do {
-                return try connection.query(Self.pendingGapsQuery, [String(retryMs), String(max(0, limit))]).map(Self.gap)
-            } catch {
-                session.abandon(connection, inTransaction: false)
-                throw error
-            }
+        return try await withConnection { connection, _ in
+            try connection.query(Self.pendingGapsQuery, [String(retryMs), String(max(0, limit))]).map(Self.gap)
         }
     }
 
@@ -109,17 +102,8 @@ public final class BackfillStore: Sendable {
     /// (on a character boundary) and any `apiKey=` value or bearer token in
     /// it is masked: the column must never hold a secret.
     public func markGap(id: Int64, state: BackfillState, rows: Int64? = nil, requests: Int? = nil, error: String? = nil) async throws {
-        let logger = self.logger
         let parameters = [String(id), state.rawValue, rows.map(String.init), requests.map(String.init), error.map(Self.storedError)]
-        try await pool.withSession { session in
-            let connection = try session.connect(logger: logger)
-            do {
-                _ = try connection.query(Self.markGapStatement, parameters)
-            } catch {
-                session.abandon(connection, inTransaction: false)
-                throw error
-            }
-        }
+        _ = try await withConnection { connection, _ in try connection.query(Self.markGapStatement, parameters) }
     }
 
     /// Merges one contract's window in ONE transaction: reads every stored
@@ -139,45 +123,41 @@ public final class BackfillStore: Sendable {
     public func merge(
         symbol: OptionSymbol, fromMs: Int64, toMs: Int64, surplus: @escaping @Sendable ([OptionTrade]) throws -> [OptionTrade]
     ) async throws -> Int {
-        let logger = self.logger
-        return try await pool.withSession { session in
-            let connection = try session.connect(logger: logger)
-            do {
-                try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs))
-                _ = try connection.query(Self.lockContract, [symbol.raw])
-                let stored = try connection.query(Self.windowQuery, [symbol.raw, String(fromMs), String(toMs)]).map { row in
-                    try Self.trade(row, symbol: symbol)
-                }
-                let rows = try surplus(stored)
-                if let outside = rows.first(where: { $0.symbol.raw != symbol.raw || !(fromMs...toMs).contains($0.timestampMs) }) {
-                    throw BackfillStoreError.outsideWindow(symbol: outside.symbol.raw, timestampMs: outside.timestampMs)
-                }
-                var inserted = 0
-                var start = rows.startIndex
-                while start < rows.endIndex {
-                    let end = min(start + PostgresDialect.rowsPerStatement, rows.endIndex)
-                    inserted += try connection.executeCounting(
-                        PostgresDialect.insertTrades(rows: end - start), PostgresDialect.parameters(rows[start..<end]))
-                    start = end
-                }
-                try connection.execute("COMMIT")
-                return inserted
-            } catch {
-                session.abandon(connection, inTransaction: true)
-                throw error
+        try await withConnection(inTransaction: true) { connection, session in
+            try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs))
+            _ = try connection.query(Self.lockContract, [symbol.raw])
+            let stored = try connection.query(Self.windowQuery, [symbol.raw, String(fromMs), String(toMs)]).map { row in
+                try Self.trade(row, symbol: symbol)
             }
+            let rows = try surplus(stored)
+            if let outside = rows.first(where: { $0.symbol.raw != symbol.raw || !(fromMs...toMs).contains($0.timestampMs) }) {
+                throw BackfillStoreError.outsideWindow(symbol: outside.symbol.raw, timestampMs: outside.timestampMs)
+            }
+            let inserted = try BatchStrategy.insert(rows[...], dialect: PostgresDialect.self, connection: connection)
+            try connection.execute("COMMIT")
+            return inserted
         }
     }
 
     /// The newest committed trade's feed time (`ingest_state.last_trade_t`, Unix ms); `nil` before the first.
     public func lastTradeT() async throws -> Int64? {
+        try await withConnection { connection, _ in
+            try connection.query(IngestState.lastTradeT).first?.first.flatMap { $0 }.flatMap { Int64($0) }
+        }
+    }
+
+    /// Runs `body` on the store's connection, on its thread; after a failure
+    /// the connection is dropped when broken, else rolled back when `inTransaction`.
+    private func withConnection<R: Sendable>(
+        inTransaction: Bool = false, _ body: @escaping @Sendable (PGConnection, WriterSession) throws -> R
+    ) async throws -> R {
         let logger = self.logger
         return try await pool.withSession { session in
             let connection = try session.connect(logger: logger)
             do {
-                return try connection.query(IngestState.lastTradeT).first?.first.flatMap { $0 }.flatMap { Int64($0) }
+                return try body(connection, session)
             } catch {
-                session.abandon(connection, inTransaction: false)
+                session.abandon(connection, inTransaction: inTransaction)
                 throw error
             }
         }

@@ -106,7 +106,7 @@ enum BatchStrategy {
     }
 
     /// Multi-row INSERTs of the dialect's `rowsPerStatement` rows; the rows new to the table.
-    private static func insert(_ batch: ArraySlice<OptionTrade>, dialect: any WriterDialect.Type, connection: PGConnection) throws -> Int {
+    static func insert(_ batch: ArraySlice<OptionTrade>, dialect: any WriterDialect.Type, connection: PGConnection) throws -> Int {
         var inserted = 0
         var start = batch.startIndex
         while start < batch.endIndex {
