@@ -119,7 +119,7 @@ public enum IngestApp {
         // In a pair, the gap before this instance streams is measured when it gets the lock (LeaderService).
         if flavor == .postgres, configuration.highAvailability == nil, let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
             // The previous run ended without recording a gap (crash, kill -9): the restart is one.
-            gaps.restarted(lastDataAt: lastData)
+            gaps.restarted(lastDataAt: lastData.start, fromT: lastData.lastTradeT)
         }
         let deadLetters = DeadLetterQueue()
         let recorder: FrameRecorder?

@@ -88,9 +88,15 @@ enum BatchStrategy {
                 inserted = try insert(batch, dialect: session.dialect, connection: connection)
             }
             if transactional {
-                // The newest receive time moves with the rows, in the same transaction, on the database's clock (`IngestState`).
-                let lastReceived = batch.lazy.map(\.receivedAtMicros).max() ?? 0
-                try connection.execute(PostgresDialect.commitBatch(lastReceivedAgeMicros: session.wallClock.nowMicros() - lastReceived))
+                // The newest receive time (on the database's clock) and feed time move with the rows, in the same transaction (`IngestState`).
+                var lastReceived = batch.first?.receivedAtMicros ?? 0
+                var lastTradeT = batch.first?.timestampMs ?? 0
+                for trade in batch {
+                    lastReceived = max(lastReceived, trade.receivedAtMicros)
+                    lastTradeT = max(lastTradeT, trade.timestampMs)
+                }
+                try connection.execute(
+                    PostgresDialect.commitBatch(lastReceivedAgeMicros: session.wallClock.nowMicros() - lastReceived, lastTradeT: lastTradeT))
             }
             return inserted
         } catch {
@@ -100,7 +106,7 @@ enum BatchStrategy {
     }
 
     /// Multi-row INSERTs of the dialect's `rowsPerStatement` rows; the rows new to the table.
-    private static func insert(_ batch: ArraySlice<OptionTrade>, dialect: any WriterDialect.Type, connection: PGConnection) throws -> Int {
+    static func insert(_ batch: ArraySlice<OptionTrade>, dialect: any WriterDialect.Type, connection: PGConnection) throws -> Int {
         var inserted = 0
         var start = batch.startIndex
         while start < batch.endIndex {

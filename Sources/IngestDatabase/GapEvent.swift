@@ -37,16 +37,21 @@ public final class GapRow: Sendable, Hashable, CustomStringConvertible {
     /// When the feed stopped streaming.
     public let startedAt: GapTime
     public let reason: String
+    /// The feed time (`t`, Unix ms) of the newest trade received before the
+    /// gap (`feed_gaps.from_t`): where its backfill window starts, before the
+    /// margin (docs/design.md §5.8). `nil`: no trade was seen before it.
+    public let fromT: Int64?
     private let storedID = Mutex<Int64?>(nil)
 
-    public init(startedAt: GapTime, reason: String) {
+    public init(startedAt: GapTime, reason: String, fromT: Int64? = nil) {
         self.startedAt = startedAt
         self.reason = reason
+        self.fromT = fromT
     }
 
     /// A row that starts at this process's time `startedAtMicros`.
-    public convenience init(startedAtMicros: Int64, reason: String) {
-        self.init(startedAt: .local(startedAtMicros), reason: reason)
+    public convenience init(startedAtMicros: Int64, reason: String, fromT: Int64? = nil) {
+        self.init(startedAt: .local(startedAtMicros), reason: reason, fromT: fromT)
     }
 
     public var startedAtMicros: Int64 { startedAt.micros }
@@ -59,7 +64,9 @@ public final class GapRow: Sendable, Hashable, CustomStringConvertible {
 
     public static func == (lhs: GapRow, rhs: GapRow) -> Bool { lhs === rhs }
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
-    public var description: String { "gap(\(reason) from \(startedAt)\(id.map { ", id \($0)" } ?? ""))" }
+    public var description: String {
+        "gap(\(reason) from \(startedAt)\(fromT.map { ", t \($0)" } ?? "")\(id.map { ", id \($0)" } ?? ""))"
+    }
 }
 
 /// One change to the `feed_gaps` table (every period in which the feed was
@@ -69,10 +76,15 @@ public enum GapEvent: Sendable, Equatable {
     case opened(GapRow)
     /// Data flows again at this time (Unix µs, the first trade's receive
     /// time on this process's clock): this process's row ends, found by its id.
-    case closed(GapRow, atMicros: Int64)
+    /// `toT`: the feed time (`t`, Unix ms) of that first trade (`feed_gaps.to_t`,
+    /// where the backfill window ends before the margin); `backfill`: the row
+    /// is marked `backfill = 'pending'` in the statement that closes it
+    /// (docs/design.md §5.8).
+    case closed(GapRow, atMicros: Int64, toT: Int64? = nil, backfill: Bool = false)
     /// Data flows again at this time: rows this process did not open but
-    /// must end (an earlier run's, the previous leader's) end too.
-    case closedLeftOpen(LeftOpenGaps, atMicros: Int64)
+    /// must end (an earlier run's, the previous leader's) end too, with the
+    /// same `toT` and `backfill` as `closed`.
+    case closedLeftOpen(LeftOpenGaps, atMicros: Int64, toT: Int64? = nil, backfill: Bool = false)
 }
 
 /// Which rows opened by someone else the first trade closes.

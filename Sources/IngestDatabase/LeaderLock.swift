@@ -147,10 +147,14 @@ public final class LeaderLock: Sendable {
         /// The rows open now (a graceful handover's `shutdown` gap): they are
         /// the gap, and this leader's first trade closes them, by id.
         public var openGapIDs: [Int64]
+        /// The newest committed trade's feed time (`ingest_state.last_trade_t`, Unix ms),
+        /// with `start`: the failover gap's `from_t` (docs/design.md §5.8).
+        public var fromT: Int64?
 
-        public init(start: GapTime?, openGapIDs: [Int64]) {
+        public init(start: GapTime?, openGapIDs: [Int64], fromT: Int64? = nil) {
             self.start = start
             self.openGapIDs = openGapIDs
+            self.fromT = fromT
         }
     }
 
@@ -163,8 +167,8 @@ public final class LeaderLock: Sendable {
             let open = try connection.query("SELECT id FROM feed_gaps WHERE ended_at IS NULL ORDER BY id")
                 .compactMap { $0.first.flatMap { $0 }.flatMap { Int64($0) } }
             guard open.isEmpty else { return GapBeforeLeading(start: nil, openGapIDs: open) }
-            let rows = try connection.query(IngestState.unrecordedGapStart)
-            return GapBeforeLeading(start: rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }.map(GapTime.database), openGapIDs: [])
+            let gap = IngestState.unrecordedGap(try connection.query(IngestState.unrecordedGapStart))
+            return GapBeforeLeading(start: gap?.start, openGapIDs: [], fromT: gap?.lastTradeT)
         }
     }
 

@@ -29,22 +29,25 @@ public struct Migrator: Sendable {
         return nil
     }
 
-    /// When the newest stored trade was received, if no `feed_gaps` row is
-    /// open: the start of the gap a restart leaves (after a crash or
-    /// `kill -9`). Read from `ingest_state` (one row, on the database's
-    /// clock), never by scanning `options_trades`, so a start costs the same
-    /// on a table of any size. QuestDB: the received time of the newest trade
-    /// by its designated timestamp (read from the last partition, not a
-    /// scan; the writer's clock), unless a gap is open.
-    public static func unrecordedRestartGap(conninfo: String, flavor: DatabaseFlavor = .postgres) throws -> GapTime? {
+    /// When the newest stored trade was received, and its feed time, if no
+    /// `feed_gaps` row is open: the start of the gap a restart leaves (after
+    /// a crash or `kill -9`). Read from `ingest_state` (one row, on the
+    /// database's clock), never by scanning `options_trades`, so a start
+    /// costs the same on a table of any size. QuestDB: the received time and
+    /// `ts` of the newest trade by its designated timestamp (read from the
+    /// last partition, not a scan; the writer's clock), unless a gap is open.
+    public static func unrecordedRestartGap(conninfo: String, flavor: DatabaseFlavor = .postgres) throws -> UnrecordedGap? {
         let connection = try PGConnection(conninfo: conninfo)
         guard flavor == .questdb else {
-            let rows = try connection.query(IngestState.unrecordedGapStart)
-            return rows.first?.first.flatMap { $0 }.flatMap { Int64($0) }.map(GapTime.database)
+            return IngestState.unrecordedGap(try connection.query(IngestState.unrecordedGapStart))
         }
         let open = try connection.query(QuestDBDialect.openGapCount).first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
         guard open == 0 else { return nil }
-        return try connection.query(QuestDBDialect.lastReceived).first?.first.flatMap { $0 }.flatMap { Int64($0) }.map(GapTime.local)
+        let row = try connection.query(QuestDBDialect.lastReceived).first
+        guard let received = row?.first.flatMap({ $0 }).flatMap({ Int64($0) }) else { return nil }
+        // `ts` is the trade's `t` in µs.
+        let lastTradeT = row.flatMap { $0.count > 1 ? $0[1] : nil }.flatMap { Int64($0) }.map { $0 / 1000 }
+        return UnrecordedGap(start: .local(received), lastTradeT: lastTradeT)
     }
 
     /// The `.sql` files, sorted by name (their number).

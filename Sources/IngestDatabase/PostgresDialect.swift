@@ -31,9 +31,10 @@ enum PostgresDialect: WriterDialect {
     }
 
     /// Raises `ingest_state.last_received_at` to the batch's newest receive
-    /// time (`ageMicros` old on this host) in the batch's transaction, and commits it.
-    static func commitBatch(lastReceivedAgeMicros ageMicros: Int64) -> String {
-        IngestState.advance(ageMicros: ageMicros) + "; COMMIT"
+    /// time (`ageMicros` old on this host) and `last_trade_t` to its newest
+    /// feed time in the batch's transaction, and commits it.
+    static func commitBatch(lastReceivedAgeMicros ageMicros: Int64, lastTradeT: Int64) -> String {
+        IngestState.advance(ageMicros: ageMicros, lastTradeT: lastTradeT) + "; COMMIT"
     }
 
     static let directCopySavepoint = "SAVEPOINT direct_copy"
@@ -101,25 +102,36 @@ enum PostgresDialect: WriterDialect {
             case .local: ("clock_timestamp() - $\(index)::bigint * interval '1 microsecond'", String(nowMicros - time.micros))
             }
         }
+        /// The close's feed time and backfill mark as parameters `index`, `index + 1`:
+        /// `to_t` of the first trade after the gap; `backfill` becomes 'pending' only when asked.
+        func closing(_ index: Int, toT: Int64?, backfill: Bool) -> (sql: String, parameters: [String?]) {
+            ("to_t = $\(index)::bigint, backfill = COALESCE($\(index + 1)::text, backfill)", [toT.map(String.init), backfill ? "pending" : nil])
+        }
         switch event {
         case .opened(let row):
             let start = at(row.startedAt, 1)
-            return ("INSERT INTO feed_gaps (started_at, reason) VALUES (\(start.sql), $2) RETURNING id", [start.parameter, row.reason])
-        case .closed(_, let micros):
+            return (
+                "INSERT INTO feed_gaps (started_at, reason, from_t) VALUES (\(start.sql), $2, $3::bigint) RETURNING id",
+                [start.parameter, row.reason, row.fromT.map(String.init)]
+            )
+        case .closed(_, let micros, let toT, let backfill):
             guard let rowID else { return nil }
             let end = at(.local(micros), 2)
+            let set = closing(3, toT: toT, backfill: backfill)
             return (
-                "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)) WHERE id = $1 AND ended_at IS NULL",
-                [String(rowID), end.parameter]
+                "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)), \(set.sql) WHERE id = $1 AND ended_at IS NULL",
+                [String(rowID), end.parameter] + set.parameters
             )
-        case .closedLeftOpen(.every, let micros):
+        case .closedLeftOpen(.every, let micros, let toT, let backfill):
             let end = at(.local(micros), 1)
-            return ("UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)) WHERE ended_at IS NULL", [end.parameter])
-        case .closedLeftOpen(.ids(let ids), let micros):
+            let set = closing(2, toT: toT, backfill: backfill)
+            return ("UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)), \(set.sql) WHERE ended_at IS NULL", [end.parameter] + set.parameters)
+        case .closedLeftOpen(.ids(let ids), let micros, let toT, let backfill):
             let end = at(.local(micros), 2)
+            let set = closing(3, toT: toT, backfill: backfill)
             return (
-                "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)) WHERE id = ANY($1::bigint[]) AND ended_at IS NULL",
-                ["{" + ids.map(String.init).joined(separator: ",") + "}", end.parameter]
+                "UPDATE feed_gaps SET ended_at = GREATEST(started_at, \(end.sql)), \(set.sql) WHERE id = ANY($1::bigint[]) AND ended_at IS NULL",
+                ["{" + ids.map(String.init).joined(separator: ",") + "}", end.parameter] + set.parameters
             )
         }
     }

@@ -121,7 +121,7 @@ public final class PostgresTradeWriter: Sendable {
                 }
                 for event in events {
                     var rowID: Int64?
-                    if case .closed(let row, _) = event {
+                    if case .closed(let row, _, _, _) = event {
                         // Opened in this transaction, or written before; an open dropped unwritten leaves nothing to close.
                         rowID = inserted.last(where: { $0.row === row })?.id ?? row.id
                     }

@@ -50,27 +50,39 @@ public enum QuestDBDialect {
     /// row is found by its dedup key `(started_at, reason)`, which this
     /// process wrote, so no two clocks are compared. It updates WAL tables
     /// with bound parameters; the designated timestamp cannot change, `ended_at` can.
+    /// `from_t`, `to_t` and `backfill` as on PostgreSQL (`migrations/questdb/0004_backfill.sql`);
+    /// a close sets `to_t` only when known and `backfill` only when asked.
     public static func gapStatement(_ event: GapEvent) -> (String, [String?]) {
+        /// `, to_t = $index` and `, backfill = 'pending'` as asked, and the parameter.
+        func closing(_ index: Int, toT: Int64?, backfill: Bool) -> (sql: String, parameters: [String?]) {
+            ((toT == nil ? "" : ", to_t = $\(index)") + (backfill ? ", backfill = 'pending'" : ""), toT.map { [String($0)] } ?? [])
+        }
         switch event {
         case .opened(let row):
-            return ("INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)", [CivilTime.isoTimestamp(micros: row.startedAtMicros), row.reason])
-        case .closed(let row, let micros):
             return (
-                "UPDATE feed_gaps SET ended_at = $1 WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL",
-                [CivilTime.isoTimestamp(micros: max(micros, row.startedAtMicros)), CivilTime.isoTimestamp(micros: row.startedAtMicros), row.reason]
+                "INSERT INTO feed_gaps (started_at, reason, from_t) VALUES ($1, $2, $3)",
+                [CivilTime.isoTimestamp(micros: row.startedAtMicros), row.reason, row.fromT.map(String.init)]
             )
-        case .closedLeftOpen(_, let micros):
+        case .closed(let row, let micros, let toT, let backfill):
+            let set = closing(4, toT: toT, backfill: backfill)
+            return (
+                "UPDATE feed_gaps SET ended_at = $1\(set.sql) WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL",
+                [CivilTime.isoTimestamp(micros: max(micros, row.startedAtMicros)), CivilTime.isoTimestamp(micros: row.startedAtMicros), row.reason]
+                    + set.parameters
+            )
+        case .closedLeftOpen(_, let micros, let toT, let backfill):
             // Only a single instance runs on QuestDB (no leader lock): what is open was left by an earlier run.
-            return ("UPDATE feed_gaps SET ended_at = $1 WHERE ended_at IS NULL", [CivilTime.isoTimestamp(micros: micros)])
+            let set = closing(2, toT: toT, backfill: backfill)
+            return ("UPDATE feed_gaps SET ended_at = $1\(set.sql) WHERE ended_at IS NULL", [CivilTime.isoTimestamp(micros: micros)] + set.parameters)
         }
     }
 
-    /// The newest trade's receive time (Unix µs): `LIMIT -1` is the last row in
+    /// The newest trade's receive time and `ts` (Unix µs): `LIMIT -1` is the last row in
     /// designated-timestamp (`ts`) order, read from the newest partition, so a
     /// start does not scan the table (QuestDB keeps no `ingest_state` row).
     /// The trade with the newest `ts` is the one received last but for
     /// replays of older data, which a restart gap does not need to see.
-    public static let lastReceived = "SELECT cast(received_at AS LONG) FROM options_trades LIMIT -1"
+    public static let lastReceived = "SELECT cast(received_at AS LONG), cast(ts AS LONG) FROM options_trades LIMIT -1"
     public static let openGapCount = "SELECT count() FROM feed_gaps WHERE ended_at IS NULL"
     public static let insertDeadLetter =
         "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw, raw_bytes) VALUES (now(), $1, $2, $3, $4, $5, $6)"

@@ -22,6 +22,13 @@ public enum SchemaCheck {
             problems.append("table ingest_state does not exist: apply the migrations (ingest-options migrate)")
         } else if !flag(3) {
             problems.append("ingest_state has no column leader_term: apply the migrations (ingest-options migrate)")
+        } else if !flag(4) {
+            // Every batch's transaction raises it: without it every batch would fail.
+            problems.append("ingest_state has no column last_trade_t: apply the migrations (ingest-options migrate)")
+        }
+        if !flag(5) {
+            // Every gap row is written with its feed times (docs/design.md §5.8).
+            problems.append("feed_gaps has no column from_t: apply the migrations (ingest-options migrate)")
         }
         return problems
     }
@@ -38,6 +45,8 @@ public enum SchemaCheck {
                    AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
                         WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::smallint[])) = ARRAY['seq', 'sym', 'ts']),
                to_regclass('ingest_state') IS NOT NULL,
-               EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ingest_state') AND attname = 'leader_term' AND NOT attisdropped)
+               EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ingest_state') AND attname = 'leader_term' AND NOT attisdropped),
+               EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ingest_state') AND attname = 'last_trade_t' AND NOT attisdropped),
+               EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('feed_gaps') AND attname = 'from_t' AND NOT attisdropped)
         """
 }

@@ -15,6 +15,10 @@ import Synchronization
 /// what it has not written (`leadershipLost`): written late, an open would
 /// stay open for ever and a close could end, at this leader's time, a gap the
 /// next leader counts on.
+///
+/// Gaps carry feed times (docs/design.md §5.8): an open the feed time `t` of
+/// the newest trade this process received before it (`from_t`), a close that
+/// of the first trade after it (`to_t`): the window a backfill fetches.
 public final class GapLedger: Sendable {
     private struct State {
         var pending: PendingQueue<GapEvent>
@@ -30,18 +34,24 @@ public final class GapLedger: Sendable {
         /// The leadership term this instance leads under (`LeaderLock.tryAcquire`), while it leads a pair.
         var fence: Int64?
         var discarded = 0
+        /// The newest feed time (`t`, Unix ms) of a trade this process received: an open gap's `from_t`.
+        var lastT: Int64?
     }
 
     private let state: Mutex<State>
     /// Most events kept while the database is unreachable.
     public let capacity: Int
+    /// Closes mark their rows `backfill = 'pending'` (`BACKFILL=watched`, docs/design.md §5.8).
+    public let backfillOnClose: Bool
 
     /// `startsOpen`: whether a gap may be open when the process starts (a
     /// live service: the time it was not running is one; its first trade
     /// ends every row left open). A replay passes `false`: it streams no
-    /// feed, so it neither opens nor closes gaps.
-    public init(capacity: Int = 10_000, startsOpen: Bool = true) {
+    /// feed, so it neither opens nor closes gaps. `backfillOnClose`: every
+    /// close marks its rows for the backfill (off by default, as `BACKFILL`).
+    public init(capacity: Int = 10_000, startsOpen: Bool = true, backfillOnClose: Bool = false) {
         self.capacity = capacity
+        self.backfillOnClose = backfillOnClose
         self.state = Mutex(State(pending: PendingQueue(capacity: capacity), leftOpen: startsOpen ? .every : nil))
     }
 
@@ -49,7 +59,7 @@ public final class GapLedger: Sendable {
     public func open(atMicros time: Int64, reason: String) {
         state.withLock { state in
             guard state.leading, state.openRow == nil, state.leftOpen == nil else { return }
-            let row = GapRow(startedAtMicros: time, reason: reason)
+            let row = GapRow(startedAtMicros: time, reason: reason, fromT: state.lastT)
             state.openRow = row
             append(.opened(row), to: &state)
         }
@@ -57,9 +67,10 @@ public final class GapLedger: Sendable {
 
     /// At start: the service was not running since `time` (the newest
     /// receive time the database holds), and no gap row is open to say so.
-    public func restarted(lastDataAt time: GapTime) {
+    /// `fromT`: that trade's feed time (`ingest_state.last_trade_t`).
+    public func restarted(lastDataAt time: GapTime, fromT: Int64? = nil) {
         state.withLock { state in
-            let row = GapRow(startedAt: time, reason: "restart")
+            let row = GapRow(startedAt: time, reason: "restart", fromT: fromT)
             state.openRow = row
             append(.opened(row), to: &state)
         }
@@ -94,26 +105,35 @@ public final class GapLedger: Sendable {
     /// which are the gap instead. This leader's first trade closes either.
     /// `fence`: the leadership term it got with the lock; every change it
     /// records from here is written only while the database's term is that one.
-    public func leadershipAcquired(gapStart: GapTime?, openGapIDs: [Int64] = [], reason: String, fence: Int64? = nil) {
+    /// `fromT`: the feed time of the table's newest trade (`ingest_state.last_trade_t`), the new gap's `from_t`.
+    public func leadershipAcquired(gapStart: GapTime?, openGapIDs: [Int64] = [], reason: String, fence: Int64? = nil, fromT: Int64? = nil) {
         state.withLock { state in
             state.leading = true
             state.fence = fence
             state.openRow = nil
             state.leftOpen = openGapIDs.isEmpty ? nil : .ids(openGapIDs)
             if let gapStart, openGapIDs.isEmpty {
-                let row = GapRow(startedAt: gapStart, reason: reason)
+                let row = GapRow(startedAt: gapStart, reason: reason, fromT: fromT)
                 state.openRow = row
                 append(.opened(row), to: &state)
             }
         }
     }
 
-    /// A trade arrived: closes the open gap, if any. Cheap when none is open.
-    public func dataArrived(atMicros time: Int64) {
+    /// Trades arrived (one frame's): closes the open gap, if any, and keeps
+    /// the newest feed time. Called once per frame, not per trade: `firstT`
+    /// is the feed time (`t`, Unix ms) of the frame's first trade, the close's
+    /// `to_t`; `newestT` the frame's largest, the next open's `from_t`
+    /// (`nil`: unknown, kept as it was). Cheap when no gap is open.
+    public func dataArrived(atMicros time: Int64, firstT: Int64? = nil, newestT: Int64? = nil) {
         state.withLock { state in
+            if let newestT { state.lastT = max(state.lastT ?? newestT, newestT) }
             guard state.leading, state.openRow != nil || state.leftOpen != nil else { return }
-            if let row = state.openRow { append(.closed(row, atMicros: time), to: &state) }
-            if let leftOpen = state.leftOpen { append(.closedLeftOpen(leftOpen, atMicros: time), to: &state) }
+            let backfill = backfillOnClose
+            if let row = state.openRow { append(.closed(row, atMicros: time, toT: firstT, backfill: backfill), to: &state) }
+            if let leftOpen = state.leftOpen {
+                append(.closedLeftOpen(leftOpen, atMicros: time, toT: firstT, backfill: backfill), to: &state)
+            }
             state.openRow = nil
             state.leftOpen = nil
         }
@@ -154,13 +174,13 @@ public final class GapLedger: Sendable {
         for event in events {
             switch event {
             case .opened(let row): opened.insert(row)
-            case .closed(let row, _) where opened.contains(row): finished.insert(row)
+            case .closed(let row, _, _, _) where opened.contains(row): finished.insert(row)
             default: break
             }
         }
         return events.filter { event in
             switch event {
-            case .opened(let row), .closed(let row, _): finished.contains(row)
+            case .opened(let row), .closed(let row, _, _, _): finished.contains(row)
             case .closedLeftOpen: false
             }
         }

@@ -87,7 +87,8 @@ public struct LeaderService: Service {
                             gap = .init(start: .local(feed.session.wallClock.nowMicros()), openGapIDs: [])
                         }
                         gaps.leadershipAcquired(
-                            gapStart: gap.start, openGapIDs: gap.openGapIDs, reason: firstAttempt ? "restart" : "failover", fence: term)
+                            gapStart: gap.start, openGapIDs: gap.openGapIDs, reason: firstAttempt ? "restart" : "failover", fence: term,
+                            fromT: gap.fromT)
                         actions = machine.lockAcquired(now: .now)
                     } else {
                         actions = machine.lockRefused(now: .now)

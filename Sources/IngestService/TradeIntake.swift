@@ -45,7 +45,10 @@ public final class TradeIntake: Sendable {
             health?.errors.record(.data, count: frame.invalid.count, message: "invalid trade: \(first.reason.rawValue)")
         }
         guard !frame.trades.isEmpty else { return }
-        gaps.dataArrived(atMicros: receivedAtMicros)
+        // Once per frame: the first trade's feed time closes a gap (`to_t`), the newest is the next gap's `from_t`.
+        var newestT = frame.trades[0].timestampMs
+        for trade in frame.trades where trade.timestampMs > newestT { newestT = trade.timestampMs }
+        gaps.dataArrived(atMicros: receivedAtMicros, firstT: frame.trades[0].timestampMs, newestT: newestT)
         let accepted = notionalThreshold > 0 ? frame.trades.filter { $0.notional >= notionalThreshold } : frame.trades
         stats.tradesFiltered.add(frame.trades.count - accepted.count)
         stats.tradesAccepted.add(accepted.count)

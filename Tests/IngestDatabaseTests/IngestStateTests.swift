@@ -69,7 +69,7 @@ struct IngestStateTests {
         let after = try await Self.sequentialTuplesRead(database)
 
         let newest: Int64 = 1_764_772_200_000_000 + Int64(rows)
-        #expect(restart == .database(newest))
+        #expect(restart == UnrecordedGap(start: .database(newest), lastTradeT: 1_764_772_200_000 + Int64(rows)), "0006 seeded last_trade_t from max(ts)")
         #expect(failover == .database(newest))
         #expect(after - before < rows / 100, "a start read \(after - before) rows of options_trades by sequential scans")
     }

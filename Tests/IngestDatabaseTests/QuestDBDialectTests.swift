@@ -28,12 +28,21 @@ struct QuestDBDialectTests {
     func gapStatements() {
         let row = GapRow(startedAtMicros: 1_764_772_200_000_000, reason: "restart")
         let (insert, insertParameters) = QuestDBDialect.gapStatement(.opened(row))
-        #expect(insert == "INSERT INTO feed_gaps (started_at, reason) VALUES ($1, $2)")
-        #expect(insertParameters == ["2025-12-03T14:30:00.000000Z", "restart"])
+        #expect(insert == "INSERT INTO feed_gaps (started_at, reason, from_t) VALUES ($1, $2, $3)")
+        #expect(insertParameters == ["2025-12-03T14:30:00.000000Z", "restart", nil])
         let (close, closeParameters) = QuestDBDialect.gapStatement(.closed(row, atMicros: 1_764_772_199_000_000))
         #expect(close == "UPDATE feed_gaps SET ended_at = $1 WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL")
         #expect(closeParameters == ["2025-12-03T14:30:00.000000Z", "2025-12-03T14:30:00.000000Z", "restart"])
         #expect(!close.contains("<="))
+        // Feed times and the backfill mark, as on PostgreSQL.
+        let timed = GapRow(startedAtMicros: 1_764_772_200_000_000, reason: "reconnect", fromT: 1_764_772_199_500)
+        #expect(QuestDBDialect.gapStatement(.opened(timed)).1.last == "1764772199500")
+        let (marked, markedParameters) = QuestDBDialect.gapStatement(.closed(timed, atMicros: 1_764_772_201_000_000, toT: 1_764_772_200_900, backfill: true))
+        #expect(marked == "UPDATE feed_gaps SET ended_at = $1, to_t = $4, backfill = 'pending' WHERE started_at = $2 AND reason = $3 AND ended_at IS NULL")
+        #expect(markedParameters.last == "1764772200900")
+        let (leftOpen, leftOpenParameters) = QuestDBDialect.gapStatement(.closedLeftOpen(.every, atMicros: 1_764_772_201_000_000, toT: 7, backfill: true))
+        #expect(leftOpen == "UPDATE feed_gaps SET ended_at = $1, to_t = $2, backfill = 'pending' WHERE ended_at IS NULL")
+        #expect(leftOpenParameters.count == 2)
     }
 
     @Test("the QuestDB migration splits into one statement per CREATE TABLE, comments dropped")

@@ -72,7 +72,9 @@ struct WriterDialectTests {
             "CREATE TEMP TABLE IF NOT EXISTS options_trades_staging (LIKE options_trades INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
         ])
         #expect(PostgresDialect.beginBatch(bulkTimeoutMs: 60_000) == "BEGIN; SET LOCAL statement_timeout = 60000")
-        #expect(PostgresDialect.commitBatch(lastReceivedAgeMicros: 5).hasSuffix("; COMMIT"))
+        let commit = PostgresDialect.commitBatch(lastReceivedAgeMicros: 5, lastTradeT: 1_764_772_200_123)
+        #expect(commit.hasSuffix("; COMMIT"))
+        #expect(commit.contains("last_trade_t = GREATEST(ingest_state.last_trade_t, EXCLUDED.last_trade_t)") && commit.contains("1764772200123"))
         #expect(QuestDBDialect.connectionSetup(statementTimeoutMs: 30_000).isEmpty)
     }
 
@@ -95,17 +97,23 @@ struct WriterDialectTests {
     func postgresGapStatements() throws {
         let row = GapRow(startedAtMicros: 1_000_000, reason: "restart")
         let (open, openParameters) = try #require(PostgresDialect.gapStatement(.opened(row), rowID: nil, nowMicros: 1_250_000))
-        #expect(open == "INSERT INTO feed_gaps (started_at, reason) VALUES (clock_timestamp() - $1::bigint * interval '1 microsecond', $2) RETURNING id")
-        #expect(openParameters == ["250000", "restart"])
-        let known = GapRow(startedAt: .database(900_000), reason: "restart")
-        #expect(try #require(PostgresDialect.gapStatement(.opened(known), rowID: nil, nowMicros: 1_250_000)).1 == ["900000", "restart"])
+        #expect(open == "INSERT INTO feed_gaps (started_at, reason, from_t) VALUES (clock_timestamp() - $1::bigint * interval '1 microsecond', $2, $3::bigint) RETURNING id")
+        #expect(openParameters == ["250000", "restart", nil])
+        let known = GapRow(startedAt: .database(900_000), reason: "restart", fromT: 42)
+        #expect(try #require(PostgresDialect.gapStatement(.opened(known), rowID: nil, nowMicros: 1_250_000)).1 == ["900000", "restart", "42"])
         #expect(PostgresDialect.gapStatement(.closed(row, atMicros: 1_200_000), rowID: nil, nowMicros: 1_250_000) == nil)
         let (close, closeParameters) = try #require(PostgresDialect.gapStatement(.closed(row, atMicros: 1_200_000), rowID: 7, nowMicros: 1_250_000))
         #expect(close.contains("GREATEST(started_at,") && close.hasSuffix("WHERE id = $1 AND ended_at IS NULL"))
-        #expect(closeParameters == ["7", "50000"])
+        #expect(close.contains("to_t = $3::bigint, backfill = COALESCE($4::text, backfill)"))
+        #expect(closeParameters == ["7", "50000", nil, nil])
+        let marked = try #require(PostgresDialect.gapStatement(.closed(row, atMicros: 1_200_000, toT: 99, backfill: true), rowID: 7, nowMicros: 1_250_000))
+        #expect(marked.1 == ["7", "50000", "99", "pending"])
         let (ids, idParameters) = try #require(PostgresDialect.gapStatement(.closedLeftOpen(.ids([3, 4]), atMicros: 1_200_000), rowID: nil, nowMicros: 1_250_000))
-        #expect(ids.contains("id = ANY($1::bigint[])"))
-        #expect(idParameters == ["{3,4}", "50000"])
+        #expect(ids.contains("id = ANY($1::bigint[])") && ids.contains("to_t = $3::bigint"))
+        #expect(idParameters == ["{3,4}", "50000", nil, nil])
+        let every = try #require(PostgresDialect.gapStatement(.closedLeftOpen(.every, atMicros: 1_200_000, toT: 5, backfill: true), rowID: nil, nowMicros: 1_250_000))
+        #expect(every.0.contains("to_t = $2::bigint, backfill = COALESCE($3::text, backfill)"))
+        #expect(every.1 == ["50000", "5", "pending"])
         #expect(QuestDBDialect.gapStatement(.closed(row, atMicros: 1_200_000), rowID: nil, nowMicros: 0) != nil, "QuestDB finds the row by its dedup key")
     }
 

@@ -8,9 +8,9 @@ func described(_ events: [GapEvent]) -> [String] {
     events.map { event in
         switch event {
         case .opened(let row): "open \(row.reason)@\(row.startedAtMicros)"
-        case .closed(let row, let time): "close \(row.reason)@\(row.startedAtMicros) at \(time)"
-        case .closedLeftOpen(.every, let time): "close-left-open every at \(time)"
-        case .closedLeftOpen(.ids(let ids), let time): "close-left-open \(ids) at \(time)"
+        case .closed(let row, let time, _, _): "close \(row.reason)@\(row.startedAtMicros) at \(time)"
+        case .closedLeftOpen(.every, let time, _, _): "close-left-open every at \(time)"
+        case .closedLeftOpen(.ids(let ids), let time, _, _): "close-left-open \(ids) at \(time)"
         }
     }
 }
@@ -37,7 +37,7 @@ struct GapLedgerTests {
         ledger.dataArrived(atMicros: 301)
         let events = ledger.drain().events
         #expect(described(events) == ["close-left-open every at 1", "open connection reset@100", "close connection reset@100 at 300"])
-        if case .opened(let opened) = events[1], case .closed(let closed, _) = events[2] {
+        if case .opened(let opened) = events[1], case .closed(let closed, _, _, _) = events[2] {
             #expect(opened === closed, "the close names the row the open made")
         } else {
             Issue.record("unexpected events \(events)")
