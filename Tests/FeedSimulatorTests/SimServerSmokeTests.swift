@@ -83,6 +83,11 @@ struct SimServerSmokeTests {
         configuration.rate = 1000
         configure(&configuration)
         let simulator = try FeedSimulator(configuration: configuration)
+        try await serving(simulator) { port, _ in try await body(port, simulator) }
+    }
+
+    /// Runs a server for `simulator` on a free port while `body` runs.
+    static func serving(_ simulator: FeedSimulator, _ body: (_ port: Int, _ server: SimServer) async throws -> Void) async throws {
         var logger = Logger(label: "feed-sim-test")
         logger.logLevel = .critical
         let server = SimServer(simulator: simulator, host: "127.0.0.1", port: 0, logger: logger)
@@ -94,7 +99,7 @@ struct SimServerSmokeTests {
         }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
-        try await body(port, simulator)
+        try await body(port, server)
     }
 
     @Test("a client gets connected, auth_success and success, then exactly --count trades")
