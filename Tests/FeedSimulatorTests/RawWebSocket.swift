@@ -134,7 +134,6 @@ final class RawWebSocket {
     }
 }
 
-/// Runs a blocking client script on a thread of its own.
 /// A TCP socket connected to 127.0.0.1:`port`; `failure` makes the error of a failed connect from errno.
 func connectLoopback(port: Int, failure: (Int32) -> Error) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -153,6 +152,7 @@ func connectLoopback(port: Int, failure: (Int32) -> Error) throws -> Int32 {
     return fd
 }
 
+/// Runs a blocking client script on a thread of its own.
 func onOwnThread<T: Sendable>(_ script: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try script() }) }
