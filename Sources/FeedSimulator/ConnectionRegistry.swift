@@ -2,8 +2,9 @@
 /// go when a key exceeds its limit.
 ///
 /// The real feed allows one connection per key and cluster: a new one makes
-/// the server send `max_connections` to the older one and close it (NOTES: the
-/// real feed). `--max-connections` sets the limit here; `nil` = unlimited.
+/// the server send `max_connections` to the older one and close it
+/// (docs/feed-sim.md, "Why the faults look so"). `--max-connections` sets
+/// the limit here; `nil` = unlimited.
 /// Pure value type: the server performs the evictions it returns.
 public struct ConnectionRegistry<Connection: Sendable>: Sendable {
     public let limit: Int?

@@ -25,7 +25,7 @@ public struct FaultPlan: Sendable, Equatable {
     public var garbageEvery: Int?
     /// `--oversized-every`: every Nth frame of a connection's stream is a
     /// text frame of about 1.5 MiB, above the 1 MiB a feed client is expected
-    /// to accept (NOTES: WebSocket client); not in the ledger.
+    /// to accept (docs/feed-sim.md, "Why the faults look so"); not in the ledger.
     public var oversizedEvery: Int?
     /// `--hostile-every`: every Nth frame of a connection's stream carries,
     /// before its trades, one of each `HostileTrades` event: well-formed
@@ -35,7 +35,7 @@ public struct FaultPlan: Sendable, Equatable {
     public var hostileEvery: Int?
     /// `--max-connections`: live authenticated connections per API key. A new
     /// one beyond it makes the oldest receive `max_connections` and be closed,
-    /// as the real feed does (NOTES: the real feed). `nil` = unlimited.
+    /// as the real feed does (docs/feed-sim.md, "Why the faults look so"). `nil` = unlimited.
     public var maxConnections: Int?
     /// `--refuse-for`: no listener for this long after start, so connections are refused.
     public var refuseFor: Duration?

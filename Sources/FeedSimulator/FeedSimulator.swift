@@ -3,8 +3,9 @@ import Synchronization
 
 /// The shared trade stream of a `feed-sim` run: hands batches to connected
 /// clients, paces them to the configured rate, skips the trades that come due
-/// while no client is subscribed (see `TradeSchedule`), and keeps the ledger
-/// of every trade actually written to a client.
+/// while no client is subscribed (see `TradeSchedule`), keeps the ledger
+/// of every trade actually written to a client, and archives every valid trade
+/// of the stream, sent or skipped, for the REST API (`StreamArchive`).
 public final class FeedSimulator: Sendable {
     public struct Configuration: Sendable {
         public var seed: UInt64 = 1
@@ -29,6 +30,17 @@ public final class FeedSimulator: Sendable {
         public var rejectKey: String?
         /// CSV of every trade written to a client.
         public var ledgerPath: String?
+        /// CSV of the whole stream, sent or skipped (`--stream-ledger`): the ledger's
+        /// columns plus `sent` (1/0) and `sip_timestamp` (the REST API's ns).
+        public var streamLedgerPath: String?
+        /// Most trades the REST API's archive holds; past it the oldest are forgotten.
+        public var archiveCapacity = StreamArchive.defaultCapacity
+        /// The REST API's key (`--api-key`); `nil` = any key but `rejectKey`.
+        public var apiKey: String?
+        /// REST requests per second (`--rest-rate-limit`); `nil` = unlimited.
+        public var restRateLimit: Double?
+        /// The REST API's staged failures; none by default.
+        public var restFaults = RestFaults.Plan()
         /// Failures to stage on purpose; none by default.
         public var faults = FaultPlan()
         /// Serve `POST /control/fault/KIND` (`--control`): faults injected at run time.
@@ -49,11 +61,21 @@ public final class FeedSimulator: Sendable {
         /// `HostileTrades` events written (`--hostile-every`): not trades of
         /// the stream, so in none of the counts above and not in the ledger.
         public var hostile = 0
+        /// Valid trades the REST archive forgot because it was full.
+        public var forgotten = 0
+        /// REST requests answered (every status).
+        public var restRequests = 0
+        /// REST requests answered 429 (`--rest-rate-limit`).
+        public var restThrottled = 0
+        /// REST answers failed on purpose: HTTP 500 or truncated (`RestFaults`).
+        public var restFaults = 0
 
-        /// `{"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…}`: the
-        /// first three keys are what scripts and tests read; new keys go after them.
+        /// `{"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…,"forgotten":…,
+        /// "rest_requests":…,"rest_throttled":…,"rest_faults":…}`: the first three keys are what
+        /// scripts and tests read; new keys go after them.
         public var json: String {
-            #"{"sent":\#(sent),"valid":\#(valid),"invalid":\#(invalid),"connections":\#(connections),"skipped":\#(skipped),"hostile":\#(hostile)}"#
+            #"{"sent":\#(sent),"valid":\#(valid),"invalid":\#(invalid),"connections":\#(connections),"skipped":\#(skipped),"hostile":\#(hostile),"#
+                + #""forgotten":\#(forgotten),"rest_requests":\#(restRequests),"rest_throttled":\#(restThrottled),"rest_faults":\#(restFaults)}"#
         }
     }
 
@@ -78,6 +100,8 @@ public final class FeedSimulator: Sendable {
         /// `q` of the next hostile event.
         var hostileSequence = HostileTrades.firstSequence
         var ledger: UnsafeMutablePointer<FILE>?
+        var streamLedger: UnsafeMutablePointer<FILE>?
+        var archive: StreamArchive
         var allSentWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -86,14 +110,9 @@ public final class FeedSimulator: Sendable {
 
     public init(configuration: Configuration) throws {
         self.configuration = configuration
-        var ledger: UnsafeMutablePointer<FILE>?
-        if let path = configuration.ledgerPath {
-            guard let file = fopen(path, "w") else {
-                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
-            }
-            fputs(TradeGenerator.ledgerHeader + "\n", file)
-            fflush(file)
-            ledger = file
+        let ledger = try configuration.ledgerPath.map { try Self.openLedger($0, header: TradeGenerator.ledgerHeader) }
+        let streamLedger = try configuration.streamLedgerPath.map {
+            try Self.openLedger($0, header: Self.streamLedgerHeader)
         }
         self.state = Mutex(
             State(
@@ -101,7 +120,38 @@ public final class FeedSimulator: Sendable {
                     seed: configuration.seed, contracts: configuration.symbols, invalidFraction: configuration.invalidFraction),
                 schedule: TradeSchedule(rate: configuration.rate),
                 frameSizes: SeededRandom(seed: configuration.seed ^ Self.frameSizeSeedMask),
-                ledger: ledger))
+                ledger: ledger, streamLedger: streamLedger, archive: StreamArchive(capacity: configuration.archiveCapacity)))
+    }
+
+    /// The stream ledger's header: the ledger's columns, then `sent` and `sip_timestamp`.
+    public static let streamLedgerHeader = TradeGenerator.ledgerHeader + ",sent,sip_timestamp"
+
+    static func openLedger(_ path: String, header: String) throws -> UnsafeMutablePointer<FILE> {
+        guard let file = fopen(path, "w") else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        fputs(header + "\n", file)
+        fflush(file)
+        return file
+    }
+
+    /// Archives the trades whose fate is now known (written, or skipped in a gap)
+    /// and lists them in the stream ledger, flushed.
+    private static func settle(_ trades: some Sequence<SimTrade>, sent: Bool, in state: inout State) {
+        var lines = ""
+        for trade in trades {
+            state.archive.append(trade)
+            guard state.streamLedger != nil else { continue }
+            lines += trade.ledgerLine
+            lines += sent ? ",1," : ",0,"
+            if trade.isValid { lines += String(ArchivedTrade(trade).sipTimestamp) }
+            lines += "\n"
+        }
+        state.totals.forgotten = state.archive.forgotten
+        if let file = state.streamLedger {
+            fputs(lines, file)
+            fflush(file)
+        }
     }
 
     public var totals: Totals { state.withLock { $0.totals } }
@@ -144,7 +194,17 @@ public final class FeedSimulator: Sendable {
             if !state.pending.isEmpty { return state.pending.removeFirst() }
             let skip = state.schedule.skipCount(at: state.position)
             if skip > 0 {
-                for _ in 0..<skip { _ = state.generator.next() }
+                // The same draws as if they were sent, so each keeps the `t` and `q` it was due with.
+                var skipped: [SimTrade] = []
+                skipped.reserveCapacity(min(skip, 4096))
+                for _ in 0..<skip {
+                    skipped.append(state.generator.next())
+                    if skipped.count == 4096 {
+                        Self.settle(skipped, sent: false, in: &state)
+                        skipped.removeAll(keepingCapacity: true)
+                    }
+                }
+                Self.settle(skipped, sent: false, in: &state)
                 state.position += skip
                 state.totals.skipped += skip
             }
@@ -195,6 +255,7 @@ public final class FeedSimulator: Sendable {
                 fputs(lines, ledger)
                 fflush(ledger)
             }
+            Self.settle(trades, sent: true, in: &state)
             guard let count = configuration.count, state.totals.sent >= count else { return [] }
             defer { state.allSentWaiters.removeAll() }
             return state.allSentWaiters
@@ -227,14 +288,38 @@ public final class FeedSimulator: Sendable {
         }
     }
 
-    /// Flushes and closes the ledger.
+    /// One page of a contract's archived trades (`GET /v3/trades/{optionsTicker}`).
+    public func trades(of ticker: String, _ query: TradesQuery) -> (page: [ArchivedTrade], more: Bool) {
+        state.withLock {
+            $0.archive.trades(
+                of: ticker, lower: query.lower, upper: query.upper, ascending: query.ascending, after: query.after,
+                limit: query.limit)
+        }
+    }
+
+    /// One page of an underlying's contracts (`GET /v3/snapshot/options/{underlying}`).
+    public func snapshot(of underlying: String, _ query: SnapshotQuery) -> (page: [ContractSummary], more: Bool) {
+        state.withLock { $0.archive.snapshot(of: underlying, after: query.after, limit: query.limit) }
+    }
+
+    /// A REST request was answered: throttled (429) and/or failed on purpose.
+    public func countRestRequest(throttled: Bool = false, fault: Bool = false) {
+        state.withLock { state in
+            state.totals.restRequests += 1
+            if throttled { state.totals.restThrottled += 1 }
+            if fault { state.totals.restFaults += 1 }
+        }
+    }
+
+    /// Flushes and closes the ledger and the stream ledger.
     public func closeLedger() {
         state.withLock { state in
-            if let ledger = state.ledger {
-                fflush(ledger)
-                fclose(ledger)
-                state.ledger = nil
+            for file in [state.ledger, state.streamLedger].compactMap({ $0 }) {
+                fflush(file)
+                fclose(file)
             }
+            state.ledger = nil
+            state.streamLedger = nil
         }
     }
 }

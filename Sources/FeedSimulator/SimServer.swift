@@ -9,7 +9,8 @@ import Synchronization
 /// A Polygon/Massive-compatible options WebSocket endpoint on any path:
 /// `connected` status on connect, `auth` → `auth_success` (or `auth_failed`
 /// for the reject key), `subscribe` → `success`, then the simulator's trades,
-/// with the failures of the simulator's `FaultPlan` staged on purpose.
+/// with the failures of the simulator's `FaultPlan` staged on purpose; and on
+/// the same port Polygon's REST API over the stream's archive (`RestAPI`).
 public struct SimServer: Sendable {
     public let simulator: FeedSimulator
     public let host: String
@@ -21,6 +22,8 @@ public struct SimServer: Sendable {
     let live: LiveConnections
     /// Faults injected at run time (`--control`).
     public let faultSwitch = FaultSwitch()
+    /// The REST endpoints, and their faults injected at run time.
+    public let rest: RestAPI
 
     /// How often a waiting stream task looks at the stop and eviction flags:
     /// the most a shutdown or an eviction waits for a sleeping stream.
@@ -64,6 +67,7 @@ public struct SimServer: Sendable {
         self.port = port
         self.logger = logger
         self.live = LiveConnections(limit: simulator.configuration.faults.maxConnections)
+        self.rest = RestAPI(simulator: simulator)
     }
 
     /// Asks every connection to close.
@@ -86,6 +90,7 @@ public struct SimServer: Sendable {
         let router = Router()
         router.get("/") { _, _ in "feed-sim: connect with a WebSocket client\n" }
         let server = self
+        rest.register(on: router, control: simulator.configuration.control)
         if simulator.configuration.control {
             let faultSwitch = faultSwitch
             router.post("/control/fault/{kind}") { _, context -> String in

@@ -84,7 +84,7 @@ public struct StreamSession: Sendable {
     public static let garbageFrame = #"[{"ev":"T","sym":"O:SPY251219C00500000","x":301,"p":1.2"#
 
     /// Size of the oversized frame: 1.5 MiB, half again the 1 MiB limit a feed
-    /// client sets (NOTES: WebSocket client).
+    /// client sets (docs/feed-sim.md, "Why the faults look so").
     public static let oversizedFrameBytes = 3 << 19
 
     /// `[{"ev":"X","pad":"aaaa…"}]`, exactly `oversizedFrameBytes` long: valid

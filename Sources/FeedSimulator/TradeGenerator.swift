@@ -37,7 +37,10 @@ public struct SimTrade: Sendable, Hashable {
     public var isValid: Bool { fault == nil }
 
     /// `12.34`, `0.05`, `-1.00`.
-    public var priceText: String {
+    public var priceText: String { Self.priceText(cents: priceCents) }
+
+    /// A price in cents as the feed and the REST API write it: `12.34`.
+    public static func priceText(cents priceCents: Int64) -> String {
         let sign = priceCents < 0 ? "-" : ""
         let cents = priceCents.magnitude
         let fraction = cents % 100

@@ -9,12 +9,16 @@ import UnixSignals
 struct FeedSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feed-sim",
-        abstract: "A local Polygon-compatible options WebSocket feed with a deterministic, seeded trade stream.",
+        abstract: "A local Polygon-compatible options WebSocket feed and REST API with a deterministic, seeded trade stream.",
         discussion: """
             Prints {"event":"listening","host":…,"port":N} once bound, and \
-            {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…} on exit (SIGINT/SIGTERM or \
-            --exit-after-count). With --rate > 0 the stream runs on the clock: trades that come due while no \
-            client is subscribed are skipped (a gap in q), as on the real feed.
+            {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…,"forgotten":…,"rest_requests":…,\
+            "rest_throttled":…,"rest_faults":…} on exit (SIGINT/SIGTERM or --exit-after-count). With --rate > 0 \
+            the stream runs on the clock: trades that come due while no client is subscribed are skipped (a gap \
+            in q), as on the real feed.
+
+            On the same port, Polygon's REST API serves every valid trade of the stream, sent or skipped: \
+            GET /v3/trades/{optionsTicker} and GET /v3/snapshot/options/{underlying} (docs/feed-sim.md).
 
             Fault options (for exercising a client's reconnect, watchdog and decoder paths) count time per \
             connection from its subscribe.
@@ -38,6 +42,27 @@ struct FeedSimCommand: AsyncParsableCommand {
     var minFrameSize: Int?
     @Option(help: "CSV of every trade written to a client (sym,t,q,p,s,x,valid,c).") var ledger: String?
     @Option(help: "A client authenticating with this key gets auth_failed.") var rejectKey: String?
+    @Option(
+        help: ArgumentHelp(
+            "CSV of the whole stream, sent or skipped (sym,t,q,p,s,x,valid,c,sent,sip_timestamp).",
+            discussion: "One line per trade once its fate is known (written to a client: sent=1; skipped in a gap: sent=0).",
+            valueName: "path"))
+    var streamLedger: String?
+    @Option(help: ArgumentHelp("Most trades the REST API's archive holds; past it the oldest are forgotten.", valueName: "n"))
+    var archiveCap = StreamArchive.defaultCapacity
+    @Option(
+        help: ArgumentHelp(
+            "The key the REST API accepts (apiKey=KEY or Authorization: Bearer KEY); default: any key but --reject-key.",
+            valueName: "key"))
+    var apiKey: String?
+    @Option(help: ArgumentHelp("REST requests per second; beyond it HTTP 429 with Retry-After: 1 (default: unlimited).", valueName: "n"))
+    var restRateLimit: Double?
+    @Option(help: ArgumentHelp("Share of REST answers that are HTTP 500, 0…1 (seeded).", valueName: "share"))
+    var restErrorFraction: Double = 0
+    @Option(help: ArgumentHelp("Share of REST answers whose JSON body is cut in half, 0…1 (seeded).", valueName: "share"))
+    var restTruncateFraction: Double = 0
+    @Option(help: ArgumentHelp("Every REST answer waits this many seconds first.", valueName: "seconds"))
+    var restDelay: Double?
     @Flag(help: "Exit once --count trades were written to clients.") var exitAfterCount = false
     @Option(help: "Log level of the simulator's own log (stderr).") var logLevel = "warning"
 
@@ -91,7 +116,10 @@ struct FeedSimCommand: AsyncParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "Serve POST /control/fault/KIND (drop, reset, stall, silence): end every running stream that way now.",
-            discussion: "For scripts/chaos: faults at chosen times without restarting the simulator (one ledger, q rising)."))
+            discussion: """
+                For scripts/chaos: faults at chosen times without restarting the simulator (one ledger, q rising). \
+                Also POST /control/rest/KIND?count=N[&seconds=S] (error, truncate, slow): the next N REST answers fail so.
+                """))
     var control = false
     @Option(
         help: ArgumentHelp(
@@ -109,6 +137,16 @@ struct FeedSimCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be within 0…1") }
         guard rate >= 0, rate <= Self.maximumRate else { throw ValidationError("--rate must be within 0…\(Int(Self.maximumRate))") }
+        for (name, share) in [("--rest-error-fraction", restErrorFraction), ("--rest-truncate-fraction", restTruncateFraction)] {
+            guard (0...1).contains(share) else { throw ValidationError("\(name) must be within 0…1") }
+        }
+        guard restErrorFraction + restTruncateFraction <= 1 else {
+            throw ValidationError("--rest-error-fraction plus --rest-truncate-fraction must be ≤ 1")
+        }
+        if let restRateLimit, !(restRateLimit > 0 && restRateLimit <= Self.maximumRate) {
+            throw ValidationError("--rest-rate-limit must be > 0 and ≤ \(Int(Self.maximumRate))")
+        }
+        guard archiveCap >= 1 else { throw ValidationError("--archive-cap must be ≥ 1") }
         guard symbols >= 1, frameSize >= 1 else { throw ValidationError("--symbols and --frame-size must be ≥ 1") }
         if let minFrameSize, !(1...frameSize).contains(minFrameSize) {
             throw ValidationError("--min-frame-size must be within 1…--frame-size")
@@ -116,7 +154,7 @@ struct FeedSimCommand: AsyncParsableCommand {
         if exitAfterCount, count == nil { throw ValidationError("--exit-after-count needs --count") }
         for (name, seconds) in [
             ("--drop-every", dropEvery), ("--reset-every", resetEvery), ("--stall-after", stallAfter),
-            ("--fault-after", faultAfter), ("--refuse-for", refuseFor),
+            ("--fault-after", faultAfter), ("--refuse-for", refuseFor), ("--rest-delay", restDelay),
         ] {
             if let seconds, !(seconds > 0 && seconds <= Self.maximumSeconds) {
                 throw ValidationError("\(name) must be > 0 and ≤ \(Int(Self.maximumSeconds)) seconds")
@@ -158,6 +196,13 @@ struct FeedSimCommand: AsyncParsableCommand {
         configuration.minFrameSize = minFrameSize
         configuration.rejectKey = rejectKey
         configuration.ledgerPath = ledger
+        configuration.streamLedgerPath = streamLedger
+        configuration.archiveCapacity = archiveCap
+        configuration.apiKey = apiKey
+        configuration.restRateLimit = restRateLimit
+        configuration.restFaults.errorFraction = restErrorFraction
+        configuration.restFaults.truncateFraction = restTruncateFraction
+        configuration.restFaults.delay = restDelay.map { .seconds($0) }
         configuration.faults = faults
         configuration.control = control
         let simulator = try FeedSimulator(configuration: configuration)

@@ -32,19 +32,7 @@ final class RawWebSocket {
     private var buffer: [UInt8] = []
 
     init(port: Int, readTimeout: Double = 3) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            let code = errno
-            Glibc.close(fd)
-            throw Failure.connect(code)
-        }
+        fd = try connectLoopback(port: port) { Failure.connect($0) }
         setReadTimeout(readTimeout)
         try sendBytes(
             Array(
@@ -144,6 +132,24 @@ final class RawWebSocket {
         case let code: throw Failure.io(code)
         }
     }
+}
+
+/// A TCP socket connected to 127.0.0.1:`port`; `failure` makes the error of a failed connect from errno.
+func connectLoopback(port: Int, failure: (Int32) -> Error) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        let code = errno
+        Glibc.close(fd)
+        throw failure(code)
+    }
+    return fd
 }
 
 /// Runs a blocking client script on a thread of its own.
