@@ -115,7 +115,14 @@ public enum IngestApp {
         if let snapshot = spool?.snapshot, snapshot.bytes > 0 {
             logger.info("spool left by an earlier run will be replayed first", metadata: ["bytes": "\(snapshot.bytes)", "segments": "\(snapshot.segments)"])
         }
-        let gaps = GapLedger()
+        if configuration.backfill != nil, flavor != .postgres {
+            logger.critical(
+                "BACKFILL=watched needs PostgreSQL (one transaction per merge); the database is \(flavor.rawValue)",
+                metadata: ["variable": "\(Setting.backfill.name)"])
+            return .badConfiguration
+        }
+        // With BACKFILL on, every gap's close marks its row for the backfill (docs/design.md §5.8.1).
+        let gaps = GapLedger(backfillOnClose: configuration.backfill != nil)
         // In a pair, the gap before this instance streams is measured when it gets the lock (LeaderService).
         if flavor == .postgres, configuration.highAvailability == nil, let lastData = try? Migrator.unrecordedRestartGap(conninfo: configuration.databaseURL) {
             // The previous run ended without recording a gap (crash, kill -9): the restart is one.
@@ -176,7 +183,14 @@ public enum IngestApp {
             configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor,
             errors: errors, spool: spool, writer: writer, stats: stats, wallClock: wallClock)
 
-        // Graceful shutdown runs in reverse order: the feed stops reading first, then the flusher drains,
+        let backfillProgress = BackfillProgress(enabled: configuration.backfill != nil, lagAlert: configuration.backfill?.lagAlert)
+        let backfill = configuration.backfill.flatMap { settings in
+            makeBackfill(
+                settings, conninfo: configuration.databaseURL, watermark: flusher.watermark, role: role, progress: backfillProgress,
+                errors: errors, wallClock: wallClock)
+        }
+
+        // Graceful shutdown runs in reverse order: the backfill stops first, the feed stops reading, then the flusher drains,
         // then health and the status server (which show the drain while it lasts).
         var statusServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let status = configuration.statusServer {
@@ -194,7 +208,7 @@ public enum IngestApp {
                           successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
                     .init(service: flusher, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: feedService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                ] + (backfill.map { [.init(service: $0.service, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "system", factory: { _ in SwiftLogNoOpLogHandler() })
             ))
@@ -219,6 +233,10 @@ public enum IngestApp {
             // A lock connection hung in a dead network must not hold the exit: closing the process frees it too.
             let released = await LeaderService.value(by: .now.advanced(by: .seconds(3))) { await leaderLock.close() } != nil
             logger.info("leader lock released", metadata: ["role": "\(role.role.rawValue)", "clean": .stringConvertible(released)])
+        }
+        if let backfill {
+            await backfill.client.shutdown()
+            await backfill.store.shutdown()
         }
         await writer.shutdown()
         closeSpool(spool, logger: logger)

@@ -107,6 +107,13 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     public var statusServer: StatusServer.Configuration?
     /// `nil` when `HA_MODE=off` (the default): the instance always streams.
     public var highAvailability: HighAvailability?
+    /// The REST API and backfill settings (`POLYGON_REST_URL`, `BACKFILL_*`), read whatever `BACKFILL` says:
+    /// `ingest-options backfill` uses them with `BACKFILL=off` too.
+    public var backfillSettings: BackfillService.Configuration
+    /// `BACKFILL=watched`; off by default: gaps are recorded, not backfilled (docs/design.md §5.8.1).
+    public var backfillEnabled: Bool
+    /// The settings when the service backfills its gaps, `nil` when `BACKFILL=off`.
+    public var backfill: BackfillService.Configuration? { backfillEnabled ? backfillSettings : nil }
 
     /// An active/standby pair (docs/design.md §5.5, `HA_MODE=leader`).
     public struct HighAvailability: Sendable, Equatable {
@@ -283,6 +290,38 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             statusServer = .init(host: host, port: port, token: token.isEmpty ? nil : token, eventsInterval: .milliseconds(eventsInterval))
         }
         highAvailability = try Self.highAvailability(sources, integer: integer)
+        (backfillEnabled, backfillSettings) = try Self.backfill(
+            sources, apiKey: apiKey, watched: symbols.watched, flavor: databaseFlavor, integer: integer)
+    }
+
+    /// The `BACKFILL*` settings (docs/design.md §5.8.1), and whether `BACKFILL`
+    /// is on. When it is, `WATCH_SYMBOLS` must name contracts or underlyings
+    /// (empty watches the most active underlyings seen, which a restart would
+    /// not know), and QuestDB is refused: it cannot hold a merge in one transaction.
+    static func backfill(
+        _ sources: ConfigurationSources, apiKey: String, watched: [String], flavor: DatabaseFlavor?,
+        integer: (Setting) throws(ConfigurationError) -> Int
+    ) throws(ConfigurationError) -> (enabled: Bool, settings: BackfillService.Configuration) {
+        let mode = (sources.value(.backfill) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        guard mode == "off" || mode == "watched" else {
+            throw ConfigurationError(variable: Setting.backfill.name, reason: "\"\(mode)\" is not off or watched")
+        }
+        let urlText = (sources.value(.restURL) ?? "").trimmingCharacters(in: .whitespaces)
+        guard let endpoint = RESTEndpoint(urlText) else {
+            throw ConfigurationError(variable: Setting.restURL.name, reason: "must be an http:// or https:// URL with a host, no query")
+        }
+        let settings = BackfillService.Configuration(
+            endpoint: endpoint, apiKey: apiKey, watched: watched, marginMs: Int64(try integer(.backfillMarginMs)),
+            requestsPerSecond: Double(try integer(.backfillRequestsPerS)), maxContracts: try integer(.backfillMaxContracts),
+            lagAlert: .milliseconds(try integer(.alertBackfillLagMs)))
+        guard mode == "watched" else { return (false, settings) }
+        guard !watched.isEmpty else {
+            throw ConfigurationError(variable: Setting.backfill.name, reason: "is watched but WATCH_SYMBOLS names no contract or underlying")
+        }
+        guard flavor != .questdb else {
+            throw ConfigurationError(variable: Setting.backfill.name, reason: "needs PostgreSQL (QuestDB has no transactions for the merge)")
+        }
+        return (true, settings)
     }
 
     /// The `HA_*` settings (docs/design.md §5.5). The lease must run out before the

@@ -258,6 +258,30 @@ extension Setting {
         "ALERT_NO_MESSAGES_MS", "300000", wholeNumber: 1000...86_400_000,
         help: "no_messages alert: no frame at all this long.",
         details: "`no_messages` alert: no frame at all this long.")
+    public static let backfill = Setting(
+        "BACKFILL", "off",
+        help: "off, or watched: after every gap, fetch the missed trades of the watched contracts from the REST API.",
+        details: "`off`, or `watched`: after every feed gap the trades it missed are fetched from the REST API and merged into `options_trades` once each, for the contracts `WATCH_SYMBOLS` names and, for each underlying it names, the contracts its chain snapshot shows trading in the gap (docs/design.md §5.8.1). PostgreSQL only.")
+    public static let restURL = Setting(
+        "POLYGON_REST_URL", "https://api.polygon.io",
+        help: "REST API base URL for the backfill (http:// or https://); the key goes as a bearer token.",
+        details: "REST API base URL for the backfill (`http://` or `https://`; Polygon also serves `https://api.massive.com`). `POLYGON_API_KEY` is sent as `Authorization: Bearer`, never in a URL.")
+    public static let backfillMarginMs = Setting(
+        "BACKFILL_MARGIN_MS", "2000", wholeNumber: 0...3_600_000,
+        help: "A gap's backfill window is widened by this much on both sides (feed time).",
+        details: "A gap's backfill window (from the newest trade `t` before it to the first after it, in feed time) is widened by this much on both sides.")
+    public static let backfillRequestsPerS = Setting(
+        "BACKFILL_REQUESTS_PER_S", "10", wholeNumber: 1...1000,
+        help: "Most REST requests a second (paid plans are asked to stay under 100); a 429 waits its Retry-After.",
+        details: "Most REST requests a second, retries included (Polygon asks paid plans to stay under 100); a 429 holds every request until its `Retry-After`.")
+    public static let backfillMaxContracts = Setting(
+        "BACKFILL_MAX_CONTRACTS", "200", wholeNumber: 1...1_000_000,
+        help: "Most contracts backfilled for one gap; the rest is logged and the gap marked partial.",
+        details: "Most contracts backfilled for one gap (the quietest are cut first); what is cut is logged and the gap marked `partial`.")
+    public static let alertBackfillLagMs = Setting(
+        "ALERT_BACKFILL_LAG_MS", "900000", wholeNumber: 1000...604_800_000,
+        help: "backfill_lagging alert: a closed gap waits this long for its backfill.",
+        details: "`backfill_lagging` alert: a closed gap has waited this long for its backfill (or it failed).")
     public static let recordFile = Setting(
         "RECORD_FILE", "", aliases: ["--record"],
         help: "Append every received feed text frame to this file (JSON lines, for replay); empty = off.",
@@ -320,7 +344,8 @@ extension Setting {
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
         shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
         symbolStaleAfterMs, symbolCriticalAfterMs, symbolEvictAfterMs, alertFeedDownMs, alertBufferItems, alertRssMB,
-        alertErrorsPerMinute, alertNoMessagesMs, statusAddr, statusToken, statusEventsIntervalMs, haMode, haGroup, haRetryMs, haCheckMs,
+        alertErrorsPerMinute, alertNoMessagesMs, backfill, restURL, backfillMarginMs, backfillRequestsPerS, backfillMaxContracts,
+        alertBackfillLagMs, statusAddr, statusToken, statusEventsIntervalMs, haMode, haGroup, haRetryMs, haCheckMs,
         haLeaseMs, haKeepaliveIdleS,
     ]
 }

@@ -92,9 +92,8 @@ public final class BackfillStore: Sendable {
     /// `failed` ones whose last attempt is older than `retryFailedAfter`
     /// (read through the partial index of both states).
     public func pendingGaps(limit: Int, retryFailedAfter: Duration) async throws -> [BackfillGap] {
-        let retryMs = retryFailedAfter.components.seconds * 1000 + retryFailedAfter.components.attoseconds / 1_000_000_000_000_000
-        return try await withConnection { connection, _ in
-            try connection.query(Self.pendingGapsQuery, [String(retryMs), String(max(0, limit))]).map(Self.gap)
+        try await withConnection { connection, _ in
+            try connection.query(Self.pendingGapsQuery, [String(retryFailedAfter.milliseconds), String(max(0, limit))]).map(Self.gap)
         }
     }
 

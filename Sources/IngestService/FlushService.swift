@@ -45,6 +45,8 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     /// Batches taken from the buffer and not yet committed or handed back: at
     /// the deadline they are spooled with the buffer.
     public let inFlight: BatchesInFlight
+    /// How far the commits have come, for the backfill (docs/design.md §5.8.1).
+    public let watermark: CommitWatermark
 
     public init(
         buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, healthEvents: HealthEventQueue = .init(),
@@ -56,6 +58,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         self.wallClock = wallClock
         self.deadline = deadline
         self.inFlight = inFlight
+        self.watermark = CommitWatermark(buffer: buffer, spool: spool)
         self.buffer = buffer
         self.gaps = gaps
         self.deadLetters = deadLetters
@@ -126,7 +129,10 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 await waitForWork(until: until)
                 action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
             case .wait(let until):
+                // Nothing in flight and no segment open: the watermark may be read while the flusher waits.
+                watermark.flusherWaiting(true)
                 await waitForWork(until: until)
+                watermark.flusherWaiting(false)
                 action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
             case .pause(let until):
                 await pause(until: until)

@@ -15,7 +15,7 @@ struct IngestOptionsCommand: AsyncParsableCommand {
 
 
             """ + Setting.helpText,
-        subcommands: [Migrate.self, Replay.self]
+        subcommands: [Migrate.self, Replay.self, Backfill.self]
     )
 
     @OptionGroup var settings: SettingFlags

@@ -25,6 +25,8 @@ public struct RingBuffer<Element> {
     public var count: Int { storage.count }
     public var isEmpty: Bool { storage.isEmpty }
     public var freeSpace: Int { max(0, capacity - count) }
+    /// The element at the front, the next `removeFirst` returns.
+    public var first: Element? { storage.first }
 
     /// Appends as many elements as fit; returns how many were taken.
     @discardableResult

@@ -31,6 +31,10 @@ public final class TradeBuffer: Sendable {
 
     public var count: Int { state.withLock { $0.ring.count } }
 
+    /// The `received_at` of the trade at the front (the oldest waiting: the
+    /// buffer is in receive order, a batch handed back goes to the front); `nil` when empty.
+    public var oldestReceivedAtMicros: Int64? { state.withLock { $0.ring.first?.receivedAtMicros } }
+
     public var snapshot: Snapshot {
         state.withLock { Snapshot(items: $0.ring.count, capacity: $0.ring.capacity, highWater: $0.highWater) }
     }

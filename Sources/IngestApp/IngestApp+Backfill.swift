@@ -1,0 +1,139 @@
+import Foundation
+import IngestDatabase
+import IngestPipeline
+import IngestService
+import Logging
+import OptionsFeed
+
+/// The gap backfill's parts (docs/design.md §5.8.1): the REST client, the
+/// store on a connection of its own, and the service that ties them to the
+/// flusher's watermark.
+extension IngestApp {
+    struct Backfill {
+        let service: BackfillService
+        let client: RESTClient
+        let store: BackfillStore
+    }
+
+    /// `nil` when the store refuses the flavor (checked before: PostgreSQL only).
+    static func makeBackfill(
+        _ settings: BackfillService.Configuration, conninfo: String, watermark: CommitWatermark, role: InstanceRole,
+        progress: BackfillProgress, errors: ErrorLog, wallClock: WallClock
+    ) -> Backfill? {
+        let logger = Logger(label: "backfill")
+        guard let store = try? BackfillStore(conninfo: conninfo, flavor: .postgres, logger: logger) else { return nil }
+        let client = RESTClient(
+            endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, logger: logger)
+        let service = BackfillService(
+            configuration: settings, store: store, client: client, watermark: watermark, role: role, progress: progress, errors: errors,
+            wallClock: wallClock, logger: logger)
+        return Backfill(service: service, client: client, store: store)
+    }
+}
+
+/// What `ingest-options backfill` was asked to do.
+public struct BackfillRequest: Sendable {
+    /// The window in feed time (Unix ms), both ends inclusive: no margin is added.
+    public var fromMs: Int64
+    public var toMs: Int64
+    /// Contracts (`O:…`) and underlyings; `nil`: `WATCH_SYMBOLS`.
+    public var symbols: [String]?
+    /// Apply `migrations/` first (unless `--no-migrate`).
+    public var migrate: Bool
+
+    public init(fromMs: Int64, toMs: Int64, symbols: [String]? = nil, migrate: Bool = true) {
+        self.fromMs = fromMs
+        self.toMs = toMs
+        self.symbols = symbols
+        self.migrate = migrate
+    }
+
+    /// The first entry that looks like a contract (`O:`) but is none (docs/design.md §4.2).
+    public static func badContract(in symbols: [String]) -> String? {
+        symbols.first { $0.hasPrefix("O:") && OptionSymbol($0) == nil }
+    }
+
+    /// A time given on the command line: Unix milliseconds (feed time, as
+    /// `feed_gaps.from_t` holds it) or UTC ISO 8601; `nil` for anything else.
+    public static func parseTime(_ text: String) -> Int64? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        if let ms = Int64(text) { return ms >= 0 && ms <= BackfillWindow.latestMs ? ms : nil }
+        return CivilTime.micros(iso: text).map { $0 / 1000 }
+    }
+}
+
+extension IngestApp {
+    /// Backfills one window by hand (docs/design.md §5.8.1), for the given
+    /// contracts and underlyings, whether or not `BACKFILL` is on, and prints
+    /// one JSON summary line on stdout. Safe beside a running service and
+    /// when repeated: a merge inserts only what the table lacks, in one
+    /// transaction per contract. Exit 0 when every contract was merged (some
+    /// may have been cut by `BACKFILL_MAX_CONTRACTS`: `"cut"`), 64 for bad
+    /// settings, 70 when migrations fail, 75 when a contract failed (`"error"`).
+    public static func backfill(_ configuration: IngestConfiguration, request: BackfillRequest) async -> ExitStatus {
+        let logger = Logger(label: "backfill")
+        var settings = configuration.backfillSettings
+        if let symbols = request.symbols { settings.watched = symbols }
+        guard !settings.apiKey.isEmpty else {
+            return refuse("\(Setting.apiKey.name): is required but not set", logger: logger)
+        }
+        guard !settings.watched.isEmpty else {
+            return refuse("\(Setting.watchSymbols.name): names no contract or underlying (or give --symbols)", logger: logger)
+        }
+        let flavor = resolveFlavor(configuration)
+        guard flavor == .postgres else {
+            return refuse("\(Setting.backfill.name): needs PostgreSQL (QuestDB has no transactions for the merge)", logger: logger)
+        }
+        if request.migrate {
+            do {
+                _ = try migrate(configuration, flavor: flavor)
+            } catch {
+                logger.critical("migrations failed", metadata: ["error": "\(error)"])
+                return .internalError
+            }
+        }
+        guard let store = try? BackfillStore(conninfo: configuration.databaseURL, flavor: .postgres, logger: logger) else {
+            return .internalError
+        }
+        let client = RESTClient(
+            endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, logger: logger)
+        let window = BackfillWindow(fromMs: request.fromMs, toMs: request.toMs)
+        logger.info(
+            "backfilling a window", metadata: ["window": "\(window)", "symbols": "\(settings.watched.joined(separator: ","))", "rest": "\(settings.endpoint)"])
+        let outcome = await BackfillRunner(configuration: settings, store: store, client: client, logger: logger).run(window: window)
+        await client.shutdown()
+        await store.shutdown()
+        FileHandle.standardOutput.write(Data((outcome.jsonLine + "\n").utf8))
+        return outcome.state == .failed ? .gaveUpReconnecting : .clean
+    }
+
+    private static func refuse(_ line: String, logger: Logger) -> ExitStatus {
+        FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+        logger.critical("bad configuration", metadata: ["error": "\(line)"])
+        return .badConfiguration
+    }
+}
+
+extension BackfillOutcome {
+    /// The summary `ingest-options backfill` prints: one JSON object.
+    var jsonLine: String {
+        struct Line: Encodable {
+            var from_t: Int64
+            var to_t: Int64?
+            var state: String
+            var rows: Int
+            var requests: Int
+            var contracts: Int
+            var matched: Int
+            var cut: Int
+            var over_rank_limit: Int
+            var error: String?
+        }
+        let line = Line(
+            from_t: window.fromMs, to_t: window.toMs, state: state.rawValue, rows: rows, requests: requests, contracts: contracts,
+            matched: matched, cut: cut.count, over_rank_limit: overRankLimit, error: error)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(line)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
