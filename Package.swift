@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        // The REST API client of the gap backfill (TLS, timeouts, connection reuse).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Tests only: the child processes of IngestTestSupport.
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
@@ -69,6 +71,7 @@ let package = Package(
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
 
@@ -153,7 +156,13 @@ let package = Package(
             name: "IngestAppTests",
             dependencies: ["IngestApp", "IngestService", "IngestSpool", "IngestDatabase", "IngestTestSupport", "CMalloc"]),
         .testTarget(name: "EndToEndTests", dependencies: ["IngestApp", "IngestDatabase", "IngestPipeline", "IngestSpool", "IngestService", "OptionsFeed", "IngestTestSupport"]),
-        .testTarget(name: "FeedSimulatorTests", dependencies: ["FeedSimulator", .product(name: "Logging", package: "swift-log")]),
+        // The REST client's tests run against feed-sim's REST API in process.
+        .testTarget(
+            name: "FeedSimulatorTests",
+            dependencies: [
+                "FeedSimulator", "IngestService", "IngestPipeline", "OptionsFeed", "IngestTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -23,7 +23,8 @@ extension IngestApp {
         let logger = Logger(label: "backfill")
         guard let store = try? BackfillStore(conninfo: conninfo, flavor: .postgres, logger: logger) else { return nil }
         let client = RESTClient(
-            endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, logger: logger)
+            endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, progress: progress,
+            logger: logger)
         let service = BackfillService(
             configuration: settings, store: store, client: client, watermark: watermark, role: role, progress: progress, errors: errors,
             wallClock: wallClock, logger: logger)
@@ -95,16 +96,32 @@ extension IngestApp {
         guard let store = try? BackfillStore(conninfo: configuration.databaseURL, flavor: .postgres, logger: logger) else {
             return .internalError
         }
+        let progress = BackfillProgress(enabled: true)
         let client = RESTClient(
-            endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, logger: logger)
+            endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, progress: progress,
+            logger: logger)
         let window = BackfillWindow(fromMs: request.fromMs, toMs: request.toMs)
         logger.info(
             "backfilling a window", metadata: ["window": "\(window)", "symbols": "\(settings.watched.joined(separator: ","))", "rest": "\(settings.endpoint)"])
-        let outcome = await BackfillRunner(configuration: settings, store: store, client: client, logger: logger).run(window: window)
+        // On a terminal, one line on stderr rewritten every second (docs/operations.md "Backfill by hand").
+        let ticker = isatty(STDERR_FILENO) == 1 ? Task { await showProgress(progress) } : nil
+        let outcome = await BackfillRunner(configuration: settings, store: store, client: client, progress: progress, logger: logger)
+            .run(window: window)
+        ticker?.cancel()
+        _ = await ticker?.value
         await client.shutdown()
         await store.shutdown()
         FileHandle.standardOutput.write(Data((outcome.jsonLine + "\n").utf8))
         return outcome.state == .failed ? .gaveUpReconnecting : .clean
+    }
+
+    /// Rewrites one progress line on stderr every second until cancelled, then ends it with a newline.
+    private static func showProgress(_ progress: BackfillProgress) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            FileHandle.standardError.write(Data(("\r" + progress.snapshot.progressLine).utf8))
+        }
+        FileHandle.standardError.write(Data(("\r" + progress.snapshot.progressLine + "\n").utf8))
     }
 
     private static func refuse(_ line: String, logger: Logger) -> ExitStatus {
@@ -135,5 +152,12 @@ extension BackfillOutcome {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(line)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+extension BackfillProgress.Snapshot {
+    /// The `backfill` command's terminal line: contracts done of total, rows, requests, waits on the rate limit.
+    var progressLine: String {
+        "contracts \(contractsMerged)/\(contractsPlanned)  rows \(rowsInserted)  requests \(requests)  rate-limit waits \(rateLimited)"
     }
 }

@@ -292,6 +292,8 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         highAvailability = try Self.highAvailability(sources, integer: integer)
         (backfillEnabled, backfillSettings) = try Self.backfill(
             sources, apiKey: apiKey, watched: symbols.watched, flavor: databaseFlavor, integer: integer)
+        // The backfill keeps what the live path keeps (docs/design.md §5.8.1).
+        backfillSettings.notionalThreshold = notionalThreshold
     }
 
     /// The `BACKFILL*` settings (docs/design.md §5.8.1), and whether `BACKFILL`

@@ -20,6 +20,10 @@ public final class BackfillProgress: Sendable {
         public var rowsInserted: Int
         /// REST requests sent, retries included.
         public var requests: Int
+        /// HTTP 429 answers: each made every request wait its `Retry-After`.
+        public var rateLimited: Int
+        /// Contracts the window being backfilled plans to merge (the `backfill` command's "done of total").
+        public var contractsPlanned: Int
         /// When the oldest gap still waiting was first seen (Unix µs, this process's clock).
         public var oldestWaitingSinceMicros: Int64?
         /// The last failure's reason (no secret: `BackfillFailure` never holds the key).
@@ -27,8 +31,8 @@ public final class BackfillProgress: Sendable {
 
         public init(
             state: String = "idle", gapsWaiting: Int = 0, gapsDone: Int = 0, gapsPartial: Int = 0, gapsFailed: Int = 0,
-            contractsMerged: Int = 0, rowsInserted: Int = 0, requests: Int = 0, oldestWaitingSinceMicros: Int64? = nil,
-            lastError: String? = nil
+            contractsMerged: Int = 0, rowsInserted: Int = 0, requests: Int = 0, rateLimited: Int = 0, contractsPlanned: Int = 0,
+            oldestWaitingSinceMicros: Int64? = nil, lastError: String? = nil
         ) {
             self.state = state
             self.gapsWaiting = gapsWaiting
@@ -38,6 +42,8 @@ public final class BackfillProgress: Sendable {
             self.contractsMerged = contractsMerged
             self.rowsInserted = rowsInserted
             self.requests = requests
+            self.rateLimited = rateLimited
+            self.contractsPlanned = contractsPlanned
             self.oldestWaitingSinceMicros = oldestWaitingSinceMicros
             self.lastError = lastError
         }

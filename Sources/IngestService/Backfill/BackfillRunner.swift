@@ -69,6 +69,7 @@ public struct BackfillRunner: Sendable {
             explicit: configuration.contracts, snapshot: snapshot, windowStartNs: window.timestampGteNs,
             maxContracts: configuration.maxContracts)
         outcome.cut = plan.cut
+        progress?.update { $0.contractsPlanned += plan.chosen.count }
         if !plan.cut.isEmpty {
             logger.warning(
                 "backfill bound reached; contracts left out of this gap",
@@ -83,7 +84,10 @@ public struct BackfillRunner: Sendable {
             do {
                 let fetch = try await client.trades(ticker: ticker, window: window)
                 count(requests: fetch.requests, into: &outcome)
-                let (merged, inserted) = try await merge(symbol: symbol, window: window, rest: fetch.trades)
+                // Only what the live path keeps: trades at or above the notional threshold (docs/design.md §4.2).
+                let threshold = configuration.notionalThreshold
+                let kept = threshold > 0 ? fetch.trades.filter { $0.price * Double($0.size) * 100 >= threshold } : fetch.trades
+                let (merged, inserted) = try await merge(symbol: symbol, window: window, rest: kept)
                 outcome.rows += inserted
                 outcome.matched += merged.matched
                 outcome.overRankLimit += merged.overRankLimit

@@ -30,6 +30,8 @@ public final class BackfillService: Service, Sendable {
         public var maxContracts: Int
         /// `ALERT_BACKFILL_LAG_MS`.
         public var lagAlert: Duration
+        /// `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: REST trades below it are left out, as the feed's are (0: none).
+        public var notionalThreshold: Double = 0
         /// How often `feed_gaps` is asked for work (5 s).
         public var pollInterval: Duration = .seconds(5)
         /// Beyond the margin, how long after a gap was seen closed its window
