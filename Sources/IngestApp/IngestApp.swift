@@ -154,12 +154,13 @@ public enum IngestApp {
         let errors = ErrorLog(
             secrets: [configuration.apiKey, configuration.statusServer?.token ?? ""]
                 + [PGConnection.password(in: configuration.databaseURL)].compactMap { $0 }, wallClock: wallClock)
+        let backfillProgress = BackfillProgress(enabled: configuration.backfill != nil, lagAlert: configuration.backfill?.lagAlert)
         let health = HealthMonitor(
             configuration: .init(
                 version: Self.version, maskedURL: configuration.maskedWSURL, subscriptions: configuration.subscriptions,
                 alerts: configuration.alerts, marketHours: configuration.marketHours, symbols: configuration.symbols),
             stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents, role: role,
-            gaps: gaps, deadLetters: deadLetters, wallClock: wallClock)
+            gaps: gaps, deadLetters: deadLetters, backfill: backfillProgress, wallClock: wallClock)
         let intake = TradeIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool, notionalThreshold: configuration.notionalThreshold,
             health: health, logger: Logger(label: "websocket"))
@@ -183,7 +184,6 @@ public enum IngestApp {
             configuration, buffer: buffer, gaps: gaps, deadLetters: deadLetters, healthEvents: healthEvents, monitor: databaseMonitor,
             errors: errors, spool: spool, writer: writer, stats: stats, wallClock: wallClock)
 
-        let backfillProgress = BackfillProgress(enabled: configuration.backfill != nil, lagAlert: configuration.backfill?.lagAlert)
         let backfill = configuration.backfill.flatMap { settings in
             makeBackfill(
                 settings, conninfo: configuration.databaseURL, watermark: flusher.watermark, role: role, progress: backfillProgress,

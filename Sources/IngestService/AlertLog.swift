@@ -15,6 +15,8 @@ public enum AlertName: String, Sendable, CaseIterable, Codable, Comparable {
     case feedSlowConsumer = "feed_slow_consumer"
     case spoolFailing = "spool_failing"
     case recordingFailed = "recording_failed"
+    /// A gap has waited longer than `ALERT_BACKFILL_LAG_MS` for its backfill (docs/design.md §5.8.1).
+    case backfillLagging = "backfill_lagging"
 
     /// By name, as the report lists alerts that opened at the same time.
     public static func < (lhs: AlertName, rhs: AlertName) -> Bool { lhs.rawValue < rhs.rawValue }

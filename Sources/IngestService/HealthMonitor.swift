@@ -109,6 +109,8 @@ public final class HealthMonitor: Sendable {
     private let trackers: Mutex<Trackers>
     private let gaps: GapLedger?
     private let deadLetters: DeadLetterQueue?
+    /// The gap backfill's progress (docs/design.md §5.8.1); `nil` reads as `BACKFILL=off`.
+    private let backfill: BackfillProgress?
 
     /// Side-table rows lost so far, by queue: overflow plus what the shutdown deadline left.
     public var pendingLosses: HealthReport.Pending {
@@ -121,12 +123,13 @@ public final class HealthMonitor: Sendable {
     public init(
         configuration: Configuration, stats: IngestStats, buffer: TradeBuffer, spool: Spool?, feed: FeedMonitor, database: DatabaseMonitor,
         errors: ErrorLog, healthEvents: HealthEventQueue, role: InstanceRole = InstanceRole(),
-        gaps: GapLedger? = nil, deadLetters: DeadLetterQueue? = nil, wallClock: WallClock = .system
+        gaps: GapLedger? = nil, deadLetters: DeadLetterQueue? = nil, backfill: BackfillProgress? = nil, wallClock: WallClock = .system
     ) {
         self.wallClock = wallClock
         self.startedMicros = wallClock.nowMicros()
         self.gaps = gaps
         self.deadLetters = deadLetters
+        self.backfill = backfill
         self.role = role
         self.configuration = configuration
         self.stats = stats
@@ -238,6 +241,12 @@ public final class HealthMonitor: Sendable {
         let spoolState = spool?.snapshot
         let spoolFaults = spoolState.map { $0.writeFailures + $0.syncFailures + $0.quarantinedSegments + $0.vanishedSegments } ?? 0
         let sample = SystemSample.read()
+        let backfillState = backfill?.snapshot
+        // A gap waiting past ALERT_BACKFILL_LAG_MS (`lagAlert`, nil with BACKFILL=off). A standby's backfill waits for the
+        // leader role on purpose: the leader, which does the backfill, raises the alert.
+        let lagAlert = backfill?.lagAlert
+        let backfillLag = Duration.microseconds(backfillState?.lagMicros(nowMicros: nowMicros) ?? 0)
+        let backfillLagging = !standby && (lagAlert.map { backfillLag > $0 } ?? false)
         return trackers.withLock { trackers in
             if spoolFaults > trackers.lastSpoolFaults { trackers.lastSpoolFaultAt = now }
             trackers.lastSpoolFaults = spoolFaults
@@ -272,6 +281,9 @@ public final class HealthMonitor: Sendable {
                 (.spoolFailing, recent(trackers.lastSpoolFaultAt),
                  { ["write_failures": "\(spoolState?.writeFailures ?? 0)", "sync_failures": "\(spoolState?.syncFailures ?? 0)",
                   "quarantined_segments": "\(spoolState?.quarantinedSegments ?? 0)", "vanished_segments": "\(spoolState?.vanishedSegments ?? 0)"] }),
+                (.backfillLagging, backfillLagging,
+                 { ["lag_s": "\(Int(backfillLag.seconds))", "threshold_s": "\(Int((lagAlert ?? .zero).seconds))",
+                    "gaps_waiting": "\(backfillState?.gapsWaiting ?? 0)", "gaps_failed": "\(backfillState?.gapsFailed ?? 0)"] }),
             ]
             return conditions.compactMap { name, active, values in
                 guard active || trackers.alerts.active[name] != nil else { return nil }
@@ -345,6 +357,7 @@ public final class HealthMonitor: Sendable {
                 },
                 writeLatencyP50Ms: databaseState.latencyP50.map { $0 * 1000 }, writeLatencyP99Ms: databaseState.latencyP99.map { $0 * 1000 },
                 commitLagP50Ms: databaseState.commitLagP50.map { $0 * 1000 }, commitLagP99Ms: databaseState.commitLagP99.map { $0 * 1000 }),
+            backfill: backfill.map { HealthReport.Backfill($0.snapshot, nowMicros: nowMicros, mask: errors.mask) } ?? .off,
             symbols: .init(
                 tracked: tracked, watched: watched.count, marketOpen: marketOpen, healthy: counts[.healthy] ?? 0,
                 degraded: counts[.degraded] ?? 0, stale: counts[.stale] ?? 0, critical: counts[.critical] ?? 0,

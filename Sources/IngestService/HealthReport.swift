@@ -24,6 +24,8 @@ public struct HealthReport: Sendable, Codable, Equatable {
     /// Side-table rows lost before they reached the database, by queue.
     public var pending: Pending
     public var database: Database
+    /// The gap backfill (docs/design.md §5.8.1); `off` with `BACKFILL=off`.
+    public var backfill: Backfill
     public var symbols: Symbols
     public var errors: [ErrorClass: ErrorInfo]
     public var system: System
@@ -124,6 +126,55 @@ public struct HealthReport: Sendable, Codable, Equatable {
                 case .open: .disconnected
                 }
             }
+        }
+    }
+
+    /// What the gap backfill has done since the start and what waits (docs/design.md §5.8.1),
+    /// from `BackfillProgress`. Counts are this process's; `lag_ms` is how long the
+    /// oldest gap still to be backfilled has waited (0 when none waits).
+    public struct Backfill: Sendable, Codable, Equatable {
+        public var state: State
+        /// Gaps left to backfill at the last look (pending, and failed ones due for a retry).
+        public var gapsWaiting: Int
+        public var gapsDone: Int
+        /// Gaps backfilled only in part (contracts cut at `BACKFILL_MAX_CONTRACTS`, or a contract given up).
+        public var gapsPartial: Int
+        public var gapsFailed: Int
+        public var contractsMerged: Int
+        /// Rows the merges inserted: trades the feed never delivered.
+        public var rowsInserted: Int
+        /// REST requests sent, retries included.
+        public var requests: Int
+        /// HTTP 429 answers.
+        public var rateLimited: Int
+        /// How long the oldest gap not yet backfilled (a failed one included) has waited; `backfill_lagging` opens past `ALERT_BACKFILL_LAG_MS`.
+        public var lagMs: Double
+        /// The last failure's reason, masked.
+        public var lastError: String?
+
+        /// `off` (`BACKFILL=off`), `idle` (nothing to do), `waiting` (a gap waits for the
+        /// commits before it, or for the leader role) or `running` (a merge is under way).
+        public enum State: String, Sendable, Codable, CaseIterable {
+            case off, idle, waiting, running
+        }
+
+        /// With the backfill off: nothing done, nothing waiting.
+        public static let off = Backfill(.init(state: State.off.rawValue), nowMicros: 0)
+
+        /// The section for `progress` at `nowMicros` (the wall clock `BackfillProgress` uses), its error masked by `mask`.
+        public init(_ progress: BackfillProgress.Snapshot, nowMicros: Int64, mask: (String) -> String = { $0 }) {
+            // `BackfillProgress` names its state by these words; a word it may learn later reads as what its counts say.
+            self.state = State(rawValue: progress.state) ?? (progress.gapsWaiting > 0 ? .waiting : .idle)
+            self.gapsWaiting = progress.gapsWaiting
+            self.gapsDone = progress.gapsDone
+            self.gapsPartial = progress.gapsPartial
+            self.gapsFailed = progress.gapsFailed
+            self.contractsMerged = progress.contractsMerged
+            self.rowsInserted = progress.rowsInserted
+            self.requests = progress.requests
+            self.rateLimited = progress.rateLimited
+            self.lagMs = Double(progress.lagMicros(nowMicros: nowMicros)) / 1000
+            self.lastError = progress.lastError.map(mask)
         }
     }
 

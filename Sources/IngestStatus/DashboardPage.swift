@@ -2,8 +2,9 @@ import IngestService
 /// The live dashboard served at `/` (docs/design.md §5.4): one self-contained page, no
 /// CDN, no build step. It subscribes to `/events` (passing on its `?token=`),
 /// shows the feed connection as a colored badge, trades/s and rows/s over the
-/// last 5 minutes, buffer and spool fill, the breakers, active alerts and the
-/// stalest symbols, and reconnects when the server restarts.
+/// last 5 minutes, buffer and spool fill, the breakers, active alerts, the
+/// stalest symbols and, with `BACKFILL` on, the gap backfill (docs/design.md §5.8.1),
+/// and reconnects when the server restarts.
 enum DashboardPage {
     static let html = #"""
     <!doctype html>
@@ -73,6 +74,17 @@ enum DashboardPage {
           <tr><td>database state</td><td class="num" id="dbstate">—</td></tr>
         </table>
       </div>
+      <div class="card" id="backfill" hidden><h2>Gap backfill</h2>
+        <table>
+          <tr><td>state</td><td class="num" id="bfstate">—</td></tr>
+          <tr><td>gaps waiting</td><td class="num" id="bfwaiting">0</td></tr>
+          <tr><td>oldest waiting for</td><td class="num" id="bflag">–</td></tr>
+          <tr><td>gaps done / partial / failed</td><td class="num" id="bfgaps">0 / 0 / 0</td></tr>
+          <tr><td>rows inserted</td><td class="num" id="bfrows">0</td></tr>
+          <tr><td>requests / rate limited</td><td class="num" id="bfrequests">0 / 0</td></tr>
+        </table>
+        <div class="muted" id="bferror"></div>
+      </div>
       <div class="card"><h2>Alerts</h2><div id="alerts" class="muted">none</div></div>
       <div class="card"><h2>Stalest symbols</h2><table id="symbols"></table>
         <div class="muted" id="market"></div></div>
@@ -83,6 +95,8 @@ enum DashboardPage {
     const history = [];           // {t, seen, rows}: one point per report, the last 5 minutes
     let last = null;
     const fmt = (n) => Number(n).toLocaleString("en-US");
+    const seconds = (s) => s < 60 ? Math.floor(s) + " s" : s < 3600 ? Math.floor(s / 60) + " min " + Math.floor(s % 60) + " s"
+      : Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
     const bytes = (n) => n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(1) + " MiB";
     function badge(state) {
       const b = $("badge");
@@ -128,6 +142,18 @@ enum DashboardPage {
       $("alerts").className = r.alerts.length ? "" : "muted";
       $("symbols").innerHTML = r.symbols.worst.map((s) => "<tr><td>" + s.symbol + "</td><td>" + s.state + '</td><td class="num">' + Math.round(s.staleness_s) + " s</td></tr>").join("");
       $("market").textContent = (r.symbols.market_open ? "market open" : "market closed") + " · " + r.symbols.tracked + " tracked";
+      // The backfill card shows only with BACKFILL on; its lag turns red while backfill_lagging is open.
+      const bf = r.backfill;
+      $("backfill").hidden = !bf || bf.state === "off";
+      if (bf && bf.state !== "off") {
+        $("bfstate").textContent = bf.state; $("bfwaiting").textContent = fmt(bf.gaps_waiting);
+        $("bflag").textContent = bf.lag_ms > 0 ? seconds(bf.lag_ms / 1000) : "–";
+        $("bflag").className = "num" + (r.alerts.some((a) => a.alert === "backfill_lagging") ? " alert" : "");
+        $("bfgaps").textContent = fmt(bf.gaps_done) + " / " + fmt(bf.gaps_partial) + " / " + fmt(bf.gaps_failed);
+        $("bfrows").textContent = fmt(bf.rows_inserted);
+        $("bfrequests").textContent = fmt(bf.requests) + " / " + fmt(bf.rate_limited);
+        $("bferror").textContent = bf.last_error ? "last error: " + bf.last_error : "";
+      }
       const now = Date.now();
       // Points closer than 250 ms (the /health picture and the first event) would make wild rates.
       if (!history.length || now - history[history.length - 1].t >= 250) history.push({ t: now, seen: r.feed.trades.seen, rows: r.database.rows_written });

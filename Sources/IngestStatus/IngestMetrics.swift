@@ -58,7 +58,16 @@ public final class IngestMetrics: Sendable {
             ("ingest_frames_total", "WebSocket frames received.", [], report.feed.messages),
             ("ingest_reconnects_total", "Feed connections lost and retried.", [], report.feed.reconnects),
             ("ingest_status_sse_clients_dropped_total", "/events clients dropped for not keeping up.", [], sseDropped),
+            ("ingest_backfill_contracts_merged_total", "Contracts whose gap window the backfill merged.", [],
+             report.backfill.contractsMerged),
+            ("ingest_backfill_rows_inserted_total", "Rows the backfill inserted: trades the feed never delivered.", [],
+             report.backfill.rowsInserted),
+            ("ingest_backfill_requests_total", "Backfill REST requests sent, retries included.", [], report.backfill.requests),
+            ("ingest_backfill_rate_limited_total", "Backfill REST requests answered 429 (rate limited).", [], report.backfill.rateLimited),
         ] + Self.byLabel(
+            "ingest_backfill_gaps_total", "Gaps the backfill finished, by outcome.", "outcome",
+            [("done", report.backfill.gapsDone), ("partial", report.backfill.gapsPartial), ("failed", report.backfill.gapsFailed)]
+        ) + Self.byLabel(
             "ingest_spool_faults_total", "Spool writes and syncs that failed, and segments that could not be read back.", "kind",
             [("write", report.spool.writeFailures), ("sync", report.spool.syncFailures),
              ("quarantined", report.spool.quarantinedSegments), ("vanished", report.spool.vanishedSegments)]
@@ -101,6 +110,13 @@ public final class IngestMetrics: Sendable {
         for role in InstanceRole.Role.allCases {
             gauge("ingest_role", "1 for this instance's role: single, or leader/standby in an active/standby pair.", [("role", role.rawValue)],
                   report.role == role ? 1 : 0)
+        }
+        gauge("ingest_backfill_gaps_waiting", "Gaps waiting for their backfill.", [], Double(report.backfill.gapsWaiting))
+        gauge("ingest_backfill_lag_seconds", "How long the oldest gap waiting for its backfill has waited (0 when none waits).", [],
+              report.backfill.lagMs / 1000)
+        for state in HealthReport.Backfill.State.allCases {
+            gauge("ingest_backfill_state", "1 for the gap backfill's current state (off with BACKFILL=off).", [("state", state.rawValue)],
+                  report.backfill.state == state ? 1 : 0)
         }
         gauge("ingest_alerts_active", "Alerts open now.", [], Double(report.alerts.count))
         gauge("ingest_symbols_stale", "Watched symbols stale or critical.", [], Double(report.symbols.stale + report.symbols.critical))

@@ -27,6 +27,11 @@ struct HealthReportCodingTests {
             retries: 1, deadLetters: 0,
             lastError: .init(errorClass: .connection, sqlstate: "08006", message: "lost", at: "2025-12-03T14:29:59.000000Z"),
             writeLatencyP50Ms: nil, writeLatencyP99Ms: nil, commitLagP50Ms: nil, commitLagP99Ms: nil),
+        backfill: .init(
+            BackfillProgress.Snapshot(
+                state: "running", gapsWaiting: 2, gapsDone: 5, gapsPartial: 1, gapsFailed: 1, contractsMerged: 40, rowsInserted: 1234,
+                requests: 57, rateLimited: 3, oldestWaitingSinceMicros: 1_764_772_200_000_000, lastError: "HTTP 503 for O:SPY251219C00650000"),
+            nowMicros: 1_764_772_261_500_250),
         symbols: .init(
             tracked: 2, watched: 2, marketOpen: true, healthy: 1, degraded: 0, stale: 1, critical: 0,
             worst: [.init(symbol: "O:SPY251219C00650000", state: .stale, stalenessS: 301, updates: 9)]),
@@ -41,6 +46,8 @@ struct HealthReportCodingTests {
     func encodesStatesByName() throws {
         let expected = #"""
         {"alerts":[{"alert":"db_connection_lost","since":"2025-12-03T14:29:59.000000Z","values":{"breaker":"half_open"}}],
+        "backfill":{"contracts_merged":40,"gaps_done":5,"gaps_failed":1,"gaps_partial":1,"gaps_waiting":2,"lag_ms":61500.25,
+        "last_error":"HTTP 503 for O:SPY251219C00650000","rate_limited":3,"requests":57,"rows_inserted":1234,"state":"running"},
         "buffer":{"capacity":100,"flushes":2,"high_water":7,"items":0},"database":{"batches_failed":1,"batches_ok":2,
         "breaker":"half_open","breaker_since_s":2.5,"dead_letters":0,"flavor":"postgres",
         "last_error":{"at":"2025-12-03T14:29:59.000000Z","error_class":"connection","message":"lost","sqlstate":"08006"},
@@ -79,6 +86,7 @@ struct HealthReportCodingTests {
             (["feed", "breaker"], BreakerPhase.allCases.map(\.rawValue)),
             (["database", "state"], HealthReport.Database.State.allCases.map(\.rawValue)),
             (["database", "breaker"], BreakerPhase.allCases.map(\.rawValue)),
+            (["backfill", "state"], HealthReport.Backfill.State.allCases.map(\.rawValue)),
             (["symbols", "worst", "[]", "state"], StalenessState.allCases.map(\.rawValue)),
         ])
     func enumsMatchSchema(path: [String], names: [String]) throws {
@@ -89,6 +97,53 @@ struct HealthReportCodingTests {
     func errorClassesMatchSchema() throws {
         let classes = try #require(try Self.schemaNode(["errors"])["properties"] as? [String: Any])
         #expect(Set(classes.keys) == Set(ErrorClass.allCases.map(\.rawValue)))
+    }
+
+    @Test("the golden report's backfill section is what the schema describes")
+    func goldenBackfillValidates() throws {
+        let schema = try SchemaValidator(schemaFile: repositoryRoot.appendingPathComponent("docs/health-report.schema.json"))
+        let object = try JSONSerialization.jsonObject(with: try JSONEncoder.health.encode(Self.report))
+        // The fixture lists two error classes only, to keep the golden short: the `$.errors` findings are its own.
+        #expect(schema.violations(of: object).filter { !$0.hasPrefix("$.errors") } == [])
+    }
+
+    @Test(
+        "the backfill section takes BackfillProgress's state words as its states",
+        arguments: [
+            ("off", HealthReport.Backfill.State.off), ("idle", .idle), ("waiting", .waiting), ("running", .running),
+        ])
+    func backfillStateWords(word: String, state: HealthReport.Backfill.State) {
+        #expect(HealthReport.Backfill(.init(state: word), nowMicros: 0).state == state)
+    }
+
+    @Test("a BackfillProgress off or just started reads as off or idle, nothing done and no lag")
+    func backfillProgressFresh() {
+        let off = HealthReport.Backfill(BackfillProgress(enabled: false, lagAlert: .seconds(60)).snapshot, nowMicros: 1_000_000)
+        #expect(off == .off)
+        #expect(off.state == .off)
+        let idle = HealthReport.Backfill(BackfillProgress(enabled: true, lagAlert: .seconds(60)).snapshot, nowMicros: 1_000_000)
+        #expect(idle.state == .idle)
+        #expect(idle.lagMs == 0)
+        #expect(idle.gapsWaiting == 0 && idle.rowsInserted == 0 && idle.lastError == nil)
+    }
+
+    @Test("the backfill lag is the oldest waiting gap's age at the report's time, in ms; the last error is masked")
+    func backfillLagAndMask() {
+        let errors = ErrorLog(secrets: ["the-api-key-123"])
+        let snapshot = BackfillProgress.Snapshot(
+            state: "waiting", gapsWaiting: 3, oldestWaitingSinceMicros: 10_000_000, lastError: "refused key the-api-key-123")
+        let section = HealthReport.Backfill(snapshot, nowMicros: 12_500_500, mask: errors.mask)
+        #expect(section.state == .waiting)
+        #expect(section.gapsWaiting == 3)
+        #expect(section.lagMs == 2500.5)
+        #expect(section.lastError == "refused key ***")
+        #expect(HealthReport.Backfill(snapshot, nowMicros: 9_000_000).lagMs == 0, "a clock stepped back gives no negative lag")
+    }
+
+    @Test("a state word BackfillProgress may learn later reads as what its counts say")
+    func backfillUnknownState() {
+        #expect(HealthReport.Backfill(.init(state: "merging", gapsWaiting: 1), nowMicros: 0).state == .waiting)
+        #expect(HealthReport.Backfill(.init(state: "merging"), nowMicros: 0).state == .idle)
     }
 
     @Test("a database state follows its breaker", arguments: [
