@@ -5,7 +5,8 @@ import Testing
 /// The short chaos run (docs/guarantees.md): `scripts/chaos` for 80 s of faults — feed
 /// drops, resets, stalls and silences, a Postgres outage, a kill -9 and a
 /// spool-full episode — then its verdict: nothing doubled, nothing missing
-/// without a recorded reason, no crash.
+/// without a recorded reason, no crash; for the watched contracts, every trade
+/// of the stream stored once after the backfill.
 @Suite("Chaos", .serialized)
 struct ChaosTests {
     @Test("a short seeded chaos run: no duplicates, no trade missing without a reason, no crash", .timeLimit(.minutes(6)))
@@ -45,5 +46,12 @@ struct ChaosTests {
         #expect(faults["kill_9"] as? Int ?? 0 >= 1)
         #expect(faults["spool_full_episodes"] as? Int == 1)
         #expect((verdict["trades_dropped_counted"] as? Int ?? 0) > 0, "the spool-full episode dropped and counted trades")
+        // Watched contracts (BACKFILL=watched): the whole stream of the run, sent or not, stored once; a second backfill adds nothing.
+        let watched = try #require(verdict["watched"] as? [String: Any])
+        #expect((watched["contracts"] as? Int ?? 0) > 0)
+        #expect(watched["missing_without_reason"] as? Int == 0)
+        #expect(watched["doubled_or_unexpected"] as? Int == 0)
+        #expect((watched["backfilled_rows"] as? Int ?? 0) > 0, "the gaps' trades came from the REST API")
+        #expect(watched["second_backfill_rows"] as? Int == 0)
     }
 }

@@ -26,6 +26,15 @@ public struct HTTPProbe {
     }
 
     public static func get(port: Int, _ path: String, headers: [String: String] = [:], readFor: Duration = .seconds(10)) throws -> Reply {
+        try request(port: port, method: "GET", path, headers: headers, readFor: readFor)
+    }
+
+    /// A `POST` without a body (feed-sim's control routes).
+    public static func post(port: Int, _ path: String, readFor: Duration = .seconds(10)) throws -> Reply {
+        try request(port: port, method: "POST", path, headers: ["Content-Length": "0"], readFor: readFor)
+    }
+
+    static func request(port: Int, method: String, _ path: String, headers: [String: String], readFor: Duration) throws -> Reply {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSetupError("socket() failed") }
         defer { close(fd) }
@@ -37,7 +46,7 @@ public struct HTTPProbe {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw TestSetupError("connect to 127.0.0.1:\(port) failed") }
-        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }

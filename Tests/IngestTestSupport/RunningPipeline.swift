@@ -118,6 +118,8 @@ func ingesterEnvironment(
 ) -> [String: String] {
     var environment = [
         "POLYGON_API_KEY": "e2e-test-key-123456", "POLYGON_WS_URL": "ws://127.0.0.1:\(port)/options",
+        // feed-sim serves the REST API on the WebSocket's port (used when BACKFILL is on).
+        "POLYGON_REST_URL": "http://127.0.0.1:\(port)",
         "DATABASE_URL": databaseURL, "LOG_FILE": logFile, "LOG_LEVEL": "info",
         "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path,
         // A spool of its own: one process per spool directory (the spool's lock refuses a second one).
