@@ -100,7 +100,20 @@ extension IngestApp {
         let client = RESTClient(
             endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, progress: progress,
             logger: logger)
-        let window = BackfillWindow(fromMs: request.fromMs, toMs: request.toMs)
+        var window = BackfillWindow(fromMs: request.fromMs, toMs: request.toMs)
+        // Beside a running service, the window ends before its newest commit: later trades may still be in its
+        // buffer, and a merge that does not count them would insert them a second time (docs/design.md §5.8.1).
+        if let live = try? await store.liveTradeT(), let end = window.toMs, end >= live {
+            logger.warning(
+                "a service is streaming into this table; the window ends before its newest committed trade",
+                metadata: ["to_t": "\(end)", "ends_at_t": "\(live - 1)"])
+            guard live - 1 >= window.fromMs else {
+                await store.shutdown()
+                FileHandle.standardOutput.write(Data((BackfillOutcome(window: window, state: .done).jsonLine + "\n").utf8))
+                return .clean
+            }
+            window = BackfillWindow(fromMs: window.fromMs, toMs: live - 1)
+        }
         logger.info(
             "backfilling a window", metadata: ["window": "\(window)", "symbols": "\(settings.watched.joined(separator: ","))", "rest": "\(settings.endpoint)"])
         // On a terminal, one line on stderr rewritten every second (docs/operations.md "Backfill by hand").

@@ -145,6 +145,15 @@ public final class BackfillStore: Sendable {
         }
     }
 
+    /// `lastTradeT` when a service is streaming into the table (its newest
+    /// commit was received less than `seconds` ago), else `nil`: trades of
+    /// that millisecond and later may still be in its buffer.
+    public func liveTradeT(within seconds: Int = 60) async throws -> Int64? {
+        try await withConnection { connection, _ in
+            try connection.query(IngestState.liveTradeT(withinSeconds: seconds)).first?.first.flatMap { $0 }.flatMap { Int64($0) }
+        }
+    }
+
     /// Runs `body` on the store's connection, on its thread; after a failure
     /// the connection is dropped when broken, else rolled back when `inTransaction`.
     private func withConnection<R: Sendable>(

@@ -55,6 +55,12 @@ public enum IngestState {
     /// The newest committed trade's feed time (Unix ms); `nil` before the first.
     static let lastTradeT = "SELECT last_trade_t FROM ingest_state"
 
+    /// `last_trade_t` while a service streams into the table: its newest
+    /// commit was received less than `seconds` ago (on the database's clock).
+    static func liveTradeT(withinSeconds seconds: Int) -> String {
+        "SELECT last_trade_t FROM ingest_state WHERE last_received_at > clock_timestamp() - interval '\(max(0, seconds)) seconds'"
+    }
+
     /// Raises the leadership term (a leader that just got the lock); answers the new term.
     static let raiseLeaderTerm = """
         INSERT INTO ingest_state (id, leader_term) VALUES (true, 1)

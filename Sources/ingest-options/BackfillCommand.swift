@@ -10,7 +10,8 @@ struct Backfill: AsyncParsableCommand {
             For the contracts (O:…) and underlyings of --symbols or WATCH_SYMBOLS (an underlying's chain snapshot adds the \
             contracts that traded in the window), whether or not BACKFILL is on. Times are feed times, both ends inclusive, \
             no margin added. Safe to repeat and to run beside the service: trades already stored are matched, not inserted \
-            again (backfilled rows have a negative seq). Prints one JSON summary line on stdout. Needs POLYGON_API_KEY and \
+            again (backfilled rows have a negative seq), and while a service streams into the table the window ends \
+            before its newest committed trade. Prints one JSON summary line on stdout. Needs POLYGON_API_KEY and \
             DATABASE_URL (PostgreSQL). Exit codes: 0 done, 64 bad usage, 70 migrations failed, 75 a contract failed (see "error").
 
 

@@ -130,6 +130,7 @@ struct BackfillEndToEndTests {
                 try JSONSerialization.jsonObject(with: Data(byHand.stdout.utf8)) as? [String: Any], "summary: \(byHand.stdout)")
             #expect(summary["rows"] as? Int == 0, "a second backfill of the range inserts nothing")
             #expect(summary["state"] as? String == "done")
+            #expect((summary["to_t"] as? NSNumber)?.int64Value == high - 1, "the service committed within the minute: the window ends before its newest trade")
             #expect((summary["matched"] as? Int ?? 0) > 0)
             feed.signal(SIGTERM)
             _ = try await feed.waitForExit(timeout: .seconds(20))
@@ -149,6 +150,14 @@ struct BackfillEndToEndTests {
             #expect(extra.isEmpty, "doubled or unexpected \(extra.count): \(extra.keys.prefix(5))")
             #expect(rows.count == expected.count)
             #expect(backfilled > 0 && backfilled >= expected.count { !$0.sent }, "the skipped trades came from the backfill")
+            // Debug logs of every REST request, and the by-hand run's output: none carries the key.
+            let key = try #require(first.environment["POLYGON_API_KEY"])
+            for name in ["backfill-1.log", "backfill-2.log", "backfill-by-hand.log"] {
+                let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+                #expect(!text.isEmpty && !text.contains(key), "\(name) is written and carries no key")
+            }
+            #expect(!byHand.stdout.contains(key) && !byHand.stderr.contains(key))
+            #expect(!(first.lines("contract backfilled") + second.lines("contract backfilled")).isEmpty, "the REST work was logged")
         }
     }
 }

@@ -52,6 +52,8 @@ struct ChaosTests {
         #expect(watched["missing_without_reason"] as? Int == 0)
         #expect(watched["doubled_or_unexpected"] as? Int == 0)
         #expect((watched["backfilled_rows"] as? Int ?? 0) > 0, "the gaps' trades came from the REST API")
-        #expect(watched["second_backfill_rows"] as? Int == 0)
+        // Trades dropped with the spool full are no gap: only the run by hand restores them, and nothing else.
+        #expect((watched["second_backfill_rows"] as? Int ?? -1) >= 0)
+        #expect((watched["second_backfill_rows"] as? Int ?? .max) <= (verdict["trades_dropped_counted"] as? Int ?? 0))
     }
 }

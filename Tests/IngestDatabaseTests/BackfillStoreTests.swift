@@ -104,6 +104,23 @@ struct BackfillStoreTests {
         await store.shutdown()
     }
 
+    @Test("the live edge: last_trade_t while the newest commit was received within the minute, nil once it is older")
+    func liveEdge() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        let store = try BackfillStore(conninfo: database.url, flavor: .postgres, logger: Self.quiet)
+        #expect(try await store.liveTradeT() == nil, "nothing committed yet")
+        _ = try database.connect().execute(
+            "INSERT INTO ingest_state (id, last_received_at, last_trade_t) VALUES (true, clock_timestamp() - interval '5 seconds', 4242) "
+                + "ON CONFLICT (id) DO UPDATE SET last_received_at = EXCLUDED.last_received_at, last_trade_t = EXCLUDED.last_trade_t")
+        #expect(try await store.liveTradeT() == 4242)
+        #expect(try await store.liveTradeT(within: 2) == nil)
+        _ = try database.connect().execute("UPDATE ingest_state SET last_received_at = clock_timestamp() - interval '2 minutes'")
+        #expect(try await store.liveTradeT() == nil, "no service has committed for two minutes")
+        await store.shutdown()
+    }
+
     struct SurplusFailed: Error {}
 
     @Test("a merge whose surplus throws, whose insert fails half-way, or whose rows leave the window inserts nothing")

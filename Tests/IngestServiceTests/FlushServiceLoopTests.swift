@@ -102,8 +102,11 @@ struct FlushServiceLoopTests {
             try await eventually { buffer.count == 0 && stats.spooledTrades.load(ordering: .relaxed) == 270 }
             #expect(writer.calls == ["write 150"])
             clock.advance(to: .seconds(30))
-            try await eventually { spool.isEmpty && stats.tradesWritten.load(ordering: .relaxed) == 270 }
-            #expect(stats.spoolReplayedTrades.load(ordering: .relaxed) == 270)
+            // The replay count is raised after the commit that empties the spool: waited for too, not raced.
+            try await eventually {
+                spool.isEmpty && stats.tradesWritten.load(ordering: .relaxed) == 270
+                    && stats.spoolReplayedTrades.load(ordering: .relaxed) == 270
+            }
         }
         #expect(writer.calls.prefix(2) == ["write 150", "probe"])
         #expect(writer.calls.dropFirst(2).allSatisfy { $0.hasPrefix("write") })

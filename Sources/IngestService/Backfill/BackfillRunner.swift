@@ -22,6 +22,12 @@ public struct BackfillOutcome: Sendable, Equatable {
     /// Why it failed: the first failure, and how many contracts or underlyings failed; no secret.
     public var error: String?
     public var errorClass: ErrorClass?
+
+    /// Nothing done yet: `state` with every count 0.
+    public init(window: BackfillWindow, state: BackfillState) {
+        self.window = window
+        self.state = state
+    }
 }
 
 /// Backfills one window for the watched contracts (docs/design.md §5.8.1):
