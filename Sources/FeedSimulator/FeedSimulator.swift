@@ -171,8 +171,22 @@ public final class FeedSimulator: Sendable {
 
     /// A client started streaming at `now`: starts the clock on the first one,
     /// and turns an idle span (no subscriber) into a gap of skipped trades.
+    ///
+    /// Batches handed back by the clients that left (`returnUnsent`) fell due
+    /// before the idle span: a real feed sends a client that connects live
+    /// trades only, never those of an earlier connection, so they are skipped
+    /// too (in the archive, `sent` 0), not sent late ahead of the gap.
     public func subscriberJoined(at now: ContinuousClock.Instant) {
-        state.withLock { $0.schedule.subscriberJoined(at: now) }
+        state.withLock { state in
+            let endsIdleSpan = state.schedule.isIdle
+            state.schedule.subscriberJoined(at: now)
+            guard endsIdleSpan, !state.pending.isEmpty else { return }
+            for batch in state.pending {
+                Self.settle(batch.trades, sent: false, in: &state)
+                state.totals.skipped += batch.trades.count
+            }
+            state.pending.removeAll()
+        }
     }
 
     /// A client stopped streaming at `now`; if it was the last, trades due from

@@ -56,6 +56,9 @@ public struct TradeSchedule: Sendable {
         }
     }
 
+    /// No client streams, and one did before (paced streams only): the next to join ends an idle span.
+    public var isIdle: Bool { subscribers == 0 && idleSince != nil }
+
     /// A client stopped streaming at `now` (closed, reset, stalled, silenced or gone).
     public mutating func subscriberLeft(at now: ContinuousClock.Instant) {
         subscribers = max(0, subscribers - 1)

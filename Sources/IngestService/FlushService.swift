@@ -306,7 +306,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         while true {
             let batch = buffer.take(upTo: policyConfiguration.maximumBatch)
             guard !batch.isEmpty else { return }
-            guard spoolOrDrop(batch, spool: spool, stats: stats, logger: logger, keepOnWriteFailure: !finally) else {
+            guard spoolOrDrop(batch, spool: spool, stats: stats, logger: logger, keepOnWriteFailure: !finally, gaps: gaps) else {
                 buffer.putBack(batch)
                 return
             }
@@ -488,12 +488,15 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 }
 
 /// Appends a batch to the spool; when the spool is full the trades are
-/// dropped, counted, and alerted (only then). A write the disk refused
+/// dropped, counted, alerted (only then), and recorded in `gaps` as a
+/// `trades_dropped` gap (for the backfill). A write the disk refused
 /// (ENOSPC, EIO: the spool cut the record back) returns `false` when
 /// `keepOnWriteFailure`: the caller keeps the batch in memory and tries again
 /// later; otherwise (nowhere else to put it) it is dropped and counted.
 @discardableResult
-package func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false) -> Bool {
+package func spoolOrDrop(
+    _ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false, gaps: GapLedger? = nil
+) -> Bool {
     do {
         if try spool.append(batch) {
             stats.spooledTrades.add(batch.count)
@@ -513,6 +516,7 @@ package func spoolOrDrop(_ batch: [OptionTrade], spool: Spool, stats: IngestStat
         logger.error("trades dropped", metadata: ["reason": "\(error)", "trades": "\(batch.count)"])
     }
     stats.tradesDropped.add(batch.count)
+    gaps?.tradesDropped(batch)
     return true
 }
 

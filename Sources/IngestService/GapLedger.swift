@@ -1,5 +1,6 @@
 import IngestDatabase
 import IngestPipeline
+import OptionsFeed
 import Synchronization
 
 /// Records every period without data (docs/design.md §5.8): a
@@ -36,6 +37,8 @@ public final class GapLedger: Sendable {
         var discarded = 0
         /// The newest feed time (`t`, Unix ms) of a trade this process received: an open gap's `from_t`.
         var lastT: Int64?
+        /// The drop gap opened in `pending` and not drained yet: drops widen it, the drain closes it.
+        var drop: (row: GapRow, toT: Int64, lastAtMicros: Int64)?
     }
 
     private let state: Mutex<State>
@@ -89,6 +92,7 @@ public final class GapLedger: Sendable {
             state.term += 1
             state.openRow = nil
             state.leftOpen = nil
+            state.drop = nil
             let pending = state.pending.drain()
             let kept = Self.finishedGaps(pending)
             let dropped = pending.count - kept.count
@@ -139,6 +143,39 @@ public final class GapLedger: Sendable {
         }
     }
 
+    /// Trades were accepted and then dropped (the spool full): their feed
+    /// times are a gap in the table as much as a disconnect's, so they make a
+    /// finished gap, reason `trades_dropped`, from their first `t` to their
+    /// last, marked for the backfill when it is on (docs/design.md §5.8.1).
+    /// Drops that follow while that row waits to be written widen it: a long
+    /// outage with a full spool makes one row per write attempt, not one per batch.
+    public func tradesDropped(_ trades: some Collection<OptionTrade>) {
+        guard var fromT = trades.first?.timestampMs else { return }
+        var toT = fromT
+        var lastAt = Int64.min
+        for trade in trades {
+            fromT = min(fromT, trade.timestampMs)
+            toT = max(toT, trade.timestampMs)
+            lastAt = max(lastAt, trade.receivedAtMicros)
+        }
+        state.withLock { state in
+            guard state.leading else { return }
+            if let drop = state.drop {
+                state.drop = (drop.row, max(drop.toT, toT), max(drop.lastAtMicros, lastAt))
+                if fromT < (drop.row.fromT ?? fromT) {
+                    // An earlier t than the row's start (a batch handed back): a row of its own keeps both windows true.
+                    append(.closed(drop.row, atMicros: drop.lastAtMicros, toT: drop.toT, backfill: backfillOnClose), to: &state)
+                    state.drop = nil
+                } else {
+                    return
+                }
+            }
+            let row = GapRow(startedAtMicros: lastAt, reason: "trades_dropped", fromT: fromT)
+            state.drop = (row, toT, lastAt)
+            append(.opened(row), to: &state)
+        }
+    }
+
     public var isEmpty: Bool { state.withLock { $0.pending.isEmpty } }
     /// Events dropped past `capacity`.
     public var dropped: Int { state.withLock { $0.pending.dropped } }
@@ -149,6 +186,11 @@ public final class GapLedger: Sendable {
     public func drain() -> GapChanges {
         state.withLock { state in
             state.drainedTerm = state.term
+            if let drop = state.drop {
+                // Its open is in `pending`: the close goes with it, into the same transaction.
+                append(.closed(drop.row, atMicros: drop.lastAtMicros, toT: drop.toT, backfill: backfillOnClose), to: &state)
+                state.drop = nil
+            }
             return GapChanges(state.pending.drain(), fence: state.fence)
         }
     }

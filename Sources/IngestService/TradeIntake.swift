@@ -58,6 +58,7 @@ public final class TradeIntake: Sendable {
             if taken < accepted.count {
                 // Stopped while waiting for room, with no spool to take the rest: counted, never silent.
                 stats.tradesDropped.add(accepted.count - taken)
+                gaps.tradesDropped(accepted[taken...])
                 logger.error(
                     "trades dropped", metadata: ["reason": "stopped with the buffer full and no spool", "trades": "\(accepted.count - taken)"])
             }
@@ -66,7 +67,7 @@ public final class TradeIntake: Sendable {
         let taken = buffer.append(contentsOf: accepted)
         if taken < accepted.count {
             // Buffer full (database slow or down): the overflow goes to disk, not to waste.
-            spoolOrDrop(Array(accepted[taken...]), spool: spool, stats: stats, logger: logger)
+            spoolOrDrop(Array(accepted[taken...]), spool: spool, stats: stats, logger: logger, gaps: gaps)
         }
     }
 

@@ -104,6 +104,26 @@ struct FeedSimulatorTests {
         #expect(simulator.reserveBatch()?.trades.first?.q == 21)
     }
 
+    @Test("batches a client left unsent are skipped when the next client ends an idle span, as a real feed sends live trades only")
+    func unsentBatchesSkippedAfterIdleSpan() throws {
+        let simulator = try Self.simulator(rate: 1000)
+        simulator.subscriberJoined(at: t0)
+        let a = try #require(simulator.reserveBatch())
+        simulator.recordSent(a.trades)
+        let b = try #require(simulator.reserveBatch())
+        simulator.returnUnsent(b)
+        simulator.subscriberLeft(at: at(0.02))
+        simulator.subscriberJoined(at: at(1.02))
+        let next = try #require(simulator.reserveBatch())
+        #expect(next != b, "the earlier connection's batch is not sent")
+        #expect((next.trades.first?.q ?? 0) > (b.trades.last?.q ?? .max))
+        #expect(simulator.totals.skipped >= b.trades.count + 1000 - 20)
+        // While a client streams (no idle span), a handed-back batch still goes out first.
+        simulator.returnUnsent(next)
+        simulator.subscriberJoined(at: at(1.03))
+        #expect(simulator.reserveBatch() == next)
+    }
+
     @Test("trades due while no client is subscribed are skipped; the sequence goes on from the gap")
     func gapAdvancesSequence() throws {
         let simulator = try Self.simulator(rate: 1000)
