@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "IngestStatusTests",
             dependencies: [
-                "IngestStatus", "IngestService", "IngestPipeline",
+                "IngestStatus", "IngestService", "IngestPipeline", "IngestTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(
