@@ -390,6 +390,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         alerts.bufferItems = try integer(.alertBufferItems)
         alerts.rssBytes = try integer(.alertRssMB) << 20
         alerts.errorsPerMinute = try integer(.alertErrorsPerMinute)
+        alerts.invalidTradesPercent = try integer(.alertInvalidTradesPercent)
         alerts.noMessagesAfter = .milliseconds(try integer(.alertNoMessagesMs))
         return (interval, hours, symbols, alerts)
     }

@@ -252,8 +252,15 @@ extension Setting {
         details: "`rss_high` alert: resident memory above this many MiB.")
     public static let alertErrorsPerMinute = Setting(
         "ALERT_ERRORS_PER_MINUTE", "10", wholeNumber: 0...1_000_000,
-        help: "error_rate_high alert: more errors than this in a minute.",
-        details: "`error_rate_high` alert: more errors than this in the last minute.")
+        help: "error_rate_high alert: more network, rate-limit, authentication and database errors than this in a minute.",
+        details: "`error_rate_high` alert: more errors than this in the last minute, counting network, rate-limit, authentication and database errors; invalid feed data (`data`) does not count (see `ALERT_INVALID_TRADES_PERCENT`).")
+    /// 5 %: feed-sim's demo sends 0.5–1 % invalid trades and stays well below it;
+    /// a feed whose format the decoder no longer reads goes far above. A share, not
+    /// a count, because feeds run from ten to ten thousand trades a second.
+    public static let alertInvalidTradesPercent = Setting(
+        "ALERT_INVALID_TRADES_PERCENT", "5", wholeNumber: 0...100,
+        help: "invalid_trades_high alert: more than this % of the last minute's trades invalid (and at least 10).",
+        details: "`invalid_trades_high` alert: more than this percentage of the trades seen in the last minute were invalid, and at least 10 of them; `100` never opens it.")
     public static let alertNoMessagesMs = Setting(
         "ALERT_NO_MESSAGES_MS", "300000", wholeNumber: 1000...86_400_000,
         help: "no_messages alert: no frame at all this long.",
@@ -344,7 +351,7 @@ extension Setting {
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
         shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
         symbolStaleAfterMs, symbolCriticalAfterMs, symbolEvictAfterMs, alertFeedDownMs, alertBufferItems, alertRssMB,
-        alertErrorsPerMinute, alertNoMessagesMs, backfill, restURL, backfillMarginMs, backfillRequestsPerS, backfillMaxContracts,
+        alertErrorsPerMinute, alertInvalidTradesPercent, alertNoMessagesMs, backfill, restURL, backfillMarginMs, backfillRequestsPerS, backfillMaxContracts,
         alertBackfillLagMs, statusAddr, statusToken, statusEventsIntervalMs, haMode, haGroup, haRetryMs, haCheckMs,
         haLeaseMs, haKeepaliveIdleS,
     ]

@@ -10,7 +10,11 @@ public enum AlertName: String, Sendable, CaseIterable, Codable, Comparable {
     case dbConnectionLost = "db_connection_lost"
     case bufferHigh = "buffer_high"
     case rssHigh = "rss_high"
+    /// More faults (network, rate limit, authentication, database errors: `ErrorClass.isFault`) than
+    /// `ALERT_ERRORS_PER_MINUTE` in the last minute; invalid feed data does not count (docs/operations.md §1).
     case errorRateHigh = "error_rate_high"
+    /// More than `ALERT_INVALID_TRADES_PERCENT` of the last minute's trades were invalid (`InvalidTradeShare`).
+    case invalidTradesHigh = "invalid_trades_high"
     case tradesDropped = "trades_dropped"
     case feedSlowConsumer = "feed_slow_consumer"
     case spoolFailing = "spool_failing"

@@ -43,7 +43,12 @@ public final class HealthMonitor: Sendable {
         /// `rss_high`: resident memory above this (docs/design.md §5.4: 500 MB). `ALERT_RSS_MB`.
         public var rssBytes: Int = 500 << 20
         /// `error_rate_high`: more errors than this in the last minute (docs/design.md §5.4: 10/min). `ALERT_ERRORS_PER_MINUTE`.
+        /// Only faults count (`ErrorClass.isFault`: network, rate limit, authentication, database), not invalid feed data.
         public var errorsPerMinute: Int = 10
+        /// `invalid_trades_high`: more than this percentage of the last minute's trades invalid, and at least
+        /// `InvalidTradeShare.Threshold.minimumInvalid` (10) of them. `ALERT_INVALID_TRADES_PERCENT` (default 5:
+        /// feed-sim's 0.5–1 % stays well below it, a feed format the decoder no longer reads goes far above).
+        public var invalidTradesPercent: Int = 5
         /// `no_messages`: no frame at all this long (docs/design.md §5.4: 5 min). `ALERT_NO_MESSAGES_MS`.
         public var noMessagesAfter: Duration = .seconds(300)
         /// How long `trades_dropped` and `feed_slow_consumer` stay open after the last occurrence.
@@ -101,6 +106,8 @@ public final class HealthMonitor: Sendable {
         var lastSlowConsumerAt: ContinuousClock.Instant?
         var lastSpoolFaults = 0
         var lastSpoolFaultAt: ContinuousClock.Instant?
+        /// Trades seen and invalid over the last minute, for `invalid_trades_high`.
+        var invalidTrades = InvalidTradeShare<ContinuousClock.Instant>()
         var cpuPercent = 0.0
         var lastBreaker = BreakerPhase.closed
     }
@@ -229,7 +236,12 @@ public final class HealthMonitor: Sendable {
         let databaseState = database.breakerAndLastError
         let waiting = buffer.count
         let errorsNow = errors.snapshot(now: now)
-        let totalPerMinute = errorsNow.values.reduce(0) { $0 + $1.perMinute }
+        // Faults only: invalid feed data (`data`) has its own alert, `invalid_trades_high`.
+        let faultsPerMinute = ErrorClass.faults.reduce(0) { $0 + (errorsNow[$1]?.perMinute ?? 0) }
+        // Invalid first: the intake adds to `seen` before `invalid`, so `seen` read second is never behind it.
+        let invalidTotal = stats.tradesInvalid.load(ordering: .relaxed)
+        let seenTotal = stats.tradesSeen.load(ordering: .relaxed)
+        let invalidThreshold = InvalidTradeShare<ContinuousClock.Instant>.Threshold(percent: thresholds.invalidTradesPercent)
         let lastMessage = stats.lastMessageAtMicros.load(ordering: .relaxed)
         let (currentRole, roleSince) = role.snapshot
         let standby = currentRole == .standby
@@ -254,6 +266,8 @@ public final class HealthMonitor: Sendable {
             trackers.lastDropped = dropped
             if slow > trackers.lastSlowConsumer { trackers.lastSlowConsumerAt = now }
             trackers.lastSlowConsumer = slow
+            trackers.invalidTrades.record(seen: seenTotal, invalid: invalidTotal, now: now)
+            let invalidCounts = trackers.invalidTrades.lastWindow(now: now)
             let wall = trackers.lastSystem.at.duration(to: now).seconds
             if wall >= 1 {
                 trackers.cpuPercent = SystemSample.cpuPercent(from: trackers.lastSystem.sample, to: sample, wallSeconds: wall)
@@ -270,8 +284,11 @@ public final class HealthMonitor: Sendable {
                  { ["breaker": databaseState.breaker.rawValue, "error": databaseState.lastError?.message ?? ""] }),
                 (.bufferHigh, waiting > thresholds.bufferItems, { ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"] }),
                 (.rssHigh, sample.rssBytes > thresholds.rssBytes, { ["rss_bytes": "\(sample.rssBytes)"] }),
-                (.errorRateHigh, totalPerMinute > thresholds.errorsPerMinute,
-                 { ["per_minute": "\(totalPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"] }),
+                (.errorRateHigh, faultsPerMinute > thresholds.errorsPerMinute,
+                 { ["per_minute": "\(faultsPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"] }),
+                (.invalidTradesHigh, invalidThreshold.isExceeded(by: invalidCounts),
+                 { ["invalid": "\(invalidCounts.invalid)", "seen": "\(invalidCounts.seen)",
+                    "percent": "\((invalidCounts.percent * 10).rounded() / 10)", "threshold_percent": "\(invalidThreshold.percent)"] }),
                 (.noMessages, !standby && silentSeconds > thresholds.noMessagesAfter.seconds, { ["silent_s": "\(Int(silentSeconds))"] }),
                 (.authenticationError, (errorsNow[.authentication]?.perMinute ?? 0) > 0,
                  { ["message": errorsNow[.authentication]?.lastMessage ?? ""] }),

@@ -5,7 +5,65 @@ import IngestService
 /// last 5 minutes, buffer and spool fill, the breakers, active alerts, the
 /// stalest symbols and, with `BACKFILL` on, the gap backfill (docs/design.md §5.8.1),
 /// and reconnects when the server restarts.
+///
+/// The charts plot from the first report: the report's counters were 0 when the
+/// process started, `uptime_s` ago, so one report already gives a rate (the
+/// average since the start) and the chart a line of two points; each later
+/// report adds the rate since the one before (docs/operations.md §2). The
+/// drawn point counts and last rates are in the canvases' `data-` attributes,
+/// which `scripts/screenshot` reads from the DOM.
 enum DashboardPage {
+    /// The charts' data from the reports, without the DOM: the page runs it, and
+    /// the tests run it under `node` with reports of their own.
+    static let seriesScript = #"""
+    "use strict";
+    // How far back the charts look: 5 minutes.
+    const WINDOW_MS = 300000;
+    // Adds the report `r`, received at `now` (ms), to `history` ({t, seen, rows, buffer, spool}, oldest first).
+    // The first report is seeded with the point its counters started from: 0 at the process start, uptime_s
+    // ago (scaled to the window's start when that is longer ago), so one report draws the average rate since.
+    // A report whose counters went back (the ingester restarted) starts the history again. One within 250 ms of
+    // the newest point (the /health picture and the first event) only updates that point's levels: rates over so
+    // short a time are wild. Returns whether it added a point.
+    function addReport(history, r, now) {
+      const point = { t: now, seen: r.feed.trades.seen, rows: r.database.rows_written, buffer: r.buffer.items, spool: r.spool.bytes };
+      const newest = history[history.length - 1];
+      if (newest && (point.seen < newest.seen || point.rows < newest.rows)) history.length = 0;
+      else if (newest && now - newest.t < 250) {
+        if (!newest.seed) { newest.buffer = point.buffer; newest.spool = point.spool; }
+        return false;
+      }
+      if (!history.length) {
+        const uptimeMs = Math.max(0, (r.uptime_s || 0) * 1000), spanMs = Math.min(uptimeMs, WINDOW_MS);
+        if (spanMs > 0) {
+          const before = 1 - spanMs / uptimeMs;
+          history.push({ t: now - spanMs, seen: point.seen * before, rows: point.rows * before, seed: true });
+        }
+      }
+      history.push(point);
+      // Keep one point at or before the window's start, so the oldest rate still reaches it.
+      while (history.length > 2 && now - history[1].t >= WINDOW_MS) history.shift();
+      return true;
+    }
+    // What the charts draw: the time span (start, end in ms), trades/s and rows/s as steps (each rate held
+    // from the report before to its own: two points per rate), buffer items and spool bytes at each report
+    // (the seed has none), and the last rates.
+    function chartSeries(history) {
+      const end = history.length ? history[history.length - 1].t : 0;
+      const start = history.length ? Math.max(history[0].t, end - WINDOW_MS) : 0;
+      const rates = [];
+      for (let i = 1; i < history.length; i++) {
+        const a = history[i - 1], b = history[i], dt = (b.t - a.t) / 1000;
+        if (dt <= 0) continue;
+        const tps = Math.max(0, (b.seen - a.seen) / dt), rps = Math.max(0, (b.rows - a.rows) / dt);
+        rates.push({ t: Math.max(a.t, start), tps, rps }, { t: b.t, tps, rps });
+      }
+      const levels = history.filter((p) => !p.seed && p.t >= start).map((p) => ({ t: p.t, buffer: p.buffer, spool: p.spool }));
+      const lastRate = rates[rates.length - 1] || { tps: 0, rps: 0 };
+      return { start, end, rates, levels, tps: lastRate.tps, rps: lastRate.rps };
+    }
+    """#
+
     static let html = #"""
     <!doctype html>
     <html lang="en">
@@ -35,6 +93,7 @@ enum DashboardPage {
       td { padding: 3px 0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
       .muted { color: #8a94a6; font-size: 12px; }
       canvas { width: 100%; height: 140px; }
+      canvas#levels { height: 64px; margin-top: 8px; }
       .alert { color: #c53030; font-weight: 600; }
     </style>
     </head>
@@ -47,9 +106,10 @@ enum DashboardPage {
     </header>
     <div class="grid">
       <div class="card"><h2>Throughput (last 5 min)</h2>
-        <canvas id="chart" width="600" height="160"></canvas>
+        <canvas id="chart" width="600" height="160" data-points="0" data-tps="0" data-rps="0" data-span-s="0"></canvas>
         <div class="muted"><span style="color:#3b82f6">■</span> trades/s <span id="tps">0</span>
-          &nbsp; <span style="color:#1f9d55">■</span> rows/s <span id="rps">0</span></div>
+          &nbsp; <span style="color:#1f9d55">■</span> rows/s <span id="rps">0</span>
+          &nbsp; over <span id="span">0 s</span></div>
       </div>
       <div class="card"><h2>Totals</h2>
         <table>
@@ -66,6 +126,9 @@ enum DashboardPage {
         <div class="bar"><div id="bufferbar"></div></div>
         <div>spool <span id="spool">0 B</span> in <span id="segments">0</span> segments</div>
         <div class="muted">write latency p50 <span id="p50">–</span> ms, p99 <span id="p99">–</span> ms</div>
+        <canvas id="levels" width="600" height="140" data-points="0"></canvas>
+        <div class="muted"><span style="color:#8b5cf6">■</span> buffer, peak <span id="bufferpeak">0</span>
+          &nbsp; <span style="color:#dd6b20">■</span> spool, peak <span id="spoolpeak">0 B</span></div>
       </div>
       <div class="card"><h2>Breakers</h2>
         <table>
@@ -90,9 +153,12 @@ enum DashboardPage {
         <div class="muted" id="market"></div></div>
     </div>
     <script>
+    \#(seriesScript)
+    </script>
+    <script>
     "use strict";
     const $ = (id) => document.getElementById(id);
-    const history = [];           // {t, seen, rows}: one point per report, the last 5 minutes
+    const history = [];           // addReport's points: the last 5 minutes, seeded by the first report
     let last = null;
     const fmt = (n) => Number(n).toLocaleString("en-US");
     const seconds = (s) => s < 60 ? Math.floor(s) + " s" : s < 3600 ? Math.floor(s / 60) + " min " + Math.floor(s % 60) + " s"
@@ -103,25 +169,41 @@ enum DashboardPage {
       const shown = state === "connecting" || state === "authenticating" || state === "subscribing" ? "reconnecting" : state;
       b.textContent = shown; b.className = "badge " + shown;
     }
-    function draw() {
-      const c = $("chart"), g = c.getContext("2d");
-      g.clearRect(0, 0, c.width, c.height);
-      const rates = [];
-      for (let i = 1; i < history.length; i++) {
-        const dt = (history[i].t - history[i - 1].t) / 1000 || 1;
-        rates.push({ tps: Math.max(0, (history[i].seen - history[i - 1].seen) / dt), rps: Math.max(0, (history[i].rows - history[i - 1].rows) / dt) });
+    // Draws `lines` ({points: [{t, v}], color, max}) on `canvas` over the span; a lone point is a dot. Returns the points drawn.
+    function plot(canvas, span, lines) {
+      const g = canvas.getContext("2d");
+      g.clearRect(0, 0, canvas.width, canvas.height);
+      const width = Math.max(1, span.end - span.start);
+      const x = (t) => ((t - span.start) / width) * (canvas.width - 12) + 6;
+      let drawn = 0;
+      for (const { points, color, max } of lines) {
+        const y = (v) => canvas.height - 6 - (v / Math.max(1, max)) * (canvas.height - 12);
+        g.strokeStyle = color; g.fillStyle = color; g.lineWidth = 2;
+        if (points.length === 1) { g.beginPath(); g.arc(x(points[0].t), y(points[0].v), 5, 0, 2 * Math.PI); g.fill(); }
+        else if (points.length > 1) { g.beginPath(); points.forEach((p, i) => i ? g.lineTo(x(p.t), y(p.v)) : g.moveTo(x(p.t), y(p.v))); g.stroke(); }
+        drawn = Math.max(drawn, points.length);
       }
-      const max = Math.max(1, ...rates.map((r) => Math.max(r.tps, r.rps)));
-      const line = (key, color) => {
-        g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
-        const points = rates.length === 1 ? [rates[0], rates[0]] : rates;
-        points.forEach((r, i) => { const x = (i / Math.max(1, points.length - 1)) * c.width, y = c.height - (r[key] / max) * (c.height - 10);
-          i ? g.lineTo(x, y) : g.moveTo(x, y); });
-        g.stroke();
-      };
-      line("tps", "#3b82f6"); line("rps", "#1f9d55");
-      const lastRate = rates[rates.length - 1] || { tps: 0, rps: 0 };
-      $("tps").textContent = fmt(Math.round(lastRate.tps)); $("rps").textContent = fmt(Math.round(lastRate.rps));
+      canvas.dataset.points = drawn;
+      return drawn;
+    }
+    function draw() {
+      const s = chartSeries(history), span = { start: s.start, end: s.end };
+      const rateMax = Math.max(1, ...s.rates.map((r) => Math.max(r.tps, r.rps)));
+      plot($("chart"), span, [
+        { points: s.rates.map((r) => ({ t: r.t, v: r.tps })), color: "#3b82f6", max: rateMax },
+        { points: s.rates.map((r) => ({ t: r.t, v: r.rps })), color: "#1f9d55", max: rateMax },
+      ]);
+      const bufferPeak = Math.max(0, ...s.levels.map((l) => l.buffer)), spoolPeak = Math.max(0, ...s.levels.map((l) => l.spool));
+      plot($("levels"), span, [
+        { points: s.levels.map((l) => ({ t: l.t, v: l.buffer })), color: "#8b5cf6", max: bufferPeak },
+        { points: s.levels.map((l) => ({ t: l.t, v: l.spool })), color: "#dd6b20", max: spoolPeak },
+      ]);
+      const chart = $("chart");
+      chart.dataset.tps = s.tps.toFixed(1); chart.dataset.rps = s.rps.toFixed(1);
+      chart.dataset.spanS = ((s.end - s.start) / 1000).toFixed(1);
+      $("tps").textContent = fmt(Math.round(s.tps)); $("rps").textContent = fmt(Math.round(s.rps));
+      $("span").textContent = seconds((s.end - s.start) / 1000);
+      $("bufferpeak").textContent = fmt(bufferPeak); $("spoolpeak").textContent = bytes(spoolPeak);
     }
     function show(r) {
       last = r;
@@ -154,10 +236,7 @@ enum DashboardPage {
         $("bfrequests").textContent = fmt(bf.requests) + " / " + fmt(bf.rate_limited);
         $("bferror").textContent = bf.last_error ? "last error: " + bf.last_error : "";
       }
-      const now = Date.now();
-      // Points closer than 250 ms (the /health picture and the first event) would make wild rates.
-      if (!history.length || now - history[history.length - 1].t >= 250) history.push({ t: now, seen: r.feed.trades.seen, rows: r.database.rows_written });
-      while (history.length && now - history[0].t > 300000) history.shift();
+      addReport(history, r, Date.now());
       draw();
     }
     function connect() {

@@ -78,6 +78,7 @@ struct SettingDeclarationTests {
         "ALERT_BUFFER_ITEMS": ("10", [:]),
         "ALERT_RSS_MB": ("100", [:]),
         "ALERT_ERRORS_PER_MINUTE": ("1", [:]),
+        "ALERT_INVALID_TRADES_PERCENT": ("20", [:]),
         "ALERT_NO_MESSAGES_MS": ("60000", [:]),
         "BACKFILL": ("watched", ["WATCH_SYMBOLS": "SPY"]),
         "POLYGON_REST_URL": ("http://127.0.0.1:8081/rest", [:]),

@@ -99,3 +99,29 @@ struct ErrorRatesTests {
         #expect(rates.storedEntries == 60)
     }
 }
+
+/// Which classes `error_rate_high` counts (docs/operations.md §1).
+@Suite("Error rates: faults")
+struct ErrorRatesFaultTests {
+    let t0 = ContinuousClock.now
+
+    @Test(
+        "network, rate limit, authentication and database errors are faults; data (invalid feed data) is not",
+        arguments: [(ErrorClass.network, true), (.rateLimit, true), (.authentication, true), (.database, true), (.data, false)])
+    func faultClasses(_ errorClass: ErrorClass, _ isFault: Bool) {
+        #expect(errorClass.isFault == isFault)
+    }
+
+    @Test("faultsPerMinute leaves data errors out; totalPerMinute has them all")
+    func faultsPerMinute() {
+        var rates = ErrorRates<ContinuousClock.Instant>()
+        rates.record(.data, count: 300, message: "invalid trade: non_positive_price", now: t0)
+        rates.record(.network, count: 2, message: "reset", now: t0)
+        rates.record(.database, count: 3, message: "connection refused", now: t0)
+        rates.record(.rateLimit, message: "slow_consumer", now: t0)
+        rates.record(.authentication, message: "auth_failed", now: t0)
+        #expect(rates.faultsPerMinute(now: t0) == 7)
+        #expect(rates.totalPerMinute(now: t0) == 307)
+        #expect(rates.faultsPerMinute(now: t0.advanced(by: .seconds(60))) == 0)
+    }
+}

@@ -1,7 +1,8 @@
 import OptionsFeed
 
 /// Error counts and per-minute rates by class, for the report's `errors`
-/// section and the "errors > 10/min" alert (docs/design.md §5.4). Pure: every call is
+/// section and the `error_rate_high` alert (docs/design.md §5.4; the classes
+/// it counts are `ErrorClass.isFault`, docs/operations.md §1). Pure: every call is
 /// given the time.
 ///
 /// Each class keeps its total since start and a list of `(instant, count)`
@@ -100,9 +101,14 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
         return result
     }
 
-    /// All classes together, per minute (the "errors > 10/min" alert).
+    /// All classes together, per minute.
     public func totalPerMinute(now: Instant) -> Int {
         perMinute(inWindow: classes.reduce(0) { $0 + inWindow($1, now: now) })
+    }
+
+    /// The fault classes together (`ErrorClass.isFault`), per minute: what `error_rate_high` counts.
+    public func faultsPerMinute(now: Instant) -> Int {
+        perMinute(inWindow: ErrorClass.faults.reduce(0) { $0 + inWindow(classes[$1.slot], now: now) })
     }
 
     private func inWindow(_ state: ClassState, now: Instant) -> Int {
@@ -160,6 +166,23 @@ public struct ErrorRates<Instant: InstantProtocol>: Sendable where Instant.Durat
 }
 
 extension ErrorClass {
+    /// Whether errors of this class are a fault of the service or of what it
+    /// depends on, and so count toward `error_rate_high` (docs/operations.md §1):
+    /// network, rate limiting, authentication and database errors are; `data`
+    /// is not. `data` is bad input (invalid trades and malformed frames from the
+    /// feed's decoder, rows the database refuses as data, which become dead
+    /// letters): the feed sends some all day, and invalid trades have their own
+    /// alert, `invalid_trades_high` (`InvalidTradeShare`).
+    public var isFault: Bool {
+        switch self {
+        case .network, .rateLimit, .authentication, .database: true
+        case .data: false
+        }
+    }
+
+    /// The classes whose per-minute rates `error_rate_high` adds up, in `allCases` order.
+    public static var faults: [ErrorClass] { allCases.filter(\.isFault) }
+
     /// Position in `allCases`, the index of the class's state.
     fileprivate var slot: Int {
         switch self {
