@@ -152,19 +152,15 @@ public struct HealthReport: Sendable, Codable, Equatable {
         /// The last failure's reason, masked.
         public var lastError: String?
 
-        /// `off` (`BACKFILL=off`), `idle` (nothing to do), `waiting` (a gap waits for the
-        /// commits before it, or for the leader role) or `running` (a merge is under way).
-        public enum State: String, Sendable, Codable, CaseIterable {
-            case off, idle, waiting, running
-        }
+        /// The backfill's states (`BackfillProgress.State`).
+        public typealias State = BackfillProgress.State
 
         /// With the backfill off: nothing done, nothing waiting.
-        public static let off = Backfill(.init(state: State.off.rawValue), nowMicros: 0)
+        public static let off = Backfill(.init(state: .off), nowMicros: 0)
 
         /// The section for `progress` at `nowMicros` (the wall clock `BackfillProgress` uses), its error masked by `mask`.
         public init(_ progress: BackfillProgress.Snapshot, nowMicros: Int64, mask: (String) -> String = { $0 }) {
-            // `BackfillProgress` names its state by these words; a word it may learn later reads as what its counts say.
-            self.state = State(rawValue: progress.state) ?? (progress.gapsWaiting > 0 ? .waiting : .idle)
+            self.state = progress.state
             self.gapsWaiting = progress.gapsWaiting
             self.gapsDone = progress.gapsDone
             self.gapsPartial = progress.gapsPartial

@@ -30,7 +30,7 @@ struct HealthMonitorBackfillTests {
     static func waitingSinceStart(enabled: Bool = true) -> BackfillProgress {
         let progress = BackfillProgress(enabled: enabled, lagAlert: lagAlert)
         progress.update {
-            $0.state = "waiting"
+            $0.state = .waiting
             $0.gapsWaiting = 1
             $0.oldestWaitingSinceMicros = start
         }
@@ -70,7 +70,7 @@ struct HealthMonitorBackfillTests {
         #expect(alerts.contains { $0["alert"] as? String == "backfill_lagging" })
 
         progress.update {
-            $0.state = "idle"
+            $0.state = .idle
             $0.gapsWaiting = 0
             $0.gapsDone = 1
             $0.oldestWaitingSinceMicros = nil

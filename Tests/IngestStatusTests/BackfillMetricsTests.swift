@@ -22,7 +22,7 @@ struct BackfillMetricsTests {
     }
 
     static let busy = BackfillProgress.Snapshot(
-        state: "running", gapsWaiting: 2, gapsDone: 5, gapsPartial: 1, gapsFailed: 3, contractsMerged: 40, rowsInserted: 1234, requests: 57,
+        state: .running, gapsWaiting: 2, gapsDone: 5, gapsPartial: 1, gapsFailed: 3, contractsMerged: 40, rowsInserted: 1234, requests: 57,
         rateLimited: 4, oldestWaitingSinceMicros: 1_000_000, lastError: "HTTP 503")
 
     /// The exposition's samples, by name with labels as printed (`name{label="value"}`).
@@ -87,7 +87,7 @@ struct BackfillMetricsTests {
         later.gapsDone += 2
         later.rowsInserted += 100
         later.oldestWaitingSinceMicros = nil
-        later.state = "idle"
+        later.state = .idle
         let samples = Self.samples(metrics.exposition(for: Self.report(later), sseClients: 0, sseDropped: 0))
         #expect(samples[#"ingest_backfill_gaps_total{outcome="done"}"#] == 7)
         #expect(samples["ingest_backfill_rows_inserted_total"] == 1334)

@@ -4,10 +4,14 @@ import Synchronization
 /// the health report, `/metrics` and the `backfill_lagging` alert. Written by
 /// `BackfillService`, read by anyone.
 public final class BackfillProgress: Sendable {
+    /// `off` (`BACKFILL=off`), `idle` (nothing to do), `waiting` (a gap waits
+    /// for the commits before it, or for the leader role) or `running` (a merge is under way).
+    public enum State: String, Sendable, Codable, CaseIterable {
+        case off, idle, waiting, running
+    }
+
     public struct Snapshot: Sendable, Equatable, Codable {
-        /// `off` (`BACKFILL=off`), `idle` (nothing to do), `waiting` (a gap
-        /// waits for the commits before it, or for the leader role), `running`.
-        public var state: String
+        public var state: State
         /// Gap rows left to backfill at the last look (pending, and failed ones due for a retry).
         public var gapsWaiting: Int
         /// Gaps this process finished, by outcome.
@@ -30,7 +34,7 @@ public final class BackfillProgress: Sendable {
         public var lastError: String?
 
         public init(
-            state: String = "idle", gapsWaiting: Int = 0, gapsDone: Int = 0, gapsPartial: Int = 0, gapsFailed: Int = 0,
+            state: State = .idle, gapsWaiting: Int = 0, gapsDone: Int = 0, gapsPartial: Int = 0, gapsFailed: Int = 0,
             contractsMerged: Int = 0, rowsInserted: Int = 0, requests: Int = 0, rateLimited: Int = 0, contractsPlanned: Int = 0,
             oldestWaitingSinceMicros: Int64? = nil, lastError: String? = nil
         ) {
@@ -59,7 +63,7 @@ public final class BackfillProgress: Sendable {
     public let lagAlert: Duration?
 
     public init(enabled: Bool, lagAlert: Duration? = nil) {
-        self.state = Mutex(Snapshot(state: enabled ? "idle" : "off"))
+        self.state = Mutex(Snapshot(state: enabled ? .idle : .off))
         self.lagAlert = enabled ? lagAlert : nil
     }
 

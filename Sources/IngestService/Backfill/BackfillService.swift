@@ -96,7 +96,7 @@ public final class BackfillService: Service, Sendable {
         var lastReadFailure: String?
         while !Task.isCancelled {
             guard role.role != .standby else {
-                progress.update { $0.state = "waiting" }
+                progress.update { $0.state = .waiting }
                 await sleep(configuration.pollInterval)
                 continue
             }
@@ -117,7 +117,7 @@ public final class BackfillService: Service, Sendable {
             progress.update {
                 $0.gapsWaiting = gaps.count
                 $0.oldestWaitingSinceMicros = firstSeen.values.min()
-                $0.state = gaps.isEmpty ? "idle" : "waiting"
+                $0.state = gaps.isEmpty ? .idle : .waiting
             }
             var waitingOnCommits = false
             for gap in gaps {
@@ -127,7 +127,7 @@ public final class BackfillService: Service, Sendable {
                     waitingOnCommits = true
                     break
                 }
-                progress.update { $0.state = "running" }
+                progress.update { $0.state = .running }
                 let window = Self.window(of: gap, marginMs: configuration.marginMs)
                 let outcome = await runner.run(window: window, gap: gap.id)
                 if Task.isCancelled {
@@ -139,7 +139,7 @@ public final class BackfillService: Service, Sendable {
                 if outcome.state != .failed { firstSeen.removeValue(forKey: gap.id) }
                 progress.update { $0.oldestWaitingSinceMicros = firstSeen.values.min() }
             }
-            progress.update { $0.state = waitingOnCommits ? "waiting" : "idle" }
+            progress.update { $0.state = waitingOnCommits ? .waiting : .idle }
             await sleep(waitingOnCommits ? .milliseconds(500) : configuration.pollInterval)
         }
     }
