@@ -65,4 +65,9 @@ public final class ErrorLog: Sendable {
     public func totalPerMinute(now: ContinuousClock.Instant = .now) -> Int {
         state.withLock { $0.rates.totalPerMinute(now: now) }
     }
+
+    /// The fault classes together, per minute: what `error_rate_high` counts (`ErrorClass.isFault`).
+    public func faultsPerMinute(now: ContinuousClock.Instant = .now) -> Int {
+        state.withLock { $0.rates.faultsPerMinute(now: now) }
+    }
 }

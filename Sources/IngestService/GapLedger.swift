@@ -161,14 +161,12 @@ public final class GapLedger: Sendable {
         state.withLock { state in
             guard state.leading else { return }
             if let drop = state.drop {
-                state.drop = (drop.row, max(drop.toT, toT), max(drop.lastAtMicros, lastAt))
-                if fromT < (drop.row.fromT ?? fromT) {
-                    // An earlier t than the row's start (a batch handed back): a row of its own keeps both windows true.
-                    append(.closed(drop.row, atMicros: drop.lastAtMicros, toT: drop.toT, backfill: backfillOnClose), to: &state)
-                    state.drop = nil
-                } else {
+                guard fromT < (drop.row.fromT ?? fromT) else {
+                    state.drop = (drop.row, max(drop.toT, toT), max(drop.lastAtMicros, lastAt))
                     return
                 }
+                // An earlier t than the row's start (a batch handed back): a row of its own keeps both windows true.
+                closeDrop(&state)
             }
             let row = GapRow(startedAtMicros: lastAt, reason: "trades_dropped", fromT: fromT)
             state.drop = (row, toT, lastAt)
@@ -186,11 +184,8 @@ public final class GapLedger: Sendable {
     public func drain() -> GapChanges {
         state.withLock { state in
             state.drainedTerm = state.term
-            if let drop = state.drop {
-                // Its open is in `pending`: the close goes with it, into the same transaction.
-                append(.closed(drop.row, atMicros: drop.lastAtMicros, toT: drop.toT, backfill: backfillOnClose), to: &state)
-                state.drop = nil
-            }
+            // A waiting drop gap's open is in `pending`: its close goes with it, into the same transaction.
+            closeDrop(&state)
             return GapChanges(state.pending.drain(), fence: state.fence)
         }
     }
@@ -226,6 +221,13 @@ public final class GapLedger: Sendable {
             case .closedLeftOpen: false
             }
         }
+    }
+
+    /// Closes the waiting drop gap, if any, at its last drop.
+    private func closeDrop(_ state: inout State) {
+        guard let drop = state.drop else { return }
+        append(.closed(drop.row, atMicros: drop.lastAtMicros, toT: drop.toT, backfill: backfillOnClose), to: &state)
+        state.drop = nil
     }
 
     private func append(_ event: GapEvent, to state: inout State) {

@@ -237,7 +237,7 @@ public final class HealthMonitor: Sendable {
         let waiting = buffer.count
         let errorsNow = errors.snapshot(now: now)
         // Faults only: invalid feed data (`data`) has its own alert, `invalid_trades_high`.
-        let faultsPerMinute = ErrorClass.faults.reduce(0) { $0 + (errorsNow[$1]?.perMinute ?? 0) }
+        let faultsPerMinute = errors.faultsPerMinute(now: now)
         // Invalid first: the intake adds to `seen` before `invalid`, so `seen` read second is never behind it.
         let invalidTotal = stats.tradesInvalid.load(ordering: .relaxed)
         let seenTotal = stats.tradesSeen.load(ordering: .relaxed)

@@ -44,7 +44,10 @@ public struct OptionTrade: Sendable, Hashable {
     public static let maximumConditions = 32
 
     /// Notional value in USD: price × size × 100 shares per contract (docs/design.md §4.2).
-    public var notional: Double { price * Double(size) * 100 }
+    public var notional: Double { Self.notional(price: price, size: size) }
+
+    /// The notional of `size` contracts at `price` (the backfill's REST trades are kept by it too).
+    @inlinable public static func notional(price: Double, size: Int64) -> Double { price * Double(size) * 100 }
 }
 
 /// Why a trade event was rejected before it could reach the table.

@@ -92,7 +92,7 @@ public struct BackfillRunner: Sendable {
                 count(requests: fetch.requests, into: &outcome)
                 // Only what the live path keeps: trades at or above the notional threshold (docs/design.md §4.2).
                 let threshold = configuration.notionalThreshold
-                let kept = threshold > 0 ? fetch.trades.filter { $0.price * Double($0.size) * 100 >= threshold } : fetch.trades
+                let kept = threshold > 0 ? fetch.trades.filter { OptionTrade.notional(price: $0.price, size: $0.size) >= threshold } : fetch.trades
                 let (merged, inserted) = try await merge(symbol: symbol, window: window, rest: kept)
                 outcome.rows += inserted
                 outcome.matched += merged.matched

@@ -62,7 +62,6 @@ public final class RESTClient: Sendable {
     private let http: HTTPClient
     private let pacer: Mutex<RequestPacer<ContinuousClock.Instant>>
     private let clock = ContinuousClock()
-    private let sent = Atomic<Int>(0)
     private let refused = Atomic<Int>(0)
     private let progress: BackfillProgress?
 
@@ -98,8 +97,6 @@ public final class RESTClient: Sendable {
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    /// Requests sent so far, retries included.
-    public var requestsSent: Int { sent.load(ordering: .relaxed) }
     /// HTTP 429 answers so far.
     public var rateLimited: Int { refused.load(ordering: .relaxed) }
 
@@ -164,7 +161,6 @@ public final class RESTClient: Sendable {
             if wait > .zero { try? await Task.sleep(for: wait) }
             if Task.isCancelled { throw BackfillFailure(reason: "cancelled", errorClass: .network, requests: requests) }
             requests += 1
-            sent.add(1, ordering: .relaxed)
             let outcome: BackfillRetry.Outcome
             switch await send(request) {
             case .body(let body):
