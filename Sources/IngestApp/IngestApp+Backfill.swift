@@ -17,11 +17,11 @@ extension IngestApp {
 
     /// `nil` when the store refuses the flavor (checked before: PostgreSQL only).
     static func makeBackfill(
-        _ settings: BackfillService.Configuration, conninfo: String, watermark: CommitWatermark, role: InstanceRole,
+        _ settings: BackfillService.Configuration, conninfo: String, retention: TableRetention, watermark: CommitWatermark, role: InstanceRole,
         progress: BackfillProgress, errors: ErrorLog, wallClock: WallClock
     ) -> Backfill? {
         let logger = Logger(label: "backfill")
-        guard let store = try? BackfillStore(conninfo: conninfo, flavor: .postgres, logger: logger) else { return nil }
+        guard let store = try? BackfillStore(conninfo: conninfo, flavor: .postgres, retention: retention, logger: logger) else { return nil }
         let client = RESTClient(
             endpoint: settings.endpoint, apiKey: settings.apiKey, requestsPerSecond: settings.requestsPerSecond, progress: progress,
             logger: logger)
@@ -93,7 +93,7 @@ extension IngestApp {
                 return .internalError
             }
         }
-        guard let store = try? BackfillStore(conninfo: configuration.databaseURL, flavor: .postgres, logger: logger) else {
+        guard let store = try? BackfillStore(conninfo: configuration.databaseURL, flavor: .postgres, retention: configuration.retention, logger: logger) else {
             return .internalError
         }
         let progress = BackfillProgress(enabled: true)

@@ -38,7 +38,7 @@ extension IngestApp {
     static func makeWriter(_ configuration: IngestConfiguration, flavor: DatabaseFlavor, wallClock: WallClock) -> PostgresTradeWriter {
         PostgresTradeWriter(
             conninfo: configuration.databaseURL, flavor: flavor, mode: configuration.writeMode, poolSize: configuration.dbPoolSize,
-            maintenance: configuration.poolMaintenance, wallClock: wallClock, logger: Logger(label: "database"))
+            maintenance: configuration.poolMaintenance, wallClock: wallClock, retention: configuration.retention, logger: Logger(label: "database"))
     }
 
     /// Opens `SPOOL_DIR` (`nil` spool when `SPOOL_MAX_BYTES=0`); `nil` result: it cannot be used (logged).

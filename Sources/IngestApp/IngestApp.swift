@@ -47,7 +47,13 @@ public enum IngestApp {
             throw ConfigurationError(
                 variable: Setting.migrationsDir.name, reason: "folder \"\(configuration.migrationsDir)\" not found")
         }
-        return try Migrator(directory: directory).apply(conninfo: configuration.databaseURL, flavor: flavor, logger: logger)
+        let applied = try Migrator(directory: directory).apply(conninfo: configuration.databaseURL, flavor: flavor, logger: logger)
+        if flavor == .postgres {
+            // Today's partition and PARTITIONS_AHEAD_DAYS after it, so that a write never meets a missing one (docs/design.md §4.2).
+            let created = try TableMaintenance.createPartitionsAhead(conninfo: configuration.databaseURL, retention: configuration.retention)
+            if created > 0 { logger.info("partitions created ahead", metadata: ["partitions": "\(created)"]) }
+        }
+        return applied
     }
 
     /// `DB_FLAVOR`, or for `auto` what the server says it is; a server that
@@ -186,7 +192,7 @@ public enum IngestApp {
 
         let backfill = configuration.backfill.flatMap { settings in
             makeBackfill(
-                settings, conninfo: configuration.databaseURL, watermark: flusher.watermark, role: role, progress: backfillProgress,
+                settings, conninfo: configuration.databaseURL, retention: configuration.retention, watermark: flusher.watermark, role: role, progress: backfillProgress,
                 errors: errors, wallClock: wallClock)
         }
 
@@ -208,6 +214,9 @@ public enum IngestApp {
                           successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
                     .init(service: flusher, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: feedService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(
+                        service: TableMaintenanceService(writer: writer, role: role, logger: Logger(label: "database")),
+                        successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
                 ] + (backfill.map { [.init(service: $0.service, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "system", factory: { _ in SwiftLogNoOpLogHandler() })

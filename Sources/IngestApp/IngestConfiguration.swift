@@ -94,6 +94,8 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     public var readPacing: ReadPacing.Configuration
     public var shutdownTimeout: Duration
     public var migrationsDir: String
+    /// `PARTITIONS_AHEAD_DAYS`, `RETENTION_DAYS`, `SIDE_RETENTION_DAYS` (docs/design.md §4.2).
+    public var retention: TableRetention
     /// `nil` when `RECORD_FILE` is empty: the feed is not recorded (docs/design.md §5.6).
     public var recording: FrameRecorder.Configuration?
     public var connection: FeedConnectionMachine<ContinuousClock.Instant>.Configuration
@@ -248,6 +250,8 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         readPacing = ReadPacing.Configuration(interval: .milliseconds(try integer(.wsReadCoalesceMs)))
         shutdownTimeout = .milliseconds(try integer(.shutdownTimeoutMs))
         migrationsDir = string(.migrationsDir)
+        retention = TableRetention(
+            aheadDays: try integer(.partitionsAheadDays), tradeDays: try integer(.retentionDays), sideDays: try integer(.sideRetentionDays))
 
         let recordPath = string(.recordFile).trimmingCharacters(in: .whitespaces)
         let recordMaxBytes = try integer(.recordMaxBytes)

@@ -317,6 +317,18 @@ extension Setting {
         "MIGRATIONS_DIR", "migrations",
         help: "Folder of the numbered SQL migrations.",
         details: "Folder of the numbered SQL migrations (found beside the binary's checkout when the default is not in the working directory).")
+    public static let partitionsAheadDays = Setting(
+        "PARTITIONS_AHEAD_DAYS", "3", wholeNumber: 1...366,
+        help: "Daily partitions of options_trades exist from today to this many UTC days ahead (created at start and hourly).",
+        details: "Daily partitions of `options_trades` exist from today to this many UTC days ahead: created by `migrate`, at start and every hour (docs/design.md §4.2). A trade after the last of them is dead-lettered (`no_partition`).")
+    public static let retentionDays = Setting(
+        "RETENTION_DAYS", "0", wholeNumber: 0...36_500,
+        help: "Drop trade partitions whose whole UTC day is more than this many days before today (hourly); 0 keeps all.",
+        details: "Every hour, detach and drop the partitions of `options_trades` whose whole range ends before the start of the UTC day this many days before today (`1` keeps yesterday and today); `0` keeps every day. A trade older than that is dead-lettered (`no_partition`), never written into a partition about to go (docs/operations.md, \"Retention\").")
+    public static let sideRetentionDays = Setting(
+        "SIDE_RETENTION_DAYS", "0", wholeNumber: 0...36_500,
+        help: "Delete rows of feed_gaps, dead_letters and the health tables older than this many days (hourly); 0 keeps all.",
+        details: "Every hour, delete the rows of `feed_gaps` (closed, not waiting for a backfill), `dead_letters`, `price_staleness_alerts`, `symbol_health_history` and `websocket_health_logs` older than this many days, 10 000 rows a statement; `0` keeps them all.")
     public static let haMode = Setting(
         "HA_MODE", "off",
         help: "off (one instance streams) or leader (active/standby: only the holder of a database advisory lock streams).",
@@ -349,7 +361,8 @@ extension Setting {
         flushIntervalMs, flushMinBatch, flushMaxBatch, bufferCapacity, wsMaxFrameBytes, wsPingIntervalMs, wsReadCoalesceMs,
         wsMaxReconnectAttempts, wsBackoffInitialMs, wsBackoffMaxMs, wsStableAfterMs, wsBreakerFailures, wsBreakerOpenMs,
         wsConnectTimeoutMs, wsAuthTimeoutMs, wsSubscribeTimeoutMs, wsStaleAfterMs, wsStaleReconnectAfterMs,
-        shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
+        shutdownTimeoutMs, recordFile, recordMaxBytes, recordKeep, migrationsDir, partitionsAheadDays, retentionDays, sideRetentionDays,
+        healthReportIntervalMs, watchSymbols, marketHours, symbolDegradedAfterMs,
         symbolStaleAfterMs, symbolCriticalAfterMs, symbolEvictAfterMs, alertFeedDownMs, alertBufferItems, alertRssMB,
         alertErrorsPerMinute, alertInvalidTradesPercent, alertNoMessagesMs, backfill, restURL, backfillMarginMs, backfillRequestsPerS, backfillMaxContracts,
         alertBackfillLagMs, statusAddr, statusToken, statusEventsIntervalMs, haMode, haGroup, haRetryMs, haCheckMs,

@@ -78,12 +78,13 @@ public final class BackfillStore: Sendable {
     ///   - statementTimeoutMs: per-statement timeout of the gap reads and marks (docs/design.md §5.3: 30 s).
     ///   - bulkTimeoutMs: per-statement timeout inside a merge's transaction (docs/design.md §5.3: 60 s).
     public init(
-        conninfo: String, flavor: DatabaseFlavor = .postgres, statementTimeoutMs: Int = 30_000, bulkTimeoutMs: Int = 60_000, logger: Logger
+        conninfo: String, flavor: DatabaseFlavor = .postgres, statementTimeoutMs: Int = 30_000, bulkTimeoutMs: Int = 60_000,
+        retention: TableRetention = .init(), logger: Logger
     ) throws(BackfillStoreError) {
         guard flavor == .postgres else { throw .needsPostgreSQL }
         let session = WriterSession(
             conninfo: conninfo, statementTimeoutMs: statementTimeoutMs, bulkTimeoutMs: bulkTimeoutMs, mode: .insert, flavor: .postgres,
-            wallClock: .system)
+            wallClock: .system, partitions: PartitionDays(retention: retention))
         self.pool = WriterPool(sessions: [session], maintenance: .init(), logger: logger)
         self.logger = logger
     }
@@ -123,6 +124,9 @@ public final class BackfillStore: Sendable {
         symbol: OptionSymbol, fromMs: Int64, toMs: Int64, surplus: @escaping @Sendable ([OptionTrade]) throws -> [OptionTrade]
     ) async throws -> Int {
         try await withConnection(inTransaction: true) { connection, session in
+            // The partitions of the window's days, before the transaction (docs/design.md §4.2).
+            let days = TableRetention.day(ofMilliseconds: fromMs)...TableRetention.day(ofMilliseconds: max(fromMs, toMs))
+            try session.partitions?.prepare(days: Array(days.prefix(366)), nowMicros: session.wallClock.nowMicros(), connection: connection)
             try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs))
             _ = try connection.query(Self.lockContract, [symbol.raw])
             let stored = try connection.query(Self.windowQuery, [symbol.raw, String(fromMs), String(toMs)]).map { row in

@@ -24,7 +24,14 @@ enum BatchStrategy {
         _ batch: ArraySlice<OptionTrade>, session: WriterSession, logger: Logger, rowsConfirmedGuilty: Bool = false
     ) throws -> BatchResult {
         do {
-            let inserted = try writeOnce(batch, session: session, logger: logger)
+            let inserted: Int
+            do {
+                inserted = try writeOnce(batch, session: session, logger: logger)
+            } catch let error as DatabaseError where error.isNoPartition && !rowsConfirmedGuilty && session.partitions != nil {
+                // What this process knew of the partitions may be stale: ask again, once, before blaming the rows.
+                session.partitions?.forget()
+                inserted = try writeOnce(batch, session: session, logger: logger)
+            }
             return BatchResult(trades: batch.count, inserted: inserted)
         } catch let error as DatabaseError where error.kind == .data || error.kind == .constraint || error.mayBeCausedByRows {
             if error.mayBeCausedByRows, !rowsConfirmedGuilty {
@@ -73,6 +80,8 @@ enum BatchStrategy {
         let connection = try session.connect(logger: logger)
         let transactional = session.dialect.isTransactional
         do {
+            // The partitions of the batch's days, before its transaction (docs/design.md §4.2).
+            try session.partitions?.prepare(days: PartitionDays.days(of: batch), nowMicros: session.wallClock.nowMicros(), connection: connection)
             if transactional { try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs)) }
             let inserted: Int
             switch session.mode {

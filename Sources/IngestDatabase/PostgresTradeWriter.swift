@@ -36,6 +36,7 @@ public enum WriteMode: String, Sendable, CaseIterable {
 /// (`DB_POOL_SIZE`, default 2), with the statements of its `WriterDialect`.
 public final class PostgresTradeWriter: Sendable {
     private let pool: WriterPool
+    private let partitions: PartitionDays
     private let logger: Logger
 
     /// - Parameters:
@@ -44,18 +45,36 @@ public final class PostgresTradeWriter: Sendable {
     ///   - statementTimeoutMs: per-statement timeout of ordinary statements (docs/design.md §5.3: 30 s).
     ///   - bulkTimeoutMs: per-statement timeout of a batch write (docs/design.md §5.3: 60 s).
     ///   - wallClock: this host's clock, the one receive times were read on.
+    ///   - retention: which days a batch may create a partition for, and what `maintainTables` keeps (docs/design.md §4.2).
     public init(
         conninfo: String, flavor: DatabaseFlavor = .postgres, mode: WriteMode = .copy, poolSize: Int = 2,
         maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration = .init(), statementTimeoutMs: Int = 30_000, bulkTimeoutMs: Int = 60_000,
-        wallClock: WallClock = .system, logger: Logger
+        wallClock: WallClock = .system, retention: TableRetention = .init(), logger: Logger
     ) {
+        let partitions = PartitionDays(retention: retention)
         let sessions = (0..<max(1, poolSize)).map { _ in
             WriterSession(
                 conninfo: conninfo, statementTimeoutMs: statementTimeoutMs, bulkTimeoutMs: bulkTimeoutMs, mode: mode, flavor: flavor,
-                wallClock: wallClock)
+                wallClock: wallClock, partitions: partitions)
         }
         self.pool = WriterPool(sessions: sessions, maintenance: maintenance, logger: logger)
+        self.partitions = partitions
         self.logger = logger
+    }
+
+    /// One round of table maintenance (docs/design.md §4.2): the partitions of
+    /// today and `PARTITIONS_AHEAD_DAYS` after it, the partitions older than
+    /// `RETENTION_DAYS`, the side-table rows older than `SIDE_RETENTION_DAYS`.
+    /// The days the writer knew are forgotten, so the next batch of each day
+    /// checks its partition again.
+    public func maintainTables() async throws -> TableMaintenanceReport {
+        let logger = self.logger
+        let partitions = self.partitions
+        defer { partitions.newRound() }
+        return try await pool.withSession { session in
+            let connection = try session.connect(logger: logger)
+            return try session.dialect.maintainTables(partitions.retention, nowMicros: session.wallClock.nowMicros(), connection: connection)
+        }
     }
 
     /// Writer connections in the pool: how many batches can be written at once.

@@ -28,6 +28,14 @@ extension DatabaseError {
 
     /// The `reason` of a dead letter for a row refused with this error.
     var deadLetterReason: String {
-        kind == .other ? "rejected" : kind.rawValue
+        if isNoPartition { return "no_partition" }
+        return kind == .other ? "rejected" : kind.rawValue
+    }
+
+    /// A row whose day has no partition of `options_trades` and may not get
+    /// one (`TableRetention.creatableDays`): PostgreSQL's 23514 "no partition
+    /// of relation … found for row".
+    var isNoPartition: Bool {
+        sqlState == "23514" && message.contains("no partition of relation")
     }
 }

@@ -32,6 +32,9 @@ protocol WriterDialect {
     ///   - rowID: for `.closed`, the id the database gave the row, if it has one yet.
     ///   - nowMicros: this host's wall clock now, which ages a time read here.
     static func gapStatement(_ event: GapEvent, rowID: Int64?, nowMicros: Int64) -> (String, [String?])?
+
+    /// One round of partitions ahead and retention (`TableMaintenance.swift`, docs/design.md §4.2).
+    static func maintainTables(_ retention: TableRetention, nowMicros: Int64, connection: PGConnection) throws(DatabaseError) -> TableMaintenanceReport
 }
 
 extension DatabaseFlavor {

@@ -25,9 +25,16 @@ final class WriterSession: @unchecked Sendable {
     var buffer: [UInt8] = []
     let encoder = TradeCopyEncoder()
     var stagingRun = StagingRun()
+    /// The days known to have a partition, shared by the pool's sessions
+    /// (PostgreSQL; `nil` on QuestDB, which makes its own partitions).
+    let partitions: PartitionDays?
 
-    init(conninfo: String, statementTimeoutMs: Int, bulkTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor, wallClock: WallClock) {
+    init(
+        conninfo: String, statementTimeoutMs: Int, bulkTimeoutMs: Int, mode: WriteMode, flavor: DatabaseFlavor, wallClock: WallClock,
+        partitions: PartitionDays? = nil
+    ) {
         self.conninfo = conninfo
+        self.partitions = flavor == .postgres ? partitions : nil
         self.wallClock = wallClock
         self.statementTimeoutMs = statementTimeoutMs
         self.bulkTimeoutMs = bulkTimeoutMs

@@ -1,0 +1,150 @@
+import OptionsFeed
+
+/// What one round of table maintenance did (docs/design.md §4.2).
+public struct TableMaintenanceReport: Sendable, Equatable {
+    /// Daily partitions of `options_trades` created ahead (`PARTITIONS_AHEAD_DAYS`).
+    public var partitionsCreated = 0
+    /// Partitions detached and dropped by `RETENTION_DAYS` (on QuestDB: the statement, once per round that ran it).
+    public var partitionsDropped: [String] = []
+    /// Side-table rows deleted by `SIDE_RETENTION_DAYS`, by table.
+    public var sideRowsDeleted: [String: Int] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { partitionsCreated == 0 && partitionsDropped.isEmpty && sideRowsDeleted.values.allSatisfy { $0 == 0 } }
+}
+
+/// Table maintenance outside the writer's pool: `ingest-options migrate` and a start.
+public enum TableMaintenance {
+    /// Creates the daily partitions of today and `aheadDays` after it when
+    /// `options_trades` is partitioned; returns how many were new.
+    public static func createPartitionsAhead(conninfo: String, retention: TableRetention, wallClock: WallClock = .system) throws(DatabaseError) -> Int {
+        let connection = try PGConnection(conninfo: conninfo)
+        guard try connection.query(PostgresDialect.tradeTableKind).first?.first == "p" else { return 0 }
+        let ahead = retention.daysAhead(today: TableRetention.day(ofMilliseconds: wallClock.nowMicros() / 1000))
+        let rows = try connection.query(PostgresDialect.ensurePartitions, [String(ahead.lowerBound), String(ahead.upperBound)])
+        return Int(rows.first?.first.flatMap { $0 } ?? "") ?? 0
+    }
+}
+
+/// The side tables retention deletes from: the time column each is aged by,
+/// and the rows it never deletes. An open gap (`ended_at IS NULL`) never
+/// compares older than anything; a gap still waiting for its backfill stays.
+struct SideTable: Sendable {
+    var name: String
+    var timeColumn: String
+    var keep: String?
+
+    static let all: [SideTable] = [
+        SideTable(name: "feed_gaps", timeColumn: "ended_at", keep: "backfill IS DISTINCT FROM 'pending'"),
+        SideTable(name: "dead_letters", timeColumn: "created_at"),
+        SideTable(name: "price_staleness_alerts", timeColumn: "detected_at"),
+        SideTable(name: "symbol_health_history", timeColumn: "\"timestamp\""),
+        SideTable(name: "websocket_health_logs", timeColumn: "\"timestamp\""),
+    ]
+}
+
+extension PostgresDialect {
+    /// `r` before migration 0007, `p` after it.
+    static let tradeTableKind = "SELECT relkind::text FROM pg_class WHERE oid = 'options_trades'::regclass"
+    /// `$1`, `$2`: the first and last UTC day, as days since 1970-01-01 (`migrations/0007_daily_partitions.sql`).
+    static let ensurePartitions =
+        "SELECT ingest_ensure_partitions('options_trades', date '1970-01-01' + $1::integer, date '1970-01-01' + $2::integer)"
+    /// `$1`: the first UTC day kept; every partition ending at or before its start goes.
+    static let dropPartitions =
+        "SELECT ingest_drop_partitions('options_trades', (date '1970-01-01' + $1::integer)::timestamp AT TIME ZONE 'UTC')"
+    /// A maintenance statement waits at most this long for a lock (a long read
+    /// of an old partition): it is tried again next round instead of holding
+    /// up every write queued behind it.
+    static let maintenanceLockTimeout = "SET LOCAL lock_timeout = 5000"
+    /// Rows deleted per statement: each delete is a short transaction of its own.
+    static let sideDeleteChunk = 10_000
+
+    static func deleteSide(_ table: SideTable) -> String {
+        let old = "\(table.timeColumn) < 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
+        let condition = table.keep.map { "\(old) AND \($0)" } ?? old
+        return "DELETE FROM \(table.name) WHERE ctid = ANY (ARRAY(SELECT ctid FROM \(table.name) WHERE \(condition) LIMIT \(sideDeleteChunk)))"
+    }
+
+    static func maintainTables(_ retention: TableRetention, nowMicros: Int64, connection: PGConnection) throws(DatabaseError) -> TableMaintenanceReport {
+        var report = TableMaintenanceReport()
+        let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
+        if try connection.query(tradeTableKind).first?.first == "p" {
+            let ahead = retention.daysAhead(today: today)
+            report.partitionsCreated = try inTransaction(connection) { () throws(DatabaseError) in
+                Int(try connection.query(ensurePartitions, [String(ahead.lowerBound), String(ahead.upperBound)]).first?.first.flatMap { $0 } ?? "") ?? 0
+            }
+            if let firstKept = retention.firstTradeDayKept(today: today) {
+                report.partitionsDropped = try inTransaction(connection) { () throws(DatabaseError) in
+                    try connection.query(dropPartitions, [String(firstKept)]).compactMap { $0.first ?? nil }
+                }
+            }
+        }
+        if retention.sideDays > 0 {
+            let horizon = String(nowMicros - Int64(retention.sideDays) * TableRetention.millisecondsPerDay * 1000)
+            for table in SideTable.all {
+                var deleted = 0
+                while true {
+                    let count = try connection.executeCounting(deleteSide(table), [horizon])
+                    deleted += count
+                    if count < sideDeleteChunk { break }
+                }
+                report.sideRowsDeleted[table.name] = deleted
+            }
+        }
+        return report
+    }
+
+    /// `body` in a transaction of its own under `maintenanceLockTimeout`.
+    private static func inTransaction<R>(_ connection: PGConnection, _ body: () throws(DatabaseError) -> R) throws(DatabaseError) -> R {
+        _ = try connection.execute("BEGIN; " + maintenanceLockTimeout)
+        do {
+            let result = try body()
+            _ = try connection.execute("COMMIT")
+            return result
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+extension QuestDBDialect {
+    /// QuestDB partitions every table by its designated timestamp already
+    /// (`migrations/questdb/`) and creates them as rows arrive: retention is
+    /// `ALTER TABLE … DROP PARTITION WHERE` on it. QuestDB never drops the
+    /// newest (active) partition, and the side tables' partitions are a month
+    /// or a day: a month goes once its whole month is older than the horizon.
+    static func dropPartitions(table: String, timestamp: String, beforeMicros: Int64) -> String {
+        let text = CivilTime.isoTimestamp(micros: beforeMicros, precision: .milliseconds).prefix(19)  // yyyy-MM-ddTHH:mm:ss
+        return "ALTER TABLE \(table) DROP PARTITION WHERE \(timestamp) < to_timestamp('\(text)', 'yyyy-MM-ddTHH:mm:ss')"
+    }
+
+    /// The designated timestamps of the side tables (`migrations/questdb/0001_initial_schema.sql`).
+    static let sideTimestamps: [(table: String, timestamp: String)] = [
+        ("feed_gaps", "started_at"), ("dead_letters", "created_at"), ("price_staleness_alerts", "detected_at"),
+        ("symbol_health_history", "timestamp"), ("websocket_health_logs", "timestamp"),
+    ]
+
+    static func maintainTables(_ retention: TableRetention, nowMicros: Int64, connection: PGConnection) throws(DatabaseError) -> TableMaintenanceReport {
+        var report = TableMaintenanceReport()
+        let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
+        var drops: [(String, String, Int64)] = []
+        if let firstKept = retention.firstTradeDayKept(today: today) {
+            drops.append(("options_trades", "ts", Int64(firstKept) * TableRetention.millisecondsPerDay * 1000))
+        }
+        if retention.sideDays > 0 {
+            let horizon = nowMicros - Int64(retention.sideDays) * TableRetention.millisecondsPerDay * 1000
+            drops += sideTimestamps.map { ($0.table, $0.timestamp, horizon) }
+        }
+        for (table, timestamp, before) in drops {
+            do {
+                _ = try connection.execute(dropPartitions(table: table, timestamp: timestamp, beforeMicros: before))
+                report.partitionsDropped.append(table)
+            } catch where error.message.lowercased().contains("no partitions matched") {
+                continue  // nothing old enough yet
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,174 @@
+import OptionsFeed
+import Synchronization
+
+/// Which days of `options_trades` have partitions and how long rows are kept
+/// (docs/design.md §4.2): `PARTITIONS_AHEAD_DAYS`, `RETENTION_DAYS`,
+/// `SIDE_RETENTION_DAYS`. Days are UTC days, counted from 1970-01-01. Pure.
+public struct TableRetention: Sendable, Equatable {
+    /// `PARTITIONS_AHEAD_DAYS`: partitions exist from today to this many days after it.
+    public var aheadDays: Int
+    /// `RETENTION_DAYS`: trade partitions whose whole range ends more than this
+    /// many days before today's start are dropped; 0 keeps every day.
+    public var tradeDays: Int
+    /// `SIDE_RETENTION_DAYS`: rows of the side tables older than this many days are deleted; 0 keeps them.
+    public var sideDays: Int
+
+    /// A batch may create the partitions of at most this many days outside
+    /// `nearDays` per maintenance round (an hour): a replay of old recordings
+    /// or a backfill of last month gets its days, a corrupt feed whose trade
+    /// times spread over decades does not make one partition per day of them.
+    public static let farDaysPerRound = 64
+    /// Days before today whose partitions a write creates without counting against `farDaysPerRound`.
+    public static let nearPastDays = 7
+
+    public static let millisecondsPerDay: Int64 = 86_400_000
+
+    public init(aheadDays: Int = 3, tradeDays: Int = 0, sideDays: Int = 0) {
+        self.aheadDays = aheadDays
+        self.tradeDays = tradeDays
+        self.sideDays = sideDays
+    }
+
+    /// The UTC day of a Unix time in milliseconds.
+    public static func day(ofMilliseconds ms: Int64) -> Int {
+        Int(ms >= 0 ? ms / millisecondsPerDay : (ms + 1) / millisecondsPerDay - 1)
+    }
+
+    /// The first day kept by `RETENTION_DAYS` on `today`: `today - tradeDays`
+    /// (so `RETENTION_DAYS=1` keeps yesterday and today whole); `nil` keeps all.
+    public func firstTradeDayKept(today: Int) -> Int? {
+        tradeDays > 0 ? today - tradeDays : nil
+    }
+
+    /// The days a write may create a missing partition for on `today`: from
+    /// the first day kept (or 1970-01-01, the first day a trade time may
+    /// have: `OptionTrade.timestampRange`) to `today + aheadDays`. A trade of
+    /// any other day has no partition and is dead-lettered (`no_partition`).
+    public func creatableDays(today: Int) -> ClosedRange<Int> {
+        let first = max(0, firstTradeDayKept(today: today) ?? 0)
+        return first...max(first, today + aheadDays)
+    }
+
+    /// The days whose partitions a write creates without a limit: the last
+    /// `nearPastDays` days, today and the days ahead.
+    public func nearDays(today: Int) -> ClosedRange<Int> {
+        (today - Self.nearPastDays)...(today + aheadDays)
+    }
+
+    /// The days created ahead at start and on every maintenance round.
+    public func daysAhead(today: Int) -> ClosedRange<Int> {
+        today...(today + aheadDays)
+    }
+}
+
+/// The days this process knows to have a partition, shared by the writer's
+/// sessions, so that a batch asks the database only for a day it has not met
+/// (one set look-up per batch otherwise). Forgotten on each maintenance
+/// round and when a row met no partition.
+final class PartitionDays: Sendable {
+    let retention: TableRetention
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        /// `nil` until asked: whether `options_trades` is partitioned at all (before migration 0007 it is not).
+        var partitioned: Bool?
+        var known: Set<Int> = []
+        /// Days outside `nearDays` still allowed this round (`TableRetention.farDaysPerRound`).
+        var farDaysLeft = TableRetention.farDaysPerRound
+    }
+
+    init(retention: TableRetention) {
+        self.retention = retention
+    }
+
+    /// The UTC days of the feed times of `trades`, each once, in order.
+    static func days(of trades: ArraySlice<OptionTrade>) -> [Int] {
+        guard let first = trades.first else { return [] }
+        var low = first.timestampMs, high = first.timestampMs
+        for trade in trades {
+            low = min(low, trade.timestampMs)
+            high = max(high, trade.timestampMs)
+        }
+        let lowDay = TableRetention.day(ofMilliseconds: low), highDay = TableRetention.day(ofMilliseconds: high)
+        if highDay - lowDay < 2 { return Array(lowDay...highDay) }
+        // Spread over days: only those the rows hold (a corrupt time must not stand for the centuries between).
+        return Set(trades.map { TableRetention.day(ofMilliseconds: $0.timestampMs) }).sorted()
+    }
+
+    /// The days of `days` not met since the last `forget`; empty when the table is not partitioned.
+    func unknown(_ days: [Int]) -> [Int] {
+        state.withLock { state in
+            state.partitioned == false ? [] : days.filter { !state.known.contains($0) }
+        }
+    }
+
+    func learn(_ days: [Int]) {
+        state.withLock { $0.known.formUnion(days) }
+    }
+
+    var partitioned: Bool? {
+        state.withLock { $0.partitioned }
+    }
+
+    func setPartitioned(_ value: Bool) {
+        state.withLock { $0.partitioned = value }
+    }
+
+    /// After a row met no partition: what this process believed of the
+    /// table may be stale (migration 0007 ran beside it, a partition was
+    /// dropped by hand), so the next `prepare` asks again. The far days
+    /// allowed this round stay used.
+    func forget() {
+        state.withLock { state in
+            state.partitioned = nil
+            state.known = []
+        }
+    }
+
+    /// A maintenance round: everything is asked again and the far days are allowed anew.
+    func newRound() {
+        state.withLock { $0 = State() }
+    }
+
+    /// Before a write of rows of `days` (`days(of:)`) on `connection`, outside
+    /// any transaction: creates the partitions of the days `creatableDays`
+    /// allows that this process has not met, one call per run of consecutive
+    /// days. Rows of other days are left to fail and be dead-lettered one by one.
+    func prepare(days: [Int], nowMicros: Int64, connection: PGConnection) throws(DatabaseError) {
+        let missing = unknown(days)
+        guard !missing.isEmpty else { return }
+        if partitioned == nil {
+            let kind = try connection.query(PostgresDialect.tradeTableKind).first?.first ?? nil
+            setPartitioned(kind == "p")
+            guard kind == "p" else { return }
+        }
+        let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
+        let window = retention.creatableDays(today: today), near = retention.nearDays(today: today)
+        let allowed = state.withLock { state in
+            missing.filter { day in
+                guard window.contains(day) else { return false }
+                if near.contains(day) { return true }
+                guard state.farDaysLeft > 0 else { return false }
+                state.farDaysLeft -= 1
+                return true
+            }
+        }
+        for run in Self.runs(allowed) {
+            _ = try connection.query(PostgresDialect.ensurePartitions, [String(run.lowerBound), String(run.upperBound)])
+        }
+        learn(missing)
+    }
+
+    /// Sorted days as runs of consecutive days.
+    static func runs(_ days: [Int]) -> [ClosedRange<Int>] {
+        var runs: [ClosedRange<Int>] = []
+        for day in days {
+            if let last = runs.last, last.upperBound + 1 == day {
+                runs[runs.count - 1] = last.lowerBound...day
+            } else {
+                runs.append(day...day)
+            }
+        }
+        return runs
+    }
+}
