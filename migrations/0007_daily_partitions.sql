@@ -1,5 +1,5 @@
 -- 0007: options_trades partitioned by range of ts, one partition per UTC day
--- (docs/design.md §4.2), so that each day's indexes stay small and old days
+-- (docs/design.md §4.3), so that each day's indexes stay small and old days
 -- leave by DROP TABLE instead of DELETE. Plain PostgreSQL 15, no extension.
 --
 -- The key (sym, ts, seq) holds the partition key, so it is unique across

@@ -49,7 +49,7 @@ public enum IngestApp {
         }
         let applied = try Migrator(directory: directory).apply(conninfo: configuration.databaseURL, flavor: flavor, logger: logger)
         if flavor == .postgres {
-            // Today's partition and PARTITIONS_AHEAD_DAYS after it, so that a write never meets a missing one (docs/design.md §4.2).
+            // Today's partition and PARTITIONS_AHEAD_DAYS after it, so that a write never meets a missing one (docs/design.md §4.3).
             let created = try TableMaintenance.createPartitionsAhead(conninfo: configuration.databaseURL, retention: configuration.retention)
             if created > 0 { logger.info("partitions created ahead", metadata: ["partitions": "\(created)"]) }
         }

@@ -94,7 +94,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     public var readPacing: ReadPacing.Configuration
     public var shutdownTimeout: Duration
     public var migrationsDir: String
-    /// `PARTITIONS_AHEAD_DAYS`, `RETENTION_DAYS`, `SIDE_RETENTION_DAYS` (docs/design.md §4.2).
+    /// `PARTITIONS_AHEAD_DAYS`, `RETENTION_DAYS`, `SIDE_RETENTION_DAYS` (docs/design.md §4.3).
     public var retention: TableRetention
     /// `nil` when `RECORD_FILE` is empty: the feed is not recorded (docs/design.md §5.6).
     public var recording: FrameRecorder.Configuration?

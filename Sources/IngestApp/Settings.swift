@@ -320,7 +320,7 @@ extension Setting {
     public static let partitionsAheadDays = Setting(
         "PARTITIONS_AHEAD_DAYS", "3", wholeNumber: 1...366,
         help: "Daily partitions of options_trades exist from today to this many UTC days ahead (created at start and hourly).",
-        details: "Daily partitions of `options_trades` exist from today to this many UTC days ahead: created by `migrate`, at start and every hour (docs/design.md §4.2). A trade after the last of them is dead-lettered (`no_partition`).")
+        details: "Daily partitions of `options_trades` exist from today to this many UTC days ahead: created by `migrate`, at start and every hour (docs/design.md §4.3). A trade after the last of them is dead-lettered (`no_partition`).")
     public static let retentionDays = Setting(
         "RETENTION_DAYS", "0", wholeNumber: 0...36_500,
         help: "Drop trade partitions whose whole UTC day is more than this many days before today (hourly); 0 keeps all.",

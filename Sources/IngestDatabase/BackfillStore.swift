@@ -124,7 +124,7 @@ public final class BackfillStore: Sendable {
         symbol: OptionSymbol, fromMs: Int64, toMs: Int64, surplus: @escaping @Sendable ([OptionTrade]) throws -> [OptionTrade]
     ) async throws -> Int {
         try await withConnection(inTransaction: true) { connection, session in
-            // The partitions of the window's days, before the transaction (docs/design.md §4.2).
+            // The partitions of the window's days, before the transaction (docs/design.md §4.3).
             let days = TableRetention.day(ofMilliseconds: fromMs)...TableRetention.day(ofMilliseconds: max(fromMs, toMs))
             try session.partitions?.prepare(days: Array(days.prefix(366)), nowMicros: session.wallClock.nowMicros(), connection: connection)
             try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs))

@@ -80,7 +80,7 @@ enum BatchStrategy {
         let connection = try session.connect(logger: logger)
         let transactional = session.dialect.isTransactional
         do {
-            // The partitions of the batch's days, before its transaction (docs/design.md §4.2).
+            // The partitions of the batch's days, before its transaction (docs/design.md §4.3).
             try session.partitions?.prepare(days: PartitionDays.days(of: batch), nowMicros: session.wallClock.nowMicros(), connection: connection)
             if transactional { try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs)) }
             let inserted: Int

@@ -45,7 +45,7 @@ public final class PostgresTradeWriter: Sendable {
     ///   - statementTimeoutMs: per-statement timeout of ordinary statements (docs/design.md §5.3: 30 s).
     ///   - bulkTimeoutMs: per-statement timeout of a batch write (docs/design.md §5.3: 60 s).
     ///   - wallClock: this host's clock, the one receive times were read on.
-    ///   - retention: which days a batch may create a partition for, and what `maintainTables` keeps (docs/design.md §4.2).
+    ///   - retention: which days a batch may create a partition for, and what `maintainTables` keeps (docs/design.md §4.3).
     public init(
         conninfo: String, flavor: DatabaseFlavor = .postgres, mode: WriteMode = .copy, poolSize: Int = 2,
         maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration = .init(), statementTimeoutMs: Int = 30_000, bulkTimeoutMs: Int = 60_000,
@@ -62,7 +62,7 @@ public final class PostgresTradeWriter: Sendable {
         self.logger = logger
     }
 
-    /// One round of table maintenance (docs/design.md §4.2): the partitions of
+    /// One round of table maintenance (docs/design.md §4.3): the partitions of
     /// today and `PARTITIONS_AHEAD_DAYS` after it, the partitions older than
     /// `RETENTION_DAYS`, the side-table rows older than `SIDE_RETENTION_DAYS`.
     /// The days the writer knew are forgotten, so the next batch of each day

@@ -1,6 +1,6 @@
 import OptionsFeed
 
-/// What one round of table maintenance did (docs/design.md §4.2).
+/// What one round of table maintenance did (docs/design.md §4.3).
 public struct TableMaintenanceReport: Sendable, Equatable {
     /// Daily partitions of `options_trades` created ahead (`PARTITIONS_AHEAD_DAYS`).
     public var partitionsCreated = 0
@@ -116,8 +116,9 @@ extension QuestDBDialect {
     /// newest (active) partition, and the side tables' partitions are a month
     /// or a day: a month goes once its whole month is older than the horizon.
     static func dropPartitions(table: String, timestamp: String, beforeMicros: Int64) -> String {
-        let text = CivilTime.isoTimestamp(micros: beforeMicros, precision: .milliseconds).prefix(19)  // yyyy-MM-ddTHH:mm:ss
-        return "ALTER TABLE \(table) DROP PARTITION WHERE \(timestamp) < to_timestamp('\(text)', 'yyyy-MM-ddTHH:mm:ss')"
+        // yyyy-MM-dd:HH:mm:ss, the shape QuestDB's DROP PARTITION documentation uses.
+        let text = CivilTime.isoTimestamp(micros: beforeMicros, precision: .milliseconds).prefix(19).replacingOccurrences(of: "T", with: ":")
+        return "ALTER TABLE \(table) DROP PARTITION WHERE \(timestamp) < to_timestamp('\(text)', 'yyyy-MM-dd:HH:mm:ss')"
     }
 
     /// The designated timestamps of the side tables (`migrations/questdb/0001_initial_schema.sql`).

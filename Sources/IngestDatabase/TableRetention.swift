@@ -2,7 +2,7 @@ import OptionsFeed
 import Synchronization
 
 /// Which days of `options_trades` have partitions and how long rows are kept
-/// (docs/design.md §4.2): `PARTITIONS_AHEAD_DAYS`, `RETENTION_DAYS`,
+/// (docs/design.md §4.3): `PARTITIONS_AHEAD_DAYS`, `RETENTION_DAYS`,
 /// `SIDE_RETENTION_DAYS`. Days are UTC days, counted from 1970-01-01. Pure.
 public struct TableRetention: Sendable, Equatable {
     /// `PARTITIONS_AHEAD_DAYS`: partitions exist from today to this many days after it.

@@ -33,7 +33,7 @@ protocol WriterDialect {
     ///   - nowMicros: this host's wall clock now, which ages a time read here.
     static func gapStatement(_ event: GapEvent, rowID: Int64?, nowMicros: Int64) -> (String, [String?])?
 
-    /// One round of partitions ahead and retention (`TableMaintenance.swift`, docs/design.md §4.2).
+    /// One round of partitions ahead and retention (`TableMaintenance.swift`, docs/design.md §4.3).
     static func maintainTables(_ retention: TableRetention, nowMicros: Int64, connection: PGConnection) throws(DatabaseError) -> TableMaintenanceReport
 }
 

@@ -2,7 +2,7 @@ import IngestDatabase
 import Logging
 import ServiceLifecycle
 
-/// Keeps the tables fit for a year (docs/design.md §4.2): at start and then
+/// Keeps the tables fit for a year (docs/design.md §4.3): at start and then
 /// every `interval` (an hour) one round of `PostgresTradeWriter.maintainTables`,
 /// which creates the partitions of today and `PARTITIONS_AHEAD_DAYS` after it,
 /// drops those older than `RETENTION_DAYS` and deletes side-table rows older

@@ -54,13 +54,13 @@ struct EndToEndTests {
     /// exited, with an ingester attached; stops the ingester with SIGTERM once
     /// it has read the whole stream, and returns the ledger path and the ingester's exit status.
     static func ingestOnce(
-        seed: UInt64, count: Int, database: TestDatabase, directory: URL, tag: String, writeMode: String
+        seed: UInt64, count: Int, database: TestDatabase, directory: URL, tag: String, writeMode: String, settings: [String: String] = [:]
     ) async throws -> (ledger: String, summary: String, exitStatus: Int32) {
         let ledger = directory.appendingPathComponent("ledger-\(tag).csv").path
         let pipeline = try await RunningPipeline.start(
             feed: ["--seed", "\(seed)", "--rate", "0", "--count", "\(count)", "--symbols", "300", "--invalid-fraction", "0.01",
                    "--ledger", ledger, "--exit-after-count"],
-            databaseURL: database.url, log: "ingest-\(tag).log", arguments: ["--write-mode", writeMode], directory: directory)
+            databaseURL: database.url, log: "ingest-\(tag).log", settings, arguments: ["--write-mode", writeMode], directory: directory)
         let ingester = pipeline.ingester
 
         // The stream is over once the ingester saw the server close the socket.

@@ -39,6 +39,15 @@ struct PartitionDayTests {
         #expect(TableRetention(aheadDays: 1, tradeDays: 1).firstTradeDayKept(today: today) == 19_999, "1 keeps yesterday whole")
     }
 
+    @Test("QuestDB's retention drops its own day partitions by the designated timestamp, the horizon at the second, in QuestDB's to_timestamp format")
+    func questDBRetention() {
+        let horizon = Int64(CivilTime.daysFromCivil(year: 2026, month: 11, day: 6)) * 86_400_000_000 + 1_500_000
+        #expect(
+            QuestDBDialect.dropPartitions(table: "options_trades", timestamp: "ts", beforeMicros: horizon)
+                == "ALTER TABLE options_trades DROP PARTITION WHERE ts < to_timestamp('2026-11-06:00:00:01', 'yyyy-MM-dd:HH:mm:ss')")
+        #expect(QuestDBDialect.sideTimestamps.map(\.table) == SideTable.all.map(\.name), "the same side tables as on PostgreSQL")
+    }
+
     static func trade(t: Int64) -> OptionTrade {
         OptionTrade(
             symbol: OptionSymbol("O:SPY251219C00650000")!, exchange: 1, price: 1, size: 1, conditions: [], timestampMs: t, sequence: 1,
@@ -58,7 +67,7 @@ struct PartitionDayTests {
 }
 
 /// Daily partitions, the upgrade in place and retention against the real
-/// PostgreSQL server that scripts/test starts (docs/design.md §4.2).
+/// PostgreSQL server that scripts/test starts (docs/design.md §4.3).
 @Suite("Daily partitions", .serialized, .temporaryDirectory("partitions"))
 struct DailyPartitionTests {
     static let logger = Logger(label: "test")
