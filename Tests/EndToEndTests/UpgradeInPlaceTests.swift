@@ -8,17 +8,6 @@ import Testing
 /// migrate`, the ingester started again, against feed-sim over a real socket.
 @Suite("Upgrade in place", .serialized, .temporaryDirectory("upgrade"))
 struct UpgradeInPlaceTests {
-    /// `migrations/` up to 0006: the layout before the partitions.
-    static func oldMigrations(in directory: URL) throws -> String {
-        let source = repositoryRoot.appendingPathComponent("migrations")
-        let target = directory.appendingPathComponent("migrations-0006")
-        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-        for file in try FileManager.default.contentsOfDirectory(atPath: source.path) where file.hasSuffix(".sql") && file < "0007" {
-            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: target.appendingPathComponent(file))
-        }
-        return target.path
-    }
-
     /// The keys the table must hold after a run of `ledger`: valid trades at or above the 10 000 USD threshold.
     static func expectedKeys(_ ledger: String) throws -> Set<String> {
         Set(try EndToEndTests.readLedger(ledger).valid.filter { $0.notional >= 10_000 }.map(\.key))
@@ -31,7 +20,7 @@ struct UpgradeInPlaceTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let directory = try TemporaryDirectory.required()
-        let old = try Self.oldMigrations(in: directory)
+        let old = try migrations(upTo: "0006_backfill.sql", in: directory)
 
         // Today's deployment: the ingester applies migrations 0001–0006 and streams.
         let first = try await EndToEndTests.ingestOnce(

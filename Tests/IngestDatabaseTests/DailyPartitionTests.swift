@@ -100,17 +100,6 @@ struct DailyPartitionTests {
         return String(format: "options_trades_p%04d%02d%02d", y, m, d)
     }
 
-    /// A copy of `migrations/` with only the files up to `last` (the layout before the partitions).
-    static func migrations(upTo last: String, in directory: URL) throws -> String {
-        let source = repositoryRoot.appendingPathComponent("migrations")
-        let target = directory.appendingPathComponent("migrations-\(last)")
-        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-        for file in try FileManager.default.contentsOfDirectory(atPath: source.path) where file.hasSuffix(".sql") && file <= last {
-            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: target.appendingPathComponent(file))
-        }
-        return target.path
-    }
-
     @Test("a fresh database has a partitioned options_trades with the key (sym, ts, seq), today's partition and 3 days ahead, no legacy table")
     func freshLayout() throws {
         let database = try TestDatabase.create()
@@ -133,7 +122,7 @@ struct DailyPartitionTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let directory = try TemporaryDirectory.required()
-        _ = try Migrator(directory: try Self.migrations(upTo: "0006_backfill.sql", in: directory)).apply(conninfo: database.url, logger: Self.logger)
+        _ = try Migrator(directory: try migrations(upTo: "0006_backfill.sql", in: directory)).apply(conninfo: database.url, logger: Self.logger)
         let connection = try database.connect()
         // 50 000 rows over 5 past days, through the writer of the old layout.
         let today = Self.today()
@@ -220,7 +209,7 @@ struct DailyPartitionTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         let directory = try TemporaryDirectory.required()
-        _ = try Migrator(directory: try Self.migrations(upTo: "0006_backfill.sql", in: directory)).apply(conninfo: database.url, logger: Self.logger)
+        _ = try Migrator(directory: try migrations(upTo: "0006_backfill.sql", in: directory)).apply(conninfo: database.url, logger: Self.logger)
         let today = Self.today()
         // Days -12 and -11 go to the table before the upgrade (the legacy partition), -6…0 after it, by a writer that keeps all.
         let setup = PostgresTradeWriter(conninfo: database.url, logger: Self.logger)

@@ -64,6 +64,19 @@ public final class TestDatabase: @unchecked Sendable {
     }
 }
 
+/// A copy of the project's `migrations/` in `directory` holding only the
+/// PostgreSQL files named up to `last` (e.g. `0006_backfill.sql`): the layout
+/// of an earlier release, for upgrade tests.
+public func migrations(upTo last: String, in directory: URL) throws -> String {
+    let source = repositoryRoot.appendingPathComponent("migrations")
+    let target = directory.appendingPathComponent("migrations-\(last)")
+    try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+    for file in try FileManager.default.contentsOfDirectory(atPath: source.path) where file.hasSuffix(".sql") && file <= last {
+        try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: target.appendingPathComponent(file))
+    }
+    return target.path
+}
+
 /// Runs a tool to completion and returns its standard output; throws when it exits non-zero.
 /// `environment`, when given, is the tool's whole environment.
 @discardableResult
