@@ -159,10 +159,11 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             }
         }
 
-        subscriptions = string(.subscriptions).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
-        guard !subscriptions.isEmpty else {
-            throw ConfigurationError(variable: Setting.subscriptions.name, reason: "needs at least one subscription, e.g. T.*")
+        do {
+            // Checked before connecting: the feed refuses Q.*, FMV.* and more than 1 000 quote contracts (docs/design.md §5.1).
+            subscriptions = try FeedSubscriptions(string(.subscriptions)).items
+        } catch {
+            throw ConfigurationError(variable: Setting.subscriptions.name, reason: error.description)
         }
 
         let thresholdText = string(.threshold).trimmingCharacters(in: .whitespaces)

@@ -53,7 +53,8 @@ extension Setting {
         details: "Options WebSocket feed URL (`ws://` or `wss://`). Polygon also serves `wss://socket.massive.com/options`.")
     public static let subscriptions = Setting(
         "POLYGON_SUBSCRIPTIONS", "T.*",
-        help: "Comma-separated subscriptions sent after auth.")
+        help: "Comma-separated subscriptions sent after auth (T, A, AM: * or a ticker; Q, FMV: named contracts, at most 1 000 quotes).",
+        details: "Comma-separated subscriptions sent after auth, checked before connecting (docs/design.md §5.1): `T.*`, `A.*`, `AM.*` or a ticker; `Q.O:…` and `FMV.O:…` take named contracts only (`Q.*`, `FMV.*` and more than 1 000 quote contracts exit 64). Only trades are stored yet; other events are counted as unknown.")
     public static let threshold = Setting(
         "POLYGON_OPTION_TRADE_VALUE_THRESHOLD", "10000",
         help: "Minimum notional in USD (price × size × 100) to keep a trade; 0 keeps all.",

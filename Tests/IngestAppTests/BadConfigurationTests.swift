@@ -42,6 +42,10 @@ struct BadConfigurationTests {
         .init("POLYGON_WS_URL", "wss://"), .init("DATABASE_URL", "host=localhost port"),
         .init("DATABASE_URL", "postgresql://u:secretpw@localhost:port/db"), .init("WATCH_SYMBOLS", "O:spy251219C00650000"),
         .init("POLYGON_SUBSCRIPTIONS", ",,,"),
+        // Subscriptions the feed would refuse, checked before connecting.
+        .init("POLYGON_SUBSCRIPTIONS", "T.*,Q.*"), .init("POLYGON_SUBSCRIPTIONS", "FMV.*"), .init("POLYGON_SUBSCRIPTIONS", "X.*"),
+        .init("POLYGON_SUBSCRIPTIONS", "T*"), .init("POLYGON_SUBSCRIPTIONS", "Q.SPY"),
+        .init("POLYGON_SUBSCRIPTIONS", (0...1000).map { "Q.O:SPY261219C\(String(format: "%08d", 100_000 + $0))" }.joined(separator: ",")),
     ]
 
     @Test("a value of the wrong type is refused with one line naming the variable, never its secret", arguments: cases)
