@@ -16,14 +16,17 @@ public struct TableMaintenanceReport: Sendable, Equatable {
 
 /// Table maintenance outside the writer's pool: `ingest-options migrate` and a start.
 public enum TableMaintenance {
-    /// Creates the daily partitions of today and `aheadDays` after it when
-    /// `options_trades` is partitioned; returns how many were new.
+    /// Creates the daily partitions of today and `aheadDays` after it of every
+    /// table partitioned by day; returns how many were new.
     public static func createPartitionsAhead(conninfo: String, retention: TableRetention, wallClock: WallClock = .system) throws(DatabaseError) -> Int {
         let connection = try PGConnection(conninfo: conninfo)
-        guard try connection.query(PostgresDialect.tradeTableKind).first?.first == "p" else { return 0 }
         let ahead = retention.daysAhead(today: TableRetention.day(ofMilliseconds: wallClock.nowMicros() / 1000))
-        let rows = try connection.query(PostgresDialect.ensurePartitions, [String(ahead.lowerBound), String(ahead.upperBound)])
-        return Int(rows.first?.first.flatMap { $0 } ?? "") ?? 0
+        var created = 0
+        for table in try PostgresDialect.partitioned(connection) {
+            let rows = try connection.query(PostgresDialect.ensurePartitions, [table, String(ahead.lowerBound), String(ahead.upperBound)])
+            created += Int(rows.first?.first.flatMap { $0 } ?? "") ?? 0
+        }
+        return created
     }
 }
 
@@ -47,12 +50,22 @@ struct SideTable: Sendable {
 extension PostgresDialect {
     /// `r` before migration 0007, `p` after it.
     static let tradeTableKind = "SELECT relkind::text FROM pg_class WHERE oid = 'options_trades'::regclass"
-    /// `$1`, `$2`: the first and last UTC day, as days since 1970-01-01 (`migrations/0007_daily_partitions.sql`).
+    /// `$1`: the table; `$2`, `$3`: the first and last UTC day, as days since 1970-01-01 (`migrations/0007_daily_partitions.sql`).
     static let ensurePartitions =
-        "SELECT ingest_ensure_partitions('options_trades', date '1970-01-01' + $1::integer, date '1970-01-01' + $2::integer)"
-    /// `$1`: the first UTC day kept; every partition ending at or before its start goes.
+        "SELECT ingest_ensure_partitions($1::regclass, date '1970-01-01' + $2::integer, date '1970-01-01' + $3::integer)"
+    /// `$1`: the table; `$2`: the first UTC day kept; every partition ending at or before its start goes.
     static let dropPartitions =
-        "SELECT ingest_drop_partitions('options_trades', (date '1970-01-01' + $1::integer)::timestamp AT TIME ZONE 'UTC')"
+        "SELECT ingest_drop_partitions($1::regclass, (date '1970-01-01' + $2::integer)::timestamp AT TIME ZONE 'UTC')"
+    /// Which of the tables `$1` (text[]) exist partitioned (before 0007 `options_trades` is a plain table; before 0008 the others are not there).
+    static let partitionedAmong =
+        "SELECT c.relname::text FROM pg_class c WHERE c.relname = ANY ($1::text[]) AND c.relkind = 'p' AND pg_table_is_visible(c.oid) ORDER BY 1"
+
+    /// The tables partitioned by UTC day of their time (docs/design.md §4.3, §4.4).
+    static let partitionedTables = ["options_trades", "options_aggregates", "options_quotes", "options_fmv"]
+
+    static func partitioned(_ connection: PGConnection) throws(DatabaseError) -> [String] {
+        try connection.query(partitionedAmong, ["{" + partitionedTables.joined(separator: ",") + "}"]).compactMap { $0.first ?? nil }
+    }
     /// A maintenance statement waits at most this long for a lock (a long read
     /// of an old partition): it is tried again next round instead of holding
     /// up every write queued behind it.
@@ -69,14 +82,14 @@ extension PostgresDialect {
     static func maintainTables(_ retention: TableRetention, nowMicros: Int64, connection: PGConnection) throws(DatabaseError) -> TableMaintenanceReport {
         var report = TableMaintenanceReport()
         let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
-        if try connection.query(tradeTableKind).first?.first == "p" {
-            let ahead = retention.daysAhead(today: today)
-            report.partitionsCreated = try inTransaction(connection) { () throws(DatabaseError) in
-                Int(try connection.query(ensurePartitions, [String(ahead.lowerBound), String(ahead.upperBound)]).first?.first.flatMap { $0 } ?? "") ?? 0
+        let ahead = retention.daysAhead(today: today)
+        for table in try partitioned(connection) {
+            report.partitionsCreated += try inTransaction(connection) { () throws(DatabaseError) in
+                Int(try connection.query(ensurePartitions, [table, String(ahead.lowerBound), String(ahead.upperBound)]).first?.first.flatMap { $0 } ?? "") ?? 0
             }
             if let firstKept = retention.firstTradeDayKept(today: today) {
-                report.partitionsDropped = try inTransaction(connection) { () throws(DatabaseError) in
-                    try connection.query(dropPartitions, [String(firstKept)]).compactMap { $0.first ?? nil }
+                report.partitionsDropped += try inTransaction(connection) { () throws(DatabaseError) in
+                    try connection.query(dropPartitions, [table, String(firstKept)]).compactMap { $0.first ?? nil }
                 }
             }
         }
@@ -121,6 +134,12 @@ extension QuestDBDialect {
         return "ALTER TABLE \(table) DROP PARTITION WHERE \(timestamp) < to_timestamp('\(text)', 'yyyy-MM-dd:HH:mm:ss')"
     }
 
+    /// The designated timestamps of the event tables, partitioned by day
+    /// (`migrations/questdb/0001_initial_schema.sql`, `0005_event_tables.sql`).
+    static let dayTimestamps: [(table: String, timestamp: String)] = [
+        ("options_trades", "ts"), ("options_aggregates", "start_ts"), ("options_quotes", "ts"), ("options_fmv", "ts"),
+    ]
+
     /// The designated timestamps of the side tables (`migrations/questdb/0001_initial_schema.sql`).
     static let sideTimestamps: [(table: String, timestamp: String)] = [
         ("feed_gaps", "started_at"), ("dead_letters", "created_at"), ("price_staleness_alerts", "detected_at"),
@@ -132,7 +151,8 @@ extension QuestDBDialect {
         let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
         var drops: [(String, String, Int64)] = []
         if let firstKept = retention.firstTradeDayKept(today: today) {
-            drops.append(("options_trades", "ts", Int64(firstKept) * TableRetention.millisecondsPerDay * 1000))
+            let horizon = Int64(firstKept) * TableRetention.millisecondsPerDay * 1000
+            drops += dayTimestamps.map { ($0.table, $0.timestamp, horizon) }
         }
         if retention.sideDays > 0 {
             let horizon = nowMicros - Int64(retention.sideDays) * TableRetention.millisecondsPerDay * 1000

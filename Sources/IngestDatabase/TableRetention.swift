@@ -154,7 +154,7 @@ final class PartitionDays: Sendable {
             }
         }
         for run in Self.runs(allowed) {
-            _ = try connection.query(PostgresDialect.ensurePartitions, [String(run.lowerBound), String(run.upperBound)])
+            _ = try connection.query(PostgresDialect.ensurePartitions, ["options_trades", String(run.lowerBound), String(run.upperBound)])
         }
         learn(missing)
     }

@@ -270,10 +270,11 @@ public struct FeedSession: Sendable {
             } catch {
                 badFrame(.malformed, ["reason": "\(error.reason)", "offset": "\(error.offset)", "bytes": "\(message.readableBytes)"])
             }
-            if frame.unknownEvents > 0 {
-                intake.stats.badFrames.add(.unknownEvent, frame.unknownEvents)
+            let unknown = frame.unknownEvents + frame.notStoredEvents
+            if unknown > 0 {
+                intake.stats.badFrames.add(.unknownEvent, unknown)
                 if let suppressed = badFrameLog.admit(.unknownEvent) {
-                    logger.info("unknown feed events skipped", metadata: ["events": "\(frame.unknownEvents)", "suppressed": "\(suppressed)"])
+                    logger.info("unknown feed events skipped", metadata: ["events": "\(unknown)", "suppressed": "\(suppressed)"])
                 }
             }
             for status in frame.statuses {

@@ -178,8 +178,9 @@ public struct ReplayService<C: Clock>: Service where C.Duration == Duration {
                                "line": "\(line.number)", "suppressed": "\(suppressed)"])
             }
         }
-        if reader.frame.unknownEvents > 0 {
-            intake.stats.badFrames.add(.unknownEvent, reader.frame.unknownEvents)
+        let unknown = reader.frame.unknownEvents + reader.frame.notStoredEvents
+        if unknown > 0 {
+            intake.stats.badFrames.add(.unknownEvent, unknown)
         }
         return receivedAt
     }

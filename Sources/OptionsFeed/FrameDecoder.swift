@@ -4,8 +4,18 @@ public struct DecodedFrame: Sendable {
     public var trades: [OptionTrade] = []
     public var invalid: [InvalidTrade] = []
     public var statuses: [FeedStatus] = []
-    /// Events of a type this service does not handle (quotes, aggregates, …) or without `ev`.
+    /// `A` and `AM` bars, `Q` quotes, `FMV` values (docs/design.md §4.4).
+    public var aggregates: [OptionAggregate] = []
+    public var quotes: [OptionQuote] = []
+    public var fairValues: [OptionFMV] = []
+    /// Invalid events of those types, with their type.
+    public var invalidEvents: [InvalidEvent] = []
+    /// Events of a type this service does not know, or without `ev`.
     public var unknownEvents: Int = 0
+
+    /// Events of the channels other than trades, valid or not: the pipeline
+    /// does not store them yet, so they are counted with the unknown ones.
+    public var notStoredEvents: Int { aggregates.count + quotes.count + fairValues.count + invalidEvents.count }
     /// Contracts met in earlier frames: a known one is not parsed or allocated again.
     public var symbols = SymbolTable()
     /// Condition lists met in earlier frames, shared by the trades that carry them.
@@ -18,6 +28,10 @@ public struct DecodedFrame: Sendable {
         trades.removeAll(keepingCapacity: true)
         invalid.removeAll(keepingCapacity: true)
         statuses.removeAll(keepingCapacity: true)
+        aggregates.removeAll(keepingCapacity: true)
+        quotes.removeAll(keepingCapacity: true)
+        fairValues.removeAll(keepingCapacity: true)
+        invalidEvents.removeAll(keepingCapacity: true)
         unknownEvents = 0
     }
 }
@@ -95,7 +109,13 @@ public struct FrameDecoder: Sendable {
         if let end = CanonicalTrade.read(scanner.bytes, at: objectStart, into: &fields) {
             scanner.index = end
         } else {
-            try readFields(&scanner, into: &fields)
+            switch try eventType(&scanner) {
+            case .secondAggregates: return try decodeAggregate(.second, &scanner, receivedAtMicros: receivedAtMicros, into: &output)
+            case .minuteAggregates: return try decodeAggregate(.minute, &scanner, receivedAtMicros: receivedAtMicros, into: &output)
+            case .quotes: return try decodeQuote(&scanner, receivedAtMicros: receivedAtMicros, into: &output)
+            case .fairMarketValue: return try decodeFMV(&scanner, receivedAtMicros: receivedAtMicros, into: &output)
+            case .trades, nil: try readFields(&scanner, into: &fields)
+            }
         }
         let objectRange = objectStart..<scanner.index
 
@@ -126,8 +146,72 @@ public struct FrameDecoder: Sendable {
         }
     }
 
+    /// The channel of the event at the scanner (its `{`), when it is one of
+    /// the other types: read straight from `{"ev":"…"` (the feed's layout),
+    /// else by a first pass over the object for its `ev`. `nil`: a trade, a
+    /// status or an event this service does not know (read as before).
+    private func eventType(_ scanner: inout JSONScanner) throws(FrameError) -> FeedSubscriptions.Channel? {
+        let bytes = scanner.bytes, start = scanner.index
+        var token: StringToken?
+        if start + 8 < bytes.count, bytes[start + 1] == UInt8(ascii: "\""), bytes[start + 2] == UInt8(ascii: "e"),
+            bytes[start + 3] == UInt8(ascii: "v"), bytes[start + 4] == UInt8(ascii: "\""), bytes[start + 5] == UInt8(ascii: ":"),
+            bytes[start + 6] == UInt8(ascii: "\"")
+        {
+            var end = start + 7
+            while end < bytes.count, end < start + 11, bytes[end] != UInt8(ascii: "\"") { end += 1 }
+            token = StringToken(start: start + 7, length: end - start - 7, hasEscape: false)
+        } else {
+            var probe = scanner
+            var fields = EventTypeField()
+            try readFields(&probe, into: &fields)
+            token = fields.ev
+        }
+        guard let token, !token.hasEscape, token.length <= 3 else { return nil }
+        if scanner.equals(token, "AM") { return .minuteAggregates }
+        if scanner.equals(token, "A") { return .secondAggregates }
+        if scanner.equals(token, "Q") { return .quotes }
+        if scanner.equals(token, "FMV") { return .fairMarketValue }
+        return nil
+    }
+
+    private func decodeAggregate(
+        _ period: OptionAggregate.Period, _ scanner: inout JSONScanner, receivedAtMicros: Int64, into output: inout DecodedFrame
+    ) throws(FrameError) {
+        let start = scanner.index
+        var fields = AggregateFields()
+        try readFields(&scanner, into: &fields)
+        switch fields.aggregate(period: period, in: scanner.bytes, receivedAtMicros: receivedAtMicros, symbols: &output.symbols) {
+        case .success(let bar): output.aggregates.append(bar)
+        case .failure(let reason): output.invalidEvents.append(invalid(period == .second ? .secondAggregates : .minuteAggregates, reason, scanner, start))
+        }
+    }
+
+    private func decodeQuote(_ scanner: inout JSONScanner, receivedAtMicros: Int64, into output: inout DecodedFrame) throws(FrameError) {
+        let start = scanner.index
+        var fields = QuoteFields()
+        try readFields(&scanner, into: &fields)
+        switch fields.quote(in: scanner.bytes, receivedAtMicros: receivedAtMicros, symbols: &output.symbols) {
+        case .success(let quote): output.quotes.append(quote)
+        case .failure(let reason): output.invalidEvents.append(invalid(.quotes, reason, scanner, start))
+        }
+    }
+
+    private func decodeFMV(_ scanner: inout JSONScanner, receivedAtMicros: Int64, into output: inout DecodedFrame) throws(FrameError) {
+        let start = scanner.index
+        var fields = FMVFields()
+        try readFields(&scanner, into: &fields)
+        switch fields.value(in: scanner.bytes, receivedAtMicros: receivedAtMicros, symbols: &output.symbols) {
+        case .success(let value): output.fairValues.append(value)
+        case .failure(let reason): output.invalidEvents.append(invalid(.fairMarketValue, reason, scanner, start))
+        }
+    }
+
+    private func invalid(_ channel: FeedSubscriptions.Channel, _ reason: InvalidTradeReason, _ scanner: JSONScanner, _ start: Int) -> InvalidEvent {
+        InvalidEvent(channel: channel, reason: reason, raw: InvalidTrade.raw(UnsafeRawBufferPointer(rebasing: scanner.bytes[start..<scanner.index])))
+    }
+
     /// Reads an event's fields in any order, whitespace and unknown fields allowed.
-    private func readFields(_ scanner: inout JSONScanner, into fields: inout EventFields) throws(FrameError) {
+    private func readFields<Fields: EventFieldReader>(_ scanner: inout JSONScanner, into fields: inout Fields) throws(FrameError) {
         scanner.index += 1
         scanner.skipWhitespace()
         if scanner.peek() == UInt8(ascii: "}") {
@@ -196,28 +280,14 @@ struct EventFields {
         }
     }
 
-    /// A number, `nil` for JSON `null`; any other type marks the event bad.
     @inline(__always)
     private mutating func readNumber(_ scanner: inout JSONScanner) throws(FrameError) -> JSONNumber? {
-        switch scanner.peek() ?? 0 {
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return try scanner.scanNumber()
-        case UInt8(ascii: "n"):
-            try scanner.skipValue()
-            return nil
-        default:
-            try scanner.skipValue()
-            badField = true
-            return nil
-        }
+        try readNumberField(&scanner, badField: &badField)
     }
 
     @inline(__always)
     private mutating func readString(_ scanner: inout JSONScanner) throws(FrameError) -> StringToken? {
-        if scanner.peek() == UInt8(ascii: "\"") { return try scanner.scanString() }
-        try scanner.skipValue()
-        badField = true
-        return nil
+        try readStringField(&scanner, badField: &badField)
     }
 
     private mutating func readConditions(_ scanner: inout JSONScanner) throws(FrameError) {

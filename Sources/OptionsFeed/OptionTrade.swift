@@ -65,6 +65,10 @@ public enum InvalidTradeReason: String, Error, Sendable, Hashable, CaseIterable 
     case underlyingTooLong = "underlying_too_long"
     /// `c` holds more than `OptionTrade.maximumConditions` codes.
     case tooManyConditions = "too_many_conditions"
+    /// A field the event type needs is not there (a bar's `vw`, a quote's `bp`, …).
+    case missingField = "missing_field"
+    /// A bar that is not one: its end not after its start, its high below its low, or open or close outside them.
+    case badBar = "bad_bar"
 }
 
 /// A trade event that failed validation, with the raw JSON object for the dead-letter path.

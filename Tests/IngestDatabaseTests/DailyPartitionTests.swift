@@ -46,6 +46,7 @@ struct PartitionDayTests {
             QuestDBDialect.dropPartitions(table: "options_trades", timestamp: "ts", beforeMicros: horizon)
                 == "ALTER TABLE options_trades DROP PARTITION WHERE ts < to_timestamp('2026-11-06:00:00:01', 'yyyy-MM-dd:HH:mm:ss')")
         #expect(QuestDBDialect.sideTimestamps.map(\.table) == SideTable.all.map(\.name), "the same side tables as on PostgreSQL")
+        #expect(QuestDBDialect.dayTimestamps.map(\.table) == PostgresDialect.partitionedTables, "the same event tables as on PostgreSQL")
     }
 
     static func trade(t: Int64) -> OptionTrade {
@@ -105,7 +106,7 @@ struct DailyPartitionTests {
         let database = try TestDatabase.create()
         defer { database.drop() }
         try database.migrate()
-        #expect(try TableMaintenance.createPartitionsAhead(conninfo: database.url, retention: .init(aheadDays: 3)) == 4)
+        #expect(try TableMaintenance.createPartitionsAhead(conninfo: database.url, retention: .init(aheadDays: 3)) == 4 * 4, "4 days of 4 tables")
         #expect(try TableMaintenance.createPartitionsAhead(conninfo: database.url, retention: .init(aheadDays: 3)) == 0, "created once")
         let connection = try database.connect()
         #expect(try connection.query("SELECT relkind::text FROM pg_class WHERE oid = 'options_trades'::regclass") == [["p"]])
@@ -113,6 +114,10 @@ struct DailyPartitionTests {
         let today = Self.today()
         #expect(try Self.partitions(connection) == (today...(today + 3)).map(Self.name))
         #expect(try SchemaCheck.problems(conninfo: database.url) == [], "the partitioned key is the natural key")
+        for table in ["options_aggregates", "options_quotes", "options_fmv"] {
+            #expect(try Self.int(connection, "SELECT count(*) FROM pg_inherits WHERE inhparent = '\(table)'::regclass AND inhrelid::regclass::text LIKE '%_p%'") >= 4, "\(table)")
+            #expect(try connection.query("SELECT to_regclass('\(table)_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')) IS NOT NULL") == [["t"]])
+        }
     }
 
     @Test(

@@ -115,7 +115,8 @@ struct PostgresTradeWriterTests {
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
         ).compactMap { $0[0] }
         #expect(tables == [
-            "dead_letters", "feed_gaps", "ingest_state", "options_trades", "price_staleness_alerts", "schema_migrations",
+            "dead_letters", "feed_gaps", "ingest_state", "options_aggregates", "options_fmv", "options_quotes", "options_trades",
+            "price_staleness_alerts", "schema_migrations",
             "symbol_health_history", "websocket_health_logs",
         ])
         let primaryKey = try database.connect().query(

@@ -60,7 +60,10 @@ struct FrameDecoderTests {
             FeedStatus(status: "connected", message: "Connected Successfully"),
             FeedStatus(status: "auth_failed", message: #"bad "key""#),
         ])
-        #expect(frame.unknownEvents == 1)
+        // The quote lacks its fields: an invalid quote, kept apart from the trades.
+        #expect(frame.invalidEvents.map(\.channel) == [.quotes])
+        #expect(frame.invalidEvents.map(\.reason) == [.missingField])
+        #expect(frame.notStoredEvents == 1 && frame.unknownEvents == 0)
     }
 
     struct InvalidCase: Sendable, CustomTestStringConvertible {
