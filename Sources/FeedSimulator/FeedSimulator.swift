@@ -6,6 +6,11 @@ import Synchronization
 /// while no client is subscribed (see `TradeSchedule`), keeps the ledger
 /// of every trade actually written to a client, and archives every valid trade
 /// of the stream, sent or skipped, for the REST API (`StreamArchive`).
+///
+/// Besides trades it keeps each connection's subscription (`Subscriber`): the
+/// `A`/`AM` bars of the stream's own trades (`BarAggregator`), published to
+/// every connection that wants them, and per connection quotes and fair
+/// values paced by the clock (docs/feed-sim.md, "Other event types").
 public final class FeedSimulator: Sendable {
     public struct Configuration: Sendable {
         public var seed: UInt64 = 1
@@ -45,6 +50,15 @@ public final class FeedSimulator: Sendable {
         public var faults = FaultPlan()
         /// Serve `POST /control/fault/KIND` (`--control`): faults injected at run time.
         public var control = false
+        /// Quotes per second per connection over its quote contracts (`--quote-rate`): 100
+        /// keeps a quote writer busy without burying the trades of the default 1000/s.
+        public var quoteRate: Double = 100
+        /// Fair values per second per connection over its `FMV` contracts (`--fmv-rate`):
+        /// 10, a few a second as the business feed sends them.
+        public var fairValueRate: Double = 10
+        /// CSV of every bar, quote and fair value written to a client (`--event-ledger`,
+        /// docs/feed-sim.md, "The event ledger").
+        public var eventLedgerPath: String?
 
         public init() {}
     }
@@ -69,13 +83,20 @@ public final class FeedSimulator: Sendable {
         public var restThrottled = 0
         /// REST answers failed on purpose: HTTP 500 or truncated (`RestFaults`).
         public var restFaults = 0
+        /// `A` and `AM` bars written to clients (one bar to two clients counts twice).
+        public var bars = 0
+        /// Quotes written to clients.
+        public var quotes = 0
+        /// Fair values written to clients.
+        public var fairValues = 0
 
         /// `{"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…,"forgotten":…,
-        /// "rest_requests":…,"rest_throttled":…,"rest_faults":…}`: the first three keys are what
-        /// scripts and tests read; new keys go after them.
+        /// "rest_requests":…,"rest_throttled":…,"rest_faults":…,"bars":…,"quotes":…,"fmv":…}`: the
+        /// first three keys are what scripts and tests read; new keys go after them.
         public var json: String {
             #"{"sent":\#(sent),"valid":\#(valid),"invalid":\#(invalid),"connections":\#(connections),"skipped":\#(skipped),"hostile":\#(hostile),"#
-                + #""forgotten":\#(forgotten),"rest_requests":\#(restRequests),"rest_throttled":\#(restThrottled),"rest_faults":\#(restFaults)}"#
+                + #""forgotten":\#(forgotten),"rest_requests":\#(restRequests),"rest_throttled":\#(restThrottled),"rest_faults":\#(restFaults),"#
+                + #""bars":\#(bars),"quotes":\#(quotes),"fmv":\#(fairValues)}"#
         }
     }
 
@@ -103,6 +124,14 @@ public final class FeedSimulator: Sendable {
         var streamLedger: UnsafeMutablePointer<FILE>?
         var archive: StreamArchive
         var allSentWaiters: [CheckedContinuation<Void, Never>] = []
+        /// The bars of every trade drawn, and the prices and time quotes are made from.
+        var bars: BarAggregator
+        /// Bars the last trade closed, until published.
+        var closedBars: [SimBar] = []
+        /// The subscription of every connection that subscribed, by connection id.
+        var subscribers: [Int: Subscriber] = [:]
+        var numbering = Subscriber.EventNumbering()
+        var eventLedger: UnsafeMutablePointer<FILE>?
     }
 
     public let configuration: Configuration
@@ -114,25 +143,46 @@ public final class FeedSimulator: Sendable {
         let streamLedger = try configuration.streamLedgerPath.map {
             try Self.openLedger($0, header: Self.streamLedgerHeader)
         }
+        let eventLedger = try configuration.eventLedgerPath.map { try Self.openLedger($0, header: nil) }
+        let generator = TradeGenerator(
+            seed: configuration.seed, contracts: configuration.symbols, invalidFraction: configuration.invalidFraction)
         self.state = Mutex(
             State(
-                generator: TradeGenerator(
-                    seed: configuration.seed, contracts: configuration.symbols, invalidFraction: configuration.invalidFraction),
+                generator: generator,
                 schedule: TradeSchedule(rate: configuration.rate),
                 frameSizes: SeededRandom(seed: configuration.seed ^ Self.frameSizeSeedMask),
-                ledger: ledger, streamLedger: streamLedger, archive: StreamArchive(capacity: configuration.archiveCapacity)))
+                ledger: ledger, streamLedger: streamLedger, archive: StreamArchive(capacity: configuration.archiveCapacity),
+                bars: BarAggregator(startMs: generator.timestampMs), eventLedger: eventLedger))
     }
 
     /// The stream ledger's header: the ledger's columns, then `sent` and `sip_timestamp`.
     public static let streamLedgerHeader = TradeGenerator.ledgerHeader + ",sent,sip_timestamp"
 
-    static func openLedger(_ path: String, header: String) throws -> UnsafeMutablePointer<FILE> {
+    /// Opens a ledger for writing; `header`, if any, is its first line.
+    static func openLedger(_ path: String, header: String?) throws -> UnsafeMutablePointer<FILE> {
         guard let file = fopen(path, "w") else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
-        fputs(header + "\n", file)
+        if let header { fputs(header + "\n", file) }
         fflush(file)
         return file
+    }
+
+    /// Counts a trade just drawn into the bars; the bars it closes are owed to
+    /// every connection that wants them, due with the trade: when the trade at
+    /// `position` is due (the first of the batch it went into, or itself in a gap).
+    private static func aggregate(_ trade: SimTrade, dueWith position: Int, in state: inout State) {
+        state.bars.add(trade, closing: &state.closedBars)
+        guard !state.closedBars.isEmpty else { return }
+        let closed = state.closedBars
+        state.closedBars.removeAll(keepingCapacity: true)
+        guard !state.subscribers.isEmpty else { return }
+        let due = state.schedule.dueTime(of: position)
+        var index = state.subscribers.startIndex
+        while index != state.subscribers.endIndex {
+            for bar in closed { state.subscribers.values[index].offer(bar, due: due) }
+            state.subscribers.formIndex(after: &index)
+        }
     }
 
     /// Archives the trades whose fate is now known (written, or skipped in a gap)
@@ -211,8 +261,11 @@ public final class FeedSimulator: Sendable {
                 // The same draws as if they were sent, so each keeps the `t` and `q` it was due with.
                 var skipped: [SimTrade] = []
                 skipped.reserveCapacity(min(skip, 4096))
-                for _ in 0..<skip {
-                    skipped.append(state.generator.next())
+                for offset in 0..<skip {
+                    let trade = state.generator.next()
+                    let position = state.position + offset
+                    Self.aggregate(trade, dueWith: position, in: &state)
+                    skipped.append(trade)
                     if skipped.count == 4096 {
                         Self.settle(skipped, sent: false, in: &state)
                         skipped.removeAll(keepingCapacity: true)
@@ -234,8 +287,12 @@ public final class FeedSimulator: Sendable {
             }
             var trades: [SimTrade] = []
             trades.reserveCapacity(size)
-            for _ in 0..<size { trades.append(state.generator.next()) }
             let sendAt = state.schedule.dueTime(of: state.position)
+            for _ in 0..<size {
+                let trade = state.generator.next()
+                Self.aggregate(trade, dueWith: state.position, in: &state)
+                trades.append(trade)
+            }
             state.position += size
             return Batch(trades: trades, sendAt: sendAt)
         }
@@ -253,8 +310,15 @@ public final class FeedSimulator: Sendable {
     /// The batch reached the client (with `hostile` hostile events before it):
     /// count it and write it to the ledger, flushed, so that a reader of the
     /// file sees every batch sent so far while the simulator runs.
-    public func recordSent(_ trades: [SimTrade], hostile: Int = 0) {
+    /// `unsubscribed` are the batch's trades the client did not subscribe to
+    /// (`T.O:…`): written to nobody, so skipped, as trades due while no client
+    /// is subscribed are.
+    public func recordSent(_ trades: [SimTrade], hostile: Int = 0, unsubscribed: [SimTrade] = []) {
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            if !unsubscribed.isEmpty {
+                Self.settle(unsubscribed, sent: false, in: &state)
+                state.totals.skipped += unsubscribed.count
+            }
             state.totals.hostile += hostile
             state.totals.sent += trades.count
             let valid = trades.count(where: \.isValid)
@@ -325,15 +389,130 @@ public final class FeedSimulator: Sendable {
         }
     }
 
-    /// Flushes and closes the ledger and the stream ledger.
+    /// Flushes and closes the ledger, the stream ledger and the event ledger.
     public func closeLedger() {
         state.withLock { state in
-            for file in [state.ledger, state.streamLedger].compactMap({ $0 }) {
+            for file in [state.ledger, state.streamLedger, state.eventLedger].compactMap({ $0 }) {
                 fflush(file)
                 fclose(file)
             }
             state.ledger = nil
             state.streamLedger = nil
+            state.eventLedger = nil
+        }
+    }
+
+    // MARK: Events besides trades (docs/feed-sim.md, "Other event types")
+
+    /// Most trades one `advanceWithoutTradeSubscribers` call draws: at a huge
+    /// `--rate` the stream then lags the clock rather than holding the lock long.
+    static let mostTradesPerAdvance = 100_000
+
+    /// Adds a subscribe message's items to the connection's subscription at
+    /// `now`; a refused message (`Q.*`, more than 1 000 quote contracts)
+    /// changes nothing and returns why.
+    public func subscribe(connection id: Int, params: String, at now: ContinuousClock.Instant) -> FeedSubscription.Refusal? {
+        state.withLock { state in
+            var subscriber =
+                state.subscribers[id]
+                ?? Subscriber(
+                    since: now, quoteRate: configuration.quoteRate, fairValueRate: configuration.fairValueRate,
+                    seed: configuration.seed)
+            do throws(FeedSubscription.Refusal) {
+                try subscriber.subscribe(params, at: now, contracts: state.generator.contracts)
+            } catch {
+                return error
+            }
+            state.subscribers[id] = subscriber
+            return nil
+        }
+    }
+
+    /// Removes an unsubscribe message's items from the connection's subscription.
+    public func unsubscribe(connection id: Int, params: String, at now: ContinuousClock.Instant) {
+        state.withLock { state in
+            state.subscribers[id]?.unsubscribe(params, at: now, contracts: state.generator.contracts)
+        }
+    }
+
+    /// The connection's subscription; empty before its first subscribe.
+    public func subscription(of id: Int) -> FeedSubscription {
+        state.withLock { $0.subscribers[id]?.subscription ?? FeedSubscription() }
+    }
+
+    /// The connection is gone: nothing more is owed to it.
+    public func connectionClosed(_ id: Int) {
+        _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
+    }
+
+    /// Runs the stream on the clock while no client streams trades, so that a
+    /// connection subscribed to bars only still gets them: the trades due
+    /// before `now` are drawn and skipped (written to nobody, as in a gap),
+    /// their bars closed. Does nothing while a client streams trades (it draws
+    /// them) or unpaced (`--rate 0`: nothing is ever due).
+    public func advanceWithoutTradeSubscribers(to now: ContinuousClock.Instant) {
+        state.withLock { state in
+            guard configuration.rate > 0, state.schedule.subscribers == 0 else { return }
+            state.schedule.startClock(at: now)
+            let due = state.schedule.positionsDue(before: now)
+            let target = due - state.position > Self.mostTradesPerAdvance ? state.position + Self.mostTradesPerAdvance : due
+            guard target > state.position else { return }
+            // Batches handed back by clients that left fell due before: skipped, as when the next client joins.
+            for batch in state.pending {
+                Self.settle(batch.trades, sent: false, in: &state)
+                state.totals.skipped += batch.trades.count
+            }
+            state.pending.removeAll()
+            var skipped: [SimTrade] = []
+            skipped.reserveCapacity(min(target - state.position, 4096))
+            for position in state.position..<target {
+                let trade = state.generator.next()
+                Self.aggregate(trade, dueWith: position, in: &state)
+                skipped.append(trade)
+                if skipped.count == 4096 {
+                    Self.settle(skipped, sent: false, in: &state)
+                    skipped.removeAll(keepingCapacity: true)
+                }
+            }
+            Self.settle(skipped, sent: false, in: &state)
+            state.totals.skipped += target - state.position
+            state.position = target
+        }
+    }
+
+    /// When the connection's next bar, quote or fair value is due; `nil` = none owed.
+    public func nextEventDue(for id: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        state.withLock { $0.subscribers[id]?.nextDue(now: now) }
+    }
+
+    /// The connection's bars, quotes and fair values due by `now`, at most `limit`.
+    public func events(for id: Int, at now: ContinuousClock.Instant, limit: Int) -> [SimEvent] {
+        guard limit > 0 else { return [] }
+        return state.withLock { state in
+            // In place: a copy of the subscriber would copy its owed bars on every call.
+            state.subscribers[id]?.events(at: now, limit: limit, market: state.bars, numbering: &state.numbering) ?? []
+        }
+    }
+
+    /// The events reached a client: count them and write them to the event ledger, flushed.
+    public func recordSent(events: [SimEvent]) {
+        guard !events.isEmpty else { return }
+        state.withLock { state in
+            var lines = ""
+            for event in events {
+                switch event {
+                case .bar: state.totals.bars += 1
+                case .quote: state.totals.quotes += 1
+                case .fairValue: state.totals.fairValues += 1
+                }
+                guard state.eventLedger != nil else { continue }
+                lines += event.ledgerLine
+                lines += "\n"
+            }
+            if let file = state.eventLedger {
+                fputs(lines, file)
+                fflush(file)
+            }
         }
     }
 }

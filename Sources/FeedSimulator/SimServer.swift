@@ -8,9 +8,11 @@ import Synchronization
 
 /// A Polygon/Massive-compatible options WebSocket endpoint on any path:
 /// `connected` status on connect, `auth` → `auth_success` (or `auth_failed`
-/// for the reject key), `subscribe` → `success`, then the simulator's trades,
-/// with the failures of the simulator's `FaultPlan` staged on purpose; and on
-/// the same port Polygon's REST API over the stream's archive (`RestAPI`).
+/// for the reject key), `subscribe` → `success`, then the simulator's trades
+/// and the other events subscribed to (bars, quotes, fair values; `Q.*` or
+/// too many quote contracts → `error` and a close frame), with the failures of
+/// the simulator's `FaultPlan` staged on purpose; and on the same port
+/// Polygon's REST API over the stream's archive (`RestAPI`).
 public struct SimServer: Sendable {
     public let simulator: FeedSimulator
     public let host: String
@@ -34,6 +36,9 @@ public struct SimServer: Sendable {
     /// Close code sent with `max_connections` (policy violation): the feed
     /// refuses the older session because of an account rule.
     static let evictionCloseCode: WebSocketErrorCode = .policyViolation
+    /// Close code after a refused subscription (`Q.*`, more than 1 000 quote
+    /// contracts): an account rule too (docs/feed-sim.md, "Other event types").
+    static let refusalCloseCode: WebSocketErrorCode = .policyViolation
 
     final class Stopping: Sendable {
         let flag = Atomic<Bool>(false)
@@ -127,7 +132,10 @@ public struct SimServer: Sendable {
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
         let connection = ClientConnection(id: live.makeID(), channel: channel)
         simulator.connectionOpened()
-        defer { live.registry.withLock { $0.ended(connection.id) } }
+        defer {
+            live.registry.withLock { $0.ended(connection.id) }
+            simulator.connectionClosed(connection.id)
+        }
         do {
             try await connection.write(Self.status("connected", "Connected Successfully"))
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -165,11 +173,17 @@ public struct SimServer: Sendable {
                 for old in displaced { old.evict() }
                 try await connection.write(Self.status("auth_success", "authenticated"))
             case "subscribe" where authenticated:
+                if let refusal = simulator.subscribe(connection: connection.id, params: request.params, at: .now) {
+                    try await connection.write(Self.status("error", refusal.message))
+                    try await outbound.close(Self.refusalCloseCode, reason: "subscription refused")
+                    return
+                }
                 for channel in request.params.split(separator: ",") {
                     try await connection.write(Self.status("success", "subscribed to: \(channel)"))
                 }
                 connection.subscribed()
             case "unsubscribe":
+                simulator.unsubscribe(connection: connection.id, params: request.params, at: .now)
                 try await connection.write(Self.status("success", "unsubscribed to: \(request.params)"))
             default:
                 try await connection.write(Self.status("error", "not authorized or unknown action"))
@@ -209,55 +223,101 @@ public struct SimServer: Sendable {
         }
     }
 
-    /// Writes the simulator's trades (and injected frames) until a fault comes
-    /// due, the connection is evicted or the process stops. Once `--count`
-    /// trades are handed out it idles, still subject to faults, and sends any
-    /// batch another client hands back. Every write is awaited, so the ledger
-    /// is exact at whatever ends it.
+    /// Writes the simulator's trades, the other events subscribed to and the
+    /// injected frames until a fault comes due, the connection is evicted or
+    /// the process stops. Once `--count` trades are handed out it idles, still
+    /// subject to faults, and sends any batch another client hands back. Every
+    /// write is awaited, so the ledgers are exact at whatever ends it.
+    ///
+    /// A connection subscribed to trades (`T.…`) draws batches from the shared
+    /// stream; one subscribed to other events only runs the stream on the
+    /// clock while nobody draws it. A frame carries a batch's trades (those
+    /// subscribed), then the events due, at most `--frame-size` events in all;
+    /// when a full batch left no room, the next frame is the events'. A client
+    /// subscribed to `T.*` only gets exactly the trade frames it always got.
     private func stream(to connection: ClientConnection) async throws -> StreamEnd {
         var session = StreamSession(plan: simulator.configuration.faults, startedAt: .now)
         session.controlGeneration = faultSwitch.generation
-        simulator.subscriberJoined(at: session.startedAt)
-        defer { simulator.subscriberLeft(at: .now) }
+        let frameSize = max(1, simulator.configuration.frameSize)
+        var tradeSubscriber = false
+        var joinedBefore = false
+        /// The batch drawn for this connection, waiting for its due time.
+        var held: FeedSimulator.Batch?
+        /// The last frame was all trades while events waited: the next is theirs.
+        var eventsFirst = false
+        defer {
+            if let held { simulator.returnUnsent(held) }
+            if tradeSubscriber { simulator.subscriberLeft(at: .now) }
+        }
         while true {
             if let end = interruption(of: session, connection: connection) { return end }
+            let subscription = simulator.subscription(of: connection.id)
+            let wantsTrades = !subscription.trades.isEmpty
+            if wantsTrades != tradeSubscriber {
+                tradeSubscriber = wantsTrades
+                if wantsTrades {
+                    simulator.subscriberJoined(at: joinedBefore ? .now : session.startedAt)
+                    joinedBefore = true
+                } else {
+                    simulator.subscriberLeft(at: .now)
+                }
+            }
             switch session.nextFrame {
             case .garbage:
                 try await connection.write(StreamSession.garbageFrame)
+                session.frameWritten()
+                continue
             case .oversized:
                 try await connection.write(StreamSession.oversizedFrame)
+                session.frameWritten()
+                continue
             case .trades, .hostile:
-                guard let batch = simulator.reserveBatch() else {
-                    let wake = ContinuousClock.now.advanced(by: Self.pollInterval)
-                    _ = try await sleep(until: wake, session: session, connection: connection)
-                    continue
-                }
-                if let sendAt = batch.sendAt {
-                    let due: Bool
-                    do {
-                        due = try await sleep(until: sendAt, session: session, connection: connection)
-                    } catch {
-                        simulator.returnUnsent(batch)
-                        throw error
-                    }
-                    if !due {
-                        simulator.returnUnsent(batch)
-                        continue
-                    }
-                }
-                let hostile = session.nextFrame == .hostile ? simulator.reserveHostile() : nil
-                do {
-                    if let hostile {
-                        try await connection.write(HostileTrades.frame(hostileFrom: hostile, trades: batch.trades))
-                    } else {
-                        try await connection.write(TradeGenerator.frame(batch.trades))
-                    }
-                } catch {
-                    simulator.returnUnsent(batch)
-                    throw error
-                }
-                simulator.recordSent(batch.trades, hostile: hostile == nil ? 0 : HostileTrades.Kind.allCases.count)
+                break
             }
+            if tradeSubscriber, held == nil { held = simulator.reserveBatch() }
+            if !tradeSubscriber, subscription.wantsEvents { simulator.advanceWithoutTradeSubscribers(to: .now) }
+            var wake = ContinuousClock.now.advanced(by: Self.pollInterval)
+            if let held { wake = held.sendAt ?? .now }
+            let eventsDue = simulator.nextEventDue(for: connection.id, now: .now)
+            if let eventsDue { wake = min(wake, eventsDue) }
+            guard try await sleep(until: wake, session: session, connection: connection) else { continue }
+
+            let now = ContinuousClock.now
+            var batch: FeedSimulator.Batch?
+            if let ready = held, !eventsFirst, ready.sendAt.map({ $0 <= now }) ?? true {
+                batch = ready
+                held = nil
+            }
+            var trades: [SimTrade] = []
+            var unsubscribed: [SimTrade] = []
+            if let batch {
+                if subscription.trades.all {
+                    trades = batch.trades
+                } else {
+                    for trade in batch.trades {
+                        if subscription.trades.contains(trade.sym) { trades.append(trade) } else { unsubscribed.append(trade) }
+                    }
+                }
+            }
+            let room = frameSize - trades.count
+            let events = simulator.events(for: connection.id, at: now, limit: room)
+            eventsFirst = room <= 0 && eventsDue.map { $0 <= now } ?? false
+            guard !trades.isEmpty || !events.isEmpty else {
+                if !unsubscribed.isEmpty { simulator.recordSent([], unsubscribed: unsubscribed) }
+                continue
+            }
+            let hostile = session.nextFrame == .hostile && tradeSubscriber ? simulator.reserveHostile() : nil
+            do {
+                try await connection.write(SimEvent.frame(hostileFrom: hostile, trades: trades, events: events))
+            } catch {
+                if let batch { simulator.returnUnsent(batch) }
+                throw error
+            }
+            if batch != nil || hostile != nil {
+                simulator.recordSent(
+                    trades, hostile: hostile == nil ? 0 : HostileTrades.Kind.allCases.count, unsubscribed: unsubscribed)
+            }
+            simulator.recordSent(events: events)
             session.frameWritten()
         }
     }

@@ -34,6 +34,14 @@ public struct SimTrade: Sendable, Hashable {
     public var conditions: [Int]
     public var fault: Fault?
 
+    public init(
+        sym: String, t: Int64?, q: Int64, priceCents: Int64, size: Int64, x: Int, conditions: [Int], fault: Fault? = nil
+    ) {
+        (self.sym, self.t, self.q, self.priceCents, self.size, self.x) = (sym, t, q, priceCents, size, x)
+        self.conditions = conditions
+        self.fault = fault
+    }
+
     public var isValid: Bool { fault == nil }
 
     /// `12.34`, `0.05`, `-1.00`.
@@ -70,7 +78,8 @@ public struct TradeGenerator: Sendable {
     private var random: SeededRandom
     public let contracts: [String]
     public let invalidFraction: Double
-    private var timestampMs: Int64
+    /// `t` of the newest trade drawn (Unix ms); before the first, the stream's start.
+    public private(set) var timestampMs: Int64
     private var sequence: Int64 = 0
 
     static let underlyings = ["SPY", "QQQ", "AAPL", "TSLA", "NVDA", "AMZN", "MSFT", "META", "IWM", "AMD", "SPXW", "GOOGL", "BRK.B", "NFLX"]

@@ -56,6 +56,21 @@ public struct TradeSchedule: Sendable {
         }
     }
 
+    /// Starts the clock at `now` with nobody subscribed to trades, unless it runs
+    /// already: a connection that wants only other events (bars, quotes) needs
+    /// the stream to run. The first trade subscriber then ends an idle span.
+    public mutating func startClock(at now: ContinuousClock.Instant) {
+        guard rate > 0, start == nil else { return }
+        start = now
+        if subscribers == 0 { idleSince = now }
+    }
+
+    /// How many positions (from 0) are due before `now`; 0 when unpaced or not started.
+    public func positionsDue(before now: ContinuousClock.Instant) -> Int {
+        guard rate > 0, let start else { return 0 }
+        return position(dueAtOrAfter: now, start: start)
+    }
+
     /// No client streams, and one did before (paced streams only): the next to join ends an idle span.
     public var isIdle: Bool { subscribers == 0 && idleSince != nil }
 

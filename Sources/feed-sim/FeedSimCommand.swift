@@ -13,9 +13,13 @@ struct FeedSimCommand: AsyncParsableCommand {
         discussion: """
             Prints {"event":"listening","host":…,"port":N} once bound, and \
             {"sent":…,"valid":…,"invalid":…,"connections":…,"skipped":…,"hostile":…,"forgotten":…,"rest_requests":…,\
-            "rest_throttled":…,"rest_faults":…} on exit (SIGINT/SIGTERM or --exit-after-count). With --rate > 0 \
-            the stream runs on the clock: trades that come due while no client is subscribed are skipped (a gap \
-            in q), as on the real feed.
+            "rest_throttled":…,"rest_faults":…,"bars":…,"quotes":…,"fmv":…} on exit (SIGINT/SIGTERM or \
+            --exit-after-count). With --rate > 0 the stream runs on the clock: trades that come due while no client \
+            is subscribed are skipped (a gap in q), as on the real feed.
+
+            Besides T trades a client may subscribe to A and AM bars of the stream's own trades, Q quotes \
+            (named contracts only, at most 1 000 per connection: Q.* is refused with an error status and a \
+            close) and FMV fair values (docs/feed-sim.md, "Other event types").
 
             On the same port, Polygon's REST API serves every valid trade of the stream, sent or skipped: \
             GET /v3/trades/{optionsTicker} and GET /v3/snapshot/options/{underlying} (docs/feed-sim.md).
@@ -63,6 +67,21 @@ struct FeedSimCommand: AsyncParsableCommand {
     var restTruncateFraction: Double = 0
     @Option(help: ArgumentHelp("Every REST answer waits this many seconds first.", valueName: "seconds"))
     var restDelay: Double?
+    @Option(
+        help: ArgumentHelp(
+            "Quotes per second per connection, over the contracts it subscribed to with Q.O:… (round robin).",
+            valueName: "n"))
+    var quoteRate: Double = 100
+    @Option(
+        name: .customLong("fmv-rate"),
+        help: ArgumentHelp("Fair values (FMV) per second per connection, over the contracts it subscribed to.", valueName: "n"))
+    var fairValueRate: Double = 10
+    @Option(
+        help: ArgumentHelp(
+            "CSV of every bar, quote and fair value written to a client, the event type first (no header).",
+            discussion: "A/AM: ev,sym,s,e,o,h,l,c,v,vw,z,av,op,a; Q: ev,sym,t,q,bx,bp,bs,ax,ap,as; FMV: ev,sym,t,fmv (t in ns).",
+            valueName: "path"))
+    var eventLedger: String?
     @Flag(help: "Exit once --count trades were written to clients.") var exitAfterCount = false
     @Option(help: "Log level of the simulator's own log (stderr).") var logLevel = "warning"
 
@@ -146,6 +165,11 @@ struct FeedSimCommand: AsyncParsableCommand {
         if let restRateLimit, !(restRateLimit > 0 && restRateLimit <= Self.maximumRate) {
             throw ValidationError("--rest-rate-limit must be > 0 and ≤ \(Int(Self.maximumRate))")
         }
+        for (name, perSecond) in [("--quote-rate", quoteRate), ("--fmv-rate", fairValueRate)] {
+            guard perSecond > 0, perSecond <= Self.maximumRate else {
+                throw ValidationError("\(name) must be > 0 and ≤ \(Int(Self.maximumRate))")
+            }
+        }
         guard archiveCap >= 1 else { throw ValidationError("--archive-cap must be ≥ 1") }
         guard symbols >= 1, frameSize >= 1 else { throw ValidationError("--symbols and --frame-size must be ≥ 1") }
         if let minFrameSize, !(1...frameSize).contains(minFrameSize) {
@@ -205,6 +229,9 @@ struct FeedSimCommand: AsyncParsableCommand {
         configuration.restFaults.delay = restDelay.map { .seconds($0) }
         configuration.faults = faults
         configuration.control = control
+        configuration.quoteRate = quoteRate
+        configuration.fairValueRate = fairValueRate
+        configuration.eventLedgerPath = eventLedger
         let simulator = try FeedSimulator(configuration: configuration)
         let server = SimServer(simulator: simulator, host: host, port: port, logger: logger)
         let host = host

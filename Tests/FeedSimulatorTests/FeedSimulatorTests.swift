@@ -216,7 +216,7 @@ struct FeedSimulatorTests {
         #expect(lines == [TradeGenerator.ledgerHeader] + batch.trades.map(\.ledgerLine))
     }
 
-    @Test("the exit line keeps sent, valid, invalid first and adds connections, skipped, hostile, forgotten and the REST counts")
+    @Test("the exit line keeps sent, valid, invalid first and adds connections, skipped, hostile, forgotten, the REST counts and the other events")
     func totalsJSON() throws {
         let simulator = try Self.simulator(rate: 0)
         simulator.connectionOpened()
@@ -225,7 +225,7 @@ struct FeedSimulatorTests {
         #expect(
             simulator.totals.json
                 == #"{"sent":100,"valid":100,"invalid":0,"connections":1,"skipped":0,"hostile":0,"forgotten":0,"#
-                + #""rest_requests":0,"rest_throttled":0,"rest_faults":0}"#)
+                + #""rest_requests":0,"rest_throttled":0,"rest_faults":0,"bars":0,"quotes":0,"fmv":0}"#)
     }
 
     @Test("waiting for all sent returns once the count was written")

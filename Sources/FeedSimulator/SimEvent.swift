@@ -1,0 +1,46 @@
+/// An event of the stream besides trades, as one connection receives it
+/// (docs/feed-sim.md, "Other event types").
+public enum SimEvent: Sendable, Hashable {
+    case bar(SimBar)
+    case quote(SimQuote)
+    case fairValue(SimFairValue)
+
+    public var sym: String {
+        switch self {
+        case .bar(let bar): bar.sym
+        case .quote(let quote): quote.sym
+        case .fairValue(let value): value.sym
+        }
+    }
+
+    public var json: String {
+        switch self {
+        case .bar(let bar): bar.json
+        case .quote(let quote): quote.json
+        case .fairValue(let value): value.json
+        }
+    }
+
+    /// The event ledger's line (`--event-ledger`): the event type first, then its key fields.
+    public var ledgerLine: String {
+        switch self {
+        case .bar(let bar): bar.ledgerLine
+        case .quote(let quote): quote.ledgerLine
+        case .fairValue(let value): value.ledgerLine
+        }
+    }
+
+    /// One frame: the hostile events (when `hostileFrom` is set), the trades,
+    /// then the other events. Without other events it is exactly the frame a
+    /// trades-only client always got (`TradeGenerator.frame`, `HostileTrades.frame`).
+    public static func frame(hostileFrom hostile: Int64?, trades: [SimTrade], events: [SimEvent]) -> String {
+        guard !events.isEmpty else {
+            return hostile.map { HostileTrades.frame(hostileFrom: $0, trades: trades) } ?? TradeGenerator.frame(trades)
+        }
+        var parts = hostile.map(HostileTrades.events(from:)) ?? []
+        parts.reserveCapacity(parts.count + trades.count + events.count)
+        parts += trades.map(\.json)
+        parts += events.map(\.json)
+        return "[" + parts.joined(separator: ",") + "]"
+    }
+}
