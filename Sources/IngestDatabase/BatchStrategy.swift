@@ -52,7 +52,25 @@ enum BatchStrategy {
     }
 
     /// Splits a refused batch in halves, each written on its own; a single refused row is dead-lettered.
+    /// Rows of days without a partition that may not get one (docs/design.md §4.3) are
+    /// dead-lettered together first, without a write each: a replay of days older than
+    /// `RETENTION_DAYS` would otherwise cost two statements a row.
     private static func isolate(_ batch: ArraySlice<OptionTrade>, after error: DatabaseError, session: WriterSession, logger: Logger) throws -> BatchResult {
+        if error.isNoPartition, let partitions = session.partitions {
+            let refused = batch.filter { partitions.isRefused(TableRetention.day(ofMilliseconds: $0.timestampMs)) }
+            if !refused.isEmpty {
+                let letters = refused.map { trade in
+                    DeadLetter(source: "database", reason: error.deadLetterReason, sqlState: error.sqlState, message: error.message, raw: trade.polygonJSON)
+                }
+                try session.insertDeadLetters(letters, logger: logger)
+                logger.warning(
+                    "rows of days without a partition dead-lettered", metadata: ["rows": "\(refused.count)", "sqlstate": "\(error.sqlState ?? "")"])
+                let rest = batch.filter { !partitions.isRefused(TableRetention.day(ofMilliseconds: $0.timestampMs)) }
+                let written = rest.isEmpty ? BatchResult(trades: 0, inserted: 0) : try write(rest[...], session: session, logger: logger, rowsConfirmedGuilty: true)
+                return BatchResult(
+                    trades: written.trades + refused.count, inserted: written.inserted, deadLetters: letters + written.deadLetters)
+            }
+        }
         guard batch.count > 1 else {
             let trade = batch[batch.startIndex]
             let letter = DeadLetter(

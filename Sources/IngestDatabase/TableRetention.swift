@@ -75,6 +75,8 @@ final class PartitionDays: Sendable {
         var known: Set<Int> = []
         /// Days outside `nearDays` still allowed this round (`TableRetention.farDaysPerRound`).
         var farDaysLeft = TableRetention.farDaysPerRound
+        /// Days `prepare` met outside `creatableDays`: their rows are dead-lettered without a write each.
+        var refused: Set<Int> = []
     }
 
     init(retention: TableRetention) {
@@ -122,7 +124,13 @@ final class PartitionDays: Sendable {
         state.withLock { state in
             state.partitioned = nil
             state.known = []
+            state.refused = []
         }
+    }
+
+    /// Whether `prepare` refused to create the partition of `day`.
+    func isRefused(_ day: Int) -> Bool {
+        state.withLock { $0.refused.contains(day) }
     }
 
     /// A maintenance round: everything is asked again and the far days are allowed anew.
@@ -145,13 +153,16 @@ final class PartitionDays: Sendable {
         let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
         let window = retention.creatableDays(today: today), near = retention.nearDays(today: today)
         let allowed = state.withLock { state in
-            missing.filter { day in
+            let allowed = missing.filter { day in
                 guard window.contains(day) else { return false }
                 if near.contains(day) { return true }
                 guard state.farDaysLeft > 0 else { return false }
                 state.farDaysLeft -= 1
                 return true
             }
+            // Only days outside the window: a day past the far-day limit may still be covered (the legacy partition).
+            state.refused.formUnion(missing.filter { !window.contains($0) })
+            return allowed
         }
         for run in Self.runs(allowed) {
             _ = try connection.query(PostgresDialect.ensurePartitions, ["options_trades", String(run.lowerBound), String(run.upperBound)])
