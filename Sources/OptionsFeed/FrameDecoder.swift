@@ -179,7 +179,11 @@ public struct FrameDecoder: Sendable {
     ) throws(FrameError) {
         let start = scanner.index
         var fields = AggregateFields()
-        try readFields(&scanner, into: &fields)
+        if let end = CanonicalAggregate.read(scanner.bytes, at: start, into: &fields) {
+            scanner.index = end
+        } else {
+            try readFields(&scanner, into: &fields)
+        }
         switch fields.aggregate(period: period, in: scanner.bytes, receivedAtMicros: receivedAtMicros, symbols: &output.symbols) {
         case .success(let bar): output.aggregates.append(bar)
         case .failure(let reason): output.invalidEvents.append(invalid(period == .second ? .secondAggregates : .minuteAggregates, reason, scanner, start))

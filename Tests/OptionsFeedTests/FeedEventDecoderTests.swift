@@ -152,6 +152,37 @@ struct FeedEventDecoderTests {
         #expect(frame.trades.count == 1 && frame.invalid.isEmpty, "the trade beside it is untouched")
     }
 
+    /// Whether the bar in `text` is in the layout `CanonicalAggregate` reads.
+    static func isCanonical(_ text: String) -> Bool {
+        var fields = AggregateFields()
+        return Array(text.utf8).withUnsafeBytes { CanonicalAggregate.read($0, at: 0, into: &fields) } == text.utf8.count
+    }
+
+    @Test(
+        "a bar in the feed's layout takes the canonical path, and decodes as the same bar with spaces (the general scanner) does, valid or not",
+        arguments: [InvalidEventCase(minuteBarEvent, "none", nil, .minuteAggregates, .badField)] + invalidCases.filter { $0.channel == .minuteAggregates })
+    func canonicalAgrees(_ case_: InvalidEventCase) throws {
+        let event = Self.replacing(case_.event, case_.field, with: case_.value)
+        let spaced = event.replacingOccurrences(of: ",\"", with: ", \"")
+        #expect(!Self.isCanonical(spaced))
+        let canonical = try decoder.decode("[" + event + "]", receivedAtMicros: 5), general = try decoder.decode("[" + spaced + "]", receivedAtMicros: 5)
+        #expect(canonical.aggregates == general.aggregates)
+        #expect(canonical.invalidEvents.map(\.reason) == general.invalidEvents.map(\.reason))
+        #expect(canonical.aggregates.count + canonical.invalidEvents.count == 1)
+    }
+
+    @Test("the canonical path reads A and AM, with or without av, op, a and z; anything else goes to the general scanner")
+    func canonicalLayout() {
+        #expect(Self.isCanonical(minuteBarEvent))
+        #expect(Self.isCanonical(minuteBarEvent.replacingOccurrences(of: #""ev":"AM""#, with: #""ev":"A""#)))
+        var sparse = minuteBarEvent
+        for field in ["av", "op", "a", "z"] { sparse = Self.replacing(sparse, field, with: nil) }
+        #expect(Self.isCanonical(sparse))
+        #expect(!Self.isCanonical(Self.replacing(minuteBarEvent, "v", with: "1e2")))
+        #expect(!Self.isCanonical(Self.replacing(minuteBarEvent, "o", with: "-1")))
+        #expect(!Self.isCanonical(minuteBarEvent.replacingOccurrences(of: #""o":12.1,"c":12.2"#, with: #""c":12.2,"o":12.1"#)))
+    }
+
     @Test("a bid of 0 (no bid) and a crossed quote are quotes as sent; an FMV of 0 is a value")
     func edgeValues() throws {
         let noBid = Self.replacing(Self.replacing(Self.quote, "bp", with: "0"), "bs", with: "0")
