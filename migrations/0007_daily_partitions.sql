@@ -14,9 +14,13 @@
 -- partitions named options_trades_pYYYYMMDD, created ahead by the ingester
 -- (PARTITIONS_AHEAD_DAYS) and on demand for the days a batch holds.
 
+-- Every bound is written and read as ISO text in UTC: each function sets
+-- DateStyle and TimeZone for itself, so a session's own (a non-ISO style, an
+-- ambiguous zone abbreviation) cannot shift a day's bounds.
+
 -- The exclusive upper bound of a range partition (NULL: MAXVALUE or not a range partition).
 CREATE OR REPLACE FUNCTION ingest_partition_upper(part regclass) RETURNS timestamptz
-LANGUAGE sql STABLE AS $fn$
+LANGUAGE sql STABLE SET datestyle = 'ISO, YMD' SET timezone = 'UTC' AS $fn$
     SELECT (substring(pg_get_expr(c.relpartbound, c.oid) FROM $$TO \('([^']+)'\)$$))::timestamptz
     FROM pg_class c WHERE c.oid = part
 $fn$;
@@ -28,7 +32,7 @@ $fn$;
 -- takes SHARE UPDATE EXCLUSIVE on the parent: writes go on meanwhile. Two
 -- callers at once are serialized by an advisory lock for the transaction.
 CREATE OR REPLACE FUNCTION ingest_ensure_partitions(parent regclass, first_day date, last_day date) RETURNS integer
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET datestyle = 'ISO, YMD' SET timezone = 'UTC' AS $fn$
 DECLARE
     day     date;
     name    text;
@@ -43,7 +47,7 @@ BEGIN
                 EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name, parent);
                 EXECUTE format(
                     'ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', parent, name,
-                    (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+                    to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
                 created := created + 1;
             EXCEPTION WHEN invalid_object_definition THEN
                 -- 42P17: the day overlaps a partition that exists (the legacy one): nothing to create.
@@ -60,7 +64,7 @@ $fn$;
 -- before horizon (retention, RETENTION_DAYS); returns their names. The caller
 -- chooses a horizon no write can still reach (docs/operations.md, "Retention").
 CREATE OR REPLACE FUNCTION ingest_drop_partitions(parent regclass, horizon timestamptz) RETURNS SETOF text
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET datestyle = 'ISO, YMD' SET timezone = 'UTC' AS $fn$
 DECLARE
     part regclass;
     name text;
@@ -83,12 +87,27 @@ DO $$
 DECLARE
     newest timestamptz;
     bound  timestamptz;
+    late   bigint;
+    pkey   text;
 BEGIN
     IF (SELECT relkind FROM pg_class WHERE oid = 'options_trades'::regclass) = 'p' THEN
         RETURN;  -- already partitioned
     END IF;
+    PERFORM set_config('DateStyle', 'ISO, YMD', true);
+    PERFORM set_config('TimeZone', 'UTC', true);
+    -- A row dated after tomorrow would stretch the legacy partition over the days to come, which
+    -- then could never get partitions of their own: such rows are the operator's to move first.
+    SELECT count(*) INTO late FROM options_trades WHERE ts >= date_trunc('day', now()) + interval '2 days';
+    IF late > 0 THEN
+        RAISE EXCEPTION 'options_trades holds % rows dated after tomorrow (UTC); move or delete them, then migrate again (docs/operations.md §6)', late;
+    END IF;
     ALTER TABLE options_trades RENAME TO options_trades_legacy;
-    ALTER INDEX options_trades_pkey RENAME TO options_trades_legacy_pkey;
+    -- The key by what it is, whatever an operator named it.
+    SELECT i.relname INTO pkey FROM pg_constraint c JOIN pg_class i ON i.oid = c.conindid
+    WHERE c.conrelid = 'options_trades_legacy'::regclass AND c.contype = 'p';
+    IF pkey IS NOT NULL AND pkey <> 'options_trades_legacy_pkey' THEN
+        EXECUTE format('ALTER INDEX %I RENAME TO options_trades_legacy_pkey', pkey);
+    END IF;
     ALTER INDEX IF EXISTS options_trades_ts_idx RENAME TO options_trades_legacy_ts_idx;
     ALTER INDEX IF EXISTS options_trades_underlying_ts_idx RENAME TO options_trades_legacy_underlying_ts_idx;
 
@@ -103,8 +122,10 @@ BEGIN
     IF newest IS NULL THEN
         DROP TABLE options_trades_legacy;
     ELSE
-        bound := (date_trunc('day', newest AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC';
-        EXECUTE format('ALTER TABLE options_trades ATTACH PARTITION options_trades_legacy FOR VALUES FROM (MINVALUE) TO (%L)', bound);
+        bound := date_trunc('day', newest) + interval '1 day';
+        EXECUTE format(
+            'ALTER TABLE options_trades ATTACH PARTITION options_trades_legacy FOR VALUES FROM (MINVALUE) TO (%L)',
+            to_char(bound, 'YYYY-MM-DD') || ' 00:00:00+00');
     END IF;
 END
 $$;

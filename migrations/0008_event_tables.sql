@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS options_aggregates (
     low         double precision NOT NULL CHECK (low > 0),
     close       double precision NOT NULL CHECK (close > 0),
     volume      bigint           NOT NULL CHECK (volume > 0),
-    vwap        double precision NOT NULL,
+    vwap        double precision NOT NULL CHECK (vwap > 0),
     day_volume  bigint,
     day_vwap    double precision,
     day_open    double precision,

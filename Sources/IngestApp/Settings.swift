@@ -329,7 +329,7 @@ extension Setting {
     public static let sideRetentionDays = Setting(
         "SIDE_RETENTION_DAYS", "0", wholeNumber: 0...36_500,
         help: "Delete rows of feed_gaps, dead_letters and the health tables older than this many days (hourly); 0 keeps all.",
-        details: "Every hour, delete the rows of `feed_gaps` (closed, not waiting for a backfill), `dead_letters`, `price_staleness_alerts`, `symbol_health_history` and `websocket_health_logs` older than this many days, 10 000 rows a statement; `0` keeps them all.")
+        details: "Every hour, delete the rows of `feed_gaps` (closed, not pending or failed a backfill), `dead_letters`, `price_staleness_alerts`, `symbol_health_history` and `websocket_health_logs` older than this many days, 10 000 rows a statement; `0` keeps them all.")
     public static let haMode = Setting(
         "HA_MODE", "off",
         help: "off (one instance streams) or leader (active/standby: only the holder of a database advisory lock streams).",

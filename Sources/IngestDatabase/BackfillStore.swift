@@ -72,6 +72,8 @@ public final class BackfillStore: Sendable {
     public static let errorLimitBytes = 1024
 
     private let pool: WriterPool
+    /// The days known to have a partition; forgotten when a merge meets a day without one, so the retry looks again.
+    private let partitions: PartitionDays
     private let logger: Logger
 
     /// - Parameters:
@@ -82,9 +84,11 @@ public final class BackfillStore: Sendable {
         retention: TableRetention = .init(), logger: Logger
     ) throws(BackfillStoreError) {
         guard flavor == .postgres else { throw .needsPostgreSQL }
+        let partitions = PartitionDays(retention: retention)
         let session = WriterSession(
             conninfo: conninfo, statementTimeoutMs: statementTimeoutMs, bulkTimeoutMs: bulkTimeoutMs, mode: .insert, flavor: .postgres,
-            wallClock: .system, partitions: PartitionDays(retention: retention))
+            wallClock: .system, partitions: partitions)
+        self.partitions = partitions
         self.pool = WriterPool(sessions: [session], maintenance: .init(), logger: logger)
         self.logger = logger
     }
@@ -121,6 +125,17 @@ public final class BackfillStore: Sendable {
     /// so they must not move `last_received_at` nor `last_trade_t` (a restart
     /// gap starts at the newest trade the feed delivered).
     public func merge(
+        symbol: OptionSymbol, fromMs: Int64, toMs: Int64, surplus: @escaping @Sendable ([OptionTrade]) throws -> [OptionTrade]
+    ) async throws -> Int {
+        do {
+            return try await mergeOnce(symbol: symbol, fromMs: fromMs, toMs: toMs, surplus: surplus)
+        } catch let error as DatabaseError where error.isNoPartition {
+            partitions.forget()
+            throw error
+        }
+    }
+
+    private func mergeOnce(
         symbol: OptionSymbol, fromMs: Int64, toMs: Int64, surplus: @escaping @Sendable ([OptionTrade]) throws -> [OptionTrade]
     ) async throws -> Int {
         try await withConnection(inTransaction: true) { connection, session in

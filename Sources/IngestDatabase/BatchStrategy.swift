@@ -56,8 +56,16 @@ enum BatchStrategy {
     /// dead-lettered together first, without a write each: a replay of days older than
     /// `RETENTION_DAYS` would otherwise cost two statements a row.
     private static func isolate(_ batch: ArraySlice<OptionTrade>, after error: DatabaseError, session: WriterSession, logger: Logger) throws -> BatchResult {
-        if error.isNoPartition, let partitions = session.partitions {
-            let refused = batch.filter { partitions.isRefused(TableRetention.day(ofMilliseconds: $0.timestampMs)) }
+        if error.isNoPartition, let refusedDays = session.partitions?.refusedDays, !refusedDays.isEmpty {
+            // One snapshot, one pass: every row is in exactly one of the two.
+            var refused: [OptionTrade] = [], rest: [OptionTrade] = []
+            for trade in batch {
+                if refusedDays.contains(TableRetention.day(ofMilliseconds: trade.timestampMs)) {
+                    refused.append(trade)
+                } else {
+                    rest.append(trade)
+                }
+            }
             if !refused.isEmpty {
                 let letters = refused.map { trade in
                     DeadLetter(source: "database", reason: error.deadLetterReason, sqlState: error.sqlState, message: error.message, raw: trade.polygonJSON)
@@ -65,7 +73,6 @@ enum BatchStrategy {
                 try session.insertDeadLetters(letters, logger: logger)
                 logger.warning(
                     "rows of days without a partition dead-lettered", metadata: ["rows": "\(refused.count)", "sqlstate": "\(error.sqlState ?? "")"])
-                let rest = batch.filter { !partitions.isRefused(TableRetention.day(ofMilliseconds: $0.timestampMs)) }
                 let written = rest.isEmpty ? BatchResult(trades: 0, inserted: 0) : try write(rest[...], session: session, logger: logger, rowsConfirmedGuilty: true)
                 return BatchResult(
                     trades: written.trades + refused.count, inserted: written.inserted, deadLetters: letters + written.deadLetters)

@@ -70,11 +70,12 @@ public final class PostgresTradeWriter: Sendable {
     public func maintainTables() async throws -> TableMaintenanceReport {
         let logger = self.logger
         let partitions = self.partitions
-        defer { partitions.newRound() }
-        return try await pool.withSession { session in
+        let report = try await pool.withSession { session in
             let connection = try session.connect(logger: logger)
             return try session.dialect.maintainTables(partitions.retention, nowMicros: session.wallClock.nowMicros(), connection: connection)
         }
+        partitions.newRound()
+        return report
     }
 
     /// Writer connections in the pool: how many batches can be written at once.

@@ -32,14 +32,15 @@ public enum TableMaintenance {
 
 /// The side tables retention deletes from: the time column each is aged by,
 /// and the rows it never deletes. An open gap (`ended_at IS NULL`) never
-/// compares older than anything; a gap still waiting for its backfill stays.
+/// compares older than anything; a gap the backfill still has to do (`pending`,
+/// or `failed`, which it retries) stays.
 struct SideTable: Sendable {
     var name: String
     var timeColumn: String
     var keep: String?
 
     static let all: [SideTable] = [
-        SideTable(name: "feed_gaps", timeColumn: "ended_at", keep: "backfill IS DISTINCT FROM 'pending'"),
+        SideTable(name: "feed_gaps", timeColumn: "ended_at", keep: "(backfill IS NULL OR backfill NOT IN ('pending', 'failed'))"),
         SideTable(name: "dead_letters", timeColumn: "created_at"),
         SideTable(name: "price_staleness_alerts", timeColumn: "detected_at"),
         SideTable(name: "symbol_health_history", timeColumn: "\"timestamp\""),
@@ -134,6 +135,20 @@ extension QuestDBDialect {
         return "ALTER TABLE \(table) DROP PARTITION WHERE \(timestamp) < to_timestamp('\(text)', 'yyyy-MM-dd:HH:mm:ss')"
     }
 
+    /// `micros` floored to the start of its UTC day, or of its month: a
+    /// partition goes only when all of it is older than the horizon, however
+    /// QuestDB compares a partition with the `WHERE`.
+    static func floored(_ micros: Int64, toMonth: Bool) -> Int64 {
+        let dayMicros = TableRetention.millisecondsPerDay * 1000
+        let day = Int(TableRetention.day(ofMilliseconds: micros / 1000))
+        guard toMonth else { return Int64(day) * dayMicros }
+        let (year, month, _) = CivilTime.civilFromDays(Int64(day))
+        return Int64(CivilTime.daysFromCivil(year: Int(year), month: Int(month), day: 1)) * dayMicros
+    }
+
+    /// The side tables partitioned by month (`migrations/questdb/0001_initial_schema.sql`); the others by day.
+    static let monthlySideTables: Set<String> = ["feed_gaps", "price_staleness_alerts", "dead_letters"]
+
     /// The designated timestamps of the event tables, partitioned by day
     /// (`migrations/questdb/0001_initial_schema.sql`, `0005_event_tables.sql`).
     static let dayTimestamps: [(table: String, timestamp: String)] = [
@@ -156,16 +171,20 @@ extension QuestDBDialect {
         }
         if retention.sideDays > 0 {
             let horizon = nowMicros - Int64(retention.sideDays) * TableRetention.millisecondsPerDay * 1000
-            drops += sideTimestamps.map { ($0.table, $0.timestamp, horizon) }
+            drops += sideTimestamps.map { ($0.table, $0.timestamp, floored(horizon, toMonth: monthlySideTables.contains($0.table))) }
         }
+        var failure: DatabaseError?
         for (table, timestamp, before) in drops {
             do {
                 _ = try connection.execute(dropPartitions(table: table, timestamp: timestamp, beforeMicros: before))
                 report.partitionsDropped.append(table)
             } catch where error.message.lowercased().contains("no partitions matched") {
                 continue  // nothing old enough yet
+            } catch {
+                failure = failure ?? error  // the other tables are still maintained
             }
         }
+        if let failure { throw failure }
         return report
     }
 }

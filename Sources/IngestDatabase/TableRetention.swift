@@ -77,6 +77,10 @@ final class PartitionDays: Sendable {
         var farDaysLeft = TableRetention.farDaysPerRound
         /// Days `prepare` met outside `creatableDays`: their rows are dead-lettered without a write each.
         var refused: Set<Int> = []
+        /// Far days already charged to `farDaysLeft` this round (kept by `forget`: a fresh look does not charge a day again).
+        var farCharged: Set<Int> = []
+        /// When the far-day budget was last refilled (Unix µs): once an hour, whatever maintenance does.
+        var roundStartMicros: Int64?
     }
 
     init(retention: TableRetention) {
@@ -128,14 +132,14 @@ final class PartitionDays: Sendable {
         }
     }
 
-    /// Whether `prepare` refused to create the partition of `day`.
-    func isRefused(_ day: Int) -> Bool {
-        state.withLock { $0.refused.contains(day) }
+    /// The days `prepare` refused to create the partitions of (outside `creatableDays`), as one snapshot.
+    var refusedDays: Set<Int> {
+        state.withLock { $0.refused }
     }
 
-    /// A maintenance round: everything is asked again and the far days are allowed anew.
+    /// After a maintenance round: everything is asked again (the far-day budget refills on its own clock).
     func newRound() {
-        state.withLock { $0 = State() }
+        forget()
     }
 
     /// Before a write of rows of `days` (`days(of:)`) on `connection`, outside
@@ -152,23 +156,38 @@ final class PartitionDays: Sendable {
         }
         let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
         let window = retention.creatableDays(today: today), near = retention.nearDays(today: today)
-        let allowed = state.withLock { state in
-            let allowed = missing.filter { day in
-                guard window.contains(day) else { return false }
-                if near.contains(day) { return true }
-                guard state.farDaysLeft > 0 else { return false }
-                state.farDaysLeft -= 1
-                return true
+        let (allowed, settled) = state.withLock { state in
+            // The budget refills once an hour of this clock, whether or not maintenance rounds succeed.
+            if state.roundStartMicros.map({ nowMicros - $0 >= Self.roundMicros }) ?? true {
+                state.roundStartMicros = nowMicros
+                state.farDaysLeft = TableRetention.farDaysPerRound
+                state.farCharged = []
+            }
+            var allowed: [Int] = [], overBudget: Set<Int> = []
+            for day in missing where window.contains(day) {
+                if near.contains(day) || state.farCharged.contains(day) {
+                    allowed.append(day)
+                } else if state.farDaysLeft > 0 {
+                    state.farDaysLeft -= 1
+                    state.farCharged.insert(day)
+                    allowed.append(day)
+                } else {
+                    overBudget.insert(day)
+                }
             }
             // Only days outside the window: a day past the far-day limit may still be covered (the legacy partition).
             state.refused.formUnion(missing.filter { !window.contains($0) })
-            return allowed
+            // A day over the budget is not learnt: it is asked again once the budget refills.
+            return (allowed, missing.filter { !overBudget.contains($0) })
         }
         for run in Self.runs(allowed) {
             _ = try connection.query(PostgresDialect.ensurePartitions, ["options_trades", String(run.lowerBound), String(run.upperBound)])
         }
-        learn(missing)
+        learn(settled)
     }
+
+    /// How often the far-day budget refills: an hour.
+    static let roundMicros: Int64 = 3_600_000_000
 
     /// Sorted days as runs of consecutive days.
     static func runs(_ days: [Int]) -> [ClosedRange<Int>] {
