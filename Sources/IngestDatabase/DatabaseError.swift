@@ -25,11 +25,14 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     public var sqlState: String?
     public var message: String
+    /// The constraint the server names for a constraint error (`PG_DIAG_CONSTRAINT_NAME`); `nil` when it names none.
+    public var constraint: String?
 
-    public init(kind: Kind, sqlState: String?, message: String) {
+    public init(kind: Kind, sqlState: String?, message: String, constraint: String? = nil) {
         self.kind = kind
         self.sqlState = sqlState
         self.message = message
+        self.constraint = constraint
     }
 
     /// The class of a SQLSTATE (docs/design.md §5.3).

@@ -173,7 +173,8 @@ public final class PGConnection {
         if message.isEmpty { message = Self.trimmed(PQresultErrorMessage(result)) }
         if message.isEmpty { message = Self.trimmed(PQerrorMessage(handle)) }
         let kind = DatabaseError.kind(sqlState: sqlState, message: message, connectionHealthy: isHealthy)
-        throw DatabaseError(kind: kind, sqlState: sqlState, message: message)
+        let constraint = PQresultErrorField(result, CLIBPQ_DIAG_CONSTRAINT_NAME).map { String(cString: $0) }
+        throw DatabaseError(kind: kind, sqlState: sqlState, message: message, constraint: constraint)
     }
 
     private func connectionError(fallback: String) -> DatabaseError {

@@ -34,8 +34,10 @@ extension DatabaseError {
 
     /// A row whose day has no partition of `options_trades` and may not get
     /// one (`TableRetention.creatableDays`): PostgreSQL's 23514 "no partition
-    /// of relation … found for row".
+    /// of relation … found for row". Told from a CHECK violation (also 23514)
+    /// by the constraint the server names for the latter, not by the message,
+    /// which is in the server's `lc_messages` language.
     var isNoPartition: Bool {
-        sqlState == "23514" && message.contains("no partition of relation")
+        sqlState == "23514" && (constraint ?? "").isEmpty
     }
 }

@@ -55,6 +55,14 @@ struct PartitionDayTests {
             receivedAtMicros: 1)
     }
 
+    @Test("a row without a partition is told from a CHECK violation by the constraint the server names, in any language")
+    func noPartitionError() {
+        #expect(DatabaseError(kind: .constraint, sqlState: "23514", message: "keine Partition von Relation gefunden").isNoPartition)
+        #expect(DatabaseError(kind: .constraint, sqlState: "23514", message: "no partition of relation \"options_trades\" found for row").isNoPartition)
+        #expect(!DatabaseError(kind: .constraint, sqlState: "23514", message: "violates check constraint", constraint: "options_trades_price_check").isNoPartition)
+        #expect(!DatabaseError(kind: .constraint, sqlState: "23505", message: "duplicate key").isNoPartition)
+    }
+
     @Test("a batch's days: a range when they are adjacent, only the days held when spread (a corrupt time is not a century of days)")
     func batchDays() {
         let base = Int64(20_000) * Self.day
