@@ -168,6 +168,25 @@ public final class FeedSimulator: Sendable {
         return file
     }
 
+    /// Draws the next `count` trades of the stream as skipped (written to
+    /// nobody, as in a gap): counted into the bars and settled 4096 at a time.
+    private static func skip(_ count: Int, in state: inout State) {
+        var skipped: [SimTrade] = []
+        skipped.reserveCapacity(min(count, 4096))
+        for offset in 0..<count {
+            let trade = state.generator.next()
+            aggregate(trade, dueWith: state.position + offset, in: &state)
+            skipped.append(trade)
+            if skipped.count == 4096 {
+                settle(skipped, sent: false, in: &state)
+                skipped.removeAll(keepingCapacity: true)
+            }
+        }
+        settle(skipped, sent: false, in: &state)
+        state.position += count
+        state.totals.skipped += count
+    }
+
     /// Counts a trade just drawn into the bars; the bars it closes are owed to
     /// every connection that wants them, due with the trade: when the trade at
     /// `position` is due (the first of the batch it went into, or itself in a gap).
@@ -259,21 +278,7 @@ public final class FeedSimulator: Sendable {
             let skip = state.schedule.skipCount(at: state.position)
             if skip > 0 {
                 // The same draws as if they were sent, so each keeps the `t` and `q` it was due with.
-                var skipped: [SimTrade] = []
-                skipped.reserveCapacity(min(skip, 4096))
-                for offset in 0..<skip {
-                    let trade = state.generator.next()
-                    let position = state.position + offset
-                    Self.aggregate(trade, dueWith: position, in: &state)
-                    skipped.append(trade)
-                    if skipped.count == 4096 {
-                        Self.settle(skipped, sent: false, in: &state)
-                        skipped.removeAll(keepingCapacity: true)
-                    }
-                }
-                Self.settle(skipped, sent: false, in: &state)
-                state.position += skip
-                state.totals.skipped += skip
+                Self.skip(skip, in: &state)
             }
             var size = batchSize
             if let fewest = configuration.minFrameSize, fewest < size {
@@ -463,20 +468,7 @@ public final class FeedSimulator: Sendable {
                 state.totals.skipped += batch.trades.count
             }
             state.pending.removeAll()
-            var skipped: [SimTrade] = []
-            skipped.reserveCapacity(min(target - state.position, 4096))
-            for position in state.position..<target {
-                let trade = state.generator.next()
-                Self.aggregate(trade, dueWith: position, in: &state)
-                skipped.append(trade)
-                if skipped.count == 4096 {
-                    Self.settle(skipped, sent: false, in: &state)
-                    skipped.removeAll(keepingCapacity: true)
-                }
-            }
-            Self.settle(skipped, sent: false, in: &state)
-            state.totals.skipped += target - state.position
-            state.position = target
+            Self.skip(target - state.position, in: &state)
         }
     }
 
