@@ -2,7 +2,7 @@ import OptionsFeed
 
 /// What one round of table maintenance did (docs/design.md §4.3).
 public struct TableMaintenanceReport: Sendable, Equatable {
-    /// Daily partitions of `options_trades` created ahead (`PARTITIONS_AHEAD_DAYS`).
+    /// Daily partitions created ahead (`PARTITIONS_AHEAD_DAYS`), over every table partitioned by day.
     public var partitionsCreated = 0
     /// Partitions detached and dropped by `RETENTION_DAYS` (on QuestDB: the statement, once per round that ran it).
     public var partitionsDropped: [String] = []
@@ -23,8 +23,7 @@ public enum TableMaintenance {
         let ahead = retention.daysAhead(today: TableRetention.day(ofMilliseconds: wallClock.nowMicros() / 1000))
         var created = 0
         for table in try PostgresDialect.partitioned(connection) {
-            let rows = try connection.query(PostgresDialect.ensurePartitions, [table, String(ahead.lowerBound), String(ahead.upperBound)])
-            created += Int(rows.first?.first.flatMap { $0 } ?? "") ?? 0
+            created += try PostgresDialect.ensurePartitions(of: table, days: ahead, connection: connection)
         }
         return created
     }
@@ -49,8 +48,6 @@ struct SideTable: Sendable {
 }
 
 extension PostgresDialect {
-    /// `r` before migration 0007, `p` after it.
-    static let tradeTableKind = "SELECT relkind::text FROM pg_class WHERE oid = 'options_trades'::regclass"
     /// `$1`: the table; `$2`, `$3`: the first and last UTC day, as days since 1970-01-01 (`migrations/0007_daily_partitions.sql`).
     static let ensurePartitions =
         "SELECT ingest_ensure_partitions($1::regclass, date '1970-01-01' + $2::integer, date '1970-01-01' + $3::integer)"
@@ -66,6 +63,12 @@ extension PostgresDialect {
 
     static func partitioned(_ connection: PGConnection) throws(DatabaseError) -> [String] {
         try connection.query(partitionedAmong, ["{" + partitionedTables.joined(separator: ",") + "}"]).compactMap { $0.first ?? nil }
+    }
+
+    /// Creates the missing daily partitions of `table` for `days`; how many were new.
+    static func ensurePartitions(of table: String, days: ClosedRange<Int>, connection: PGConnection) throws(DatabaseError) -> Int {
+        let rows = try connection.query(ensurePartitions, [table, String(days.lowerBound), String(days.upperBound)])
+        return Int(rows.first?.first.flatMap { $0 } ?? "") ?? 0
     }
     /// A maintenance statement waits at most this long for a lock (a long read
     /// of an old partition): it is tried again next round instead of holding
@@ -86,7 +89,7 @@ extension PostgresDialect {
         let ahead = retention.daysAhead(today: today)
         for table in try partitioned(connection) {
             report.partitionsCreated += try inTransaction(connection) { () throws(DatabaseError) in
-                Int(try connection.query(ensurePartitions, [table, String(ahead.lowerBound), String(ahead.upperBound)]).first?.first.flatMap { $0 } ?? "") ?? 0
+                try ensurePartitions(of: table, days: ahead, connection: connection)
             }
             if let firstKept = retention.firstTradeDayKept(today: today) {
                 report.partitionsDropped += try inTransaction(connection) { () throws(DatabaseError) in

@@ -150,9 +150,9 @@ final class PartitionDays: Sendable {
         let missing = unknown(days)
         guard !missing.isEmpty else { return }
         if partitioned == nil {
-            let kind = try connection.query(PostgresDialect.tradeTableKind).first?.first ?? nil
-            setPartitioned(kind == "p")
-            guard kind == "p" else { return }
+            let isPartitioned = try PostgresDialect.partitioned(connection).contains("options_trades")
+            setPartitioned(isPartitioned)
+            guard isPartitioned else { return }
         }
         let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
         let window = retention.creatableDays(today: today), near = retention.nearDays(today: today)
@@ -181,7 +181,7 @@ final class PartitionDays: Sendable {
             return (allowed, missing.filter { !overBudget.contains($0) })
         }
         for run in Self.runs(allowed) {
-            _ = try connection.query(PostgresDialect.ensurePartitions, ["options_trades", String(run.lowerBound), String(run.upperBound)])
+            _ = try PostgresDialect.ensurePartitions(of: "options_trades", days: run, connection: connection)
         }
         learn(settled)
     }
