@@ -106,15 +106,15 @@ extension IngestApp {
                     guard !Task.isCancelled else { return }
                     let rest = flusher.takeUncommitted()
                     if let spool {
-                        if !rest.isEmpty { spoolOrDrop(rest, spool: spool, stats: stats, logger: logger) }
+                        for batch in rest { spoolOrDrop(batch, spool: spool, stats: stats, logger: logger) }
                         try? spool.close()
                     } else {
-                        stats.tradesDropped.add(rest.count)
+                        for batch in rest { stats.dropped(batch.kind, batch.count) }
                     }
                     beforeExit()
                     logger.error(
                         "shutdown did not finish in time; exiting with the rest spooled",
-                        metadata: ["trades": "\(rest.count)"])
+                        metadata: ["records": "\(rest.reduce(0) { $0 + $1.count })"])
                     logger.info("stopped", metadata: stats.summary.mapValues { "\($0)" }.merging(["exit_code": "0", "forced": "true"]) { $1 })
                     exit(0)
                 }

@@ -54,11 +54,11 @@ extension Setting {
     public static let subscriptions = Setting(
         "POLYGON_SUBSCRIPTIONS", "T.*",
         help: "Comma-separated subscriptions sent after auth (T, A, AM: * or a ticker; Q, FMV: named contracts, at most 1 000 quotes).",
-        details: "Comma-separated subscriptions sent after auth, checked before connecting (docs/design.md §5.1): `T.*`, `A.*`, `AM.*` or a ticker; `Q.O:…` and `FMV.O:…` take named contracts only (`Q.*`, `FMV.*` and more than 1 000 quote contracts exit 64). Only trades are stored yet; other events are counted as unknown.")
+        details: "Comma-separated subscriptions sent after auth, checked before connecting (docs/design.md §5.1): `T.*`, `A.*`, `AM.*` or a ticker; `Q.O:…` and `FMV.O:…` take named contracts only (`Q.*`, `FMV.*` and more than 1 000 quote contracts exit 64). Each channel's events go to their own table (docs/design.md §4.4); the notional threshold applies to trades only.")
     public static let threshold = Setting(
         "POLYGON_OPTION_TRADE_VALUE_THRESHOLD", "10000",
         help: "Minimum notional in USD (price × size × 100) to keep a trade; 0 keeps all.",
-        details: "Minimum notional in USD (price × size × 100) to keep a trade; `0` keeps all.")
+        details: "Minimum notional in USD (price × size × 100) to keep a trade; `0` keeps all. Trades only: bars, quotes and FMV values are all kept.")
     public static let databaseURL = Setting(
         "DATABASE_URL", nil, secret: true,
         help: "libpq connection URI of the database (required unless QUESTDB_HOST is set).",

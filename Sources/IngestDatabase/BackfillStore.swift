@@ -151,7 +151,7 @@ public final class BackfillStore: Sendable {
             if let outside = rows.first(where: { $0.symbol.raw != symbol.raw || !(fromMs...toMs).contains($0.timestampMs) }) {
                 throw BackfillStoreError.outsideWindow(symbol: outside.symbol.raw, timestampMs: outside.timestampMs)
             }
-            let inserted = try BatchStrategy.insert(rows[...], dialect: PostgresDialect.self, connection: connection)
+            let inserted = try BatchStrategy.insert(rows[...], flavor: .postgres, connection: connection)
             try connection.execute("COMMIT")
             return inserted
         }

@@ -20,8 +20,8 @@ enum BatchStrategy {
     /// a connection that answers `SELECT 1`. Without that second rule such an
     /// error was retried for ever and, once it sat in the spool, blocked every
     /// write after it (docs/faults.md, "A bad row").
-    static func write(
-        _ batch: ArraySlice<OptionTrade>, session: WriterSession, logger: Logger, rowsConfirmedGuilty: Bool = false
+    static func write<R: StoredRecord>(
+        _ batch: ArraySlice<R>, session: WriterSession, logger: Logger, rowsConfirmedGuilty: Bool = false
     ) throws -> BatchResult {
         do {
             let inserted: Int
@@ -55,39 +55,42 @@ enum BatchStrategy {
     /// Rows of days without a partition that may not get one (docs/design.md §4.3) are
     /// dead-lettered together first, without a write each: a replay of days older than
     /// `RETENTION_DAYS` would otherwise cost two statements a row.
-    private static func isolate(_ batch: ArraySlice<OptionTrade>, after error: DatabaseError, session: WriterSession, logger: Logger) throws -> BatchResult {
+    private static func isolate<R: StoredRecord>(_ batch: ArraySlice<R>, after error: DatabaseError, session: WriterSession, logger: Logger) throws -> BatchResult {
         if error.isNoPartition, let refusedDays = session.partitions?.refusedDays, !refusedDays.isEmpty {
             // One snapshot, one pass: every row is in exactly one of the two.
-            var refused: [OptionTrade] = [], rest: [OptionTrade] = []
-            for trade in batch {
-                if refusedDays.contains(TableRetention.day(ofMilliseconds: trade.timestampMs)) {
-                    refused.append(trade)
+            var refused: [R] = [], rest: [R] = []
+            for record in batch {
+                if refusedDays.contains(TableRetention.day(ofMilliseconds: record.partitionMs)) {
+                    refused.append(record)
                 } else {
-                    rest.append(trade)
+                    rest.append(record)
                 }
             }
             if !refused.isEmpty {
-                let letters = refused.map { trade in
-                    DeadLetter(source: "database", reason: error.deadLetterReason, sqlState: error.sqlState, message: error.message, raw: trade.polygonJSON)
+                let letters = refused.map { record in
+                    DeadLetter(
+                        source: "database", reason: error.deadLetterReason, sqlState: error.sqlState, message: error.message, raw: record.polygonJSON,
+                        eventType: record.eventType)
                 }
                 try session.insertDeadLetters(letters, logger: logger)
                 logger.warning(
-                    "rows of days without a partition dead-lettered", metadata: ["rows": "\(refused.count)", "sqlstate": "\(error.sqlState ?? "")"])
+                    "rows of days without a partition dead-lettered",
+                    metadata: ["rows": "\(refused.count)", "table": "\(R.kind.table)", "sqlstate": "\(error.sqlState ?? "")"])
                 let written = rest.isEmpty ? BatchResult(trades: 0, inserted: 0) : try write(rest[...], session: session, logger: logger, rowsConfirmedGuilty: true)
                 return BatchResult(
                     trades: written.trades + refused.count, inserted: written.inserted, deadLetters: letters + written.deadLetters)
             }
         }
         guard batch.count > 1 else {
-            let trade = batch[batch.startIndex]
+            let record = batch[batch.startIndex]
             let letter = DeadLetter(
                 source: "database", reason: error.deadLetterReason, sqlState: error.sqlState, message: error.message,
-                raw: trade.polygonJSON)
+                raw: record.polygonJSON, eventType: record.eventType)
             try session.insertDeadLetters([letter], logger: logger)
             logger.warning(
                 "row refused by the database, dead-lettered",
-                metadata: ["sqlstate": "\(error.sqlState ?? "")", "error": "\(error.message)", "sym": "\(trade.symbol.raw)",
-                           "seq": "\(trade.sequence)"])
+                metadata: ["sqlstate": "\(error.sqlState ?? "")", "error": "\(error.message)", "table": "\(R.kind.table)",
+                           "event": "\(record.polygonJSON.prefix(300))"])
             return BatchResult(trades: 1, inserted: 0, deadLetters: [letter])
         }
         let middle = batch.startIndex + batch.count / 2
@@ -101,37 +104,29 @@ enum BatchStrategy {
     /// One transaction where the dialect has them; nothing of the batch is
     /// committed when it throws. Without transactions (QuestDB) a part may be
     /// written: its dedup keys make writing it again harmless.
-    private static func writeOnce(_ batch: ArraySlice<OptionTrade>, session: WriterSession, logger: Logger) throws -> Int {
+    private static func writeOnce<R: StoredRecord>(_ batch: ArraySlice<R>, session: WriterSession, logger: Logger) throws -> Int {
         let connection = try session.connect(logger: logger)
         let transactional = session.dialect.isTransactional
         do {
             // The partitions of the batch's days, before its transaction (docs/design.md §4.3).
-            try session.partitions?.prepare(days: PartitionDays.days(of: batch), nowMicros: session.wallClock.nowMicros(), connection: connection)
+            try session.partitions?.prepare(
+                days: PartitionDays.days(of: batch), table: R.kind.table, nowMicros: session.wallClock.nowMicros(), connection: connection)
             if transactional { try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs)) }
             let inserted: Int
             switch session.mode {
             case .copy:
-                session.encoder.encode(batch, into: &session.buffer)
-                if let direct = try copyDirect(batch.count, session: session, connection: connection) {
+                R.encodeCopy(batch, into: &session.buffer)
+                if let direct = try copyDirect(R.self, batch.count, session: session, connection: connection) {
                     inserted = direct
                 } else {
-                    try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyIntoStaging, data: bytes) }
-                    inserted = try connection.execute(PostgresDialect.insertFromStaging)
+                    try session.prepareStaging(R.kind, connection: connection)
+                    try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyIntoStaging(R.self), data: bytes) }
+                    inserted = try connection.execute(PostgresDialect.insertFromStaging(R.self))
                 }
             case .insert:
-                inserted = try insert(batch, dialect: session.dialect, connection: connection)
+                inserted = try insert(batch, flavor: session.flavor, connection: connection)
             }
-            if transactional {
-                // The newest receive time (on the database's clock) and feed time move with the rows, in the same transaction (`IngestState`).
-                var lastReceived = batch.first?.receivedAtMicros ?? 0
-                var lastTradeT = batch.first?.timestampMs ?? 0
-                for trade in batch {
-                    lastReceived = max(lastReceived, trade.receivedAtMicros)
-                    lastTradeT = max(lastTradeT, trade.timestampMs)
-                }
-                try connection.execute(
-                    PostgresDialect.commitBatch(lastReceivedAgeMicros: session.wallClock.nowMicros() - lastReceived, lastTradeT: lastTradeT))
-            }
+            if transactional { try connection.execute(R.commitBatch(batch, nowMicros: session.wallClock.nowMicros())) }
             return inserted
         } catch {
             session.abandon(connection, inTransaction: transactional)
@@ -140,12 +135,12 @@ enum BatchStrategy {
     }
 
     /// Multi-row INSERTs of the dialect's `rowsPerStatement` rows; the rows new to the table.
-    static func insert(_ batch: ArraySlice<OptionTrade>, dialect: any WriterDialect.Type, connection: PGConnection) throws -> Int {
+    static func insert<R: StoredRecord>(_ batch: ArraySlice<R>, flavor: DatabaseFlavor, connection: PGConnection) throws -> Int {
         var inserted = 0
         var start = batch.startIndex
         while start < batch.endIndex {
-            let end = min(start + dialect.rowsPerStatement, batch.endIndex)
-            inserted += try connection.executeCounting(dialect.insertTrades(rows: end - start), dialect.parameters(batch[start..<end]))
+            let end = min(start + R.rowsPerStatement, batch.endIndex)
+            inserted += try connection.executeCounting(R.insertStatement(rows: end - start, flavor: flavor), R.insertParameters(batch[start..<end], flavor: flavor))
             start = end
         }
         return inserted
@@ -157,14 +152,14 @@ enum BatchStrategy {
     /// redoes the batch through the staging table + `ON CONFLICT DO NOTHING`,
     /// so exactly-once is unchanged. Any other error aborts the transaction as before.
     /// A batch of a `StagingRun` skips it.
-    private static func copyDirect(_ count: Int, session: WriterSession, connection: PGConnection) throws -> Int? {
-        guard session.stagingRun.nextBatchTriesDirectCopy() else { return nil }
+    private static func copyDirect<R: StoredRecord>(_: R.Type, _ count: Int, session: WriterSession, connection: PGConnection) throws -> Int? {
+        guard session.stagingRuns[R.kind, default: StagingRun()].nextBatchTriesDirectCopy() else { return nil }
         try connection.execute(PostgresDialect.directCopySavepoint)
         do {
-            try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyDirect, data: bytes) }
+            try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyDirect(R.self), data: bytes) }
         } catch let error as DatabaseError where error.sqlState == "23505" {
             try connection.execute(PostgresDialect.rollbackDirectCopy)
-            session.stagingRun.metDuplicate()
+            session.stagingRuns[R.kind, default: StagingRun()].metDuplicate()
             return nil
         }
         try connection.execute(PostgresDialect.releaseDirectCopy)

@@ -17,7 +17,12 @@ public struct DeadLetter: Sendable, Equatable {
     /// The raw input's full length in UTF-8 bytes: more than `raw` holds when it was cut.
     public private(set) var rawBytes: Int
 
-    public init(source: String, reason: String, sqlState: String? = nil, message: String? = nil, raw: String) {
+    /// The feed's channel of the event (`T`, `A`, `AM`, `Q`, `FMV`); `nil` when
+    /// not known (a frame that did not parse, an unknown event).
+    public var eventType: String?
+
+    public init(source: String, reason: String, sqlState: String? = nil, message: String? = nil, raw: String, eventType: String? = nil) {
+        self.eventType = eventType
         self.source = source
         self.reason = reason
         self.sqlState = sqlState

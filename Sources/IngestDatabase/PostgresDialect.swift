@@ -47,6 +47,32 @@ enum PostgresDialect: WriterDialect {
     static let insertFromStaging =
         "INSERT INTO options_trades (\(columns)) SELECT \(columns) FROM \(stagingTable) ON CONFLICT (sym, ts, seq) DO NOTHING"
 
+    /// The per-session temporary table of a record type's batches that met a duplicate (the trades' is `stagingTable`).
+    static func stagingTable(_ kind: RecordKind) -> String { kind == .trade ? stagingTable : kind.table + "_staging" }
+
+    /// Created in a batch's transaction the first time a connection needs it:
+    /// the other event tables may not exist (before migration 0008), and a
+    /// feed of trades alone never needs them.
+    static func createStaging(_ kind: RecordKind) -> String {
+        "CREATE TEMP TABLE IF NOT EXISTS \(stagingTable(kind)) (LIKE \(kind.table) INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    }
+
+    /// `copyDirect`, `copyIntoStaging` and `insertFromStaging` of any record type.
+    static func copyDirect<R: StoredRecord>(_: R.Type) -> String {
+        R.kind == .trade ? copyDirect : "COPY \(R.kind.table) (\(R.columns.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+    }
+
+    static func copyIntoStaging<R: StoredRecord>(_: R.Type) -> String {
+        R.kind == .trade ? copyIntoStaging : "COPY \(stagingTable(R.kind)) (\(R.columns.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+    }
+
+    /// Rows already stored are left as they are: a record written twice is stored once.
+    static func insertFromStaging<R: StoredRecord>(_: R.Type) -> String {
+        guard R.kind != .trade else { return insertFromStaging }
+        let columns = R.columns.joined(separator: ", ")
+        return "INSERT INTO \(R.kind.table) (\(columns)) SELECT \(columns) FROM \(stagingTable(R.kind)) ON CONFLICT \(R.conflictKey) DO NOTHING"
+    }
+
     static let rowsPerStatement = TradeInsertStatement.rowsPerStatement
 
     static func insertTrades(rows: Int) -> String {
@@ -61,6 +87,11 @@ enum PostgresDialect: WriterDialect {
     /// retry or a replay of the same letters adds nothing.
     static let insertDeadLetter =
         "INSERT INTO dead_letters (source, reason, sqlstate, message, raw, raw_bytes) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+    /// `insertDeadLetter` with the event's type as `$7` (migration 0009).
+    static let insertTypedDeadLetter =
+        "INSERT INTO dead_letters (source, reason, sqlstate, message, raw, raw_bytes, event_type) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+    static let deadLetterTypeExists =
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dead_letters') AND attname = 'event_type' AND NOT attisdropped)"
 
     static func healthEvent(_ event: HealthEvent) -> (String, [String?]) {
         let time = "'epoch'::timestamptz + $%d::bigint * interval '1 microsecond'"

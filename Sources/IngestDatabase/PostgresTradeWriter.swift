@@ -3,7 +3,7 @@ import OptionsFeed
 
 /// What one committed batch did.
 public struct BatchResult: Sendable, Equatable {
-    /// Trades in the batch.
+    /// Records in the batch (of its one type).
     public var trades: Int
     /// Rows new to the table (the rest were already there: duplicates).
     public var inserted: Int
@@ -84,10 +84,21 @@ public final class PostgresTradeWriter: Sendable {
     /// Writes one batch in one transaction. On failure nothing of the batch is
     /// committed and the error says whether a retry can help.
     public func write(_ batch: [OptionTrade]) async throws -> BatchResult {
+        try await write(.trades(batch))
+    }
+
+    /// Writes one batch of any record type to its table in one transaction
+    /// (`BatchStrategy`, the same for every type: `StoredRecord`).
+    public func write(_ batch: RecordBatch) async throws -> BatchResult {
         guard !batch.isEmpty else { return BatchResult(trades: 0, inserted: 0) }
         let logger = self.logger
         return try await pool.withSession { session in
-            try BatchStrategy.write(batch[...], session: session, logger: logger)
+            switch batch {
+            case .trades(let rows): try BatchStrategy.write(rows[...], session: session, logger: logger)
+            case .aggregates(let rows): try BatchStrategy.write(rows[...], session: session, logger: logger)
+            case .quotes(let rows): try BatchStrategy.write(rows[...], session: session, logger: logger)
+            case .fairValues(let rows): try BatchStrategy.write(rows[...], session: session, logger: logger)
+            }
         }
     }
 

@@ -86,6 +86,9 @@ public enum QuestDBDialect {
     public static let openGapCount = "SELECT count() FROM feed_gaps WHERE ended_at IS NULL"
     public static let insertDeadLetter =
         "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw, raw_bytes) VALUES (now(), $1, $2, $3, $4, $5, $6)"
+    /// With the event's type as `$7` (`migrations/questdb/0006`).
+    public static let insertTypedDeadLetter =
+        "INSERT INTO dead_letters (created_at, source, reason, sqlstate, message, raw, raw_bytes, event_type) VALUES (now(), $1, $2, $3, $4, $5, $6, $7)"
     public static let recordMigration = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
     public static let appliedMigrations = "SELECT version FROM schema_migrations"
 

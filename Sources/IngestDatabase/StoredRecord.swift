@@ -10,7 +10,7 @@ protocol StoredRecord: Sendable {
     static var kind: RecordKind { get }
     /// The table's columns, in the order `encodeCopy` writes a row and the INSERT binds it.
     static var columns: [String] { get }
-    /// The natural key, as an `ON CONFLICT` target: `(sym, ts, seq)`.
+    /// The natural key, as an `ON CONFLICT` target: the trades' `(sym, ts, seq)`, the bars' `(sym, period, start_ts)`, …
     static var conflictKey: String { get }
     /// Replaces `output` with the COPY binary stream (header, rows, trailer) of `rows`.
     static func encodeCopy(_ rows: ArraySlice<Self>, into output: inout [UInt8])
@@ -26,10 +26,18 @@ protocol StoredRecord: Sendable {
     /// The time, Unix ms, whose UTC day is the record's partition (docs/design.md §4.3).
     var partitionMs: Int64 { get }
     var receivedAtMicros: Int64 { get }
+    /// The statement that ends a batch's transaction: `COMMIT`, after whatever
+    /// moves with the rows (the trades raise `ingest_state`, `IngestState`).
+    static func commitBatch(_ rows: ArraySlice<Self>, nowMicros: Int64) -> String
+
     /// The record as the feed's event, for its dead letter.
     var polygonJSON: String { get }
     /// The feed's channel of the record (`T`, `A`, `AM`, `Q`, `FMV`): a dead letter's `event_type`.
     var eventType: String { get }
+}
+
+extension StoredRecord {
+    static func commitBatch(_ rows: ArraySlice<Self>, nowMicros: Int64) -> String { "COMMIT" }
 }
 
 extension OptionTrade: StoredRecord {
@@ -48,6 +56,19 @@ extension OptionTrade: StoredRecord {
 
     static func insertParameters(_ rows: ArraySlice<OptionTrade>, flavor: DatabaseFlavor) -> [String?] {
         flavor.dialect.parameters(rows)
+    }
+
+    /// The newest receive time (on the database's clock) and feed time move
+    /// with the rows, in the same transaction (`IngestState`): the restart gap
+    /// and the backfill are about trades, so only trades move them.
+    static func commitBatch(_ rows: ArraySlice<OptionTrade>, nowMicros: Int64) -> String {
+        var lastReceived = rows.first?.receivedAtMicros ?? 0
+        var lastTradeT = rows.first?.timestampMs ?? 0
+        for trade in rows {
+            lastReceived = max(lastReceived, trade.receivedAtMicros)
+            lastTradeT = max(lastTradeT, trade.timestampMs)
+        }
+        return PostgresDialect.commitBatch(lastReceivedAgeMicros: nowMicros - lastReceived, lastTradeT: lastTradeT)
     }
 
     var partitionMs: Int64 { timestampMs }

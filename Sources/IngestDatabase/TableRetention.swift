@@ -70,9 +70,11 @@ final class PartitionDays: Sendable {
     private let state = Mutex<State>(State())
 
     private struct State {
-        /// `nil` until asked: whether `options_trades` is partitioned at all (before migration 0007 it is not).
-        var partitioned: Bool?
-        var known: Set<Int> = []
+        /// Per table, absent until asked: whether it is partitioned at all (before migration 0007
+        /// `options_trades` is not; before 0008 the other event tables do not exist).
+        var partitioned: [String: Bool] = [:]
+        /// Per table, the days known to have a partition.
+        var known: [String: Set<Int>] = [:]
         /// Days outside `nearDays` still allowed this round (`TableRetention.farDaysPerRound`).
         var farDaysLeft = TableRetention.farDaysPerRound
         /// Days `prepare` met outside `creatableDays`: their rows are dead-lettered without a write each.
@@ -87,37 +89,37 @@ final class PartitionDays: Sendable {
         self.retention = retention
     }
 
-    /// The UTC days of the feed times of `trades`, each once, in order.
-    static func days(of trades: ArraySlice<OptionTrade>) -> [Int] {
-        guard let first = trades.first else { return [] }
-        var low = first.timestampMs, high = first.timestampMs
-        for trade in trades {
-            low = min(low, trade.timestampMs)
-            high = max(high, trade.timestampMs)
+    /// The UTC days of the partition times of `records` (`StoredRecord.partitionMs`), each once, in order.
+    static func days<R: StoredRecord>(of records: ArraySlice<R>) -> [Int] {
+        guard let first = records.first else { return [] }
+        var low = first.partitionMs, high = first.partitionMs
+        for record in records {
+            low = min(low, record.partitionMs)
+            high = max(high, record.partitionMs)
         }
         let lowDay = TableRetention.day(ofMilliseconds: low), highDay = TableRetention.day(ofMilliseconds: high)
         if highDay - lowDay < 2 { return Array(lowDay...highDay) }
         // Spread over days: only those the rows hold (a corrupt time must not stand for the centuries between).
-        return Set(trades.map { TableRetention.day(ofMilliseconds: $0.timestampMs) }).sorted()
+        return Set(records.map { TableRetention.day(ofMilliseconds: $0.partitionMs) }).sorted()
     }
 
-    /// The days of `days` not met since the last `forget`; empty when the table is not partitioned.
-    func unknown(_ days: [Int]) -> [Int] {
+    /// The days of `days` not met in `table` since the last `forget`; empty when the table is not partitioned.
+    func unknown(_ days: [Int], table: String = "options_trades") -> [Int] {
         state.withLock { state in
-            state.partitioned == false ? [] : days.filter { !state.known.contains($0) }
+            state.partitioned[table] == false ? [] : days.filter { !(state.known[table]?.contains($0) ?? false) }
         }
     }
 
-    func learn(_ days: [Int]) {
-        state.withLock { $0.known.formUnion(days) }
+    func learn(_ days: [Int], table: String = "options_trades") {
+        state.withLock { $0.known[table, default: []].formUnion(days) }
     }
 
-    var partitioned: Bool? {
-        state.withLock { $0.partitioned }
+    func partitioned(_ table: String = "options_trades") -> Bool? {
+        state.withLock { $0.partitioned[table] }
     }
 
-    func setPartitioned(_ value: Bool) {
-        state.withLock { $0.partitioned = value }
+    func setPartitioned(_ value: Bool, table: String = "options_trades") {
+        state.withLock { $0.partitioned[table] = value }
     }
 
     /// After a row met no partition: what this process believed of the
@@ -126,8 +128,8 @@ final class PartitionDays: Sendable {
     /// allowed this round stay used.
     func forget() {
         state.withLock { state in
-            state.partitioned = nil
-            state.known = []
+            state.partitioned = [:]
+            state.known = [:]
             state.refused = []
         }
     }
@@ -146,13 +148,13 @@ final class PartitionDays: Sendable {
     /// any transaction: creates the partitions of the days `creatableDays`
     /// allows that this process has not met, one call per run of consecutive
     /// days. Rows of other days are left to fail and be dead-lettered one by one.
-    func prepare(days: [Int], nowMicros: Int64, connection: PGConnection) throws(DatabaseError) {
-        let missing = unknown(days)
+    func prepare(days: [Int], table: String = "options_trades", nowMicros: Int64, connection: PGConnection) throws(DatabaseError) {
+        let missing = unknown(days, table: table)
         guard !missing.isEmpty else { return }
-        if partitioned == nil {
-            let isPartitioned = try PostgresDialect.partitioned(connection).contains("options_trades")
-            setPartitioned(isPartitioned)
-            guard isPartitioned else { return }
+        if partitioned(table) == nil {
+            let partitionedTables = try PostgresDialect.partitioned(connection)
+            for name in PostgresDialect.partitionedTables { setPartitioned(partitionedTables.contains(name), table: name) }
+            guard partitionedTables.contains(table) else { return }
         }
         let today = TableRetention.day(ofMilliseconds: nowMicros / 1000)
         let window = retention.creatableDays(today: today), near = retention.nearDays(today: today)
@@ -181,9 +183,9 @@ final class PartitionDays: Sendable {
             return (allowed, missing.filter { !overBudget.contains($0) })
         }
         for run in Self.runs(allowed) {
-            _ = try PostgresDialect.ensurePartitions(of: "options_trades", days: run, connection: connection)
+            _ = try PostgresDialect.ensurePartitions(of: table, days: run, connection: connection)
         }
-        learn(settled)
+        learn(settled, table: table)
     }
 
     /// How often the far-day budget refills: an hour.

@@ -8,7 +8,7 @@ public protocol TradeWriting: Sendable {
     /// Connections: how many batches can be written at once.
     var poolSize: Int { get }
     /// Writes one batch in one transaction; on failure nothing of it is committed.
-    func write(_ batch: [OptionTrade]) async throws -> BatchResult
+    func write(_ batch: RecordBatch) async throws -> BatchResult
     /// `SELECT 1`.
     func probe() async throws
     /// Writes `feed_gaps` changes in one transaction, fenced by the leadership term they were made under.

@@ -25,6 +25,8 @@ protocol WriterDialect {
 
     /// One `dead_letters` row: `$1` … `$6` are source, reason, sqlstate, message, raw, raw_bytes.
     static var insertDeadLetter: String { get }
+    /// `insertDeadLetter` with `$7` the event's type (`dead_letters.event_type`).
+    static var insertTypedDeadLetter: String { get }
     /// The statement of a health-table row.
     static func healthEvent(_ event: HealthEvent) -> (String, [String?])
     /// The statement of a `feed_gaps` change; `nil`: nothing to write.

@@ -18,13 +18,18 @@ final class WriterSession: @unchecked Sendable {
     /// Ages receive times for the database's clock (`IngestState`, `recordGaps`).
     let wallClock: WallClock
     var connection: PGConnection? {
-        didSet { cancelHandle.withLock { $0 = connection?.makeCancelHandle() } }
+        didSet {
+            cancelHandle.withLock { $0 = connection?.makeCancelHandle() }
+            deadLettersTyped = nil
+        }
     }
+    /// Whether `dead_letters` has `event_type` (migration 0009), asked once per connection.
+    private var deadLettersTyped: Bool?
     /// How another thread stops this session's statement at the shutdown deadline.
     let cancelHandle = Mutex<CancelHandle?>(nil)
     var buffer: [UInt8] = []
-    let encoder = TradeCopyEncoder()
-    var stagingRun = StagingRun()
+    /// Per record type: duplicates come in runs of one type.
+    var stagingRuns: [RecordKind: StagingRun] = [:]
     /// The days known to have a partition, shared by the pool's sessions
     /// (PostgreSQL; `nil` on QuestDB, which makes its own partitions).
     let partitions: PartitionDays?
@@ -70,13 +75,27 @@ final class WriterSession: @unchecked Sendable {
         }
     }
 
+    /// The staging table of `kind` on `connection`, in the batch's transaction.
+    /// Asked each time (`IF NOT EXISTS`) rather than remembered: a transaction
+    /// rolled back takes a table it created with it. Only a batch that met a
+    /// duplicate comes here, and the trades' table comes with `connectionSetup`.
+    func prepareStaging(_ kind: RecordKind, connection: PGConnection) throws(DatabaseError) {
+        guard kind != .trade else { return }
+        try connection.execute(PostgresDialect.createStaging(kind))
+    }
+
     /// Writes `dead_letters` rows, one statement each (`WriterDialect.insertDeadLetter`).
     func insertDeadLetters(_ letters: [DeadLetter], logger: Logger) throws {
         let connection = try connect(logger: logger)
+        if deadLettersTyped == nil {
+            // Before migration 0009 the letters are written without their type: a side table must not stop the writer.
+            deadLettersTyped = dialect.isTransactional ? try connection.query(PostgresDialect.deadLetterTypeExists).first?.first == "t" : true
+        }
+        let typed = deadLettersTyped == true
         for letter in letters {
+            let parameters = [letter.source, letter.reason, letter.sqlState, letter.message, letter.raw, String(letter.rawBytes)]
             _ = try connection.query(
-                dialect.insertDeadLetter,
-                [letter.source, letter.reason, letter.sqlState, letter.message, letter.raw, String(letter.rawBytes)])
+                typed ? dialect.insertTypedDeadLetter : dialect.insertDeadLetter, typed ? parameters + [letter.eventType] : parameters)
         }
     }
 }

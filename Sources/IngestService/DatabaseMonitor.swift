@@ -71,6 +71,16 @@ public final class DatabaseMonitor: Sendable {
     }
 
     /// Records each trade's lag from its receipt (`receivedAtMicros`) to `commitMicros`.
+    /// Notes the receive-to-commit lag of each record of a committed batch, of any type.
+    public func committed(receivedAtMicros: [Int64], atMicros commitMicros: Int64) {
+        state.withLock { state in
+            for received in receivedAtMicros {
+                let lag = UInt64(clamping: max(0, commitMicros - received))
+                _ = state.commitLag.record(min(lag, Self.commitLagCeilingMicros))
+            }
+        }
+    }
+
     public func committed(_ batch: some Sequence<OptionTrade>, atMicros commitMicros: Int64) {
         state.withLock { state in
             for trade in batch {

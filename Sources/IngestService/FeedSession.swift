@@ -270,7 +270,7 @@ public struct FeedSession: Sendable {
             } catch {
                 badFrame(.malformed, ["reason": "\(error.reason)", "offset": "\(error.offset)", "bytes": "\(message.readableBytes)"])
             }
-            let unknown = frame.unknownEvents + frame.notStoredEvents
+            let unknown = frame.unknownEvents
             if unknown > 0 {
                 intake.stats.badFrames.add(.unknownEvent, unknown)
                 if let suppressed = badFrameLog.admit(.unknownEvent) {
@@ -280,7 +280,7 @@ public struct FeedSession: Sendable {
             for status in frame.statuses {
                 guard try await handle(status, outbound: outbound, attempt: attempt) else { return }
             }
-            if !frame.trades.isEmpty || !frame.invalid.isEmpty {
+            if frame.hasRecords {
                 becomeStreaming(attempt)
                 try await intake.take(frame, receivedAtMicros: receivedAt)
             }

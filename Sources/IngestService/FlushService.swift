@@ -113,7 +113,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 shutdownTimeout: shutdownTimeout, poolSize: writer.poolSize),
             now: clock.now)
         // The batches of the write in progress, by the machine's index; in flight while they come from the buffer.
-        var batches: [[OptionTrade]] = []
+        var batches: [RecordBatch] = []
         var tokens: [Int] = []
         var replay: (segment: Spool.Segment, reader: SpoolSegmentReader)?
         var action = next(&machine, shuttingDown) { $0.tick(now: $1, backlog: backlog) }
@@ -203,7 +203,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                     action = next(&machine, shuttingDown) { $0.batchWritten(now: $1) }
                 } catch {
                     stats.batchesFailed.add(1)
-                    logWriteFailure(error, trades: batches[index].count, attempt: machine.attempt)
+                    logWriteFailure(error, batch: batches[index], attempt: machine.attempt)
                     action = next(&machine, shuttingDown, failure: error) { $0.batchFailed(now: $1) }
                 }
             case .writeAtOnce(let count):
@@ -214,14 +214,16 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
                 await pause(until: at)
                 action = next(&machine, shuttingDown) { $0.retryDue(now: $1) }
             case .finishFlush(let handBack, let pauseUntil):
-                let unwritten = handBack.flatMap { batches[$0] }
-                // Back in the buffer before it leaves the in-flight list: never in neither.
-                if !unwritten.isEmpty { buffer.putBack(unwritten) }
+                let unwritten = handBack.map { batches[$0] }
+                // Back in the buffer before it leaves the in-flight list: never in neither. The last first:
+                // each goes to the front of its type's ring, so the first ends up in front.
+                for batch in unwritten.reversed() { buffer.putBack(batch) }
                 tokens.forEach(inFlight.remove)
                 (batches, tokens) = ([], [])
                 if !unwritten.isEmpty {
                     logger.warning(
-                        "batches handed back to the buffer", metadata: ["batches": "\(handBack.count)", "trades": "\(unwritten.count)", "waiting": "\(buffer.count)"])
+                        "batches handed back to the buffer",
+                        metadata: ["batches": "\(handBack.count)", "records": "\(unwritten.reduce(0) { $0 + $1.count })", "waiting": "\(buffer.count)"])
                 }
                 if let pauseUntil { await pause(until: pauseUntil) }
                 action = next(&machine, shuttingDown) { $0.flushFinished(now: $1, backlog: backlog) }
@@ -270,18 +272,18 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     /// The shutdown timeout ran out: what the buffer holds goes to the spool
     /// for the next run; only what the spool refuses is lost, and counted.
     private func spoolTheRest() {
-        let waiting = buffer.count
+        let waiting = buffer.counts
         // The side tables' rows have no spool: what is still queued is lost, and counted.
         let (gapChanges, letters, health) = (gaps.drain().events.count, deadLetters.drain().count, healthEvents.drain().count)
         stats.gapChangesLostAtShutdown.add(gapChanges)
         stats.deadLettersLostAtShutdown.add(letters)
         stats.healthEventsLostAtShutdown.add(health)
         let lost: Logger.Metadata = [
-            "trades": "\(waiting)", "gap_changes_lost": "\(gapChanges)", "dead_letters_lost": "\(letters)", "health_events_lost": "\(health)",
+            "trades": "\(waiting[.trade] ?? 0)", "other_records": "\(waiting.values.reduce(0, +) - (waiting[.trade] ?? 0))", "gap_changes_lost": "\(gapChanges)", "dead_letters_lost": "\(letters)", "health_events_lost": "\(health)",
         ]
         guard let spool else {
-            stats.tradesDropped.add(buffer.take(upTo: Int.max).count)
-            logger.error("shutdown timeout reached; trades not written (no spool)", metadata: lost)
+            for batch in buffer.takeAll() { stats.dropped(batch.kind, batch.count) }
+            logger.error("shutdown timeout reached; records not written (no spool)", metadata: lost)
             return
         }
         spoolBuffer(finally: true)
@@ -292,8 +294,8 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Everything not yet committed: the buffer and the batches in flight, for
     /// the last resort of a shutdown whose flusher did not return in time.
-    public func takeUncommitted() -> [OptionTrade] {
-        inFlight.takeAll() + buffer.take(upTo: Int.max)
+    public func takeUncommitted() -> [RecordBatch] {
+        RecordBatch.grouped(inFlight.takeAll() + buffer.takeAll())
     }
 
     /// Moves everything waiting in the buffer to the spool, a batch per record.
@@ -323,7 +325,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
         spool.commit(segment)
         stats.spoolReplayedTrades.add(reader.trades)
-        logger.info("spool segment replayed", metadata: ["segment": "\(segment.path)", "trades": "\(reader.trades)"])
+        logger.info("spool segment replayed", metadata: ["segment": "\(segment.path)", "trades": "\(reader.trades)", "records": "\(reader.records)"])
     }
 
     /// A segment could not be opened or read: the spool keeps it for another
@@ -398,7 +400,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    private func logWriteFailure(_ error: any Error, trades: Int, attempt: Int) {
+    private func logWriteFailure(_ error: any Error, batch: RecordBatch, attempt: Int) {
         let databaseError = error as? DatabaseError
         if databaseError?.kind == .schema {
             // Not the rows: nothing is dead-lettered; the trades wait (buffer, spool) until an operator fixes the table.
@@ -409,7 +411,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         logger.error(
             "batch write failed",
             metadata: [
-                "trades": "\(trades)", "class": "\((databaseError?.kind ?? .other).rawValue)",
+                "records": "\(batch.count)", "type": "\(batch.kind.name)", "class": "\((databaseError?.kind ?? .other).rawValue)",
                 "sqlstate": "\(databaseError?.sqlState ?? "")", "error": "\(databaseError?.message ?? "\(error)")",
                 "attempt": "\(attempt + 1)",
             ])
@@ -417,7 +419,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     /// Writes the batches at once, each on its own pooled connection (give at
     /// most `writer.poolSize`); whether each was committed, in order.
-    private func writeAtOnce(_ batches: ArraySlice<[OptionTrade]>) async -> [Bool] {
+    private func writeAtOnce(_ batches: ArraySlice<RecordBatch>) async -> [Bool] {
         let writer = self.writer
         let clock = self.clock
         let outcomes = await withTaskGroup(of: (Int, Result<BatchResult, any Error>, Duration).self) { group in
@@ -444,21 +446,21 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// Counts and logs a committed batch.
-    private func recordCommitted(_ batch: [OptionTrade], _ result: BatchResult, duration: Duration) {
+    private func recordCommitted(_ batch: RecordBatch, _ result: BatchResult, duration: Duration) {
         let now = wallClock.nowMicros()
         monitor.batchWritten(trades: result.trades, duration: duration, atMicros: now)
-        monitor.committed(batch, atMicros: now)
+        monitor.committed(receivedAtMicros: batch.receivedAtMicros, atMicros: now)
         if !result.deadLetters.isEmpty {
             errors.record(.data, count: result.deadLetters.count, message: "rows refused by the database: \(result.deadLetters[0].message ?? "")")
         }
         stats.batchesWritten.add(1)
-        stats.tradesWritten.add(result.trades - result.deadLetters.count)
+        stats.written(batch.kind, result.trades - result.deadLetters.count)
         stats.rowsInserted.add(result.inserted)
         stats.deadLetters.add(result.deadLetters.count)
         logger.debug(
             "batch committed",
             metadata: [
-                "trades": "\(result.trades)", "inserted": "\(result.inserted)", "dead_letters": "\(result.deadLetters.count)",
+                "type": "\(batch.kind.name)", "records": "\(result.trades)", "inserted": "\(result.inserted)", "dead_letters": "\(result.deadLetters.count)",
                 "duration_ms": "\(duration.milliseconds)", "waiting": "\(buffer.count)",
             ])
     }
@@ -487,48 +489,48 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 }
 
-/// Appends a batch to the spool; when the spool is full the trades are
-/// dropped, counted, alerted (only then), and recorded in `gaps` as a
-/// `trades_dropped` gap (for the backfill). A write the disk refused
+/// Appends a batch to the spool; when the spool is full the records are
+/// dropped, counted, alerted (only then), and, for trades, recorded in `gaps`
+/// as a `trades_dropped` gap (for the backfill, which fetches trades only). A write the disk refused
 /// (ENOSPC, EIO: the spool cut the record back) returns `false` when
 /// `keepOnWriteFailure`: the caller keeps the batch in memory and tries again
 /// later; otherwise (nowhere else to put it) it is dropped and counted.
 @discardableResult
 package func spoolOrDrop(
-    _ batch: [OptionTrade], spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false, gaps: GapLedger? = nil
+    _ batch: RecordBatch, spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false, gaps: GapLedger? = nil
 ) -> Bool {
     do {
         if try spool.append(batch) {
-            stats.spooledTrades.add(batch.count)
+            if batch.kind == .trade { stats.spooledTrades.add(batch.count) }
             return true
         }
         // The trades_dropped ALERT itself is raised once by the health monitor while drops go on.
         logger.error(
-            "trades dropped",
-            metadata: ["reason": "spool full", "trades": "\(batch.count)",
+            batch.kind == .trade ? "trades dropped" : "records dropped",
+            metadata: ["reason": "spool full", "type": "\(batch.kind.name)", "records": "\(batch.count)",
                        "spool_bytes": "\(spool.snapshot.bytes)", "spool_max_bytes": "\(spool.configuration.maxBytes)"])
     } catch Spool.SpoolError.writeFailed(let path, let code) where keepOnWriteFailure {
         logger.error(
             "spool write failed; the batch stays in memory",
-            metadata: ["segment": "\(path)", "errno": "\(code)", "trades": "\(batch.count)"])
+            metadata: ["segment": "\(path)", "errno": "\(code)", "records": "\(batch.count)"])
         return false
     } catch {
-        logger.error("trades dropped", metadata: ["reason": "\(error)", "trades": "\(batch.count)"])
+        logger.error("records dropped", metadata: ["reason": "\(error)", "type": "\(batch.kind.name)", "records": "\(batch.count)"])
     }
-    stats.tradesDropped.add(batch.count)
-    gaps?.tradesDropped(batch)
+    stats.dropped(batch.kind, batch.count)
+    if case .trades(let trades) = batch { gaps?.tradesDropped(trades) }
     return true
 }
 
 /// Batches the flusher took from the buffer and has not yet committed or
 /// handed back, so that a shutdown that cannot wait for them spools them too.
 public final class BatchesInFlight: Sendable {
-    private let state = Mutex<(next: Int, batches: [Int: [OptionTrade]])>((0, [:]))
+    private let state = Mutex<(next: Int, batches: [Int: RecordBatch])>((0, [:]))
 
     public init() {}
 
     /// Registers a batch; `remove` the token once it is committed or handed back.
-    public func add(_ batch: [OptionTrade]) -> Int {
+    public func add(_ batch: RecordBatch) -> Int {
         state.withLock { state in
             state.next += 1
             state.batches[state.next] = batch
@@ -541,10 +543,10 @@ public final class BatchesInFlight: Sendable {
     }
 
     /// Takes every registered batch, oldest first.
-    public func takeAll() -> [OptionTrade] {
+    public func takeAll() -> [RecordBatch] {
         state.withLock { state in
             defer { state.batches.removeAll() }
-            return state.batches.sorted { $0.key < $1.key }.flatMap(\.value)
+            return state.batches.sorted { $0.key < $1.key }.map(\.value)
         }
     }
 

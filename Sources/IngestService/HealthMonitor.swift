@@ -159,6 +159,25 @@ public final class HealthMonitor: Sendable {
         }
     }
 
+    /// The bars, quotes or FMV values of one frame (docs/design.md §4.4, "Staleness"):
+    /// a quote and an FMV value are prices of their contract, so each is a
+    /// sign of life for it like a trade; a bar is not (it sums trades already
+    /// counted, and comes up to a minute after them).
+    public func recordsAccepted(_ batch: RecordBatch, now: ContinuousClock.Instant = .now) {
+        switch batch {
+        case .quotes(let quotes) where !quotes.isEmpty:
+            symbols.withLock { tracker in
+                for quote in quotes { tracker.record(contract: quote.symbol.raw, underlying: quote.symbol.underlying, now: now) }
+            }
+        case .fairValues(let values) where !values.isEmpty:
+            symbols.withLock { tracker in
+                for value in values { tracker.record(contract: value.symbol.raw, underlying: value.symbol.underlying, now: now) }
+            }
+        default:
+            return
+        }
+    }
+
     /// Advances alerts and staleness to `moment` (now by default): logs ALERT
     /// open/resolve lines, queues staleness transitions and feed state changes for the health tables.
     public func tick(at moment: Moment? = nil, logger: Logger) {
@@ -352,7 +371,9 @@ public final class HealthMonitor: Sendable {
                     seen: stats.tradesSeen.load(ordering: .relaxed), accepted: stats.tradesAccepted.load(ordering: .relaxed),
                     filtered: stats.tradesFiltered.load(ordering: .relaxed), invalid: stats.tradesInvalid.load(ordering: .relaxed),
                     dropped: stats.tradesDropped.load(ordering: .relaxed)),
-                breaker: machine.breaker.state.phase),
+                breaker: machine.breaker.state.phase,
+                events: .init(
+                    trade: stats.counts(.trade), aggregate: stats.counts(.aggregate), quote: stats.counts(.quote), fmv: stats.counts(.fmv))),
             buffer: .init(
                 items: bufferState.items, capacity: bufferState.capacity, highWater: bufferState.highWater,
                 flushes: stats.batchesWritten.load(ordering: .relaxed), lastFlushSize: databaseState.lastBatchTrades,

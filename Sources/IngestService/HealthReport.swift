@@ -1,6 +1,7 @@
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import OptionsFeed
 
 /// The health report (docs/design.md §5.4): printed on SIGUSR1, logged every
 /// `HEALTH_REPORT_INTERVAL_MS`, served at `/health`. Encoded with snake_case
@@ -46,7 +47,38 @@ public struct HealthReport: Sendable, Codable, Equatable {
         public var trades: Trades
         /// The connect circuit breaker: closed, open or half_open.
         public var breaker: BreakerPhase
+        /// Every event type's counts (docs/design.md §4.4): trades again, bars, quotes, FMV values.
+        public var events: Events = .init()
     }
+
+    /// Per event type: events seen in frames (valid or not), accepted into
+    /// the buffer, invalid (dead-lettered with their type), written to the
+    /// type's table (new or already there), dropped (the spool full).
+    public struct Events: Sendable, Codable, Equatable {
+        public var trade = EventCounts()
+        public var aggregate = EventCounts()
+        public var quote = EventCounts()
+        public var fmv = EventCounts()
+
+        public init(trade: EventCounts = .init(), aggregate: EventCounts = .init(), quote: EventCounts = .init(), fmv: EventCounts = .init()) {
+            self.trade = trade
+            self.aggregate = aggregate
+            self.quote = quote
+            self.fmv = fmv
+        }
+
+        public subscript(kind: RecordKind) -> EventCounts {
+            switch kind {
+            case .trade: trade
+            case .aggregate: aggregate
+            case .quote: quote
+            case .fmv: fmv
+            }
+        }
+    }
+
+    /// One type's counts: what `IngestStats` holds.
+    public typealias EventCounts = RecordCounts
 
     public struct Trades: Sendable, Codable, Equatable {
         public var seen: Int

@@ -1,3 +1,4 @@
+import OptionsFeed
 import Synchronization
 
 /// Counters shared by the services, read without stopping the hot path.
@@ -31,7 +32,46 @@ public final class IngestStats: Sendable {
     /// Frames that could not be used, by kind (docs/design.md §5.1).
     public let badFrames = BadFrameCounters()
 
+    /// The other record types' counters (docs/design.md §4.4); the trades' are the ones above.
+    public let aggregates = RecordCounters()
+    public let quotes = RecordCounters()
+    public let fairValues = RecordCounters()
+
     public init() {}
+
+    /// The counters of a record type other than trades; `nil` for trades (their counters are the `trades…` ones).
+    public func counters(_ kind: RecordKind) -> RecordCounters? {
+        switch kind {
+        case .trade: nil
+        case .aggregate: aggregates
+        case .quote: quotes
+        case .fmv: fairValues
+        }
+    }
+
+    /// Every record type's counts, trades included, for the health report and `/metrics`.
+    public func counts(_ kind: RecordKind) -> RecordCounts {
+        guard let counters = counters(kind) else {
+            return RecordCounts(
+                seen: tradesSeen.load(ordering: .relaxed), accepted: tradesAccepted.load(ordering: .relaxed),
+                invalid: tradesInvalid.load(ordering: .relaxed), written: tradesWritten.load(ordering: .relaxed),
+                dropped: tradesDropped.load(ordering: .relaxed))
+        }
+        return counters.counts
+    }
+
+    /// Records written, of a type: the trades' `tradesWritten` or the type's `written`.
+    public func recordsWritten(_ kind: RecordKind) -> Int { counts(kind).written }
+
+    /// Adds to the written count of a batch's type.
+    public func written(_ kind: RecordKind, _ count: Int) {
+        if let counters = counters(kind) { counters.written.add(count) } else { tradesWritten.add(count) }
+    }
+
+    /// Adds to the dropped count of a batch's type.
+    public func dropped(_ kind: RecordKind, _ count: Int) {
+        if let counters = counters(kind) { counters.dropped.add(count) } else { tradesDropped.add(count) }
+    }
 
     /// The counters as log metadata.
     public var summary: [String: Int] {
@@ -52,7 +92,59 @@ public final class IngestStats: Sendable {
             "spool_corrupt_records": spoolCorruptRecords.load(ordering: .relaxed),
             "reconnects": reconnects.load(ordering: .relaxed),
             "slow_consumer": slowConsumerWarnings.load(ordering: .relaxed),
-        ].merging(badFrames.summary) { $1 }
+        ].merging(badFrames.summary) { $1 }.merging(otherRecordsSummary) { $1 }
+    }
+
+    /// `aggregates_seen`, `quotes_written`, … for the types that came at all.
+    private var otherRecordsSummary: [String: Int] {
+        var summary: [String: Int] = [:]
+        for kind in RecordKind.allCases where kind != .trade {
+            let counts = counts(kind)
+            guard counts.seen > 0 else { continue }
+            let prefix = kind.name + "s_"
+            summary[prefix + "seen"] = counts.seen
+            summary[prefix + "accepted"] = counts.accepted
+            summary[prefix + "invalid"] = counts.invalid
+            summary[prefix + "written"] = counts.written
+            summary[prefix + "dropped"] = counts.dropped
+        }
+        return summary
+    }
+}
+
+/// The counters of one record type besides trades: events seen in frames,
+/// accepted into the buffer, invalid (dead-lettered by the decoder), written
+/// to the table (new or already there), and dropped (the spool full).
+public final class RecordCounters: Sendable {
+    public let seen = Atomic<Int>(0)
+    public let accepted = Atomic<Int>(0)
+    public let invalid = Atomic<Int>(0)
+    public let written = Atomic<Int>(0)
+    public let dropped = Atomic<Int>(0)
+
+    public init() {}
+
+    public var counts: RecordCounts {
+        RecordCounts(
+            seen: seen.load(ordering: .relaxed), accepted: accepted.load(ordering: .relaxed), invalid: invalid.load(ordering: .relaxed),
+            written: written.load(ordering: .relaxed), dropped: dropped.load(ordering: .relaxed))
+    }
+}
+
+/// One record type's counts at a moment.
+public struct RecordCounts: Sendable, Codable, Equatable {
+    public var seen: Int
+    public var accepted: Int
+    public var invalid: Int
+    public var written: Int
+    public var dropped: Int
+
+    public init(seen: Int = 0, accepted: Int = 0, invalid: Int = 0, written: Int = 0, dropped: Int = 0) {
+        self.seen = seen
+        self.accepted = accepted
+        self.invalid = invalid
+        self.written = written
+        self.dropped = dropped
     }
 }
 

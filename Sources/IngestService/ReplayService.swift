@@ -115,13 +115,13 @@ public struct ReplayService<C: Clock>: Service where C.Duration == Duration {
         while let line = splitter.nextLine() {
             counters.lines.add(1)
             guard let receivedAt = decode(line, &reader) else { continue }
-            guard !reader.frame.trades.isEmpty || !reader.frame.invalid.isEmpty else { continue }
+            guard reader.frame.hasRecords else { continue }
             if let offset = schedule.offset(of: receivedAt, first: origin?.receivedAt ?? receivedAt) {
                 let start = origin ?? PaceOrigin(receivedAt: receivedAt, instant: clock.now)
                 origin = start
                 try await clock.sleep(until: start.instant.advanced(by: offset), tolerance: nil)
             }
-            try await intake.buffer.waitForRoom(for: reader.frame.trades.count)
+            try await intake.buffer.waitForRoom(for: reader.frame.recordCount)
             try await intake.take(reader.frame, receivedAtMicros: receivedAt)
         }
     }
@@ -178,7 +178,7 @@ public struct ReplayService<C: Clock>: Service where C.Duration == Duration {
                                "line": "\(line.number)", "suppressed": "\(suppressed)"])
             }
         }
-        let unknown = reader.frame.unknownEvents + reader.frame.notStoredEvents
+        let unknown = reader.frame.unknownEvents
         if unknown > 0 {
             intake.stats.badFrames.add(.unknownEvent, unknown)
         }

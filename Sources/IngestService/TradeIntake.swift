@@ -18,6 +18,7 @@ public final class TradeIntake: Sendable {
     public let health: HealthMonitor?
     let logger: Logger
     private let invalidLog = LogThrottle<InvalidTradeReason>()
+    private let invalidEventLog = LogThrottle<InvalidTradeReason>()
 
     public init(
         buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
@@ -33,12 +34,54 @@ public final class TradeIntake: Sendable {
         self.logger = logger
     }
 
-    /// Filters the frame's trades and waits until the buffer took every accepted one.
+    /// Takes every record of the frame: its trades (filtered by the notional
+    /// threshold, which applies to trades only), then its bars, quotes and FMV
+    /// values, each type into its own ring of the buffer; invalid events of
+    /// any type become dead letters with their type.
     public func take(_ frame: DecodedFrame, receivedAtMicros: Int64) async throws {
+        try await takeTrades(frame, receivedAtMicros: receivedAtMicros)
+        guard frame.notStoredEvents > 0 else { return }
+        takeInvalidEvents(frame.invalidEvents)
+        if !frame.aggregates.isEmpty { await takeRecords(.aggregates(frame.aggregates)) }
+        if !frame.quotes.isEmpty { await takeRecords(.quotes(frame.quotes)) }
+        if !frame.fairValues.isEmpty { await takeRecords(.fairValues(frame.fairValues)) }
+    }
+
+    /// Records of a type other than trades: counted, then into the buffer, the overflow to the spool.
+    private func takeRecords(_ batch: RecordBatch) async {
+        guard let counters = stats.counters(batch.kind) else { return }
+        counters.seen.add(batch.count)
+        counters.accepted.add(batch.count)
+        health?.recordsAccepted(batch)
+        await hand(batch)
+    }
+
+    /// Invalid bars, quotes and FMV events: counted per type and dead-lettered with their type.
+    private func takeInvalidEvents(_ events: [InvalidEvent]) {
+        guard !events.isEmpty else { return }
+        for event in events {
+            let kind = event.channel.recordKind
+            if let counters = stats.counters(kind) {
+                counters.seen.add(1)
+                counters.invalid.add(1)
+            }
+            deadLetters.append(DeadLetter(source: "feed", reason: event.reason.rawValue, raw: event.raw, eventType: event.channel.rawValue))
+            if let suppressed = invalidEventLog.admit(event.reason) {
+                logger.warning(
+                    "invalid event rejected",
+                    metadata: ["type": "\(event.channel.rawValue)", "reason": "\(event.reason.rawValue)", "raw": "\(event.raw.prefix(500))",
+                               "suppressed": "\(suppressed)"])
+            }
+        }
+        health?.errors.record(.data, count: events.count, message: "invalid \(events[0].channel.rawValue) event: \(events[0].reason.rawValue)")
+    }
+
+    /// The frame's trades: filtered by the notional threshold, then into the buffer.
+    private func takeTrades(_ frame: DecodedFrame, receivedAtMicros: Int64) async throws {
         stats.tradesSeen.add(frame.trades.count + frame.invalid.count)
         stats.tradesInvalid.add(frame.invalid.count)
         for invalid in frame.invalid {
-            deadLetters.append(DeadLetter(source: "feed", reason: invalid.reason.rawValue, raw: invalid.raw))
+            deadLetters.append(DeadLetter(source: "feed", reason: invalid.reason.rawValue, raw: invalid.raw, eventType: "T"))
             logInvalid(invalid)
         }
         if let first = frame.invalid.first {
@@ -53,21 +96,29 @@ public final class TradeIntake: Sendable {
         stats.tradesFiltered.add(frame.trades.count - accepted.count)
         stats.tradesAccepted.add(accepted.count)
         health?.tradesAccepted(accepted)
+        await hand(.trades(accepted))
+    }
+
+    /// Into the buffer. With a spool, what the buffer has no room for goes to
+    /// disk, not to waste (the database slow or down); without one the reader
+    /// waits for room, and only a stop while it waits leaves records behind:
+    /// counted (trades also as a `trades_dropped` gap), never silent.
+    private func hand(_ batch: RecordBatch) async {
+        guard !batch.isEmpty else { return }
         guard let spool else {
-            let taken = await buffer.appendWaiting(accepted)
-            if taken < accepted.count {
-                // Stopped while waiting for room, with no spool to take the rest: counted, never silent.
-                stats.tradesDropped.add(accepted.count - taken)
-                gaps.tradesDropped(accepted[taken...])
-                logger.error(
-                    "trades dropped", metadata: ["reason": "stopped with the buffer full and no spool", "trades": "\(accepted.count - taken)"])
-            }
+            let taken = await buffer.appendWaiting(batch)
+            guard taken < batch.count else { return }
+            let rest = batch.dropFirst(taken)
+            stats.dropped(rest.kind, rest.count)
+            if case .trades(let trades) = rest { gaps.tradesDropped(trades) }
+            logger.error(
+                rest.kind == .trade ? "trades dropped" : "records dropped",
+                metadata: ["reason": "stopped with the buffer full and no spool", "type": "\(rest.kind.name)", "records": "\(rest.count)"])
             return
         }
-        let taken = buffer.append(contentsOf: accepted)
-        if taken < accepted.count {
-            // Buffer full (database slow or down): the overflow goes to disk, not to waste.
-            spoolOrDrop(Array(accepted[taken...]), spool: spool, stats: stats, logger: logger, gaps: gaps)
+        let taken = buffer.append(batch)
+        if taken < batch.count {
+            spoolOrDrop(batch.dropFirst(taken), spool: spool, stats: stats, logger: logger, gaps: gaps)
         }
     }
 

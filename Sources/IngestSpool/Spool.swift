@@ -8,7 +8,8 @@ import Synchronization
 /// and a spool left by an earlier run is replayed at start.
 ///
 /// A segment is a sequence of records `[length: u32][crc32c: u32][payload]`
-/// (little-endian). Records are made durable by group commit
+/// (little-endian), each payload one batch of one record kind
+/// (`SpoolRecordCodec`); kinds may follow each other in any order. Records are made durable by group commit
 /// (`SpoolSyncSchedule`): `fdatasync` within `syncInterval` of being written,
 /// by `append` when a sync is due and otherwise by a thread of the spool's
 /// own, so it never waits for the flusher (which may be blocked in a
@@ -17,7 +18,7 @@ import Synchronization
 /// `segmentBytes`, or is about to be replayed, or at close), and the
 /// directory is fsynced when a segment is created or deleted. On replay a torn
 /// or corrupt record is skipped and counted; it never blocks the rest. Only
-/// when the spool holds `maxBytes` are trades refused (the caller counts them
+/// when the spool holds `maxBytes` are batches refused (the caller counts them
 /// as dropped and alerts).
 public final class Spool: Sendable {
     public struct Configuration: Sendable, Equatable {
@@ -281,8 +282,8 @@ public final class Spool: Sendable {
 
     public var isEmpty: Bool { state.withLock { $0.totalBytes == 0 } }
 
-    /// Appends a batch as one record. Returns `false`, writing nothing, when
-    /// the record would take the spool past `maxBytes`. Throws
+    /// Appends a batch, of any record kind, as one record. Returns `false`,
+    /// writing nothing, when the record would take the spool past `maxBytes`. Throws
     /// `SpoolError.writeFailed` when the record could not be written whole:
     /// the segment is then cut back to where the record began (or, when even
     /// that fails, closed and a fresh one started), so the next append lands
@@ -290,10 +291,10 @@ public final class Spool: Sendable {
     /// a zero `syncInterval`, or when the oldest unsynced record's sync is
     /// due, the segment is fdatasynced before returning; a failed sync there
     /// also cuts this record back and throws `writeFailed`.
-    public func append(_ trades: some Collection<OptionTrade>) throws -> Bool {
-        guard !trades.isEmpty else { return true }
+    public func append(_ batch: RecordBatch) throws -> Bool {
+        guard !batch.isEmpty else { return true }
         var payload: [UInt8] = []
-        SpoolRecordCodec.encode(trades, into: &payload)
+        SpoolRecordCodec.encode(batch, into: &payload)
         // The record's length field is 32 bits: a batch that large is refused, not trapped on.
         guard let length = UInt32(exactly: payload.count) else { throw SpoolError.io("a batch of \(payload.count) bytes is too large for one record") }
         var record: [UInt8] = []
@@ -319,6 +320,11 @@ public final class Spool: Sendable {
             if state.current!.file.bytes >= Int64(configuration.segmentBytes) { try seal(&state) }
             return true
         }
+    }
+
+    /// Appends a batch of trades as one record: `append(.trades(…))`.
+    public func append(_ trades: some Collection<OptionTrade>) throws -> Bool {
+        try append(.trades(Array(trades)))
     }
 
     /// The oldest segment, to replay (sealing the open one if it is the only
@@ -411,7 +417,7 @@ public final class Spool: Sendable {
     }
 
     /// Splits a segment's bytes into records; counts torn or corrupt ones.
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> (batches: [[OptionTrade]], corrupt: Int) {
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> (batches: [RecordBatch], corrupt: Int) {
         do {
             return try SpoolSegmentReader(bytes: bytes).readAll()
         } catch {

@@ -10,8 +10,10 @@ enum SpoolFuzzProbe {
         /// Records of the input read as a segment.
         var batches = 0
         var corruptRecords = 0
-        /// Trades when the input decodes as one payload; `nil` when it does not.
-        var payloadTrades: Int?
+        /// Records (rows) when the input decodes as one payload; `nil` when it does not.
+        var payloadRecords: Int?
+        /// Their kind, when it decodes.
+        var payloadKind: RecordKind?
     }
 
     static func run(_ bytes: UnsafeRawBufferPointer) -> Outcome {
@@ -20,19 +22,32 @@ enum SpoolFuzzProbe {
         outcome.batches = segment.batches.count
         outcome.corruptRecords = segment.corrupt
         precondition(segment.corrupt >= 0 && segment.batches.count + segment.corrupt <= bytes.count / 8 + 1, "more records than bytes")
-        for trade in segment.batches.joined() {
-            precondition(SpoolRecordCodec.isPlausible(trade), "a replayed trade the writers could not store")
+        for batch in segment.batches {
+            precondition(SpoolRecordCodec.isPlausible(batch), "a replayed record the writers could not store")
+        }
+        // Batches joined across records hold the same records in the same order, one kind each.
+        do {
+            let reader = SpoolSegmentReader(bytes: bytes)
+            var joined: [RecordBatch] = []
+            while let batch = try reader.nextBatch(upTo: 3) {
+                precondition(!batch.isEmpty && batch.count <= 3, "a joined batch of the wrong size")
+                joined.append(batch)
+            }
+            precondition(RecordBatch.flattened(joined) == RecordBatch.flattened(segment.batches), "joined batches differ from the records")
+        } catch {
+            preconditionFailure("reading bytes in memory does no I/O: \(error)")
         }
 
-        if let trades = SpoolRecordCodec.decode(bytes) {
-            outcome.payloadTrades = trades.count
-            for trade in trades { precondition(SpoolRecordCodec.isPlausible(trade), "a decoded trade the writers could not store") }
-            // Decoding consumed every byte, so encoding again in the same version gives the same bytes.
+        if let batch = SpoolRecordCodec.decode(bytes) {
+            outcome.payloadRecords = batch.count
+            outcome.payloadKind = batch.kind
+            precondition(SpoolRecordCodec.isPlausible(batch), "a decoded record the writers could not store")
+            // Decoding consumed every byte, so encoding again in the same format gives the same bytes.
             var encoded: [UInt8] = []
             if bytes.first == SpoolRecordCodec.version1 {
-                precondition(SpoolRecordCodec.encodeVersion1(trades, into: &encoded), "a version 1 payload does not fit version 1")
+                precondition(SpoolRecordCodec.encodeVersion1(batch.trades, into: &encoded), "a version 1 payload does not fit version 1")
             } else {
-                SpoolRecordCodec.encode(trades, into: &encoded)
+                SpoolRecordCodec.encode(batch, into: &encoded)
             }
             precondition(encoded.elementsEqual(bytes), "payload does not round-trip")
             // The same payload as a well-formed record of a segment reads back the same.
@@ -42,8 +57,24 @@ enum SpoolFuzzProbe {
             SpoolRecordCodec.append(CRC32C.checksum(bytes), to: &record)
             record += bytes
             let wrapped = record.withUnsafeBytes { Spool.parse($0) }
-            precondition(wrapped.corrupt == 0 && wrapped.batches == [trades], "a checksummed record reads back differently")
+            precondition(wrapped.corrupt == 0 && wrapped.batches == [batch], "a checksummed record reads back differently")
         }
         return outcome
+    }
+}
+
+extension RecordBatch {
+    /// Each non-empty run of one kind as one batch, consecutive runs of a kind
+    /// joined: what `SpoolSegmentReader.nextBatch` must preserve.
+    static func flattened(_ batches: [RecordBatch]) -> [RecordBatch] {
+        var runs: [RecordBatch] = []
+        for batch in batches where !batch.isEmpty {
+            guard let last = runs.last, last.kind == batch.kind else {
+                runs.append(batch)
+                continue
+            }
+            runs[runs.count - 1] = RecordBatch.grouped([last, batch])[0]
+        }
+        return runs
     }
 }

@@ -6,9 +6,11 @@ import OptionsFeed
 /// being handed out exist in memory, never the whole segment (docs/performance.md: reading
 /// an 8 MiB segment whole, then decoding every trade with its own symbol
 /// strings, took ~30 MB of heap at a time during a spool's drain). Decoded
-/// trades share their symbols and condition lists like the feed decoder's.
+/// records share their symbols (trades their condition lists too) like the
+/// feed decoder's.
 ///
-/// Records are `[length: u32][crc32c: u32][payload]`. A record that fails its
+/// Records are `[length: u32][crc32c: u32][payload]`, each payload a batch of
+/// one kind (`SpoolRecordCodec`). A record that fails its
 /// checksum or does not decode is skipped and counted; a torn tail (the file
 /// ends inside a record, or a length runs past the end) is counted and ends
 /// the segment.
@@ -18,8 +20,12 @@ public final class SpoolSegmentReader {
 
     /// Records skipped so far because they were torn or failed their checksum.
     public private(set) var corruptRecords = 0
+    /// Records handed out so far, by kind (a trade, a bar, a quote, a value each).
+    public private(set) var counts: [RecordKind: Int] = [:]
     /// Trades handed out so far.
-    public private(set) var trades = 0
+    public var trades: Int { counts[.trade, default: 0] }
+    /// Records of every kind handed out so far.
+    public var records: Int { counts.values.reduce(0, +) }
 
     private let descriptor: Int32
     private let path: String
@@ -32,8 +38,8 @@ public final class SpoolSegmentReader {
     private var filled: Int
     private var finished = false
     private var decoder = SpoolRecordCodec.Decoder()
-    /// The record `nextBatch` is part-way through.
-    private var pending: [OptionTrade] = []
+    /// The record `nextBatch` is part-way through, or one of another kind that ended the last batch.
+    private var pending = RecordBatch.empty(.trade)
     private var pendingOffset = 0
     /// Told of each corrupt record (the spool's own count).
     private let onCorrupt: (() -> Void)?
@@ -72,8 +78,8 @@ public final class SpoolSegmentReader {
         if descriptor >= 0 { files.close(descriptor) }
     }
 
-    /// The next record's trades, in the order they were spooled; `nil` at the end.
-    public func nextRecord() throws -> [OptionTrade]? {
+    /// The next record's batch, in the order they were spooled; `nil` at the end.
+    public func nextRecord() throws -> RecordBatch? {
         while !finished {
             guard try ensure(1) else { break }
             guard try ensure(8) else { return torn() }
@@ -85,7 +91,7 @@ public final class SpoolSegmentReader {
             guard length <= filled - start - 8 + fileRemaining, try ensure(8 + length) else { return torn() }
             let payloadStart = start + 8
             start += 8 + length
-            let decoded = window.withUnsafeBytes { bytes -> [OptionTrade]? in
+            let decoded = window.withUnsafeBytes { bytes -> RecordBatch? in
                 let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length])
                 guard CRC32C.checksum(payload) == checksum else { return nil }
                 return decoder.decode(payload)
@@ -94,49 +100,74 @@ public final class SpoolSegmentReader {
                 countCorrupt()
                 continue
             }
-            trades += decoded.count
+            if !decoded.isEmpty { counts[decoded.kind, default: 0] += decoded.count }
             return decoded
         }
         finished = true
         return nil
     }
 
-    /// The next `maximum` trades (fewer at the end), regrouped across records:
-    /// a full buffer spools each frame's overflow as its own record of ~100
-    /// trades, and written back one record per transaction a 10-minute outage
-    /// drained slower than a 20 000/s feed (docs/performance.md). `nil` at the end.
-    public func nextBatch(upTo maximum: Int) throws -> [OptionTrade]? {
+    /// The next `maximum` records of one kind (fewer at the end, or where a
+    /// record of another kind follows), regrouped across records: a full
+    /// buffer spools each frame's overflow as its own record of ~100 trades,
+    /// and written back one record per transaction a 10-minute outage drained
+    /// slower than a 20 000/s feed (docs/performance.md). A batch never mixes
+    /// kinds: a record of another kind ends it and starts the next one, so
+    /// records keep the order they were spooled in. `nil` at the end.
+    public func nextBatch(upTo maximum: Int) throws -> RecordBatch? {
         let maximum = max(1, maximum)
-        var batch: [OptionTrade] = []
+        while pendingOffset == pending.count {
+            guard let record = try nextRecord() else { return nil }
+            pending = record
+            pendingOffset = 0
+        }
+        let batch: RecordBatch =
+            switch pending.kind {
+            case .trade: .trades(try gather(maximum))
+            case .aggregate: .aggregates(try gather(maximum))
+            case .quote: .quotes(try gather(maximum))
+            case .fmv: .fairValues(try gather(maximum))
+            }
+        if pendingOffset == pending.count {
+            pending = .empty(.trade)
+            pendingOffset = 0
+        }
+        return batch
+    }
+
+    /// Up to `maximum` records of `pending`'s kind, from `pending` on; stops
+    /// before a record of another kind, which stays pending.
+    private func gather<Record: SpoolRecord>(_ maximum: Int) throws -> [Record] {
+        var batch: [Record] = []
         while batch.count < maximum {
             if pendingOffset == pending.count {
                 guard let record = try nextRecord() else { break }
-                // A record that is a full batch by itself (the buffer spooled whole) goes as it is.
-                if batch.isEmpty, record.count == maximum { return record }
                 pending = record
                 pendingOffset = 0
                 continue
             }
+            guard let rows = Record.rows(of: pending) else { break }
+            // A record that is a full batch by itself (the buffer spooled whole) goes as it is.
+            if batch.isEmpty, pendingOffset == 0, rows.count == maximum {
+                pendingOffset = rows.count
+                return rows
+            }
             if batch.isEmpty { batch.reserveCapacity(maximum) }
-            let taken = pending[pendingOffset...].prefix(maximum - batch.count)
+            let taken = rows[pendingOffset...].prefix(maximum - batch.count)
             batch += taken
             pendingOffset += taken.count
         }
-        if pendingOffset == pending.count, !pending.isEmpty {
-            pending = []
-            pendingOffset = 0
-        }
-        return batch.isEmpty ? nil : batch
+        return batch
     }
 
     /// Every remaining record, and how many were skipped: for tests and the fuzz probe.
-    func readAll() throws -> (batches: [[OptionTrade]], corrupt: Int) {
-        var batches: [[OptionTrade]] = []
+    func readAll() throws -> (batches: [RecordBatch], corrupt: Int) {
+        var batches: [RecordBatch] = []
         while let record = try nextRecord() { batches.append(record) }
         return (batches, corruptRecords)
     }
 
-    private func torn() -> [OptionTrade]? {
+    private func torn() -> RecordBatch? {
         countCorrupt()
         finished = true
         return nil

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import IngestPipeline
+import OptionsFeed
 import IngestService
 import Prometheus
 import Synchronization
@@ -64,7 +65,14 @@ public final class IngestMetrics: Sendable {
              report.backfill.rowsInserted),
             ("ingest_backfill_requests_total", "Backfill REST requests sent, retries included.", [], report.backfill.requests),
             ("ingest_backfill_rate_limited_total", "Backfill REST requests answered 429 (rate limited).", [], report.backfill.rateLimited),
-        ] + Self.byLabel(
+        ] + RecordKind.allCases.flatMap { kind in
+            let counts = report.feed.events[kind]
+            let help = "Feed events by type (trade, aggregate, quote, fmv) and outcome: seen in frames, accepted, invalid, written, dropped."
+            return [("seen", counts.seen), ("accepted", counts.accepted), ("invalid", counts.invalid), ("written", counts.written),
+                    ("dropped", counts.dropped)].map { outcome, value in
+                ("ingest_events_total", help, [("type", kind.name), ("outcome", outcome)], value)
+            }
+        } + Self.byLabel(
             "ingest_backfill_gaps_total", "Gaps the backfill finished, by outcome.", "outcome",
             [("done", report.backfill.gapsDone), ("partial", report.backfill.gapsPartial), ("failed", report.backfill.gapsFailed)]
         ) + Self.byLabel(

@@ -13,9 +13,12 @@ public struct DecodedFrame: Sendable {
     /// Events of a type this service does not know, or without `ev`.
     public var unknownEvents: Int = 0
 
-    /// Events of the channels other than trades, valid or not: the pipeline
-    /// does not store them yet, so they are counted with the unknown ones.
+    /// Bars, quotes, FMV values and invalid events of those types: the events besides trades.
     public var notStoredEvents: Int { aggregates.count + quotes.count + fairValues.count + invalidEvents.count }
+    /// Valid records of every type (what the buffer takes).
+    public var recordCount: Int { trades.count + aggregates.count + quotes.count + fairValues.count }
+    /// Whether the frame holds any event for the pipeline: a record or an invalid event of any type.
+    public var hasRecords: Bool { !trades.isEmpty || !invalid.isEmpty || notStoredEvents > 0 }
     /// Contracts met in earlier frames: a known one is not parsed or allocated again.
     public var symbols = SymbolTable()
     /// Condition lists met in earlier frames, shared by the trades that carry them.

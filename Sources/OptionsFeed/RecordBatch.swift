@@ -113,3 +113,27 @@ extension OptionAggregate {
     /// The feed's channel of this bar: `A` (second) or `AM` (minute).
     public var channel: String { period == .second ? "A" : "AM" }
 }
+
+extension RecordBatch {
+    /// The batch without its first `count` records.
+    public func dropFirst(_ count: Int) -> RecordBatch {
+        switch self {
+        case .trades(let rows): .trades(Array(rows.dropFirst(count)))
+        case .aggregates(let rows): .aggregates(Array(rows.dropFirst(count)))
+        case .quotes(let rows): .quotes(Array(rows.dropFirst(count)))
+        case .fairValues(let rows): .fairValues(Array(rows.dropFirst(count)))
+        }
+    }
+}
+
+extension FeedSubscriptions.Channel {
+    /// The record type, and so the table, of this channel's events.
+    public var recordKind: RecordKind {
+        switch self {
+        case .trades: .trade
+        case .secondAggregates, .minuteAggregates: .aggregate
+        case .quotes: .quote
+        case .fairMarketValue: .fmv
+        }
+    }
+}

@@ -66,7 +66,7 @@ struct PartitionDayTests {
     @Test("a batch's days: a range when they are adjacent, only the days held when spread (a corrupt time is not a century of days)")
     func batchDays() {
         let base = Int64(20_000) * Self.day
-        #expect(PartitionDays.days(of: [][...]) == [])
+        #expect(PartitionDays.days(of: [OptionTrade]()[...]) == [])
         #expect(PartitionDays.days(of: [Self.trade(t: base + 5), Self.trade(t: base + 9)][...]) == [20_000])
         #expect(PartitionDays.days(of: [Self.trade(t: base + Self.day), Self.trade(t: base)][...]) == [20_000, 20_001])
         #expect(PartitionDays.days(of: [Self.trade(t: base), Self.trade(t: 1), Self.trade(t: base + 40 * Self.day)][...]) == [0, 20_000, 20_040])

@@ -192,7 +192,7 @@ final class ScriptedWriter: TradeWriting {
     var calls: [String] { state.withLock { $0.calls } }
     var cancellations: Int { state.withLock { $0.cancellations } }
 
-    func write(_ batch: [OptionTrade]) async throws -> BatchResult {
+    func write(_ batch: RecordBatch) async throws -> BatchResult {
         let (fails, blocks) = state.withLock { state in
             state.calls.append("write \(batch.count)")
             defer { state.failingWrites -= 1; state.blockingWrites -= 1 }

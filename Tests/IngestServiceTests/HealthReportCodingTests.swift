@@ -16,7 +16,10 @@ struct HealthReportCodingTests {
         feed: .init(
             state: .streaming, url: "ws://127.0.0.1:1/options", connectedSince: "2025-12-03T14:29:00.000000Z", lastMessageAt: nil,
             secondsSinceMessage: nil, reconnects: 1, attempt: 0, subscriptions: ["T.*"], messages: 3,
-            trades: .init(seen: 5, accepted: 4, filtered: 1, invalid: 0, dropped: 0), breaker: .halfOpen),
+            trades: .init(seen: 5, accepted: 4, filtered: 1, invalid: 0, dropped: 0), breaker: .halfOpen,
+            events: .init(
+                trade: .init(seen: 5, accepted: 4, written: 4), aggregate: .init(seen: 3, accepted: 3, written: 2),
+                quote: .init(seen: 2, accepted: 1, invalid: 1, written: 1, dropped: 0))),
         buffer: .init(items: 0, capacity: 100, highWater: 7, flushes: 2, lastFlushSize: nil, lastFlushMs: nil),
         spool: .init(
             enabled: false, bytes: 0, records: 0, segments: 0, oldest: nil, corruptRecords: 0, writeFailures: 0, syncFailures: 0,
@@ -53,7 +56,9 @@ struct HealthReportCodingTests {
         "last_error":{"at":"2025-12-03T14:29:59.000000Z","error_class":"connection","message":"lost","sqlstate":"08006"},
         "retries":1,"rows_written":4,"state":"degraded"},"errors":{"network":{"count":0,"per_minute":0},"rate_limit":{"count":2,
         "last_at":"2025-12-03T14:29:58.000000Z","last_message":"slow down","per_minute":2}},"feed":{"attempt":0,
-        "breaker":"half_open","connected_since":"2025-12-03T14:29:00.000000Z","messages":3,"reconnects":1,"state":"streaming",
+        "breaker":"half_open","connected_since":"2025-12-03T14:29:00.000000Z",
+        "events":{"aggregate":{"accepted":3,"dropped":0,"invalid":0,"seen":3,"written":2},"fmv":{"accepted":0,"dropped":0,"invalid":0,"seen":0,"written":0},
+        "quote":{"accepted":1,"dropped":0,"invalid":1,"seen":2,"written":1},"trade":{"accepted":4,"dropped":0,"invalid":0,"seen":5,"written":4}},"messages":3,"reconnects":1,"state":"streaming",
         "subscriptions":["T.*"],"trades":{"accepted":4,"dropped":0,"filtered":1,"invalid":0,"seen":5},
         "url":"ws://127.0.0.1:1/options"},"pending":{"dead_letters_dropped":0,"gap_changes_dropped":0,
         "health_events_dropped":0},"pid":42,"reasons":["database breaker half_open"],"role":"leader","spool":{"bytes":0,

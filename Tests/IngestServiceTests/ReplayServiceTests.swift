@@ -29,7 +29,7 @@ struct ReplayServiceTests {
             try await service.run()
         }
 
-        var trades: [OptionTrade] { buffer.take(upTo: Int.max) }
+        var trades: [OptionTrade] { buffer.take(upTo: Int.max).trades }
     }
 
     static func trade(q: Int, t: Int64 = 1_764_772_200_120) -> String {
@@ -86,13 +86,13 @@ struct ReplayServiceTests {
         #expect(truncated.map { $0.metadata["line"] } == ["6"])
     }
 
-    @Test("malformed frames, unknown events and invalid trades are counted the way the live feed counts them")
+    @Test("malformed frames, unknown events and invalid events of any type are counted the way the live feed counts them")
     func badFrames() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let invalid = #"{"ev":"T","sym":"BAD","x":4,"p":6.5,"s":20,"t":1764772200120,"q":9}"#
         let path = try write(
             "feed.jsonl",
-            Self.line(1, "[\(Self.trade(q: 1)),{\"ev\":\"T\",\"sym\":") + Self.line(2, #"[{"ev":"Q","sym":"O:SPY251219C00650000"}]"#)
+            Self.line(1, "[\(Self.trade(q: 1)),{\"ev\":\"T\",\"sym\":") + Self.line(2, #"[{"ev":"LULD","sym":"O:SPY251219C00650000"},{"ev":"Q","sym":"O:SPY251219C00650000"}]"#)
                 + Self.line(3, "[\(invalid)]"))
         let pipeline = Pipeline()
         try await pipeline.run([path])
@@ -101,7 +101,11 @@ struct ReplayServiceTests {
         #expect(pipeline.stats.badFrames.count(.malformed) == 1)
         #expect(pipeline.stats.badFrames.count(.unknownEvent) == 1)
         #expect(pipeline.stats.tradesInvalid.load(ordering: .relaxed) == 1)
-        #expect(pipeline.deadLetters.drain().count == 1)
+        // The quote without its fields is an invalid quote, dead-lettered with its type, not an unknown event.
+        #expect(pipeline.stats.quotes.invalid.load(ordering: .relaxed) == 1)
+        let letters = pipeline.deadLetters.drain()
+        #expect(letters.map(\.eventType) == ["Q", "T"])
+        #expect(letters.map(\.reason) == ["missing_field", "bad_symbol"])
         #expect(pipeline.counters.corruptLines.load(ordering: .relaxed) == 0)
     }
 

@@ -35,12 +35,12 @@ struct SpoolFailureWiringTests {
         let stats = IngestStats()
         let logs = CapturedLogs()
         let batch = TradeIntakeTests.trades(50)
-        #expect(!spoolOrDrop(batch, spool: spool, stats: stats, logger: logs.logger("buffer"), keepOnWriteFailure: true))
+        #expect(!spoolOrDrop(.trades(batch), spool: spool, stats: stats, logger: logs.logger("buffer"), keepOnWriteFailure: true))
         #expect(stats.tradesDropped.load(ordering: .relaxed) == 0)
         #expect(spool.snapshot.writeFailures == 1)
         #expect(spool.isEmpty)
         full.on.store(false, ordering: .relaxed)
-        #expect(spoolOrDrop(batch, spool: spool, stats: stats, logger: logs.logger("buffer"), keepOnWriteFailure: true))
+        #expect(spoolOrDrop(.trades(batch), spool: spool, stats: stats, logger: logs.logger("buffer"), keepOnWriteFailure: true))
         #expect(stats.spooledTrades.load(ordering: .relaxed) == 50)
         try spool.close()
     }
@@ -52,7 +52,7 @@ struct SpoolFailureWiringTests {
         let full = DiskFull()
         let spool = try Self.spool(full: full, directory: directory)
         let stats = IngestStats()
-        #expect(spoolOrDrop(TradeIntakeTests.trades(7), spool: spool, stats: stats, logger: CapturedLogs().logger("buffer")))
+        #expect(spoolOrDrop(.trades(TradeIntakeTests.trades(7)), spool: spool, stats: stats, logger: CapturedLogs().logger("buffer")))
         #expect(stats.tradesDropped.load(ordering: .relaxed) == 7)
         try spool.close()
     }

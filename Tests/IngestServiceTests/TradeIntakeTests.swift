@@ -48,7 +48,7 @@ struct TradeIntakeTests {
         let reader = Task { try await intake.take(frame, receivedAtMicros: 1) }
         var taken: [OptionTrade] = []
         while taken.count < 25 {
-            taken += buffer.take(upTo: 7)
+            taken += buffer.take(upTo: 7).trades
             await Task.yield()
         }
         try await reader.value

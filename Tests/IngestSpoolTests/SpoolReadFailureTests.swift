@@ -26,7 +26,7 @@ struct SpoolReadFailureTests {
     static func replayHead(_ spool: Spool) throws -> (trades: [OptionTrade]?, failure: Spool.ReadFailure?) {
         guard let segment = try spool.oldestSegment() else { return (nil, nil) }
         do {
-            let trades = try spool.reader(for: segment).readAll().batches.flatMap { $0 }
+            let trades = try spool.reader(for: segment).readAll().batches.flatMap(\.trades)
             spool.commit(segment)
             return (trades, nil)
         } catch {

@@ -15,7 +15,8 @@ struct SpoolRecordCodecTests {
     static func roundTrip(_ trades: [OptionTrade]) -> [OptionTrade]? {
         var bytes: [UInt8] = []
         SpoolRecordCodec.encode(trades, into: &bytes)
-        return bytes.withUnsafeBytes { SpoolRecordCodec.decode($0) }
+        guard case .trades(let decoded) = bytes.withUnsafeBytes({ SpoolRecordCodec.decode($0) }) else { return nil }
+        return decoded
     }
 
     @Test("a trade with 70 000 condition codes is encoded without a trap and reads back whole")
@@ -48,7 +49,7 @@ struct SpoolRecordCodecTests {
         let trades = [Self.trade(symbol: symbol), Self.trade(conditions: Array(repeating: 12, count: 70_000), sequence: 2)]
         #expect(try spool.append(trades))
         let read = try spool.reader(for: try #require(try spool.oldestSegment())).readAll()
-        #expect(read.batches == [trades])
+        #expect(read.batches == [.trades(trades)])
         #expect(read.corrupt == 0)
     }
 
@@ -58,13 +59,13 @@ struct SpoolRecordCodecTests {
         var bytes: [UInt8] = []
         #expect(SpoolRecordCodec.encodeVersion1(trades, into: &bytes))
         #expect(bytes.first == 1)
-        #expect(bytes.withUnsafeBytes { SpoolRecordCodec.decode($0) } == trades)
+        #expect(bytes.withUnsafeBytes { SpoolRecordCodec.decode($0) } == .trades(trades))
         // The fuzz corpus's version 1 payload too.
         let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/spool-segment/payload-one-trade.bin")
         let data = try Data(contentsOf: corpus)
         #expect(data.first == 1)
-        #expect(data.withUnsafeBytes { SpoolRecordCodec.decode($0) }?.count == 1)
+        #expect(data.withUnsafeBytes { SpoolRecordCodec.decode($0) }?.trades.count == 1)
     }
 
     @Test("version 2 is smaller than version 1 for a usual trade")

@@ -130,7 +130,7 @@ struct SpoolSyncTests {
         failSync.store(false, ordering: .relaxed)
         #expect(try spool.append(SpoolTests.trades(10..<15)))
         let read = try spool.reader(for: try #require(try spool.oldestSegment())).readAll()
-        #expect(read.batches == [SpoolTests.trades(0..<5), SpoolTests.trades(10..<15)])
+        #expect(read.batches == [.trades(SpoolTests.trades(0..<5)), .trades(SpoolTests.trades(10..<15))])
         #expect(read.corrupt == 0)
     }
 

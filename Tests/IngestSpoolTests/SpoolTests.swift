@@ -51,8 +51,9 @@ struct SpoolTests {
     static func batches(_ spool: Spool, _ segment: Spool.Segment, upTo maximum: Int) throws -> [[OptionTrade]] {
         let reader = try spool.reader(for: segment)
         var batches: [[OptionTrade]] = []
-        while let batch = try reader.nextBatch(upTo: maximum) { batches.append(batch) }
+        while let batch = try reader.nextBatch(upTo: maximum) { batches.append(batch.trades) }
         #expect(reader.trades == batches.reduce(0) { $0 + $1.count })
+        #expect(reader.records == reader.trades)
         return batches
     }
 
@@ -68,8 +69,8 @@ struct SpoolTests {
         #expect(try spool.append(written[0..<2]))
         #expect(try spool.append(written[2..<4]))
         let read = try spool.reader(for: try #require(try spool.oldestSegment())).readAll().batches
-        #expect(read == [Array(written[0..<2]), Array(written[2..<4])])
-        let trades = read.flatMap { $0 }
+        #expect(read == [.trades(Array(written[0..<2])), .trades(Array(written[2..<4]))])
+        let trades = read.flatMap(\.trades)
         func symbolStorage(_ trade: OptionTrade) -> UnsafePointer<UInt8>? {
             trade.symbol.raw.utf8.withContiguousStorageIfAvailable { $0.baseAddress }!
         }
@@ -96,7 +97,7 @@ struct SpoolTests {
         #expect(spool.snapshot.records == 2)
         let segment = try #require(try spool.oldestSegment())
         let read = try spool.reader(for: segment).readAll()
-        #expect(read.batches == [Self.trades(0..<100), Self.trades(100..<150)])
+        #expect(read.batches == [.trades(Self.trades(0..<100)), .trades(Self.trades(100..<150))])
         #expect(read.corrupt == 0)
         spool.commit(segment)
         #expect(try spool.oldestSegment() == nil)
@@ -118,7 +119,7 @@ struct SpoolTests {
         let reopened = try spool(segmentBytes: 4096)
         var replayed: [OptionTrade] = []
         while let segment = try reopened.oldestSegment() {
-            replayed += try reopened.reader(for: segment).readAll().batches.flatMap { $0 }
+            replayed += try reopened.reader(for: segment).readAll().batches.flatMap(\.trades)
             reopened.commit(segment)
         }
         #expect(replayed == Self.trades(0..<1000))
@@ -140,7 +141,7 @@ struct SpoolTests {
         try data.prefix(data.count - 7).write(to: URL(fileURLWithPath: path))
         let reopened = try Spool(configuration: .init(directory: directory))
         let read = try reopened.reader(for: try #require(try reopened.oldestSegment())).readAll()
-        #expect(read.batches == [Self.trades(0..<10)])
+        #expect(read.batches == [.trades(Self.trades(0..<10))])
         #expect(read.corrupt == 1)
         #expect(reopened.snapshot.corruptRecords == 1)
     }
@@ -158,7 +159,7 @@ struct SpoolTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let reopened = try Spool(configuration: .init(directory: directory))
         let read = try reopened.reader(for: try #require(try reopened.oldestSegment())).readAll()
-        #expect(read.batches == [Self.trades(0..<10), Self.trades(20..<30)])
+        #expect(read.batches == [.trades(Self.trades(0..<10)), .trades(Self.trades(20..<30))])
         #expect(read.corrupt == 1)
         #expect(reopened.snapshot.corruptRecords == 1)
     }
@@ -178,7 +179,7 @@ struct SpoolTests {
         #expect(try spool.append(Self.trades(10..<20)))
         var replayed: [OptionTrade] = []
         while let segment = try spool.oldestSegment() {
-            replayed += try spool.reader(for: segment).readAll().batches.flatMap { $0 }
+            replayed += try spool.reader(for: segment).readAll().batches.flatMap(\.trades)
             spool.commit(segment)
         }
         #expect(replayed.count == 20)

@@ -17,9 +17,11 @@ public struct RingBuffer<Element> {
     /// to a full buffer (one per writer connection), so that handing them back
     /// never reallocates the storage: growing it doubled the buffer's memory
     /// during a database outage's drain (docs/performance.md).
-    public init(capacity: Int, spareRoom: Int = 0) {
+    /// `reserved: false` reserves nothing: the storage grows as elements come
+    /// (the rings of record types a feed may never send).
+    public init(capacity: Int, spareRoom: Int = 0, reserved: Bool = true) {
         self.capacity = max(1, capacity)
-        storage = Deque(minimumCapacity: self.capacity + max(0, spareRoom))
+        storage = reserved ? Deque(minimumCapacity: self.capacity + max(0, spareRoom)) : Deque()
     }
 
     public var count: Int { storage.count }
@@ -31,7 +33,13 @@ public struct RingBuffer<Element> {
     /// Appends as many elements as fit; returns how many were taken.
     @discardableResult
     public mutating func append(contentsOf elements: some Collection<Element>) -> Int {
-        let taken = min(freeSpace, elements.count)
+        append(contentsOf: elements, room: freeSpace)
+    }
+
+    /// Appends as many elements as fit in `room` (a capacity shared with other rings); returns how many were taken.
+    @discardableResult
+    public mutating func append(contentsOf elements: some Collection<Element>, room: Int) -> Int {
+        let taken = min(max(0, room), elements.count)
         guard taken > 0 else { return 0 }
         storage.append(contentsOf: elements.prefix(taken))
         return taken
