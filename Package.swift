@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "IngestAppTests",
             dependencies: ["IngestApp", "IngestService", "IngestSpool", "IngestDatabase", "IngestTestSupport", "CMalloc"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["IngestApp", "IngestDatabase", "IngestPipeline", "IngestSpool", "IngestService", "OptionsFeed", "IngestTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["IngestApp", "IngestDatabase", "IngestPipeline", "IngestSpool", "IngestService", "OptionsFeed", "IngestTestSupport", "FeedSimulator"]),
         // The REST client's tests run against feed-sim's REST API in process.
         .testTarget(
             name: "FeedSimulatorTests",

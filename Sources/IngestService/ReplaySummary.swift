@@ -12,7 +12,11 @@ public struct ReplaySummary: Sendable, Equatable {
     public var filtered: Int
     /// Refused by the decoder (bad symbol, price, size, …); sent to `dead_letters`.
     public var invalid: Int
-    /// Rows newly inserted into `options_trades`: 0 when the table already held them all.
+    /// Bar (`A`, `AM`), quote and FMV events, valid or not (docs/design.md §4.4).
+    public var aggregates: Int
+    public var quotes: Int
+    public var fmv: Int
+    /// Rows newly inserted into the tables of every type: 0 when they already held them all.
     public var rowsWritten: Int
     public var deadLetters: Int
     public var seconds: Double
@@ -42,6 +46,9 @@ public struct ReplaySummary: Sendable, Equatable {
         accepted = stats.tradesAccepted.load(ordering: .relaxed)
         filtered = stats.tradesFiltered.load(ordering: .relaxed)
         invalid = stats.tradesInvalid.load(ordering: .relaxed)
+        aggregates = stats.aggregates.seen.load(ordering: .relaxed)
+        quotes = stats.quotes.seen.load(ordering: .relaxed)
+        fmv = stats.fairValues.seen.load(ordering: .relaxed)
         rowsWritten = stats.rowsInserted.load(ordering: .relaxed)
         deadLetters = stats.deadLetters.load(ordering: .relaxed)
         self.seconds = seconds
@@ -65,7 +72,7 @@ public struct ReplaySummary: Sendable, Equatable {
             ("lines", "\(lines)"), ("corrupt_lines", "\(corruptLines)"), ("truncated_lines", "\(truncatedLines)"),
             ("malformed_frames", "\(malformedFrames)"), ("outside_window", "\(outsideWindow)"),
             ("input_errors", "\(inputErrors)"), ("spooled", "\(spooled)"), ("dropped", "\(dropped)"),
-            ("complete", complete ? "true" : "false"),
+            ("complete", complete ? "true" : "false"), ("aggregates", "\(aggregates)"), ("quotes", "\(quotes)"), ("fmv", "\(fmv)"),
         ]
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }

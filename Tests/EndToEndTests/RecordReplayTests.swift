@@ -1,3 +1,4 @@
+import FeedSimulator
 import Foundation
 import IngestDatabase
 import IngestPipeline
@@ -36,13 +37,15 @@ struct RecordReplayTests {
     }
 
     /// Runs `ingest-options replay` and returns its exit status, its summary line and its stderr.
-    func replay(_ files: [String], into database: TestDatabase, tag: String) async throws -> (status: Int32, summary: [String: Any], stderr: String) {
+    func replay(
+        _ files: [String], into database: TestDatabase, tag: String, _ settings: [String: String] = [:]
+    ) async throws -> (status: Int32, summary: [String: Any], stderr: String) {
         let process = try await ManagedProcess(
             "ingest-options", ["replay"] + files,
             environment: [
                 "DATABASE_URL": database.url, "LOG_FILE": directory.appendingPathComponent("replay-\(tag).log").path,
                 "MIGRATIONS_DIR": repositoryRoot.appendingPathComponent("migrations").path, "POLYGON_API_KEY": "",
-            ],
+            ].merging(settings) { $1 },
             directory: directory)
         let status = try await process.waitForExit(timeout: .seconds(120))
         let lines = process.stdout.split(separator: "\n")
@@ -128,6 +131,78 @@ struct RecordReplayTests {
         let unexpected = Set(damagedRows.map { $0.map { $0 ?? "NULL" }.joined(separator: "|") })
             .subtracting(liveRows.map { $0.map { $0 ?? "NULL" }.joined(separator: "|") })
         #expect(unexpected.isEmpty, "the damaged replay wrote \(unexpected.count) rows the live run did not, e.g. \(unexpected.sorted().prefix(3))")
+    }
+
+    /// Every column of every stored row of the other event types, in key order.
+    static let everyEventColumn = [
+        "options_aggregates": """
+            SELECT sym, period, start_ts::text, end_ts::text, underlying, expiry::text, option_type, strike::text, open, high, low, close,
+                   volume, vwap, day_volume, day_vwap, day_open, avg_size, received_at::text
+            FROM options_aggregates ORDER BY sym, period, start_ts
+            """,
+        "options_quotes": """
+            SELECT sym, ts::text, seq, bid_exchange, ask_exchange, bid_price, ask_price, bid_size, ask_size, received_at::text
+            FROM options_quotes ORDER BY sym, ts, seq
+            """,
+        "options_fmv": "SELECT sym, ts::text, fmv, received_at::text FROM options_fmv ORDER BY sym, ts",
+    ]
+
+    @Test("a recording of every event type replays into a fresh database as exactly the rows of each table the live run wrote; again, it changes nothing")
+    func recordThenReplayEveryType() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let live = try TestDatabase.create()
+        defer { live.drop() }
+        let replayed = try TestDatabase.create()
+        defer { replayed.drop() }
+
+        // feed-sim's own contracts for its seed: quotes and FMV take named contracts only. The seed starts
+        // the stream 59 s into a minute (its feed clock moves ~1 ms a trade), so a minute's bars close early on.
+        let contracts = TradeGenerator(seed: 59_000, contracts: 40, invalidFraction: 0).contracts.prefix(3)
+        let subscriptions = ["T.*", "A.*", "AM.*"] + contracts.map { "Q." + $0 } + contracts.prefix(2).map { "FMV." + $0 }
+        let events = directory.appendingPathComponent("events.csv").path
+        let recording = directory.appendingPathComponent("rec-mixed/feed.jsonl").path
+        let pipeline = try await RunningPipeline.start(
+            feed: ["--seed", "59000", "--rate", "3000", "--count", "9000", "--symbols", "40", "--quote-rate", "300", "--fmv-rate", "60",
+                   "--event-ledger", events, "--exit-after-count"],
+            databaseURL: live.url, log: "live-mixed.log",
+            ["POLYGON_SUBSCRIPTIONS": subscriptions.joined(separator: ","), "POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0"],
+            arguments: ["--record", recording], directory: directory)
+        try await pipeline.waitForFeedEnd(exitWithin: .seconds(120), endSeenWithin: .seconds(60))
+        #expect(try await pipeline.ingester.stop(timeout: .seconds(60)) == 0)
+
+        // What feed-sim wrote, by type: the live run stored each event once.
+        let ledger = try String(contentsOfFile: events, encoding: .utf8).split(separator: "\n")
+        let written = Dictionary(grouping: ledger, by: { String($0.prefix(while: { $0 != "," })) }).mapValues(\.count)
+        let liveConnection = try live.connect()
+        func count(_ sql: String) throws -> Int { Int(try liveConnection.query(sql).first?.first.flatMap { $0 } ?? "") ?? -1 }
+        #expect(try count("SELECT count(*) FROM options_aggregates WHERE period = 'second'") == written["A"] ?? 0)
+        #expect(try count("SELECT count(*) FROM options_aggregates WHERE period = 'minute'") == written["AM"] ?? 0)
+        #expect(try count("SELECT count(*) FROM options_quotes") == written["Q"] ?? 0)
+        #expect(try count("SELECT count(*) FROM options_fmv") == written["FMV"] ?? 0)
+        for type in ["A", "AM", "Q", "FMV"] { #expect(written[type] ?? 0 > 0, "feed-sim wrote no \(type) event") }
+
+        // Into a fresh database: the very same rows in every table, received_at included.
+        let everyTrade = ["POLYGON_OPTION_TRADE_VALUE_THRESHOLD": "0"]
+        let first = try await replay([recording], into: replayed, tag: "mixed-1", everyTrade)
+        #expect(first.status == 0)
+        #expect(first.summary["aggregates"] as? Int == (written["A"] ?? 0) + (written["AM"] ?? 0))
+        #expect(first.summary["quotes"] as? Int == written["Q"])
+        #expect(first.summary["fmv"] as? Int == written["FMV"])
+        #expect(first.summary["complete"] as? Bool == true)
+        let replayedConnection = try replayed.connect()
+        for (table, query) in Self.everyEventColumn.sorted(by: { $0.key < $1.key }) + [("options_trades", Self.everyColumn)] {
+            let liveRows = try liveConnection.query(query)
+            #expect(!liveRows.isEmpty, "\(table) is empty")
+            Self.expectSameRows(try replayedConnection.query(query), liveRows, "\(table) after the replay")
+        }
+
+        // Again: nothing written, every table unchanged.
+        let second = try await replay([recording], into: replayed, tag: "mixed-2", everyTrade)
+        #expect(second.status == 0)
+        #expect(second.summary["rows_written"] as? Int == 0)
+        for (table, query) in Self.everyEventColumn {
+            Self.expectSameRows(try replayedConnection.query(query), try liveConnection.query(query), "\(table) after a second replay")
+        }
     }
 
     @Test("replay needs no API key, refuses an unreadable file with exit 64, and reads gzip and standard input")
