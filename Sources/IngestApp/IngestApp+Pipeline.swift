@@ -28,8 +28,8 @@ extension IngestApp {
     }
 
     /// The buffer, with room reserved for the writers' batches handed back to it when full.
-    static func makeBuffer(_ configuration: IngestConfiguration) -> TradeBuffer {
-        TradeBuffer(
+    static func makeBuffer(_ configuration: IngestConfiguration) -> RecordBuffer {
+        RecordBuffer(
             capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch,
             putBackRoom: configuration.flushMaxBatch * configuration.dbPoolSize)
     }
@@ -53,7 +53,7 @@ extension IngestApp {
 
     /// The flusher under the configured flush policy, retries, breaker and shutdown timeout.
     static func makeFlusher(
-        _ configuration: IngestConfiguration, buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue,
+        _ configuration: IngestConfiguration, buffer: RecordBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue,
         healthEvents: HealthEventQueue = .init(), monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(),
         spool: Spool?, writer: PostgresTradeWriter, stats: IngestStats, wallClock: WallClock
     ) -> FlushService<ContinuousClock> {

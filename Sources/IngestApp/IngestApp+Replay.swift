@@ -63,7 +63,7 @@ extension IngestApp {
         // A replay streams no feed: it neither opens nor closes `feed_gaps` rows.
         let gaps = GapLedger(startsOpen: false)
         let deadLetters = DeadLetterQueue()
-        let intake = TradeIntake(
+        let intake = FeedIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool,
             notionalThreshold: configuration.notionalThreshold, logger: Logger(label: "replay"))
         let reader = ReplayService(

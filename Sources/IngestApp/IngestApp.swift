@@ -167,7 +167,7 @@ public enum IngestApp {
                 alerts: configuration.alerts, marketHours: configuration.marketHours, symbols: configuration.symbols),
             stats: stats, buffer: buffer, spool: spool, feed: monitor, database: databaseMonitor, errors: errors, healthEvents: healthEvents, role: role,
             gaps: gaps, deadLetters: deadLetters, backfill: backfillProgress, wallClock: wallClock)
-        let intake = TradeIntake(
+        let intake = FeedIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool, notionalThreshold: configuration.notionalThreshold,
             health: health, logger: Logger(label: "websocket"))
         let session = FeedSession(

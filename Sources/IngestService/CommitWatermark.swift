@@ -21,10 +21,10 @@ public final class CommitWatermark: Sendable {
     public static let appendSlackMicros: Int64 = 1_000_000
 
     private let idle = Mutex(false)
-    private let buffer: TradeBuffer
+    private let buffer: RecordBuffer
     private let spool: Spool?
 
-    public init(buffer: TradeBuffer, spool: Spool?) {
+    public init(buffer: RecordBuffer, spool: Spool?) {
         self.buffer = buffer
         self.spool = spool
     }

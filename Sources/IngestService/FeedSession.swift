@@ -29,7 +29,7 @@ public enum FeedError: Error, Sendable, CustomStringConvertible {
 public struct FeedSession: Sendable {
     public typealias Failure = FeedMonitor.Machine.Failure
     public let configuration: FeedSessionConfiguration
-    let intake: TradeIntake
+    let intake: FeedIntake
     let monitor: FeedMonitor
     /// Appends every text frame to the recording (`--record`), if any.
     let recorder: FrameRecorder?
@@ -39,7 +39,7 @@ public struct FeedSession: Sendable {
     public let wallClock: WallClock
 
     public init(
-        configuration: FeedSessionConfiguration, intake: TradeIntake, monitor: FeedMonitor, recorder: FrameRecorder? = nil,
+        configuration: FeedSessionConfiguration, intake: FeedIntake, monitor: FeedMonitor, recorder: FrameRecorder? = nil,
         wallClock: WallClock = .system, logger: Logger
     ) {
         self.wallClock = wallClock

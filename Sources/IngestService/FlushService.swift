@@ -17,7 +17,7 @@ import Synchronization
 /// shutdown it drains buffer and spool within the shutdown timeout, spools
 /// what is left, and stops.
 public struct FlushService<C: Clock>: Service where C.Duration == Duration {
-    let buffer: TradeBuffer
+    let buffer: RecordBuffer
     let gaps: GapLedger
     let deadLetters: DeadLetterQueue
     /// Staleness transitions and connection events for the health tables.
@@ -49,7 +49,7 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     public let watermark: CommitWatermark
 
     public init(
-        buffer: TradeBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, healthEvents: HealthEventQueue = .init(),
+        buffer: RecordBuffer, gaps: GapLedger, deadLetters: DeadLetterQueue, healthEvents: HealthEventQueue = .init(),
         monitor: DatabaseMonitor = .init(flavor: "postgres"), errors: ErrorLog = .init(), spool: Spool?, writer: any TradeWriting,
         policy: FlushPolicy<C.Instant>.Configuration, retry: RetrySchedule, breakerFailures: Int = 5,
         breakerOpenDuration: Duration = .seconds(30), shutdownTimeout: Duration, stats: IngestStats, clock: C, logger: Logger,

@@ -59,7 +59,7 @@ public final class HealthMonitor: Sendable {
 
     let configuration: Configuration
     let stats: IngestStats
-    let buffer: TradeBuffer
+    let buffer: RecordBuffer
     let spool: Spool?
     let feed: FeedMonitor
     public let database: DatabaseMonitor
@@ -128,7 +128,7 @@ public final class HealthMonitor: Sendable {
     }
 
     public init(
-        configuration: Configuration, stats: IngestStats, buffer: TradeBuffer, spool: Spool?, feed: FeedMonitor, database: DatabaseMonitor,
+        configuration: Configuration, stats: IngestStats, buffer: RecordBuffer, spool: Spool?, feed: FeedMonitor, database: DatabaseMonitor,
         errors: ErrorLog, healthEvents: HealthEventQueue, role: InstanceRole = InstanceRole(),
         gaps: GapLedger? = nil, deadLetters: DeadLetterQueue? = nil, backfill: BackfillProgress? = nil, wallClock: WallClock = .system
     ) {

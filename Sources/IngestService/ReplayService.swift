@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// Feeds recorded frames (docs/design.md §5.6 `ingest-options replay FILE…`) into the
 /// pipeline the live feed uses: the same `FrameDecoder`, the same
-/// `TradeIntake` (threshold filter, dead letters) and so the same buffer,
+/// `FeedIntake` (threshold filter, dead letters) and so the same buffer,
 /// flusher and writer, with each frame's recorded receive time, so a replay
 /// of a recording writes exactly the rows the live run wrote.
 ///
@@ -19,7 +19,7 @@ import ServiceLifecycle
 public struct ReplayService<C: Clock>: Service where C.Duration == Duration {
     let inputs: [String]
     let schedule: ReplaySchedule
-    let intake: TradeIntake
+    let intake: FeedIntake
     let counters: ReplayCounters
     let clock: C
     let logger: Logger
@@ -28,7 +28,7 @@ public struct ReplayService<C: Clock>: Service where C.Duration == Duration {
     /// binary file given by mistake must not produce a million log lines).
     static var badLinesLoggedPerInput: Int { 20 }
 
-    public init(inputs: [String], schedule: ReplaySchedule, intake: TradeIntake, counters: ReplayCounters, clock: C, logger: Logger) {
+    public init(inputs: [String], schedule: ReplaySchedule, intake: FeedIntake, counters: ReplayCounters, clock: C, logger: Logger) {
         self.inputs = inputs
         self.schedule = schedule
         self.intake = intake

@@ -31,7 +31,7 @@ struct RecordBufferTests {
 
     @Test("the capacity is shared: records of every type count against it, and an append takes only what fits")
     func sharedCapacity() {
-        let buffer = TradeBuffer(capacity: 10, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 10, flushThreshold: 100)
         #expect(buffer.append(contentsOf: (1...4).map(Self.trade)) == 4)
         #expect(buffer.append(.quotes((5...8).map(Self.quote))) == 4)
         #expect(buffer.append(.aggregates((9...12).map(Self.bar))) == 2)
@@ -44,7 +44,7 @@ struct RecordBufferTests {
 
     @Test("a batch holds one type, and the type whose oldest record waits longest goes first")
     func oldestTypeFirst() {
-        let buffer = TradeBuffer(capacity: 100, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 100, flushThreshold: 100)
         _ = buffer.append(.quotes([Self.quote(5), Self.quote(6)]))
         _ = buffer.append(contentsOf: [Self.trade(7), Self.trade(8)])
         _ = buffer.append(.fairValues([Self.fmv(3)]))
@@ -61,7 +61,7 @@ struct RecordBufferTests {
 
     @Test("a batch handed back goes to the front of its own type, past the capacity, and is taken again first")
     func putBack() {
-        let buffer = TradeBuffer(capacity: 3, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 3, flushThreshold: 100)
         _ = buffer.append(.quotes([Self.quote(1), Self.quote(2)]))
         _ = buffer.append(contentsOf: [Self.trade(3)])
         let taken = buffer.take(upTo: 10)
@@ -75,7 +75,7 @@ struct RecordBufferTests {
 
     @Test("the flush threshold counts every type: quotes alone wake the flusher")
     func thresholdCountsEveryType() async {
-        let buffer = TradeBuffer(capacity: 100, flushThreshold: 3)
+        let buffer = RecordBuffer(capacity: 100, flushThreshold: 3)
         let woken = Task { await buffer.waitForData() }
         _ = buffer.append(.quotes([Self.quote(1)]))
         _ = buffer.append(.aggregates([Self.bar(2), Self.bar(3)]))
@@ -85,7 +85,7 @@ struct RecordBufferTests {
 
     @Test("appendWaiting of another type waits for room the trades free, then takes the rest")
     func appendWaitingOtherType() async {
-        let buffer = TradeBuffer(capacity: 2, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 2, flushThreshold: 100)
         _ = buffer.append(contentsOf: [Self.trade(1), Self.trade(2)])
         let writer = Task { await buffer.appendWaiting(.quotes([Self.quote(3), Self.quote(4)])) }
         #expect(buffer.take(upTo: 2) == .trades([Self.trade(1), Self.trade(2)]))

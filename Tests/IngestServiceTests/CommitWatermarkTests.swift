@@ -25,7 +25,7 @@ struct CommitWatermarkTests {
     @Test("only while the flusher waits; then the buffer's front, or a second before now when it is empty; nothing while the spool holds trades")
     func rules() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let buffer = TradeBuffer(capacity: 1000, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 1000, flushThreshold: 100)
         let spool = try Spool(configuration: .init(directory: directory))
         let watermark = CommitWatermark(buffer: buffer, spool: spool)
         let now: Int64 = 10_000_000
@@ -52,7 +52,7 @@ struct CommitWatermarkTests {
     @Test("in the real flush loop: nothing while a batch is in flight or waits for its retry; past it once committed")
     func flushLoop() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let buffer = TradeBuffer(capacity: 10_000, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 10_000, flushThreshold: 100)
         let spool = try Spool(configuration: .init(directory: directory))
         let writer = ScriptedWriter(blockingWrites: 1)
         let clock = ManualClock()

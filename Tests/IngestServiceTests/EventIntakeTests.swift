@@ -33,7 +33,7 @@ struct EventIntakeTests {
 
     @Test("a mixed frame: each type into its own ring, invalid events dead-lettered with their type, the threshold on trades only, every type counted")
     func mixedFrame() async throws {
-        let buffer = TradeBuffer(capacity: 100, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 100, flushThreshold: 100)
         let stats = IngestStats()
         let deadLetters = DeadLetterQueue()
         let monitor = HealthMonitor(
@@ -42,7 +42,7 @@ struct EventIntakeTests {
                 marketHours: .always),
             stats: stats, buffer: buffer, spool: nil, feed: FeedMonitor(configuration: .init()), database: DatabaseMonitor(flavor: "postgres"),
             errors: ErrorLog(), healthEvents: HealthEventQueue(), deadLetters: deadLetters)
-        let intake = TradeIntake(
+        let intake = FeedIntake(
             buffer: buffer, stats: stats, gaps: GapLedger(startsOpen: false), deadLetters: deadLetters, spool: nil,
             notionalThreshold: 1_000, health: monitor, logger: CapturedLogs().logger("websocket"))
         let frame = try FrameDecoder().decode(Self.mixedFrame, receivedAtMicros: 1_764_772_200_500_000)
@@ -89,7 +89,7 @@ struct EventIntakeTests {
                 configuration: .init(
                     version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["Q.\(Self.contract)"], marketHours: .always,
                     symbols: .init(watched: [Self.contract])),
-                stats: IngestStats(), buffer: TradeBuffer(capacity: 10, flushThreshold: 10), spool: nil, feed: FeedMonitor(configuration: .init()),
+                stats: IngestStats(), buffer: RecordBuffer(capacity: 10, flushThreshold: 10), spool: nil, feed: FeedMonitor(configuration: .init()),
                 database: DatabaseMonitor(flavor: "postgres"), errors: ErrorLog(), healthEvents: HealthEventQueue())
         }
         let frame = try FrameDecoder().decode(Self.mixedFrame, receivedAtMicros: 1)

@@ -21,11 +21,11 @@ struct FlushServiceLoopTests {
     @discardableResult
     func withFlusher(
         writer: ScriptedWriter, clock: ManualClock, breakerFailures: Int = 5, maxRetries: Int = 3, shutdownTimeout: Duration = .seconds(5),
-        gaps: GapLedger = GapLedger(startsOpen: false), _ body: (TradeBuffer, Spool, IngestStats) async throws -> Void,
+        gaps: GapLedger = GapLedger(startsOpen: false), _ body: (RecordBuffer, Spool, IngestStats) async throws -> Void,
         stop: ((ServiceGroup) async throws -> Void)? = nil
     ) async throws -> (IngestStats, Spool.Snapshot) {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let buffer = TradeBuffer(capacity: 10_000, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 10_000, flushThreshold: 100)
         let spool = try Spool(configuration: .init(directory: directory))
         let stats = IngestStats()
         let deadline = ShutdownDeadline()

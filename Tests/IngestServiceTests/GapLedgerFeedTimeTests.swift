@@ -65,8 +65,8 @@ struct GapLedgerFeedTimeTests {
     @Test("the intake hands the ledger the frame's first t and its newest t, once per frame")
     func intakePassesTheFramesFeedTimes() async throws {
         let gaps = GapLedger(startsOpen: false)
-        let intake = TradeIntake(
-            buffer: TradeBuffer(capacity: 100, flushThreshold: 100), stats: IngestStats(), gaps: gaps, deadLetters: DeadLetterQueue(), spool: nil,
+        let intake = FeedIntake(
+            buffer: RecordBuffer(capacity: 100, flushThreshold: 100), stats: IngestStats(), gaps: gaps, deadLetters: DeadLetterQueue(), spool: nil,
             notionalThreshold: 0, logger: CapturedLogs().logger("websocket"))
         func frame(_ ts: [Int64]) -> DecodedFrame {
             var frame = DecodedFrame()

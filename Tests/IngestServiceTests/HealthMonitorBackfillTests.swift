@@ -21,7 +21,7 @@ struct HealthMonitorBackfillTests {
     func monitor(backfill: BackfillProgress?, role: InstanceRole = InstanceRole()) -> HealthMonitor {
         HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], marketHours: .always),
-            stats: IngestStats(), buffer: TradeBuffer(capacity: 100, flushThreshold: 10), spool: nil, feed: FeedMonitor(configuration: .init()),
+            stats: IngestStats(), buffer: RecordBuffer(capacity: 100, flushThreshold: 10), spool: nil, feed: FeedMonitor(configuration: .init()),
             database: DatabaseMonitor(flavor: "postgres"), errors: errors, healthEvents: HealthEventQueue(), role: role, backfill: backfill,
             wallClock: WallClock { Self.start })
     }

@@ -19,7 +19,7 @@ struct HealthMonitorErrorAlertTests {
     func monitor(alerts: HealthMonitor.AlertThresholds = .init()) -> HealthMonitor {
         HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], alerts: alerts, marketHours: .always),
-            stats: stats, buffer: TradeBuffer(capacity: 5000, flushThreshold: 100), spool: nil, feed: FeedMonitor(configuration: .init()),
+            stats: stats, buffer: RecordBuffer(capacity: 5000, flushThreshold: 100), spool: nil, feed: FeedMonitor(configuration: .init()),
             database: DatabaseMonitor(flavor: "postgres"), errors: errors, healthEvents: HealthEventQueue(),
             wallClock: WallClock { HealthMonitorTests.start })
     }
@@ -31,7 +31,7 @@ struct HealthMonitorErrorAlertTests {
         sink.lines.filter { $0.message == "ALERT" }.map { ($0.metadata["alert"] ?? "", $0.metadata["state"] ?? "") }
     }
 
-    /// One second of feed: `trades` seen, `invalid` of them invalid, as `TradeIntake` counts them.
+    /// One second of feed: `trades` seen, `invalid` of them invalid, as `FeedIntake` counts them.
     func feedSecond(trades: Int, invalid: Int) {
         stats.tradesSeen.add(trades)
         stats.tradesInvalid.add(invalid)

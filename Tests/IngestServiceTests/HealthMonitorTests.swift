@@ -12,7 +12,7 @@ import Testing
 @Suite("Health monitor")
 struct HealthMonitorTests {
     let stats = IngestStats()
-    let buffer = TradeBuffer(capacity: 5000, flushThreshold: 100)
+    let buffer = RecordBuffer(capacity: 5000, flushThreshold: 100)
     let feed = FeedMonitor(configuration: .init())
     let database = DatabaseMonitor(flavor: "postgres")
     let errors = ErrorLog(secrets: ["the-api-key-123", "db-password-456"])

@@ -27,7 +27,7 @@ struct PendingLossTests {
         stats.gapChangesLostAtShutdown.add(1)
         let monitor = HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], marketHours: .always),
-            stats: stats, buffer: TradeBuffer(capacity: 100, flushThreshold: 10), spool: nil, feed: FeedMonitor(configuration: .init()),
+            stats: stats, buffer: RecordBuffer(capacity: 100, flushThreshold: 10), spool: nil, feed: FeedMonitor(configuration: .init()),
             database: DatabaseMonitor(flavor: "postgres"), errors: ErrorLog(), healthEvents: events, gaps: gaps, deadLetters: deadLetters)
         let report = monitor.report()
         #expect(report.pending == .init(gapChangesDropped: gaps.dropped + 1, deadLettersDropped: 2, healthEventsDropped: 2))

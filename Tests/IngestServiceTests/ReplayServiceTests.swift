@@ -13,7 +13,7 @@ struct ReplayServiceTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
 
     struct Pipeline {
-        let buffer = TradeBuffer(capacity: 100_000, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 100_000, flushThreshold: 100)
         let stats = IngestStats()
         let deadLetters = DeadLetterQueue()
         let gaps = GapLedger(startsOpen: false)
@@ -21,7 +21,7 @@ struct ReplayServiceTests {
         let logs = CapturedLogs()
 
         func run(_ inputs: [String], schedule: ReplaySchedule = .init(), clock: some Clock<Duration> = ContinuousClock()) async throws {
-            let intake = TradeIntake(
+            let intake = FeedIntake(
                 buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: nil, notionalThreshold: 0,
                 logger: logs.logger("replay"))
             let service = ReplayService(

@@ -16,10 +16,10 @@ struct TradeIntakeTests {
     }
 
     /// An intake into a small buffer, with no spool (`SPOOL_MAX_BYTES=0`).
-    static func intakeWithoutSpool(capacity: Int) -> (TradeBuffer, IngestStats, TradeIntake) {
-        let buffer = TradeBuffer(capacity: capacity, flushThreshold: 100)
+    static func intakeWithoutSpool(capacity: Int) -> (RecordBuffer, IngestStats, FeedIntake) {
+        let buffer = RecordBuffer(capacity: capacity, flushThreshold: 100)
         let stats = IngestStats()
-        let intake = TradeIntake(
+        let intake = FeedIntake(
             buffer: buffer, stats: stats, gaps: GapLedger(startsOpen: false), deadLetters: DeadLetterQueue(), spool: nil,
             notionalThreshold: 0, logger: CapturedLogs().logger("websocket"))
         return (buffer, stats, intake)

@@ -33,7 +33,7 @@ struct DashboardChartTests {
         let stats = IngestStats()
         stats.tradesSeen.add(seen)
         stats.rowsInserted.add(rows)
-        let buffer = TradeBuffer(capacity: 5000, flushThreshold: 100)
+        let buffer = RecordBuffer(capacity: 5000, flushThreshold: 100)
         let monitor = HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], marketHours: .always),
             stats: stats, buffer: buffer, spool: nil, feed: FeedMonitor(configuration: .init()), database: DatabaseMonitor(flavor: "postgres"),

@@ -27,7 +27,7 @@ struct OperatorKitTests {
     static func report() -> HealthReport {
         let monitor = HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], marketHours: .always),
-            stats: IngestStats(), buffer: TradeBuffer(capacity: 100, flushThreshold: 10), spool: nil,
+            stats: IngestStats(), buffer: RecordBuffer(capacity: 100, flushThreshold: 10), spool: nil,
             feed: FeedMonitor(configuration: .init()), database: DatabaseMonitor(flavor: "postgres"), errors: ErrorLog(secrets: []),
             healthEvents: HealthEventQueue())
         return monitor.report()

@@ -23,7 +23,7 @@ struct StatusServerRouterTests {
             configuration: .init(
                 version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"],
                 rules: HealthRules(thresholds: .init(feedDownUnhealthyAfter: feedDownUnhealthyAfter)), marketHours: .always),
-            stats: IngestStats(), buffer: TradeBuffer(capacity: 100, flushThreshold: 10), spool: nil,
+            stats: IngestStats(), buffer: RecordBuffer(capacity: 100, flushThreshold: 10), spool: nil,
             feed: FeedMonitor(configuration: .init()), database: DatabaseMonitor(flavor: "postgres"), errors: ErrorLog(secrets: []),
             healthEvents: HealthEventQueue(), role: InstanceRole(role))
         return StatusServer(

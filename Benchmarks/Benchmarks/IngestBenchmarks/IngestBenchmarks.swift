@@ -124,7 +124,7 @@ let benchmarks: @Sendable () -> Void = {
         // What the writer's thread gets per trade, without the database: frames of
         // 100 trades appended to the buffer, one 1000-trade batch taken and encoded.
         let trades = sampleTrades(1000)
-        let buffer = TradeBuffer(capacity: 100_000, flushThreshold: 1000)
+        let buffer = RecordBuffer(capacity: 100_000, flushThreshold: 1000)
         let encoder = TradeCopyEncoder()
         var bytes: [UInt8] = []
         encoder.encode(trades, into: &bytes)
@@ -132,7 +132,7 @@ let benchmarks: @Sendable () -> Void = {
         for first in stride(from: 0, to: 1000, by: 100) {
             _ = buffer.append(contentsOf: trades[first..<first + 100])
         }
-        let batch = buffer.take(upTo: 1000)
+        let batch = buffer.take(upTo: 1000).trades
         encoder.encode(batch, into: &bytes)
         benchmark.stopMeasurement()
         precondition(batch.count == 1000)

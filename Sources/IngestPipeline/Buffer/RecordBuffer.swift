@@ -7,7 +7,7 @@ import Synchronization
 /// holds one type: the type whose oldest record waits longest, so that every
 /// type is written in the order it came. Safe to use from any task; no lock
 /// is held across I/O.
-public final class TradeBuffer: Sendable {
+public final class RecordBuffer: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var items: Int
         public var capacity: Int

@@ -4,9 +4,9 @@ import IngestSpool
 import Logging
 import OptionsFeed
 
-/// Hands decoded, accepted trades to the buffer and counts the rest.
-public final class TradeIntake: Sendable {
-    public let buffer: TradeBuffer
+/// Hands a frame's decoded records of every type to the buffer and counts the rest.
+public final class FeedIntake: Sendable {
+    public let buffer: RecordBuffer
     public let stats: IngestStats
     public let gaps: GapLedger
     public let deadLetters: DeadLetterQueue
@@ -21,7 +21,7 @@ public final class TradeIntake: Sendable {
     private let invalidEventLog = LogThrottle<InvalidTradeReason>()
 
     public init(
-        buffer: TradeBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
+        buffer: RecordBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
         notionalThreshold: Double, health: HealthMonitor? = nil, logger: Logger
     ) {
         self.health = health
