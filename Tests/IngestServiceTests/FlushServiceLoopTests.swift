@@ -112,6 +112,60 @@ struct FlushServiceLoopTests {
         #expect(writer.calls.dropFirst(2).allSatisfy { $0.hasPrefix("write") })
     }
 
+    static func quotes(_ count: Int) -> [OptionQuote] {
+        (0..<count).map { index in
+            OptionQuote(
+                symbol: OptionSymbol("O:SPY251219C00650000")!, bidExchange: 4, askExchange: 7, bidPrice: 6.4, askPrice: 6.6, bidSize: 10,
+                askSize: 12, timestampMs: 1_764_772_200_000 + Int64(index), sequence: Int64(index), receivedAtMicros: 1_764_772_300_000_000)
+        }
+    }
+
+    static func bars(_ count: Int) -> [OptionAggregate] {
+        (0..<count).map { index in
+            OptionAggregate(
+                symbol: OptionSymbol("O:SPY251219C00650000")!, period: .second, startMs: 1_764_772_200_000 + Int64(index) * 1000,
+                endMs: 1_764_772_201_000 + Int64(index) * 1000, open: 6.5, high: 6.5, low: 6.5, close: 6.5, volume: 1, vwap: 6.5,
+                receivedAtMicros: 1_764_772_300_000_001)
+        }
+    }
+
+    @Test("quotes ride the same loop as trades: they alone reach the minimum batch, and a failed batch of them is retried on the same backoff")
+    func quotesAreRetried() async throws {
+        let writer = ScriptedWriter(failingWrites: 1)
+        let clock = ManualClock()
+        try await withFlusher(writer: writer, clock: clock) { buffer, _, stats in
+            _ = buffer.append(.quotes(Self.quotes(120)))
+            try await eventually { writer.calls.count == 1 && !clock.deadlines.isEmpty }
+            clock.advance(to: .seconds(1))
+            try await eventually { stats.quotes.written.load(ordering: .relaxed) == 120 }
+            #expect(stats.retries.load(ordering: .relaxed) == 1)
+            #expect(stats.tradesWritten.load(ordering: .relaxed) == 0)
+        }
+        #expect(writer.calls == ["write quote 120", "write quote 120"])
+    }
+
+    @Test("an open breaker spools every type, each batch one type; once the probe passes the spool replays each to its writer, counted per type")
+    func openBreakerSpoolsEveryType() async throws {
+        let writer = ScriptedWriter(failingWrites: 1)
+        let clock = ManualClock()
+        try await withFlusher(writer: writer, clock: clock, breakerFailures: 1, maxRetries: 0) { buffer, spool, stats in
+            _ = buffer.append(.quotes(Self.quotes(150)))
+            try await eventually { buffer.count == 0 && spool.snapshot.records == 1 && clock.deadlines.contains(.seconds(30)) }
+            _ = buffer.append(.aggregates(Self.bars(70)))
+            _ = buffer.append(contentsOf: TradeIntakeTests.trades(40))
+            buffer.wakeFlusher()
+            try await eventually { buffer.count == 0 && spool.snapshot.records == 3 }
+            #expect(writer.calls == ["write quote 150"])
+            clock.advance(to: .seconds(30))
+            try await eventually {
+                spool.isEmpty && stats.quotes.written.load(ordering: .relaxed) == 150
+                    && stats.aggregates.written.load(ordering: .relaxed) == 70 && stats.tradesWritten.load(ordering: .relaxed) == 40
+            }
+        }
+        // The trades were received a µs before the bars: they left the buffer, and so the spool, first.
+        #expect(writer.calls == ["write quote 150", "probe", "write quote 150", "write 40", "write aggregate 70"])
+    }
+
     @Test("gap changes refused by the leadership fence are no database fault: the breaker stays closed, trades are written, the changes wait")
     func fencedGapsAreNoFault() async throws {
         let writer = ScriptedWriter(fenceGaps: true)
@@ -194,7 +248,7 @@ final class ScriptedWriter: TradeWriting {
 
     func write(_ batch: RecordBatch) async throws -> BatchResult {
         let (fails, blocks) = state.withLock { state in
-            state.calls.append("write \(batch.count)")
+            state.calls.append(batch.kind == .trade ? "write \(batch.count)" : "write \(batch.kind.name) \(batch.count)")
             defer { state.failingWrites -= 1; state.blockingWrites -= 1 }
             return (state.failingWrites > 0, state.blockingWrites > 0)
         }
