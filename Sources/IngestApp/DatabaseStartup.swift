@@ -2,6 +2,7 @@ import Foundation
 import IngestDatabase
 import IngestPipeline
 import Logging
+import OptionsFeed
 import UnixSignals
 
 /// Getting the database ready at start (docs/design.md §5.7): find its flavor and apply
@@ -14,6 +15,14 @@ import UnixSignals
 /// (`SchemaCheck`: the natural key of `options_trades`); a table without it
 /// exits 64 with one line saying what is missing.
 public enum DatabaseStartup {
+    /// The tables of the other event types the subscriptions bring (docs/design.md §4.4), for `SchemaCheck`.
+    static func eventTables(_ configuration: IngestConfiguration) -> [String] {
+        let kinds = Set(configuration.subscriptions.compactMap { item in
+            FeedSubscriptions.Channel(rawValue: String(item.prefix(while: { $0 != "." })))?.recordKind
+        })
+        return kinds.filter { $0 != .trade }.sorted().map(\.table)
+    }
+
     /// What to do after a failed attempt: a value-type decision, unit-tested.
     public struct Policy: Sendable, Equatable {
         /// `DB_START_MAX_ATTEMPTS`; 0 = keep trying.
@@ -94,7 +103,7 @@ public enum DatabaseStartup {
                 let applied = try IngestApp.migrate(configuration, flavor: flavor)
                 if attempt > 1 { logger.notice("the database answers", metadata: ["attempts": "\(attempt)"]) }
                 logger.info("migrations up to date", metadata: ["applied_now": "\(applied.count)", "flavor": "\(flavor.rawValue)"])
-                if flavor == .postgres, let problem = try SchemaCheck.problems(conninfo: configuration.databaseURL).first {
+                if flavor == .postgres, let problem = try SchemaCheck.problems(conninfo: configuration.databaseURL, tables: eventTables(configuration)).first {
                     // Not a reason to wait: the schema is a configuration the operator must fix.
                     return .exit(refuse(schemaProblem: problem, logger: logger))
                 }

@@ -6,8 +6,11 @@
 public enum SchemaCheck {
     /// What is missing, one line each; empty when the schema is as the writer
     /// needs it. PostgreSQL only (QuestDB's natural key is its dedup keys).
-    public static func problems(conninfo: String) throws(DatabaseError) -> [String] {
+    /// `tables`: the other event tables the subscriptions write to (docs/design.md §4.4); each must exist,
+    /// or its batches would fail for ever and hold back the spool behind them.
+    public static func problems(conninfo: String, tables: [String] = []) throws(DatabaseError) -> [String] {
         let connection = try PGConnection(conninfo: conninfo)
+        let missing = tables.isEmpty ? [] : try connection.query(missingTables, ["{" + tables.joined(separator: ",") + "}"]).compactMap { $0.first ?? nil }
         let rows = try connection.query(query)
         let row = rows.first ?? []
         func flag(_ index: Int) -> Bool { index < row.count && row[index] == "t" }
@@ -30,8 +33,14 @@ public enum SchemaCheck {
             // Every gap row is written with its feed times (docs/design.md §5.8).
             problems.append("feed_gaps has no column from_t: apply the migrations (ingest-options migrate)")
         }
+        for table in missing {
+            problems.append("table \(table) does not exist, and POLYGON_SUBSCRIPTIONS has its events: apply the migrations (ingest-options migrate)")
+        }
         return problems
     }
+
+    /// Of the tables `$1` (text[]), those that do not exist.
+    static let missingTables = "SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NULL ORDER BY 1"
 
     /// A key counts when it is unique, valid, immediate (an `ON CONFLICT`
     /// arbiter cannot be deferrable), on plain columns, not partial, and on

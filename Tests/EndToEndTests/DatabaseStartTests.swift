@@ -115,4 +115,23 @@ struct DatabaseStartTests {
         try database.connect().execute("ALTER TABLE ingest_state DROP COLUMN leader_term")
         #expect(try SchemaCheck.problems(conninfo: database.url) == ["ingest_state has no column leader_term: apply the migrations (ingest-options migrate)"])
     }
+
+    @Test("a subscription whose events have no table (migrations not applied) stops the start with exit 64 naming the table")
+    func missingEventTable() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        try database.connect().execute("DROP TABLE options_quotes")
+        #expect(try SchemaCheck.problems(conninfo: database.url, tables: ["options_aggregates"]).isEmpty)
+        let log = directory.appendingPathComponent("event-table.log").path
+        let ingester = try await ManagedProcess.ingester(
+            port: try freePort(), databaseURL: database.url, logFile: log,
+            ["POLYGON_SUBSCRIPTIONS": "T.*,AM.*,Q.O:SPY251219C00650000"], directory: directory)
+        #expect(try await ingester.waitForExit(timeout: .seconds(30)) == 64)
+        let lines = ingester.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(lines == [
+            "error: database schema: table options_quotes does not exist, and POLYGON_SUBSCRIPTIONS has its events: apply the migrations (ingest-options migrate)"
+        ])
+        #expect(logLines(log, message: "feed connecting").isEmpty)
+    }
 }
