@@ -10,7 +10,7 @@ public struct Subscriber: Sendable {
     public struct EventNumbering: Sendable, Equatable {
         /// `q` of the next quote: counts the run's quotes from 1.
         public var nextQuote: Int64 = 1
-        /// `t` (ns) of the newest fair value: the next one is later.
+        /// `t` (ns) of the newest fair value: the next one is at least 1 µs later.
         public var lastFairValueNanos: Int64 = 0
 
         public init() {}
@@ -119,8 +119,10 @@ public struct Subscriber: Sendable {
             let sym = fairValueContracts[fairValueCursor % fairValueContracts.count]
             fairValueCursor = (fairValueCursor + 1) % fairValueContracts.count
             let price = market.lastPriceCents(of: sym) ?? BarAggregator.referencePriceCents(for: sym)
-            // The stream's ms as ns, plus a drawn sub-millisecond part; strictly after the run's previous one.
-            let t = max(market.newestT * 1_000_000 + Int64(random.next() % 1_000_000), numbering.lastFairValueNanos + 1)
+            // The stream's ms as ns, plus a drawn sub-millisecond part; at least 1 µs after the run's previous one:
+            // `options_fmv` keeps `t` to the µs under the key (sym, ts) (docs/design.md §4.4), so values 1 ns apart
+            // (a burst of them in one stream ms, as when a connection catches up) would be one row there.
+            let t = max(market.newestT * 1_000_000 + Int64(random.next() % 1_000_000), numbering.lastFairValueNanos + 1_000)
             numbering.lastFairValueNanos = t
             events.append(.fairValue(.near(priceCents: price, sym: sym, t: t, using: &random)))
         }
