@@ -155,7 +155,8 @@ let package = Package(
         .testTarget(
             name: "IngestAppTests",
             dependencies: ["IngestApp", "IngestService", "IngestSpool", "IngestDatabase", "IngestTestSupport", "CMalloc"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["IngestApp", "IngestDatabase", "IngestPipeline", "IngestSpool", "IngestService", "OptionsFeed", "IngestTestSupport", "FeedSimulator"]),
+        // FeedSimulator for the contracts of a seeded stream (to subscribe quotes and FMV values of contracts that trade).
+        .testTarget(name: "EndToEndTests", dependencies: ["FeedSimulator", "IngestApp", "IngestDatabase", "IngestPipeline", "IngestSpool", "IngestService", "OptionsFeed", "IngestTestSupport"]),
         // The REST client's tests run against feed-sim's REST API in process.
         .testTarget(
             name: "FeedSimulatorTests",
