@@ -190,8 +190,8 @@ extension EventRecord {
     }
 }
 
-/// The five columns every event table starts with, the contract's parsed
-/// symbol as in `options_trades`: `sym`, `underlying`, `expiry`,
+/// The five columns every record table starts with (`options_trades`
+/// included), the contract's parsed symbol: `sym`, `underlying`, `expiry`,
 /// `option_type` (`C`/`P`), `strike`.
 enum ContractFields {
     @inline(__always) static func copySize(_ symbol: OptionSymbol) -> Int {

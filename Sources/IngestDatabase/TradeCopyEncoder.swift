@@ -43,22 +43,12 @@ public struct TradeCopyEncoder: Sendable {
 
     /// Bytes of one row: the field count, then each field's length and value.
     static func rowSize(_ trade: OptionTrade) -> Int {
-        let symbol = trade.symbol
-        return 2 + 4 + symbol.raw.utf8.count + 4 + symbol.underlying.utf8.count
-            + (4 + 4) + (4 + 1) + NumericDigits.encodedSize(thousandths: symbol.strikeThousandths)
-            + (4 + 2) + 3 * (4 + 8) + int2ArraySize(trade.conditions.count) + 3 * (4 + 8)
+        2 + ContractFields.copySize(trade.symbol) + (4 + 2) + 3 * (4 + 8) + int2ArraySize(trade.conditions.count) + 3 * (4 + 8)
     }
 
     static func writeRow(_ trade: OptionTrade, to cursor: inout CopyCursor) {
-        let symbol = trade.symbol
         cursor.int16(Int16(Self.columns.count))
-        cursor.text(symbol.raw)
-        cursor.text(symbol.underlying)
-        cursor.int32(4)
-        cursor.int32(symbol.expiry.daysSince2000)
-        cursor.int32(1)
-        cursor.byte(symbol.type.rawValue)
-        NumericDigits(thousandths: symbol.strikeThousandths).write(to: &cursor)
+        ContractFields.write(trade.symbol, to: &cursor)
         cursor.int32(2)
         cursor.int16(trade.exchange)
         cursor.int32(8)
