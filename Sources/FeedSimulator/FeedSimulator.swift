@@ -191,7 +191,12 @@ public final class FeedSimulator: Sendable {
     /// every connection that wants them, due with the trade: when the trade at
     /// `position` is due (the first of the batch it went into, or itself in a gap).
     private static func aggregate(_ trade: SimTrade, dueWith position: Int, in state: inout State) {
-        state.bars.add(trade, closing: &state.closedBars)
+        var wanted = (seconds: false, minutes: false)
+        for subscriber in state.subscribers.values {
+            wanted.seconds = wanted.seconds || !subscriber.subscription.secondBars.isEmpty
+            wanted.minutes = wanted.minutes || !subscriber.subscription.minuteBars.isEmpty
+        }
+        state.bars.add(trade, closing: &state.closedBars, wanted: wanted)
         guard !state.closedBars.isEmpty else { return }
         let closed = state.closedBars
         state.closedBars.removeAll(keepingCapacity: true)

@@ -36,6 +36,22 @@ struct BarAggregatorTests {
         #expect(closed[0].dayVWAPTicks == 12_167, "the day's VWAP counts every trade so far: 730 over 6 contracts, 1.21666… rounded half up")
     }
 
+    @Test("bars nobody wants are closed without being built; the next one wanted holds its own period's trades and the day so far")
+    func unwantedBarsAreNotBuilt() {
+        var bars = BarAggregator(startMs: 0)
+        var closed: [SimBar] = []
+        for t in stride(from: Int64(0), to: 3_000, by: 250) { bars.add(Self.trade("X", t, 100 + t / 250, 1), closing: &closed, wanted: (false, false)) }
+        #expect(closed.isEmpty)
+        bars.add(Self.trade("X", 3_000, 200, 2), closing: &closed, wanted: (seconds: true, minutes: false))
+        #expect(closed.map(\.period) == [.second], "only the per-second bar that closed while wanted")
+        #expect((closed[0].start, closed[0].openCents, closed[0].closeCents, closed[0].volume) == (2_000, 108, 111, 4))
+        #expect(closed[0].dayVolume == 12, "the day counts every trade, built bars or not")
+        closed.removeAll()
+        bars.add(Self.trade("X", 60_000, 300, 1), closing: &closed, wanted: (false, true))
+        #expect(closed.map(\.period) == [.minute])
+        #expect((closed[0].openCents, closed[0].closeCents, closed[0].volume) == (100, 200, 14), "a minute bar holds the whole minute")
+    }
+
     @Test("the bar's JSON has the feed's keys, prices as the trades write them, vw and a to four places")
     func json() {
         var bars = BarAggregator(startMs: 0)
