@@ -70,8 +70,7 @@ public final class DatabaseMonitor: Sendable {
         }
     }
 
-    /// Records each trade's lag from its receipt (`receivedAtMicros`) to `commitMicros`.
-    /// Notes the receive-to-commit lag of each record of a committed batch, of any type.
+    /// Records each record's lag from its receipt (`receivedAtMicros`) to `commitMicros`, whatever its type.
     public func committed(receivedAtMicros: [Int64], atMicros commitMicros: Int64) {
         state.withLock { state in
             for received in receivedAtMicros {
@@ -81,13 +80,9 @@ public final class DatabaseMonitor: Sendable {
         }
     }
 
+    /// `committed(receivedAtMicros:atMicros:)` of trades.
     public func committed(_ batch: some Sequence<OptionTrade>, atMicros commitMicros: Int64) {
-        state.withLock { state in
-            for trade in batch {
-                let lag = UInt64(clamping: max(0, commitMicros - trade.receivedAtMicros))
-                _ = state.commitLag.record(min(lag, Self.commitLagCeilingMicros))
-            }
-        }
+        committed(receivedAtMicros: batch.map(\.receivedAtMicros), atMicros: commitMicros)
     }
 
     public func batchWritten(trades: Int, duration: Duration, atMicros: Int64) {

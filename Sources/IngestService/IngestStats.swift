@@ -60,9 +60,6 @@ public final class IngestStats: Sendable {
         return counters.counts
     }
 
-    /// Records written, of a type: the trades' `tradesWritten` or the type's `written`.
-    public func recordsWritten(_ kind: RecordKind) -> Int { counts(kind).written }
-
     /// Adds to the written count of a batch's type.
     public func written(_ kind: RecordKind, _ count: Int) {
         if let counters = counters(kind) { counters.written.add(count) } else { tradesWritten.add(count) }

@@ -84,16 +84,6 @@ public enum RecordBatch: Sendable, Hashable {
         }
     }
 
-    /// Each record as the feed's JSON event, for dead letters.
-    public var polygonJSON: [String] {
-        switch self {
-        case .trades(let rows): rows.map(\.polygonJSON)
-        case .aggregates(let rows): rows.map(\.polygonJSON)
-        case .quotes(let rows): rows.map(\.polygonJSON)
-        case .fairValues(let rows): rows.map(\.polygonJSON)
-        }
-    }
-
     /// Batches of `batches` joined, one per kind that has records, in kind order.
     public static func grouped(_ batches: [RecordBatch]) -> [RecordBatch] {
         var trades: [OptionTrade] = [], aggregates: [OptionAggregate] = [], quotes: [OptionQuote] = [], fairValues: [OptionFMV] = []

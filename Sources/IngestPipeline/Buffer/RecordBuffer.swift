@@ -140,15 +140,10 @@ public final class RecordBuffer: Sendable {
         return taken
     }
 
-    /// Appends every trade, waiting for room while the buffer is full
+    /// Appends every record of the batch, waiting for room while the buffer is full
     /// (backpressure on the feed reader: nothing is dropped). Returns how many
     /// it took: fewer than all only when the waiting task was cancelled (a
     /// shutdown), and then the caller counts the rest as dropped.
-    public func appendWaiting(_ trades: [OptionTrade]) async -> Int {
-        await appendWaiting(.trades(trades))
-    }
-
-    /// `appendWaiting` for a batch of any type.
     public func appendWaiting(_ batch: RecordBatch) async -> Int {
         var remaining = batch
         var taken = 0
