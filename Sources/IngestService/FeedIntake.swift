@@ -37,23 +37,34 @@ public final class FeedIntake: Sendable {
     /// Takes every record of the frame: its trades (filtered by the notional
     /// threshold, which applies to trades only), then its bars, quotes and FMV
     /// values, each type into its own ring of the buffer; invalid events of
-    /// any type become dead letters with their type.
-    public func take(_ frame: DecodedFrame, receivedAtMicros: Int64) async throws {
-        try await takeTrades(frame, receivedAtMicros: receivedAtMicros)
-        guard frame.notStoredEvents > 0 else { return }
+    /// any type become dead letters with their type. Waits for room when the
+    /// buffer is full and there is no spool.
+    public func take(_ frame: DecodedFrame, receivedAtMicros: Int64) async {
+        let waiting = takeAvailable(frame, receivedAtMicros: receivedAtMicros)
+        if !waiting.isEmpty { await handWaiting(waiting) }
+    }
+
+    /// `take` without waiting, for the connection's event loop: returns what a
+    /// full buffer had no room for, in order (only without a spool; with one it
+    /// went to disk). The caller stops reading and hands it to `handWaiting`.
+    public func takeAvailable(_ frame: DecodedFrame, receivedAtMicros: Int64) -> [RecordBatch] {
+        var waiting: [RecordBatch] = []
+        takeTrades(frame, receivedAtMicros: receivedAtMicros, waiting: &waiting)
+        guard frame.notStoredEvents > 0 else { return waiting }
         takeInvalidEvents(frame.invalidEvents)
-        if !frame.aggregates.isEmpty { await takeRecords(.aggregates(frame.aggregates)) }
-        if !frame.quotes.isEmpty { await takeRecords(.quotes(frame.quotes)) }
-        if !frame.fairValues.isEmpty { await takeRecords(.fairValues(frame.fairValues)) }
+        if !frame.aggregates.isEmpty { takeRecords(.aggregates(frame.aggregates), waiting: &waiting) }
+        if !frame.quotes.isEmpty { takeRecords(.quotes(frame.quotes), waiting: &waiting) }
+        if !frame.fairValues.isEmpty { takeRecords(.fairValues(frame.fairValues), waiting: &waiting) }
+        return waiting
     }
 
     /// Records of a type other than trades: counted, then into the buffer, the overflow to the spool.
-    private func takeRecords(_ batch: RecordBatch) async {
+    private func takeRecords(_ batch: RecordBatch, waiting: inout [RecordBatch]) {
         guard let counters = stats.counters(batch.kind) else { return }
         counters.seen.add(batch.count)
         counters.accepted.add(batch.count)
         health?.recordsAccepted(batch)
-        await hand(batch)
+        hand(batch, waiting: &waiting)
     }
 
     /// Invalid bars, quotes and FMV events: counted per type and dead-lettered with their type.
@@ -77,7 +88,7 @@ public final class FeedIntake: Sendable {
     }
 
     /// The frame's trades: filtered by the notional threshold, then into the buffer.
-    private func takeTrades(_ frame: DecodedFrame, receivedAtMicros: Int64) async throws {
+    private func takeTrades(_ frame: DecodedFrame, receivedAtMicros: Int64, waiting: inout [RecordBatch]) {
         stats.tradesSeen.add(frame.trades.count + frame.invalid.count)
         stats.tradesInvalid.add(frame.invalid.count)
         for invalid in frame.invalid {
@@ -96,29 +107,42 @@ public final class FeedIntake: Sendable {
         stats.tradesFiltered.add(frame.trades.count - accepted.count)
         stats.tradesAccepted.add(accepted.count)
         health?.tradesAccepted(accepted)
-        await hand(.trades(accepted))
+        hand(.trades(accepted), waiting: &waiting)
     }
 
     /// Into the buffer. With a spool, what the buffer has no room for goes to
-    /// disk, not to waste (the database slow or down); without one the reader
-    /// waits for room, and only a stop while it waits leaves records behind:
-    /// counted (trades also as a `trades_dropped` gap), never silent.
-    private func hand(_ batch: RecordBatch) async {
+    /// disk, not to waste (the database slow or down); without one it joins
+    /// `waiting`, and so does every batch after it, to keep their order.
+    private func hand(_ batch: RecordBatch, waiting: inout [RecordBatch]) {
         guard !batch.isEmpty else { return }
-        guard let spool else {
+        guard waiting.isEmpty else {
+            waiting.append(batch)
+            return
+        }
+        let taken = buffer.append(batch)
+        guard taken < batch.count else { return }
+        let rest = batch.dropFirst(taken)
+        if let spool {
+            spoolOrDrop(rest, spool: spool, stats: stats, logger: logger, gaps: gaps)
+        } else {
+            waiting.append(rest)
+        }
+    }
+
+    /// Puts in what `takeAvailable` had no room for, waiting for room (no
+    /// spool: backpressure on the feed, nothing dropped). Only a stop while it
+    /// waits (cancellation) leaves records behind: counted (trades also as a
+    /// `trades_dropped` gap), never silent.
+    public func handWaiting(_ batches: [RecordBatch]) async {
+        for batch in batches {
             let taken = await buffer.appendWaiting(batch)
-            guard taken < batch.count else { return }
+            guard taken < batch.count else { continue }
             let rest = batch.dropFirst(taken)
             stats.dropped(rest.kind, rest.count)
             if case .trades(let trades) = rest { gaps.tradesDropped(trades) }
             logger.error(
                 rest.kind == .trade ? "trades dropped" : "records dropped",
                 metadata: ["reason": "stopped with the buffer full and no spool", "type": "\(rest.kind.name)", "records": "\(rest.count)"])
-            return
-        }
-        let taken = buffer.append(batch)
-        if taken < batch.count {
-            spoolOrDrop(batch.dropFirst(taken), spool: spool, stats: stats, logger: logger, gaps: gaps)
         }
     }
 

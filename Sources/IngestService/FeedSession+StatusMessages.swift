@@ -1,29 +1,34 @@
 import Logging
 import OptionsFeed
-import WSClient
 
 /// The feed's status messages (docs/design.md §5.1 wire protocol): `connected`
 /// → send the key, `auth_success` → subscribe, `success` → streaming; a
 /// rejected key, or another client taking the connection over, ends the attempt.
 extension FeedSession {
-    /// Acts on a status event; `false` ends the session.
-    func handle(_ status: FeedStatus, outbound: WebSocketOutboundWriter, attempt: Attempt) async throws -> Bool {
+    /// What the connection does after a status: nothing more, send a message, or close.
+    enum StatusReply: Equatable {
+        case none
+        case send(String)
+        case close
+    }
+
+    /// Acts on a status event and says what the connection is to do.
+    func reply(to status: FeedStatus, attempt: Attempt) -> StatusReply {
         switch status.status {
         case "connected":
             monitor.withMachine { $0.connected() }
             attempt.state.withLock { $0.watchdog.enter(.authenticating, now: .now) }
             logger.info("feed connected, authenticating", metadata: ["message": "\(attempt.mask(status.message))"])
-            try await outbound.write(.text(#"{"action":"auth","params":\#(JSONString.quoted(configuration.apiKey))}"#))
+            return .send(#"{"action":"auth","params":\#(JSONString.quoted(configuration.apiKey))}"#)
         case "auth_success":
             monitor.withMachine { $0.authenticated() }
             attempt.state.withLock { $0.watchdog.enter(.subscribing, now: .now) }
             let params = configuration.subscriptions.joined(separator: ",")
-            try await outbound.write(.text(#"{"action":"subscribe","params":\#(JSONString.quoted(params))}"#))
             logger.info("feed authenticated, subscribing", metadata: ["subscriptions": "\(params)"])
+            return .send(#"{"action":"subscribe","params":\#(JSONString.quoted(params))}"#)
         case "auth_failed", "auth_timeout":
             attempt.end(.rejected("\(status.status): \(status.message)"))
-            try? await outbound.close(.normalClosure, reason: nil)
-            return false
+            return .close
         case "success":
             logger.info("feed status", metadata: ["status": "success", "message": "\(attempt.mask(status.message))"])
             becomeStreaming(attempt)
@@ -32,8 +37,7 @@ extension FeedSession {
                 "another client with this API key took over the feed connection; backing off at the cap",
                 metadata: ["status": "\(attempt.mask(status.status))", "message": "\(attempt.mask(status.message))"])
             attempt.end(.takenOver(status.status))
-            try? await outbound.close(.normalClosure, reason: nil)
-            return false
+            return .close
         case "slow_consumer":
             intake.stats.slowConsumerWarnings.add(1)
             intake.health?.errors.record(.rateLimit, message: "slow_consumer: \(attempt.mask(status.message))")
@@ -43,7 +47,7 @@ extension FeedSession {
         default:
             logger.info("feed status", metadata: ["status": "\(attempt.mask(status.status))", "message": "\(attempt.mask(status.message))"])
         }
-        return true
+        return .none
     }
 
     /// The subscription was acknowledged or data arrived: the attempt is streaming (acted on once).

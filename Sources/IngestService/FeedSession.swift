@@ -5,7 +5,6 @@ import NIOCore
 import NIOPosix
 import OptionsFeed
 import Synchronization
-import WSClient
 
 /// Why the feed service stopped for good.
 public enum FeedError: Error, Sendable, CustomStringConvertible {
@@ -77,6 +76,23 @@ public struct FeedSession: Sendable {
         }
 
         var failure: Failure? { state.withLock { $0.failure } }
+
+        /// The task putting records into a full buffer (no spool) while the connection's reads are off.
+        private let handOffTask = Mutex<Task<Void, Never>?>(nil)
+
+        func handOff(_ task: Task<Void, Never>) {
+            handOffTask.withLock { $0 = task }
+        }
+
+        /// Waits for the records being put in, if any.
+        func handedOff() async {
+            await handOffTask.withLock { $0 }?.value
+        }
+
+        /// A stop while records wait for room: the waiting ends and the rest is counted as dropped.
+        func cancelHandOff() {
+            handOffTask.withLock { $0 }?.cancel()
+        }
     }
 
     /// What ends the wait for one connection attempt: the client ended, the
@@ -95,37 +111,36 @@ public struct FeedSession: Sendable {
     public func runAttempt() async -> (failure: Failure, wasStreaming: Bool) {
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let attempt = Attempt(watchdog: SessionWatchdog(configuration: configuration.watchdog, now: .now), mask: configuration.mask)
-        // The library's own frame limit is kept well above ours, so that a frame a
-        // little over WS_MAX_FRAME_BYTES is counted and skipped, not fatal to the connection.
-        let clientConfiguration = WebSocketClientConfiguration(
-            maxFrameSize: max(configuration.maxFrameBytes * 4, 4 << 20),
-            closeTimeout: .seconds(2),
-            autoPing: .enabled(timePeriod: configuration.pingInterval)
-        )
         let session = self
-        let readExecutor = EventLoopTaskExecutor(eventLoops.next())
+        let loop = eventLoops.next()
+        // NIO's own frame limit is kept well above ours, so that a frame a little over
+        // WS_MAX_FRAME_BYTES is counted and skipped, not fatal to the connection.
+        let maxFrameSize = max(configuration.maxFrameBytes * 4, 4 << 20)
         // The client and the watchdog run as separate tasks that report to `ended`; the attempt
         // ends with the first of them. Not a task group: a group waits for every child, and a
-        // client stuck inside the library (seen: after its event loop was shut down under load,
-        // "Cannot schedule tasks on an EventLoop that has already shut down") would then hang the
+        // client stuck in a connect whose event loop was shut down under it would then hang the
         // feed service, and with it SIGTERM, for ever.
         let (ended, finished) = AsyncStream<AttemptEnd>.makeStream()
         let client = Task {
             do {
-                let close = try await WebSocketClient.connect(
-                    url: session.configuration.url, configuration: clientConfiguration, eventLoopGroup: eventLoops,
-                    logger: Logger(label: "websocket-client", factory: { _ in SwiftLogNoOpLogHandler() })
-                ) { inbound, outbound, _ in
-                    // Frames are read, decoded and buffered on the connection's thread (the group's one loop).
-                    try await withTaskExecutorPreference(readExecutor) {
-                        try await session.handle(inbound: inbound, outbound: outbound, attempt: attempt, loop: readExecutor.eventLoop)
-                    }
+                let target = try FeedSocket.Target(url: session.configuration.url)
+                // Frames are read, decoded and buffered on the connection's thread (FeedFrameHandler).
+                let channel = try await FeedSocket.connect(to: target, on: loop, maxFrameSize: maxFrameSize) {
+                    FeedFrameHandler(session: session, attempt: attempt)
                 }
-                if let close {
-                    attempt.end(.connection("closed by the server (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))"))
-                } else {
-                    // autoPing closes without a close frame when a pong is missing.
-                    attempt.end(.connection("connection ended without a close frame (ping timeout or reset)"))
+                try await withTaskCancellationHandler {
+                    try await channel.closeFuture.get()
+                    // Records still waiting for room in the buffer (no spool) are put in before the attempt ends.
+                    await attempt.handedOff()
+                } onCancel: {
+                    attempt.cancelHandOff()
+                    channel.eventLoop.execute {
+                        guard let handler = try? channel.pipeline.syncOperations.handler(type: FeedFrameHandler.self) else {
+                            channel.close(promise: nil)
+                            return
+                        }
+                        handler.close()
+                    }
                 }
             } catch {
                 attempt.end(.connection("\(error)"))
@@ -217,77 +232,16 @@ public struct FeedSession: Sendable {
         }
     }
 
-    private func handle(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, attempt: Attempt, loop: any EventLoop
-    ) async throws {
-        let pacer = ReadPacer(configuration.readPacing)
-        let decoder = FrameDecoder()
-        var frame = DecodedFrame()
-        var message = ByteBuffer()
-        var isBinary = false
-        var tooLarge = false
-        var iterator = inbound.makeAsyncIterator()
-        while let piece = try await iterator.next() {
-            // The first frame of a tick queues the pause behind the frames this read delivered.
-            if pacer.frameHandled(bytes: piece.data.readableBytes) { loop.execute { pacer.tickEnded() } }
-            switch piece.opcode {
-            case .text, .binary:
-                isBinary = piece.opcode == .binary
-                tooLarge = piece.data.readableBytes > configuration.maxFrameBytes
-                message = tooLarge ? ByteBuffer() : piece.data
-            case .continuation:
-                tooLarge = tooLarge || message.readableBytes + piece.data.readableBytes > configuration.maxFrameBytes
-                if tooLarge {
-                    message.clear()
-                } else {
-                    var data = piece.data
-                    message.writeBuffer(&data)
-                }
-            }
-            guard piece.fin else { continue }
-            let now = ContinuousClock.now
-            attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
-            intake.stats.frames.add(1)
-            // One wall-clock read per frame: the health report's last message time and the trades' `received_at`.
-            let receivedAt = wallClock.nowMicros()
-            intake.stats.lastMessageAtMicros.store(receivedAt, ordering: .relaxed)
-            if tooLarge {
-                badFrame(.oversized, ["limit_bytes": "\(configuration.maxFrameBytes)"])
-                continue
-            }
-            if isBinary {
-                badFrame(.binary, ["bytes": "\(message.readableBytes)"])
-                continue
-            }
-            frame.removeAll()
-            // Recorded before decoding, with the receive time the trades carry: a replay of the
-            // recording then writes the very same rows, `received_at` included.
-            recorder?.record(message, receivedAtMicros: receivedAt)
-            do {
-                try message.withUnsafeReadableBytes { bytes throws(FrameError) in
-                    try decoder.decode(bytes, receivedAtMicros: receivedAt, into: &frame)
-                }
-            } catch {
-                badFrame(.malformed, ["reason": "\(error.reason)", "offset": "\(error.offset)", "bytes": "\(message.readableBytes)"])
-            }
-            let unknown = frame.unknownEvents
-            if unknown > 0 {
-                intake.stats.badFrames.add(.unknownEvent, unknown)
-                if let suppressed = badFrameLog.admit(.unknownEvent) {
-                    logger.info("unknown feed events skipped", metadata: ["events": "\(unknown)", "suppressed": "\(suppressed)"])
-                }
-            }
-            for status in frame.statuses {
-                guard try await handle(status, outbound: outbound, attempt: attempt) else { return }
-            }
-            if frame.hasRecords {
-                becomeStreaming(attempt)
-                try await intake.take(frame, receivedAtMicros: receivedAt)
-            }
+    /// Events of a type the decoder does not know: counted, and logged at most once a minute.
+    func unknownEvents(_ unknown: Int) {
+        guard unknown > 0 else { return }
+        intake.stats.badFrames.add(.unknownEvent, unknown)
+        if let suppressed = badFrameLog.admit(.unknownEvent) {
+            logger.info("unknown feed events skipped", metadata: ["events": "\(unknown)", "suppressed": "\(suppressed)"])
         }
     }
 
-    private func badFrame(_ kind: BadFrameKind, _ metadata: Logger.Metadata) {
+    func badFrame(_ kind: BadFrameKind, _ metadata: Logger.Metadata) {
         intake.stats.badFrames.add(kind)
         intake.health?.errors.record(.data, message: "bad frame: \(kind.rawValue)")
         guard let suppressed = badFrameLog.admit(kind) else { return }

@@ -122,7 +122,7 @@ public struct ReplayService<C: Clock>: Service where C.Duration == Duration {
                 try await clock.sleep(until: start.instant.advanced(by: offset), tolerance: nil)
             }
             try await intake.buffer.waitForRoom(for: reader.frame.recordCount)
-            try await intake.take(reader.frame, receivedAtMicros: receivedAt)
+            await intake.take(reader.frame, receivedAtMicros: receivedAt)
         }
     }
 

@@ -47,7 +47,7 @@ struct EventIntakeTests {
             notionalThreshold: 1_000, health: monitor, logger: CapturedLogs().logger("websocket"))
         let frame = try FrameDecoder().decode(Self.mixedFrame, receivedAtMicros: 1_764_772_200_500_000)
         #expect(frame.unknownEvents == 1)
-        try await intake.take(frame, receivedAtMicros: 1_764_772_200_500_000)
+        await intake.take(frame, receivedAtMicros: 1_764_772_200_500_000)
 
         #expect(buffer.counts == [.trade: 1, .aggregate: 2, .quote: 2, .fmv: 1])
         let batches = buffer.takeAll()

@@ -30,11 +30,11 @@ struct TradeIntakeTests {
         let (buffer, stats, intake) = Self.intakeWithoutSpool(capacity: 10)
         var frame = DecodedFrame()
         frame.trades = Self.trades(25)
-        let reader = Task { try await intake.take(frame, receivedAtMicros: 1) }
+        let reader = Task { await intake.take(frame, receivedAtMicros: 1) }
         // The reader waits for room once it handed 10 over; stopping it must not lose 15 in silence.
         while buffer.count < 10 { await Task.yield() }
         reader.cancel()
-        try await reader.value
+        await reader.value
         #expect(stats.tradesAccepted.load(ordering: .relaxed) == 25)
         #expect(buffer.count == 10)
         #expect(stats.tradesDropped.load(ordering: .relaxed) == 15)
@@ -45,13 +45,13 @@ struct TradeIntakeTests {
         let (buffer, stats, intake) = Self.intakeWithoutSpool(capacity: 10)
         var frame = DecodedFrame()
         frame.trades = Self.trades(25)
-        let reader = Task { try await intake.take(frame, receivedAtMicros: 1) }
+        let reader = Task { await intake.take(frame, receivedAtMicros: 1) }
         var taken: [OptionTrade] = []
         while taken.count < 25 {
             taken += buffer.take(upTo: 7).trades
             await Task.yield()
         }
-        try await reader.value
+        await reader.value
         #expect(taken.map(\.sequence) == Array(0..<25))
         #expect(stats.tradesDropped.load(ordering: .relaxed) == 0)
     }

@@ -1,0 +1,265 @@
+import DequeModule
+import IngestPipeline
+import Logging
+import NIOCore
+import NIOWebSocket
+import OptionsFeed
+
+/// The feed connection's frames, handled where NIO's WebSocket decoder hands
+/// them over: on the connection's event loop, with no task hop between the
+/// socket and the buffer (docs/design.md §7). A frame is read, decoded and
+/// appended in one call; the read pacing pauses at the end of each read
+/// (`channelReadComplete`). Pings are answered, a ping goes out every
+/// `WS_PING_INTERVAL_MS` and a missing pong by the next one ends the
+/// connection; the close handshake waits at most `closeTimeout`.
+///
+/// Without a spool, a full buffer stops the reads (`autoRead` off) while a task
+/// waits for room; frames already read are held in order and handled after.
+final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// How long a close handshake this side began may wait for the server's close frame.
+    static let closeTimeout: TimeAmount = .seconds(2)
+
+    private let session: FeedSession
+    private let attempt: FeedSession.Attempt
+    private let pacer: ReadPacer
+    private let decoder = FrameDecoder()
+    private var frame = DecodedFrame()
+    /// The message being reassembled from its frames.
+    private var message = ByteBuffer()
+    private var isBinary = false
+    private var tooLarge = false
+    /// A data frame arrived in this read: its end runs the read pacing.
+    private var tickOpen = false
+
+    private var context: ChannelHandlerContext?
+    private var pinger: RepeatedTask?
+    private var awaitingPong = false
+    /// This side sent its close frame; the server's answer, or `closeTimeout`, closes the socket.
+    private var closeSent = false
+    private var closeTimer: Scheduled<Void>?
+    /// A status ended the session (`auth_failed`, `max_connections`): what follows is not read.
+    private var finished = false
+    /// Without a spool: records wait for room in the buffer, reads are off, later frames are held here.
+    private var waitingForRoom = false
+    private var held = Deque<WebSocketFrame>()
+
+    init(session: FeedSession, attempt: FeedSession.Attempt) {
+        self.session = session
+        self.attempt = attempt
+        pacer = ReadPacer(session.configuration.readPacing)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let interval = TimeAmount.nanoseconds(Int64(session.configuration.pingInterval / .nanoseconds(1)))
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            handler.value.pingDue()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        pinger?.cancel()
+        closeTimer?.cancel()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let piece = unwrapInboundIn(data)
+        if waitingForRoom {
+            held.append(piece)
+        } else {
+            handle(piece)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard tickOpen else { return }
+        tickOpen = false
+        pacer.tickEnded()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pinger?.cancel()
+        closeTimer?.cancel()
+        attempt.end(.connection("connection ended without a close frame (reset)"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        attempt.end(.connection("\(error)"))
+        context.close(promise: nil)
+    }
+
+    /// Begins the close handshake (the session is stopping or a status ended it).
+    func close(code: WebSocketErrorCode = .normalClosure) {
+        guard let context, !closeSent else { return }
+        closeSent = true
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        send(.connectionClose, data)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        closeTimer = context.eventLoop.scheduleTask(in: Self.closeTimeout) {
+            handler.value.context?.close(promise: nil)
+        }
+    }
+
+    private func handle(_ piece: WebSocketFrame) {
+        switch piece.opcode {
+        case .text, .binary, .continuation:
+            guard !finished else { return }
+            dataFrame(piece)
+        case .ping:
+            send(.pong, piece.unmaskedData)
+        case .pong:
+            awaitingPong = false
+        case .connectionClose:
+            closedByServer(piece)
+        default:
+            break
+        }
+    }
+
+    /// One frame of a message: reassembled, and the whole message handled at its last frame.
+    private func dataFrame(_ piece: WebSocketFrame) {
+        let data = piece.unmaskedData
+        if pacer.frameHandled(bytes: data.readableBytes) { tickOpen = true }
+        let limit = session.configuration.maxFrameBytes
+        switch piece.opcode {
+        case .continuation:
+            tooLarge = tooLarge || message.readableBytes + data.readableBytes > limit
+            if tooLarge {
+                message.clear()
+            } else {
+                var data = data
+                message.writeBuffer(&data)
+            }
+        default:
+            isBinary = piece.opcode == .binary
+            tooLarge = data.readableBytes > limit
+            message = tooLarge ? ByteBuffer() : data
+        }
+        guard piece.fin else { return }
+        messageReceived()
+    }
+
+    /// A whole message: counted, recorded, decoded; its statuses acted on and its records buffered.
+    private func messageReceived() {
+        let now = ContinuousClock.now
+        attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
+        let stats = session.intake.stats
+        stats.frames.add(1)
+        // One wall-clock read per frame: the health report's last message time and the trades' `received_at`.
+        let receivedAt = session.wallClock.nowMicros()
+        stats.lastMessageAtMicros.store(receivedAt, ordering: .relaxed)
+        if tooLarge {
+            session.badFrame(.oversized, ["limit_bytes": "\(session.configuration.maxFrameBytes)"])
+            return
+        }
+        if isBinary {
+            session.badFrame(.binary, ["bytes": "\(message.readableBytes)"])
+            return
+        }
+        frame.removeAll()
+        // Recorded before decoding, with the receive time the trades carry: a replay of the
+        // recording then writes the very same rows, `received_at` included.
+        session.recorder?.record(message, receivedAtMicros: receivedAt)
+        do {
+            try message.withUnsafeReadableBytes { bytes throws(FrameError) in
+                try decoder.decode(bytes, receivedAtMicros: receivedAt, into: &frame)
+            }
+        } catch {
+            session.badFrame(.malformed, ["reason": "\(error.reason)", "offset": "\(error.offset)", "bytes": "\(message.readableBytes)"])
+        }
+        session.unknownEvents(frame.unknownEvents)
+        for status in frame.statuses {
+            switch session.reply(to: status, attempt: attempt) {
+            case .none:
+                continue
+            case .send(let text):
+                send(.text, ByteBuffer(string: text))
+            case .close:
+                finished = true
+                close()
+                return
+            }
+        }
+        guard frame.hasRecords else { return }
+        session.becomeStreaming(attempt)
+        let waiting = session.intake.takeAvailable(frame, receivedAtMicros: receivedAt)
+        if !waiting.isEmpty { waitForRoom(waiting) }
+    }
+
+    /// No spool and a full buffer: reads stop until a task has put the records in.
+    private func waitForRoom(_ batches: [RecordBatch]) {
+        guard let context else { return }
+        waitingForRoom = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let intake = session.intake
+        attempt.handOff(
+            Task {
+                await intake.handWaiting(batches)
+                loop.execute { handler.value.roomMade() }
+            })
+    }
+
+    /// The records that waited are in: the held frames are handled in order, then reads resume.
+    private func roomMade() {
+        waitingForRoom = false
+        while !waitingForRoom, let next = held.popFirst() {
+            handle(next)
+        }
+        guard !waitingForRoom, let context else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        context.read()
+    }
+
+    /// The server's close frame: answered (if this side had not sent one), then the socket is closed.
+    private func closedByServer(_ piece: WebSocketFrame) {
+        var data = piece.unmaskedData
+        let code = data.readWebSocketErrorCode()
+        let reason = data.readString(length: data.readableBytes).flatMap { $0.isEmpty ? nil : $0 }
+        let codeText = code.map { "\(UInt16(webSocketErrorCode: $0))" } ?? "no code"
+        attempt.end(.connection("closed by the server (\(codeText)\(reason.map { ": \($0)" } ?? ""))"))
+        guard let context else { return }
+        if closeSent {
+            context.close(promise: nil)
+            return
+        }
+        closeSent = true
+        var echo = context.channel.allocator.buffer(capacity: 2)
+        if let code { echo.write(webSocketErrorCode: code) }
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: echo)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in bound.value.close(promise: nil) }
+    }
+
+    /// Every ping interval: a pong missing since the last ping ends the connection; otherwise a ping
+    /// goes out. While reads are off (waiting for room) no pong can be read, so none is expected.
+    private func pingDue() {
+        guard let context, !closeSent else { return }
+        if waitingForRoom {
+            awaitingPong = false
+            return
+        }
+        if awaitingPong {
+            attempt.end(.connection("ping timeout: no pong within \(session.configuration.pingInterval); connection ended without a close frame"))
+            context.close(promise: nil)
+            return
+        }
+        awaitingPong = true
+        send(.ping, context.channel.allocator.buffer(string: "ingest-options"))
+    }
+
+    /// One masked frame (a client always masks), written at once.
+    private func send(_ opcode: WebSocketOpcode, _ data: ByteBuffer) {
+        guard let context else { return }
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+}

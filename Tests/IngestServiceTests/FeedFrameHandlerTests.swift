@@ -1,0 +1,191 @@
+import IngestPipeline
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import OptionsFeed
+import Testing
+
+@testable import IngestService
+
+/// The feed connection's frame handler in a NIO test channel: reassembly, the
+/// status flow, pings both ways, the close handshake, and reads stopped while
+/// a full buffer (no spool) waits for room. Time is the test loop's own.
+@Suite("Feed frame handler")
+struct FeedFrameHandlerTests {
+    static let pingInterval = Duration.seconds(10)
+
+    struct Harness {
+        let channel: NIOAsyncTestingChannel
+        let buffer: RecordBuffer
+        let stats: IngestStats
+        let attempt: FeedSession.Attempt
+
+        /// A server frame in.
+        func receive(_ opcode: WebSocketOpcode, _ text: String, fin: Bool = true) async throws {
+            try await channel.writeInbound(WebSocketFrame(fin: fin, opcode: opcode, data: ByteBuffer(string: text)))
+        }
+
+        /// The last `autoRead` the handler set (the test channel's `getOption` always says `true`).
+        var autoRead: Bool? {
+            channel.options.last { $0.option is ChannelOptions.Types.AutoReadOption }?.value as? Bool
+        }
+
+        /// Every frame the handler wrote (NIO's encoder, not in this pipeline, applies the mask).
+        func sent() async throws -> [(opcode: WebSocketOpcode, text: String, masked: Bool)] {
+            var frames: [(WebSocketOpcode, String, Bool)] = []
+            while let frame = try await channel.readOutbound(as: WebSocketFrame.self) {
+                frames.append((frame.opcode, String(buffer: frame.data), frame.maskKey != nil))
+            }
+            return frames
+        }
+    }
+
+    static func harness(capacity: Int = 1_000, apiKey: String = "the-key") async throws -> Harness {
+        let buffer = RecordBuffer(capacity: capacity, flushThreshold: 100)
+        let stats = IngestStats()
+        let intake = FeedIntake(
+            buffer: buffer, stats: stats, gaps: GapLedger(startsOpen: false), deadLetters: DeadLetterQueue(), spool: nil,
+            notionalThreshold: 0, logger: CapturedLogs().logger("feed"))
+        let configuration = FeedSessionConfiguration(
+            url: "ws://127.0.0.1:1/options", apiKey: apiKey, subscriptions: ["T.*"], maxFrameBytes: 4_000,
+            pingInterval: pingInterval, watchdog: .init(), readPacing: .init(interval: .zero))
+        let session = FeedSession(
+            configuration: configuration, intake: intake, monitor: FeedMonitor(configuration: .init()), logger: CapturedLogs().logger("feed"))
+        let attempt = FeedSession.Attempt(watchdog: SessionWatchdog(configuration: .init(), now: .now), mask: configuration.mask)
+        let channel = NIOAsyncTestingChannel()
+        try await channel.testingEventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(FeedFrameHandler(session: session, attempt: attempt))
+        }.get()
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        return Harness(channel: channel, buffer: buffer, stats: stats, attempt: attempt)
+    }
+
+    static func trade(_ sequence: Int) -> String {
+        #"{"ev":"T","sym":"O:SPY251219C00650000","x":4,"p":6.5,"s":20,"c":[209],"t":1764772200120,"q":\#(sequence)}"#
+    }
+
+    static func trades(_ sequences: Range<Int>) -> String {
+        "[" + sequences.map(trade).joined(separator: ",") + "]"
+    }
+
+    @Test("a message in three frames is reassembled and its trades buffered once")
+    func reassembles() async throws {
+        let harness = try await Self.harness()
+        let message = Self.trades(0..<3)
+        let cut = message.utf8.count / 3
+        let parts = [String(message.prefix(cut)), String(message.dropFirst(cut).prefix(cut)), String(message.dropFirst(2 * cut))]
+        try await harness.receive(.text, parts[0], fin: false)
+        try await harness.receive(.continuation, parts[1], fin: false)
+        #expect(harness.stats.frames.load(ordering: .relaxed) == 0)
+        try await harness.receive(.continuation, parts[2])
+        #expect(harness.stats.frames.load(ordering: .relaxed) == 1)
+        #expect(harness.buffer.take(upTo: 10).trades.map(\.sequence) == [0, 1, 2])
+    }
+
+    @Test("a message over WS_MAX_FRAME_BYTES, whole or in pieces, and a binary message are counted and skipped; the next is read")
+    func skipsOversizedAndBinary() async throws {
+        let harness = try await Self.harness()
+        try await harness.receive(.text, "[" + String(repeating: " ", count: 4_200) + "]")
+        try await harness.receive(.text, String(repeating: " ", count: 2_100), fin: false)
+        try await harness.receive(.continuation, String(repeating: " ", count: 2_100))
+        try await harness.receive(.binary, Self.trades(0..<1))
+        try await harness.receive(.text, Self.trades(7..<8))
+        #expect(harness.stats.badFrames.count(.oversized) == 2)
+        #expect(harness.stats.badFrames.count(.binary) == 1)
+        #expect(harness.buffer.take(upTo: 10).trades.map(\.sequence) == [7])
+        #expect(harness.channel.isActive)
+    }
+
+    @Test("connected → the key is sent, auth_success → the subscription, every frame masked")
+    func statusFlow() async throws {
+        let harness = try await Self.harness(apiKey: "k\"1")
+        try await harness.receive(.text, #"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#)
+        try await harness.receive(.text, #"[{"ev":"status","status":"auth_success","message":"authenticated"}]"#)
+        let sent = try await harness.sent()
+        #expect(sent.map(\.text) == [#"{"action":"auth","params":"k\"1"}"#, #"{"action":"subscribe","params":"T.*"}"#])
+        #expect(sent.allSatisfy { $0.opcode == .text && $0.masked })
+    }
+
+    @Test("auth_failed: the close handshake begins, later data is not read, and the socket closes when the server answers")
+    func rejectedKeyCloses() async throws {
+        let harness = try await Self.harness()
+        try await harness.receive(.text, #"[{"ev":"status","status":"auth_failed","message":"bad key"}]"#)
+        let sent = try await harness.sent()
+        #expect(sent.map(\.opcode) == [.connectionClose])
+        try await harness.receive(.text, Self.trades(0..<2))
+        #expect(harness.buffer.count == 0)
+        guard case .rejected(let reason) = harness.attempt.failure else {
+            Issue.record("expected a rejection, got \(String(describing: harness.attempt.failure))")
+            return
+        }
+        #expect(reason.contains("auth_failed"))
+        var close = ByteBuffer()
+        close.write(webSocketErrorCode: .normalClosure)
+        try await harness.channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: close))
+        try await harness.channel.closeFuture.get()
+    }
+
+    @Test("the server's close frame is answered with its code and ends the attempt with the code and reason")
+    func serverClose() async throws {
+        let harness = try await Self.harness()
+        var close = ByteBuffer()
+        close.write(webSocketErrorCode: .policyViolation)
+        close.writeString("bad key")
+        try await harness.channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: close))
+        try await harness.channel.closeFuture.get()
+        let sent = try await harness.sent()
+        #expect(sent.map(\.opcode) == [.connectionClose])
+        #expect(sent.first?.masked == true)
+        #expect(harness.attempt.failure == .connection("closed by the server (1008: bad key)"))
+    }
+
+    @Test("a ping is answered with its payload; a ping goes out every interval and a pong missing at the next ends the connection")
+    func pings() async throws {
+        let harness = try await Self.harness()
+        try await harness.receive(.ping, "abc")
+        #expect(try await harness.sent().map { "\($0.opcode):\($0.text)" } == ["\(WebSocketOpcode.pong):abc"])
+
+        await harness.channel.testingEventLoop.advanceTime(by: .seconds(10))
+        #expect(try await harness.sent().map(\.opcode) == [.ping])
+        try await harness.receive(.pong, "ingest-options")
+        await harness.channel.testingEventLoop.advanceTime(by: .seconds(10))
+        #expect(try await harness.sent().map(\.opcode) == [.ping])
+        #expect(harness.channel.isActive)
+
+        await harness.channel.testingEventLoop.advanceTime(by: .seconds(10))
+        try await harness.channel.closeFuture.get()
+        guard case .connection(let reason) = harness.attempt.failure else {
+            Issue.record("expected a connection failure, got \(String(describing: harness.attempt.failure))")
+            return
+        }
+        #expect(reason.contains("no pong") && reason.contains("without a close frame"))
+    }
+
+    @Test("no spool, buffer full: reads stop, later frames are held, and every trade goes in, in order, once room is made")
+    func backpressure() async throws {
+        let harness = try await Self.harness(capacity: 10)
+        try await harness.receive(.text, Self.trades(0..<25))
+        #expect(harness.autoRead == false)
+        try await harness.receive(.text, Self.trades(25..<30))
+        var taken: [Int64] = []
+        while taken.count < 30 {
+            taken += harness.buffer.take(upTo: 7).trades.map(\.sequence)
+            await Task.yield()
+        }
+        #expect(taken == (0..<30).map(Int64.init))
+        await harness.attempt.handedOff()
+        try await harness.channel.testingEventLoop.submit {}.get()
+        #expect(harness.autoRead == true)
+        #expect(harness.stats.tradesDropped.load(ordering: .relaxed) == 0)
+    }
+
+    @Test("no spool, buffer full, the session stops: the waiting ends and what did not fit is counted as dropped")
+    func stopWhileWaiting() async throws {
+        let harness = try await Self.harness(capacity: 10)
+        try await harness.receive(.text, Self.trades(0..<25))
+        harness.attempt.cancelHandOff()
+        await harness.attempt.handedOff()
+        #expect(harness.buffer.count == 10)
+        #expect(harness.stats.tradesDropped.load(ordering: .relaxed) == 15)
+    }
+}
