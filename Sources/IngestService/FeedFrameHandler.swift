@@ -1,4 +1,5 @@
 import DequeModule
+import Foundation
 import IngestPipeline
 import Logging
 import NIOCore
@@ -24,7 +25,10 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let session: FeedSession
     private let attempt: FeedSession.Attempt
-    private let pacer: ReadPacer
+    /// The read pacing (`ReadPacing`, docs/design.md §7): its pause holds this loop's thread at the end
+    /// of a read; the loop serves this one connection, so the frames that arrive meanwhile wait in the
+    /// socket buffer and the next read takes them together.
+    private var pacing: ReadPacing
     private let decoder = FrameDecoder()
     private var frame = DecodedFrame()
     /// The message being reassembled from its frames.
@@ -49,7 +53,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(session: FeedSession, attempt: FeedSession.Attempt) {
         self.session = session
         self.attempt = attempt
-        pacer = ReadPacer(session.configuration.readPacing)
+        pacing = ReadPacing(configuration: session.configuration.readPacing)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -79,7 +83,11 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         guard tickOpen else { return }
         tickOpen = false
-        pacer.tickEnded()
+        let pause = pacing.tickEnded(now: .now)
+        guard pause > .zero else { return }
+        var request = timespec(tv_sec: Int(pause.components.seconds), tv_nsec: Int(pause.components.attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -126,7 +134,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// One frame of a message: reassembled, and the whole message handled at its last frame.
     private func dataFrame(_ piece: WebSocketFrame) {
         let data = piece.unmaskedData
-        if pacer.frameHandled(bytes: data.readableBytes) { tickOpen = true }
+        if pacing.frameHandled(bytes: data.readableBytes) { tickOpen = true }
         let limit = session.configuration.maxFrameBytes
         switch piece.opcode {
         case .continuation:

@@ -252,31 +252,3 @@ public struct FeedSession: Sendable {
         logger.warning("bad frame skipped", metadata: metadata)
     }
 }
-
-/// The read pacing of one connection (`ReadPacing`, docs/design.md §7). Its
-/// pause runs on the connection's event loop, as a task queued behind the
-/// frames a read delivered, and holds that loop's thread: the loop serves
-/// this one connection, so the frames that arrive meanwhile wait in the
-/// socket buffer and the next read takes them together. It never runs on
-/// the Swift pool (`loop.execute`).
-final class ReadPacer: Sendable {
-    private let pacing: Mutex<ReadPacing>
-
-    init(_ configuration: ReadPacing.Configuration) {
-        pacing = Mutex(ReadPacing(configuration: configuration))
-    }
-
-    /// A frame arrived; `true` for a tick's first, whose caller queues `tickEnded` on the loop.
-    func frameHandled(bytes: Int) -> Bool {
-        pacing.withLock { $0.frameHandled(bytes: bytes) }
-    }
-
-    /// On the event loop, after the tick's frames: holds the thread for the pause, if any.
-    func tickEnded() {
-        let pause = pacing.withLock { $0.tickEnded(now: .now) }
-        guard pause > .zero else { return }
-        var request = timespec(tv_sec: Int(pause.components.seconds), tv_nsec: Int(pause.components.attoseconds / 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
-    }
-}
