@@ -104,6 +104,11 @@ enum BatchStrategy {
     /// One transaction where the dialect has them; nothing of the batch is
     /// committed when it throws. Without transactions (QuestDB) a part may be
     /// written: its dedup keys make writing it again harmless.
+    ///
+    /// On the direct COPY path a batch costs three round trips to the server
+    /// (docs/performance.md): `BEGIN`, the savepoint and the start of the COPY
+    /// go as one simple query, then the COPY's rows, then the savepoint's
+    /// release, the batch's `ingest_state` and `COMMIT` as one.
     private static func writeOnce<R: StoredRecord>(_ batch: ArraySlice<R>, session: WriterSession, logger: Logger) throws -> Int {
         let connection = try session.connect(logger: logger)
         let transactional = session.dialect.isTransactional
@@ -111,22 +116,30 @@ enum BatchStrategy {
             // The partitions of the batch's days, before its transaction (docs/design.md §4.3).
             try session.partitions?.prepare(
                 days: PartitionDays.days(of: batch), table: R.kind.table, nowMicros: session.wallClock.nowMicros(), connection: connection)
-            if transactional { try connection.execute(PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs)) }
+            // Sent with the batch's first statement.
+            var begin = transactional ? PostgresDialect.beginBatch(bulkTimeoutMs: session.bulkTimeoutMs) : nil
             let inserted: Int
+            var savepointOpen = false
             switch session.mode {
             case .copy:
                 R.encodeCopy(batch, into: &session.buffer)
-                if let direct = try copyDirect(R.self, batch.count, session: session, connection: connection) {
+                if let direct = try copyDirect(R.self, batch.count, begin: &begin, session: session, connection: connection) {
                     inserted = direct
+                    savepointOpen = true
                 } else {
+                    if let statement = begin.take() { try connection.execute(statement) }
                     try session.prepareStaging(R.kind, connection: connection)
                     try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyIntoStaging(R.self), data: bytes) }
                     inserted = try connection.execute(PostgresDialect.insertFromStaging(R.self))
                 }
             case .insert:
+                if let statement = begin.take() { try connection.execute(statement) }
                 inserted = try insert(batch, flavor: session.flavor, connection: connection)
             }
-            if transactional { try connection.execute(R.commitBatch(batch, nowMicros: session.wallClock.nowMicros())) }
+            if transactional {
+                let commit = R.commitBatch(batch, nowMicros: session.wallClock.nowMicros())
+                try connection.execute(savepointOpen ? PostgresDialect.releaseDirectCopy + "; " + commit : commit)
+            }
             return inserted
         } catch {
             session.abandon(connection, inTransaction: transactional)
@@ -147,22 +160,26 @@ enum BatchStrategy {
     }
 
     /// The optimistic path: COPY the encoded batch straight into
-    /// `options_trades` under a savepoint. `nil`: a row was already there
-    /// (`unique_violation`, 23505), the savepoint is rolled back and the caller
-    /// redoes the batch through the staging table + `ON CONFLICT DO NOTHING`,
-    /// so exactly-once is unchanged. Any other error aborts the transaction as before.
-    /// A batch of a `StagingRun` skips it.
-    private static func copyDirect<R: StoredRecord>(_: R.Type, _ count: Int, session: WriterSession, connection: PGConnection) throws -> Int? {
+    /// `options_trades` under a savepoint, which the caller releases with its
+    /// commit; `begin` (the transaction's start, if not sent yet) goes in the
+    /// same simple query as the savepoint and the COPY. `nil`: a row was
+    /// already there (`unique_violation`, 23505), the savepoint is rolled back
+    /// and the caller redoes the batch through the staging table + `ON
+    /// CONFLICT DO NOTHING`, so exactly-once is unchanged. Any other error
+    /// aborts the transaction as before. A batch of a `StagingRun` skips it
+    /// (and `begin` is left to the caller).
+    private static func copyDirect<R: StoredRecord>(
+        _: R.Type, _ count: Int, begin: inout String?, session: WriterSession, connection: PGConnection
+    ) throws -> Int? {
         guard session.stagingRuns[R.kind, default: StagingRun()].nextBatchTriesDirectCopy() else { return nil }
-        try connection.execute(PostgresDialect.directCopySavepoint)
+        let start = [begin.take(), PostgresDialect.directCopySavepoint, PostgresDialect.copyDirect(R.self)].compactMap { $0 }
         do {
-            try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyDirect(R.self), data: bytes) }
+            try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(start.joined(separator: "; "), data: bytes) }
         } catch let error as DatabaseError where error.sqlState == "23505" {
             try connection.execute(PostgresDialect.rollbackDirectCopy)
             session.stagingRuns[R.kind, default: StagingRun()].metDuplicate()
             return nil
         }
-        try connection.execute(PostgresDialect.releaseDirectCopy)
         return count
     }
 }
