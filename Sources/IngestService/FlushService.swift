@@ -39,6 +39,8 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     let logger: Logger
     /// Stamps commits and failures for the health report.
     let wallClock: WallClock
+    /// Wakes the loop at the flush interval's deadline.
+    private let alarm: FlushAlarm<C>
     /// When the drain must be over: begins at the first signal, expires after
     /// `shutdownTimeout` or at a second SIGINT (docs/faults.md, "Shutdown").
     public let deadline: ShutdownDeadline
@@ -74,14 +76,19 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         self.shutdownTimeout = shutdownTimeout
         self.stats = stats
         self.clock = clock
+        alarm = FlushAlarm(clock: clock)
         self.logger = logger
     }
 
+    // The service runs on the continuous clock (tests inject others): specialized for it, the loop
+    // and the flush machine it drives skip generic metadata and witness-table look-ups (docs/design.md §7).
+    @_specialize(where C == ContinuousClock)
     public func run() async throws {
         let shuttingDown = Atomic<Bool>(false)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await watchDeadline() }
+                group.addTask { [buffer] in await alarm.run { buffer.wakeFlusher() } }
                 await flushUntilDone(shuttingDown)
                 group.cancelAll()
             }
@@ -386,8 +393,18 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    /// Sleeps until the deadline or until enough trades wait.
+    /// Sleeps until the deadline or until enough records wait: the alarm
+    /// wakes it at the deadline, or, for a deadline earlier than the alarm's,
+    /// a sleeping task of its own.
     private func waitForWork(until deadline: C.Instant?) async {
+        if let deadline, !alarm.set(deadline) {
+            await waitForWork(orSleepUntil: deadline)
+        } else {
+            await buffer.waitForData()
+        }
+    }
+
+    private func waitForWork(orSleepUntil deadline: C.Instant?) async {
         let clock = self.clock
         let buffer = self.buffer
         await withTaskGroup(of: Void.self) { group in

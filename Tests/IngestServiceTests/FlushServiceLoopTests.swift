@@ -73,14 +73,15 @@ struct FlushServiceLoopTests {
         let clock = ManualClock()
         try await withFlusher(writer: writer, clock: clock) { buffer, _, stats in
             _ = buffer.append(contentsOf: TradeIntakeTests.trades(150))
-            try await eventually { writer.calls.count == 1 && !clock.deadlines.isEmpty }
+            // The retry's pause sleeps in steps of 100 ms (besides it, the flush interval's alarm sleeps until 5 s).
+            try await eventually { writer.calls.count == 1 && clock.deadlines.contains(.milliseconds(100)) }
             clock.advance(to: .seconds(0.9))
-            try await eventually { clock.deadlines.contains { $0 > .seconds(0.9) } }
+            try await eventually { clock.deadlines.contains { $0 > .seconds(0.9) && $0 <= .seconds(1) } }
             #expect(writer.calls.count == 1, "no second try before 1 s")
             clock.advance(to: .seconds(1))
-            try await eventually { writer.calls.count == 2 && clock.deadlines.contains { $0 > .seconds(1) } }
+            try await eventually { writer.calls.count == 2 && clock.deadlines.contains(.milliseconds(1100)) }
             clock.advance(to: .seconds(2.9))
-            try await eventually { clock.deadlines.contains { $0 > .seconds(2.9) } }
+            try await eventually { clock.deadlines.contains { $0 > .seconds(2.9) && $0 <= .seconds(3) } }
             #expect(writer.calls.count == 2, "no third try before 3 s")
             clock.advance(to: .seconds(3))
             try await eventually { stats.tradesWritten.load(ordering: .relaxed) == 150 }
@@ -135,7 +136,7 @@ struct FlushServiceLoopTests {
         let clock = ManualClock()
         try await withFlusher(writer: writer, clock: clock) { buffer, _, stats in
             _ = buffer.append(.quotes(Self.quotes(120)))
-            try await eventually { writer.calls.count == 1 && !clock.deadlines.isEmpty }
+            try await eventually { writer.calls.count == 1 && clock.deadlines.contains(.milliseconds(100)) }
             clock.advance(to: .seconds(1))
             try await eventually { stats.quotes.written.load(ordering: .relaxed) == 120 }
             #expect(stats.retries.load(ordering: .relaxed) == 1)

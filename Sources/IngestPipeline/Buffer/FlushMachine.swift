@@ -139,6 +139,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     public private(set) var drainDeadline: Instant?
     private var deadlinePassed = false
 
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public init(configuration: Configuration, now: Instant) {
         self.configuration = configuration
         self.breaker = CircuitBreaker(failureThreshold: configuration.breakerFailures, openDuration: configuration.breakerOpenDuration)
@@ -160,6 +161,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     /// A graceful shutdown began: from now on everything waiting is flushed at
     /// once, and what is left after `shutdownTimeout` is spooled.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func shutdownRequested(now: Instant) {
         guard !policy.isDraining else { return }
         policy.drain()
@@ -168,6 +170,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     /// The shutdown deadline passed (the timeout, or a second SIGINT): nothing
     /// more is tried; the next `tick` finishes by spooling the rest.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func deadlineReached() {
         deadlinePassed = true
     }
@@ -175,6 +178,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     // MARK: The loop
 
     /// Decides the next step: at the start, and after every wait or pause.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func tick(now: Instant, backlog: Backlog) -> Action {
         precondition(step != .finished, "the flusher finished")
         if deadlinePassed || drainDeadline.map({ now >= $0 }) == true {
@@ -197,12 +201,14 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         return afterSideTables(now: now, backlog: backlog)
     }
 
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func sideTablesWritten(now: Instant, backlog: Backlog) -> Action {
         precondition(step == .sideTables, "no side tables were being written")
         return afterSideTables(now: now, backlog: backlog)
     }
 
     /// The rows stay queued for the next round.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func sideTablesFailed(now: Instant, backlog: Backlog) -> Action {
         precondition(step == .sideTables, "no side tables were being written")
         breaker.recordFailure(now: now)
@@ -251,6 +257,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         return .probe
     }
 
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func probeSucceeded(now: Instant, backlog: Backlog) -> Action {
         switch step {
         case .probingForReplay:
@@ -266,6 +273,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         }
     }
 
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func probeFailed(now: Instant, backlog: Backlog) -> Action {
         switch step {
         case .probingForReplay:
@@ -280,12 +288,14 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     /// The segment to replay is open.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func segmentOpened(now: Instant) -> Action {
         precondition(step == .openingSegment, "no segment was being opened")
         return readSegment()
     }
 
     /// The spool could not seal its open segment to hand it over: try again after the longest retry delay.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func segmentSealFailed(now: Instant) -> Action {
         precondition(step == .openingSegment, "no segment was being opened")
         step = .idle
@@ -295,6 +305,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// The segment could not be opened or read. `willRetry`: the spool keeps
     /// it for another try, after a pause; otherwise it was quarantined (or it
     /// vanished) and the next segment is served at once: one bad file never blocks the queue.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func segmentUnreadable(willRetry: Bool, now: Instant, backlog: Backlog) -> Action {
         precondition(step == .openingSegment || step == .readingSegment, "no segment was being read")
         guard willRetry else { return tick(now: now, backlog: backlog) }
@@ -313,6 +324,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     // MARK: Writing batches
 
     /// The batches asked for by `takeFromBuffer` or `readSegment` are at hand: `count` of them.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func batchesReady(_ count: Int, now: Instant) -> Action {
         let write: Write
         switch step {
@@ -334,6 +346,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     /// The outcome of each batch's first attempt of a `writeAtOnce`, in batch order.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func batchesWritten(succeeded: [Bool], now: Instant) -> Action {
         guard case .writing(var write) = step, write.outcomes == nil, write.current == nil else {
             preconditionFailure("no batches were being written at once")
@@ -343,6 +356,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         return nextOutcome(write, now: now)
     }
 
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func batchWritten(now: Instant) -> Action {
         guard case .writing(var write) = step, write.current != nil else { preconditionFailure("no batch was being written") }
         breaker.recordSuccess()
@@ -353,6 +367,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// Retried with backoff (`MAX_RETRIES`, from `RETRY_DELAY_MS` ×2 up to
     /// 10 s) while the breaker stays closed and the shutdown deadline has not
     /// passed; then handed back: the retry policy never drops a batch.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func batchFailed(now: Instant) -> Action {
         guard case .writing(let write) = step, let batch = write.current else { preconditionFailure("no batch was being written") }
         breaker.recordFailure(now: now)
@@ -363,6 +378,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         return .retry(batch: batch, at: now.advanced(by: configuration.retry.delay(forRetry: write.attempt)))
     }
 
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func retryDue(now: Instant) -> Action {
         guard case .waitingToRetry(var write) = step else { preconditionFailure("no retry was scheduled") }
         write.attempt += 1
@@ -370,6 +386,7 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     /// `flushFinished` after `finishFlush`: the interval restarts.
+    @_specialize(exported: true, where Instant == ContinuousClock.Instant)
     public mutating func flushFinished(now: Instant, backlog: Backlog) -> Action {
         precondition(step == .finishingFlush, "no flush was finishing")
         policy.flushFinished(now: now)
