@@ -269,9 +269,9 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             sideTableRows: !(gaps.isEmpty && deadLetters.isEmpty && healthEvents.isEmpty))
     }
 
-    /// Sleeps until `until`, but no longer than the shutdown deadline allows.
+    /// Sleeps until `until`, but no longer than the shutdown deadline allows (or the task is cancelled).
     private func pause(until: C.Instant) async {
-        while !deadline.isExpired, clock.now < until {
+        while !deadline.isExpired, !Task.isCancelled, clock.now < until {
             try? await clock.sleep(until: min(until, clock.now.advanced(by: .milliseconds(100))), tolerance: nil)
         }
     }
