@@ -44,6 +44,8 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// This side sent its close frame; the server's answer, or `closeTimeout`, closes the socket.
     private var closeSent = false
     private var closeTimer: Scheduled<Void>?
+    /// The attempt is streaming: later frames need not say so again (it takes the attempt's lock).
+    private var streaming = false
     /// A status ended the session (`auth_failed`, `max_connections`): what follows is not read.
     private var finished = false
     /// Without a spool: records wait for room in the buffer, reads are off, later frames are held here.
@@ -196,7 +198,10 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         guard frame.hasRecords else { return }
-        session.becomeStreaming(attempt)
+        if !streaming {
+            session.becomeStreaming(attempt)
+            streaming = true
+        }
         let waiting = session.intake.takeAvailable(frame, receivedAtMicros: receivedAt)
         if !waiting.isEmpty { waitForRoom(waiting) }
     }

@@ -25,31 +25,70 @@ public struct SymbolTable: Sendable {
         symbols.reduce(0) { $0 + ($1?.raw.utf8.count ?? 0) }
     }
 
-    /// Open addressing over two parallel arrays: the probe compares hashes
-    /// (0 = empty slot) and touches a symbol only on a hash match.
+    /// Open addressing over parallel arrays: the probe compares hashes (0 =
+    /// empty slot), then the symbol's bytes kept in the slot itself (`keys`,
+    /// `Key.words` words a slot), and touches the `OptionSymbol` only on a
+    /// match: the symbol's own object and string are not read to find it.
     private var hashes: [UInt64]
+    private var keys: [UInt64]
     private var symbols: [OptionSymbol?]
     private var mask: Int
     public private(set) var count = 0
     public let capacity: Int
 
     public init(capacity: Int = SymbolTable.defaultCapacity) {
+        precondition(OptionSymbol.maximumLength < Key.words * 8, "a key holds a symbol's bytes and, in its last byte, their count")
         self.capacity = max(1, capacity)
         hashes = []
+        keys = []
         symbols = []
         mask = -1
+    }
+
+    /// A symbol's bytes as four words, zero-padded, its length in the last
+    /// word's top byte (an option symbol is at most 27 bytes), and their hash.
+    struct Key {
+        static let words = 4
+        var w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
+
+        init(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) {
+            (self.w0, self.w1, self.w2, self.w3) = (w0, w1, w2, w3)
+        }
+
+        /// At most `OptionSymbol.maximumLength` bytes.
+        @inline(__always)
+        init(_ bytes: UnsafeRawBufferPointer) {
+            var words = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: bytes) }
+            (w0, w1, w2, w3) = words
+            w3 |= UInt64(bytes.count) << 56
+        }
+
+        /// Never 0, the empty slot.
+        @inline(__always)
+        var hash: UInt64 {
+            var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+            hash = SymbolTable.mix(hash ^ w0)
+            hash = SymbolTable.mix(hash ^ w1)
+            hash = SymbolTable.mix(hash ^ w2)
+            hash = SymbolTable.mix(hash ^ w3)
+            return hash | 1
+        }
     }
 
     /// The symbol for these bytes: the one met before, or a freshly parsed one
     /// (remembered); `nil` when the bytes are no option symbol.
     public mutating func symbol(utf8 bytes: UnsafeRawBufferPointer) -> OptionSymbol? {
-        // No option symbol is longer: a 70 000-byte one is not even hashed.
+        // No option symbol is longer: a 70 000-byte one is not even read.
         guard bytes.count <= OptionSymbol.maximumLength else { return nil }
-        let hash = Self.hash(bytes)
+        let key = Key(bytes)
+        let hash = key.hash
         var index = Int(truncatingIfNeeded: hash) & mask
         if !hashes.isEmpty {
-            while hashes[index] != 0 {
-                if hashes[index] == hash, let symbol = symbols[index], Self.equal(symbol.raw, bytes) { return symbol }
+            while true {
+                let slotHash = hashes[index]
+                if slotHash == 0 { break }
+                if slotHash == hash, matches(key, at: index) { return symbols[index] }
                 index = (index + 1) & mask
             }
         }
@@ -62,24 +101,39 @@ public struct SymbolTable: Sendable {
             index = Int(truncatingIfNeeded: hash) & mask
         }
         while hashes[index] != 0 { index = (index + 1) & mask }
-        hashes[index] = hash
-        symbols[index] = parsed
+        store(hash, key, parsed, at: index)
         count += 1
         return parsed
     }
 
+    @inline(__always)
+    private func matches(_ key: Key, at index: Int) -> Bool {
+        keys.withUnsafeBufferPointer { keys in
+            let base = index &* Key.words
+            return keys[base] == key.w0 && keys[base &+ 1] == key.w1 && keys[base &+ 2] == key.w2 && keys[base &+ 3] == key.w3
+        }
+    }
+
+    private mutating func store(_ hash: UInt64, _ key: Key, _ symbol: OptionSymbol?, at index: Int) {
+        hashes[index] = hash
+        let base = index * Key.words
+        (keys[base], keys[base + 1], keys[base + 2], keys[base + 3]) = (key.w0, key.w1, key.w2, key.w3)
+        symbols[index] = symbol
+    }
+
     private mutating func grow() {
         let size = max(64, 2 * hashes.count)
-        let oldHashes = hashes
-        let oldSymbols = symbols
+        let (oldHashes, oldKeys, oldSymbols) = (hashes, keys, symbols)
         hashes = Array(repeating: 0, count: size)
+        keys = Array(repeating: 0, count: size * Key.words)
         symbols = Array(repeating: nil, count: size)
         mask = size - 1
-        for (hash, symbol) in zip(oldHashes, oldSymbols) where hash != 0 {
-            var index = Int(truncatingIfNeeded: hash) & mask
+        for slot in oldHashes.indices where oldHashes[slot] != 0 {
+            let base = slot * Key.words
+            let key = Key(oldKeys[base], oldKeys[base + 1], oldKeys[base + 2], oldKeys[base + 3])
+            var index = Int(truncatingIfNeeded: oldHashes[slot]) & mask
             while hashes[index] != 0 { index = (index + 1) & mask }
-            hashes[index] = hash
-            symbols[index] = symbol
+            store(oldHashes[slot], key, oldSymbols[slot], at: index)
         }
     }
 
@@ -92,44 +146,11 @@ public struct SymbolTable: Sendable {
         count = 0
     }
 
-    /// 8 bytes at a time with a multiply-xorshift mix (a symbol is ~20 bytes:
-    /// three rounds, not twenty); never 0, the empty slot.
     @inline(__always)
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            hash = mix(hash ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            offset += 8
-        }
-        if offset < bytes.count {
-            var tail: UInt64 = 0
-            for index in offset..<bytes.count { tail = tail << 8 | UInt64(bytes[index]) }
-            hash = mix(hash ^ tail)
-        }
-        return hash | 1
-    }
-
-    @inline(__always)
-    private static func mix(_ value: UInt64) -> UInt64 {
+    static func mix(_ value: UInt64) -> UInt64 {
         var value = value &* 0xBF58_476D_1CE4_E5B9
         value ^= value >> 31
         value = value &* 0x94D0_49BB_1331_11EB
         return value ^ (value >> 29)
-    }
-
-    @inline(__always)
-    static func equal(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var text = text
-        return text.withUTF8 { utf8 in
-            utf8.count == bytes.count && (utf8.isEmpty || memcmpEqual(utf8.baseAddress!, bytes.baseAddress!, utf8.count))
-        }
-    }
-
-    @inline(__always)
-    private static func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-        let b = b.assumingMemoryBound(to: UInt8.self)
-        for index in 0..<count where a[index] != b[index] { return false }
-        return true
     }
 }

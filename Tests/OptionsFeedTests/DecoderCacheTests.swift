@@ -24,6 +24,21 @@ struct DecoderCacheTests {
         #expect(first == OptionSymbol("O:SPY251219C00650000"))
     }
 
+    @Test("a known contract's bytes followed by NUL bytes are not taken for it, and underlyings of every length keep apart: the key holds the length")
+    func theLengthIsPartOfTheKey() throws {
+        var table = SymbolTable(capacity: 16)
+        let known = try #require(symbol(&table, "O:SPY251219C00650000"))
+        // The same bytes padded with zeros, as the table's key pads them: only the length tells them apart.
+        #expect(symbol(&table, "O:SPY251219C00650000\0") == nil)
+        #expect(symbol(&table, "O:SPY251219C00650000\0\0\0\0") == nil)
+        #expect(symbol(&table, "O:SPY251219C00650000") == known)
+        let texts = (1...6).map { "O:" + String("ABCDEF".prefix($0)) + "251219C00650000" }
+        let parsed = try texts.map { try #require(symbol(&table, $0)) }
+        #expect(Set(parsed.map(\.raw)).count == texts.count)
+        for (text, symbol) in zip(texts, parsed) { #expect(self.symbol(&table, text) == symbol) }
+        #expect(table.count == 7)
+    }
+
     @Test func aBadSymbolIsNotRemembered() {
         var table = SymbolTable(capacity: 8)
         #expect(symbol(&table, "O:SPY251219X00650000") == nil)
