@@ -165,7 +165,7 @@ extension Setting {
         help: "WebSocket ping period; a peer silent for two periods is dropped.",
         details: "WebSocket ping period; a peer that misses a pong by the next ping is dropped, so a dead peer is found within 20 s.")
     public static let wsReadCoalesceMs = Setting(
-        "WS_READ_COALESCE_MS", "50", wholeNumber: 0...200,
+        "WS_READ_COALESCE_MS", "100", wholeNumber: 0...200,
         help: "At low rates, read the feed's socket at most this often, so that small frames share a wake-up; 0 = read each at once.",
         details: "At low rates, read the feed's socket at most this often: after a read that brought fewer than 32 frames the connection's thread waits out the rest of this interval, so that the small frames a real day sends share one wake-up instead of one each. A frame waits at most this long before it is read (its `received_at` is when it was read); a faster feed fills its reads and is never held. `0` reads every frame at once (see [performance](performance.md)).")
     public static let wsMaxReconnectAttempts = Setting(

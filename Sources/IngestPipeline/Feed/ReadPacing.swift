@@ -26,9 +26,9 @@ public struct ReadPacing: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
     public struct Configuration: Sendable, Equatable {
-        /// The longest pause between two reads after a quiet tick (`WS_READ_COALESCE_MS`, 50 ms: at 500 trades/s
-        /// it cut the CPU a trade costs to a little over half of what 20 ms left, docs/performance.md); zero reads
-        /// every frame at once.
+        /// The longest pause between two reads after a quiet tick (`WS_READ_COALESCE_MS`, 100 ms: at 500 trades/s
+        /// a trade costs about two thirds of the CPU that 50 ms left, docs/performance.md); zero reads every frame
+        /// at once.
         public var interval: Duration
         /// A tick with at least this many frames is busy: the next read follows at once (32).
         public var busyTick: Int
@@ -36,7 +36,7 @@ public struct ReadPacing: Sendable {
         /// smallest receive buffer Linux gives a TCP connection by default).
         public var budgetBytes: Int
 
-        public init(interval: Duration = .milliseconds(50), busyTick: Int = 32, budgetBytes: Int = 32 << 10) {
+        public init(interval: Duration = .milliseconds(100), busyTick: Int = 32, budgetBytes: Int = 32 << 10) {
             self.interval = interval
             self.busyTick = busyTick
             self.budgetBytes = budgetBytes
