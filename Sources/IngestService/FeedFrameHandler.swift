@@ -68,9 +68,13 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        stopTimers()
+        self.context = nil
+    }
+
+    private func stopTimers() {
         pinger?.cancel()
         closeTimer?.cancel()
-        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -93,8 +97,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        pinger?.cancel()
-        closeTimer?.cancel()
+        stopTimers()
         attempt.end(.connection("connection ended without a close frame (reset)"))
         context.fireChannelInactive()
     }
@@ -105,11 +108,11 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Begins the close handshake (the session is stopping or a status ended it).
-    func close(code: WebSocketErrorCode = .normalClosure) {
+    func close() {
         guard let context, !closeSent else { return }
         closeSent = true
         var data = context.channel.allocator.buffer(capacity: 2)
-        data.write(webSocketErrorCode: code)
+        data.write(webSocketErrorCode: .normalClosure)
         send(.connectionClose, data)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         closeTimer = context.eventLoop.scheduleTask(in: Self.closeTimeout) {
@@ -210,7 +213,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func waitForRoom(_ batches: [RecordBatch]) {
         guard let context else { return }
         waitingForRoom = true
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
         let intake = session.intake
@@ -228,7 +231,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
             handle(next)
         }
         guard !waitingForRoom, let context else { return }
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         context.read()
     }
 
@@ -247,9 +250,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
         closeSent = true
         var echo = context.channel.allocator.buffer(capacity: 2)
         if let code { echo.write(webSocketErrorCode: code) }
-        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: echo)
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in bound.value.close(promise: nil) }
+        send(.connectionClose, echo, thenClose: true)
     }
 
     /// Every ping interval: a pong missing since the last ping ends the connection; otherwise a ping
@@ -269,10 +270,15 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
         send(.ping, context.channel.allocator.buffer(string: "ingest-options"))
     }
 
-    /// One masked frame (a client always masks), written at once.
-    private func send(_ opcode: WebSocketOpcode, _ data: ByteBuffer) {
+    /// One masked frame (a client always masks), written at once; `thenClose`: the socket is closed once it is out.
+    private func send(_ opcode: WebSocketOpcode, _ data: ByteBuffer, thenClose: Bool = false) {
         guard let context else { return }
         let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        guard thenClose else {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            return
+        }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in bound.value.close(promise: nil) }
     }
 }

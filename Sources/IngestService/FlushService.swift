@@ -404,13 +404,11 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    private func waitForWork(orSleepUntil deadline: C.Instant?) async {
+    private func waitForWork(orSleepUntil deadline: C.Instant) async {
         let clock = self.clock
         let buffer = self.buffer
         await withTaskGroup(of: Void.self) { group in
-            if let deadline {
-                group.addTask { try? await clock.sleep(until: deadline, tolerance: nil) }
-            }
+            group.addTask { try? await clock.sleep(until: deadline, tolerance: nil) }
             group.addTask { await buffer.waitForData() }
             await group.next()
             group.cancelAll()
