@@ -6,18 +6,20 @@ import NIOCore
 import NIOWebSocket
 import OptionsFeed
 
-/// The feed connection's frames, handled where NIO's WebSocket decoder hands
-/// them over: on the connection's event loop, with no task hop between the
-/// socket and the buffer (docs/design.md §7). A frame is read, decoded and
-/// appended in one call; the read pacing pauses at the end of each read
-/// (`channelReadComplete`). Pings are answered, a ping goes out every
+/// The feed connection's frames, handled where the socket's bytes arrive: on
+/// the connection's event loop, with no task hop between the socket and the
+/// buffer (docs/design.md §7). The handler cuts the frames out of each read
+/// itself (`WebSocketFrameParser`), then each is decoded and appended in one
+/// call; the read pacing pauses at the end of each read (`channelReadComplete`). Pings are answered, a ping goes out every
 /// `WS_PING_INTERVAL_MS` and a missing pong by the next one ends the
 /// connection; the close handshake waits at most `closeTimeout`.
 ///
 /// Without a spool, a full buffer stops the reads (`autoRead` off) while a task
-/// waits for room; frames already read are held in order and handled after.
+/// waits for room; bytes already read are held in order and handled after.
+/// A protocol error (`WebSocketFrameParser.Failure`) sends a close frame with
+/// its code and closes the socket.
 final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = WebSocketFrame
 
     /// How long a close handshake this side began may wait for the server's close frame.
@@ -29,6 +31,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// of a read; the loop serves this one connection, so the frames that arrive meanwhile wait in the
     /// socket buffer and the next read takes them together.
     private var pacing: ReadPacing
+    private var parser: WebSocketFrameParser
     private let decoder = FrameDecoder()
     private var frame = DecodedFrame()
     /// The message being reassembled from its frames.
@@ -48,13 +51,17 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var streaming = false
     /// A status ended the session (`auth_failed`, `max_connections`): what follows is not read.
     private var finished = false
-    /// Without a spool: records wait for room in the buffer, reads are off, later frames are held here.
+    /// Without a spool: records wait for room in the buffer, reads are off, later bytes are held here.
     private var waitingForRoom = false
-    private var held = Deque<WebSocketFrame>()
+    private var held = Deque<ByteBuffer>()
+    /// The server broke the protocol: nothing more is read.
+    private var failed = false
 
-    init(session: FeedSession, attempt: FeedSession.Attempt) {
+    /// `maxFrameSize`: the longest frame accepted; a longer one ends the connection.
+    init(session: FeedSession, attempt: FeedSession.Attempt, maxFrameSize: Int) {
         self.session = session
         self.attempt = attempt
+        parser = WebSocketFrameParser(maxFrameSize: maxFrameSize)
         pacing = ReadPacing(configuration: session.configuration.readPacing)
     }
 
@@ -78,12 +85,42 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let piece = unwrapInboundIn(data)
+        let bytes = unwrapInboundIn(data)
         if waitingForRoom {
-            held.append(piece)
+            held.append(bytes)
         } else {
-            handle(piece)
+            parse(bytes)
         }
+    }
+
+    /// Handles the frames in `bytes`; if they fill the buffer (no spool), the rest is held.
+    private func parse(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        do {
+            while !failed, !waitingForRoom, let frame = try parser.next(from: &bytes) {
+                handle(frame)
+            }
+        } catch {
+            protocolError(error)
+            return
+        }
+        if waitingForRoom, bytes.readableBytes > 0 { held.prepend(bytes) }
+    }
+
+    /// The server sent what is no WebSocket frame this client accepts: a close frame with the
+    /// error's code, then the socket is closed without waiting for an answer.
+    private func protocolError(_ error: WebSocketFrameParser.Failure) {
+        failed = true
+        held.removeAll()
+        attempt.end(.connection("\(error)"))
+        guard let context, !closeSent else {
+            context?.close(promise: nil)
+            return
+        }
+        closeSent = true
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: error.closeCode)
+        send(.connectionClose, data, thenClose: true)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -120,13 +157,13 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func handle(_ piece: WebSocketFrame) {
+    private func handle(_ piece: WebSocketFrameParser.Frame) {
         switch piece.opcode {
         case .text, .binary, .continuation:
             guard !finished else { return }
             dataFrame(piece)
         case .ping:
-            send(.pong, piece.unmaskedData)
+            send(.pong, piece.data)
         case .pong:
             awaitingPong = false
         case .connectionClose:
@@ -137,8 +174,8 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// One frame of a message: reassembled, and the whole message handled at its last frame.
-    private func dataFrame(_ piece: WebSocketFrame) {
-        let data = piece.unmaskedData
+    private func dataFrame(_ piece: WebSocketFrameParser.Frame) {
+        let data = piece.data
         if pacing.frameHandled(bytes: data.readableBytes) { tickOpen = true }
         let limit = session.configuration.maxFrameBytes
         switch piece.opcode {
@@ -224,11 +261,11 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
             })
     }
 
-    /// The records that waited are in: the held frames are handled in order, then reads resume.
+    /// The records that waited are in: the held bytes are handled in order, then reads resume.
     private func roomMade() {
         waitingForRoom = false
         while !waitingForRoom, let next = held.popFirst() {
-            handle(next)
+            parse(next)
         }
         guard !waitingForRoom, let context else { return }
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
@@ -236,8 +273,8 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The server's close frame: answered (if this side had not sent one), then the socket is closed.
-    private func closedByServer(_ piece: WebSocketFrame) {
-        var data = piece.unmaskedData
+    private func closedByServer(_ piece: WebSocketFrameParser.Frame) {
+        var data = piece.data
         let code = data.readWebSocketErrorCode()
         let reason = data.readString(length: data.readableBytes).flatMap { $0.isEmpty ? nil : $0 }
         let codeText = code.map { "\(UInt16(webSocketErrorCode: $0))" } ?? "no code"

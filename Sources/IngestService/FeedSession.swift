@@ -113,7 +113,7 @@ public struct FeedSession: Sendable {
         let attempt = Attempt(watchdog: SessionWatchdog(configuration: configuration.watchdog, now: .now), mask: configuration.mask)
         let session = self
         let loop = eventLoops.next()
-        // NIO's own frame limit is kept well above ours, so that a frame a little over
+        // The frame parser's limit is kept well above ours, so that a frame a little over
         // WS_MAX_FRAME_BYTES is counted and skipped, not fatal to the connection.
         let maxFrameSize = max(configuration.maxFrameBytes * 4, 4 << 20)
         // The client and the watchdog run as separate tasks that report to `ended`; the attempt
@@ -125,8 +125,8 @@ public struct FeedSession: Sendable {
             do {
                 let target = try FeedSocket.Target(url: session.configuration.url)
                 // Frames are read, decoded and buffered on the connection's thread (FeedFrameHandler).
-                let channel = try await FeedSocket.connect(to: target, on: loop, maxFrameSize: maxFrameSize) {
-                    FeedFrameHandler(session: session, attempt: attempt)
+                let channel = try await FeedSocket.connect(to: target, on: loop) {
+                    FeedFrameHandler(session: session, attempt: attempt, maxFrameSize: maxFrameSize)
                 }
                 try await withTaskCancellationHandler {
                     try await channel.closeFuture.get()

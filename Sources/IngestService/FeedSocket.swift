@@ -7,8 +7,10 @@ import NIOWebSocket
 
 /// Opens the feed's WebSocket: TCP (TLS for `wss://`), the HTTP upgrade with
 /// NIO's client upgrader (which checks `Sec-WebSocket-Accept`), then NIO's
-/// frame encoder and decoder with the session's `FeedFrameHandler` after
-/// them (docs/design.md §5.1, §7).
+/// frame encoder for what this side sends and the session's `FeedFrameHandler`
+/// for what it reads: the handler cuts the frames out of the bytes itself, so
+/// NIO's frame decoder, which the upgrader adds, is taken out again
+/// (docs/design.md §5.1, §7).
 enum FeedSocket {
     /// Why a connection could not be opened.
     enum Failure: Error, CustomStringConvertible {
@@ -50,7 +52,7 @@ enum FeedSocket {
     /// Connects on `loop` and returns the channel once the upgrade is done and
     /// the handler `makeHandler` built (on the loop) is in the pipeline.
     static func connect(
-        to target: Target, on loop: any EventLoop, maxFrameSize: Int,
+        to target: Target, on loop: any EventLoop,
         makeHandler: @escaping @Sendable () -> FeedFrameHandler
     ) async throws -> any Channel {
         let sslContext = target.tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
@@ -67,7 +69,7 @@ enum FeedSocket {
                             NIOSSLClientHandler(context: sslContext, serverHostname: isAddress ? nil : target.host))
                     }
                     let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
-                        configuration: upgradeConfiguration(target, maxFrameSize: maxFrameSize, makeHandler: makeHandler))
+                        configuration: upgradeConfiguration(target, makeHandler: makeHandler))
                     return (channel, upgraded)
                 }
             }
@@ -79,11 +81,17 @@ enum FeedSocket {
     }
 
     private static func upgradeConfiguration(
-        _ target: Target, maxFrameSize: Int, makeHandler: @escaping @Sendable () -> FeedFrameHandler
+        _ target: Target, makeHandler: @escaping @Sendable () -> FeedFrameHandler
     ) -> NIOUpgradableHTTPClientPipelineConfiguration<Bool> {
-        let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(maxFrameSize: maxFrameSize) { channel, _ in
+        // The handler's own parser replaces NIO's frame decoder and its error handler: it goes
+        // before the decoder, so no byte ever reaches it (the bytes that came with the 101
+        // response included), and the decoder is taken out.
+        let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(enableAutomaticErrorHandling: false) { channel, _ in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(makeHandler())
+                let operations = channel.pipeline.syncOperations
+                let frameDecoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+                try operations.addHandler(makeHandler(), position: .before(frameDecoder))
+                operations.removeHandler(frameDecoder, promise: nil)
                 return true
             }
         }

@@ -20,9 +20,13 @@ struct FeedFrameHandlerTests {
         let stats: IngestStats
         let attempt: FeedSession.Attempt
 
-        /// A server frame in.
+        /// A server frame in, as the socket reads it.
         func receive(_ opcode: WebSocketOpcode, _ text: String, fin: Bool = true) async throws {
-            try await channel.writeInbound(WebSocketFrame(fin: fin, opcode: opcode, data: ByteBuffer(string: text)))
+            try await receive(opcode, ByteBuffer(string: text), fin: fin)
+        }
+
+        func receive(_ opcode: WebSocketOpcode, _ data: ByteBuffer, fin: Bool = true) async throws {
+            try await channel.writeInbound(WebSocketFrameParserTests.encoded(opcode, data, fin: fin))
         }
 
         /// The last `autoRead` the handler set (the test channel's `getOption` always says `true`).
@@ -54,7 +58,7 @@ struct FeedFrameHandlerTests {
         let attempt = FeedSession.Attempt(watchdog: SessionWatchdog(configuration: .init(), now: .now), mask: configuration.mask)
         let channel = NIOAsyncTestingChannel()
         try await channel.testingEventLoop.submit {
-            try channel.pipeline.syncOperations.addHandler(FeedFrameHandler(session: session, attempt: attempt))
+            try channel.pipeline.syncOperations.addHandler(FeedFrameHandler(session: session, attempt: attempt, maxFrameSize: 16_000))
         }.get()
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         return Harness(channel: channel, buffer: buffer, stats: stats, attempt: attempt)
@@ -121,7 +125,7 @@ struct FeedFrameHandlerTests {
         #expect(reason.contains("auth_failed"))
         var close = ByteBuffer()
         close.write(webSocketErrorCode: .normalClosure)
-        try await harness.channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: close))
+        try await harness.receive(.connectionClose, close)
         try await harness.channel.closeFuture.get()
     }
 
@@ -131,7 +135,7 @@ struct FeedFrameHandlerTests {
         var close = ByteBuffer()
         close.write(webSocketErrorCode: .policyViolation)
         close.writeString("bad key")
-        try await harness.channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: close))
+        try await harness.receive(.connectionClose, close)
         try await harness.channel.closeFuture.get()
         let sent = try await harness.sent()
         #expect(sent.map(\.opcode) == [.connectionClose])
@@ -164,9 +168,13 @@ struct FeedFrameHandlerTests {
     @Test("no spool, buffer full: reads stop, later frames are held, and every trade goes in, in order, once room is made")
     func backpressure() async throws {
         let harness = try await Self.harness(capacity: 10)
-        try await harness.receive(.text, Self.trades(0..<25))
+        // One read with two frames: the first fills the buffer, so the second's bytes are held.
+        var read = WebSocketFrameParserTests.encoded(.text, ByteBuffer(string: Self.trades(0..<25)))
+        var second = WebSocketFrameParserTests.encoded(.text, ByteBuffer(string: Self.trades(25..<28)))
+        read.writeBuffer(&second)
+        try await harness.channel.writeInbound(read)
         #expect(harness.autoRead == false)
-        try await harness.receive(.text, Self.trades(25..<30))
+        try await harness.receive(.text, Self.trades(28..<30))
         var taken: [Int64] = []
         while taken.count < 30 {
             taken += harness.buffer.take(upTo: 7).trades.map(\.sequence)
@@ -187,5 +195,44 @@ struct FeedFrameHandlerTests {
         await harness.attempt.handedOff()
         #expect(harness.buffer.count == 10)
         #expect(harness.stats.tradesDropped.load(ordering: .relaxed) == 15)
+    }
+
+    @Test("frames split anywhere across reads, and many in one read, give the same trades in order")
+    func framesAcrossReads() async throws {
+        let harness = try await Self.harness()
+        var stream = ByteBuffer()
+        for batch in 0..<6 {
+            var frame = WebSocketFrameParserTests.encoded(.text, ByteBuffer(string: Self.trades(batch * 3..<batch * 3 + 3)))
+            stream.writeBuffer(&frame)
+        }
+        // Reads of 1, 2, 3 … bytes: every header and payload is cut somewhere.
+        var size = 1
+        while stream.readableBytes > 0 {
+            try await harness.channel.writeInbound(stream.readSlice(length: min(size, stream.readableBytes))!)
+            size += 1
+        }
+        #expect(harness.stats.frames.load(ordering: .relaxed) == 6)
+        #expect(harness.buffer.take(upTo: 100).trades.map(\.sequence) == (0..<18).map(Int64.init))
+    }
+
+    @Test("a protocol error (reserved bit, frame over the limit) sends a close frame with its code and ends the connection")
+    func protocolErrors() async throws {
+        for (bytes, code, reason) in [
+            ([0xC1, 0x00], WebSocketErrorCode.protocolError, "reserved bit"),
+            ([0x81, 0x7E, 0xFF, 0xFF], .messageTooLarge, "over the limit of 16000"),
+        ] as [([UInt8], WebSocketErrorCode, String)] {
+            let harness = try await Self.harness()
+            try await harness.channel.writeInbound(ByteBuffer(bytes: bytes))
+            try await harness.channel.closeFuture.get()
+            let sent = try await harness.channel.readOutbound(as: WebSocketFrame.self)
+            var data = sent?.data ?? ByteBuffer()
+            #expect(sent?.opcode == .connectionClose)
+            #expect(data.readWebSocketErrorCode() == code)
+            guard case .connection(let text) = harness.attempt.failure else {
+                Issue.record("expected a connection failure, got \(String(describing: harness.attempt.failure))")
+                continue
+            }
+            #expect(text.contains(reason))
+        }
     }
 }
