@@ -103,7 +103,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     /// `HEALTH_REPORT_INTERVAL_MS`: the report is logged this often (docs/design.md §5.4: 5 min).
     public var healthReportInterval: Duration
     public var marketHours: MarketHours
-    public var symbols: StalenessTracker<ContinuousClock.Instant>.Configuration
+    public var symbols: StalenessConfiguration
     public var alerts: HealthMonitor.AlertThresholds
     /// `nil`: no status server (`STATUS_ADDR` empty).
     public var statusServer: StatusServer.Configuration?
@@ -368,7 +368,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
 
     /// The health settings (docs/design.md §5.4); split out to keep `init` readable.
     static func health(_ sources: ConfigurationSources, integer: (Setting) throws(ConfigurationError) -> Int)
-        throws(ConfigurationError) -> (Duration, MarketHours, StalenessTracker<ContinuousClock.Instant>.Configuration, HealthMonitor.AlertThresholds)
+        throws(ConfigurationError) -> (Duration, MarketHours, StalenessConfiguration, HealthMonitor.AlertThresholds)
     {
         let interval = Duration.milliseconds(try integer(.healthReportIntervalMs))
         let hoursText = (sources.value(.marketHours) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
@@ -387,7 +387,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             throw ConfigurationError(
                 variable: Setting.symbolStaleAfterMs.name, reason: "must lie between SYMBOL_DEGRADED_AFTER_MS and SYMBOL_CRITICAL_AFTER_MS")
         }
-        let symbols = StalenessTracker<ContinuousClock.Instant>.Configuration(
+        let symbols = StalenessConfiguration(
             watched: watched, degradedAfter: .milliseconds(degraded), staleAfter: .milliseconds(stale),
             criticalAfter: .milliseconds(critical), evictIdleAfter: .milliseconds(try integer(.symbolEvictAfterMs)))
         var alerts = HealthMonitor.AlertThresholds()

@@ -18,11 +18,11 @@ public final class HealthMonitor: Sendable {
         public var rules: HealthRules
         public var alerts: AlertThresholds
         public var marketHours: MarketHours
-        public var symbols: StalenessTracker<ContinuousClock.Instant>.Configuration
+        public var symbols: StalenessConfiguration
 
         public init(
             version: String, maskedURL: String, subscriptions: [String], rules: HealthRules = .init(), alerts: AlertThresholds = .init(),
-            marketHours: MarketHours = .usOptions, symbols: StalenessTracker<ContinuousClock.Instant>.Configuration = .init()
+            marketHours: MarketHours = .usOptions, symbols: StalenessConfiguration = .init()
         ) {
             self.version = version
             self.maskedURL = maskedURL
@@ -112,7 +112,10 @@ public final class HealthMonitor: Sendable {
         var lastBreaker = BreakerPhase.closed
     }
 
-    private let symbols: Mutex<StalenessTracker<ContinuousClock.Instant>>
+    /// Per-symbol staleness, on instants since `origin` (`ElapsedInstant`: per trade, a
+    /// `ContinuousClock.Instant` costs more in the runtime than the tracker's own work).
+    private let symbols: Mutex<StalenessTracker<ElapsedInstant>>
+    private let origin = ContinuousClock.now
     private let trackers: Mutex<Trackers>
     private let gaps: GapLedger?
     private let deadLetters: DeadLetterQueue?
@@ -151,9 +154,14 @@ public final class HealthMonitor: Sendable {
             Trackers(lastSystem: (SystemSample.read(), .now)))
     }
 
+    private func elapsed(_ instant: ContinuousClock.Instant) -> ElapsedInstant {
+        ElapsedInstant(sinceOrigin: origin.duration(to: instant))
+    }
+
     /// Hot path: notes the accepted trades of one frame for the staleness tracker (one short lock per frame).
     public func tradesAccepted(_ trades: some Collection<OptionTrade>, now: ContinuousClock.Instant = .now) {
         guard !trades.isEmpty else { return }
+        let now = elapsed(now)
         symbols.withLock { tracker in
             for trade in trades { tracker.record(contract: trade.symbol.raw, underlying: trade.symbol.underlying, now: now) }
         }
@@ -164,6 +172,7 @@ public final class HealthMonitor: Sendable {
     /// sign of life for it like a trade; a bar is not (it sums trades already
     /// counted, and comes up to a minute after them).
     public func recordsAccepted(_ batch: RecordBatch, now: ContinuousClock.Instant = .now) {
+        let now = elapsed(now)
         switch batch {
         case .quotes(let quotes) where !quotes.isEmpty:
             symbols.withLock { tracker in
@@ -192,7 +201,7 @@ public final class HealthMonitor: Sendable {
         }
         let marketOpen = configuration.marketHours.isOpen(at: date)
         // A standby reads no trades: its symbols say nothing about the market.
-        let transitions = role.role == .standby ? [] : symbols.withLock { $0.evaluate(now: now, marketOpen: marketOpen) }
+        let transitions = role.role == .standby ? [] : symbols.withLock { $0.evaluate(now: elapsed(now), marketOpen: marketOpen) }
         for transition in transitions {
             let seconds = transition.staleness.seconds
             healthEvents.append(
@@ -345,7 +354,7 @@ public final class HealthMonitor: Sendable {
         let errorsNow = errors.snapshot(now: now)
         let sample = SystemSample.read()
         let marketOpen = configuration.marketHours.isOpen(at: date)
-        let (watched, counts, tracked) = symbols.withLock { ($0.watchedEntries(now: now), $0.counts(now: now), $0.trackedCount) }
+        let (watched, counts, tracked) = symbols.withLock { [now = elapsed(now)] in ($0.watchedEntries(now: now), $0.counts(now: now), $0.trackedCount) }
         let (alerts, cpu, lastDropAt) = trackers.withLock { ($0.alerts.activeAlerts, $0.cpuPercent, $0.lastDropAt) }
 
         let conditions = HealthConditions(

@@ -25,6 +25,18 @@ struct StalenessTrackerTests {
         #expect(tracker.watchedEntries(now: at(seconds)).first?.state == expected)
     }
 
+    @Test("on ElapsedInstant (the health monitor's instants) the same thresholds hold, before the origin too")
+    func elapsedInstants() {
+        func at(_ seconds: Int) -> ElapsedInstant { ElapsedInstant(sinceOrigin: .seconds(seconds - 50)) }
+        #expect(at(10).duration(to: at(190)) == .seconds(180))
+        #expect(at(10) < at(11) && at(10).advanced(by: .seconds(1)) == at(11))
+        var tracker = StalenessTracker<ElapsedInstant>(configuration: .init(watched: ["SPY"]))
+        tracker.record(contract: Self.spyCall, underlying: "SPY", now: at(10))
+        #expect(tracker.evaluate(now: at(189), marketOpen: true).isEmpty)
+        #expect(tracker.evaluate(now: at(190), marketOpen: true).map(\.to) == [.degraded])
+        #expect(tracker.watchedEntries(now: at(311)).first?.state == .stale)
+    }
+
     @Test("each transition is reported once, with staleness and update count, and recovery too")
     func transitionsOnce() {
         var tracker = Tracker(configuration: .init(watched: ["SPY"]))

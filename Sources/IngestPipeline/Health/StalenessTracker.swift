@@ -32,49 +32,8 @@ import OptionsFeed
 /// critical until it trades again. That is the simple, honest reading of
 /// "time since the last trade"; holidays are the caller's `MarketHours`.
 public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
-    public struct Configuration: Sendable, Equatable {
-        /// `WATCH_SYMBOLS`: contracts like "O:SPY251219C00650000" or underlyings
-        /// like "SPY"; empty = the `mostActiveCount` most active underlyings seen.
-        public var watched: [String]
-        /// How many underlyings are watched when no list is configured (20:
-        /// enough for the index and mega-cap names that carry most volume).
-        public var mostActiveCount: Int
-        /// Degraded from this long without a trade (docs/design.md §5.4: 180 s).
-        public var degradedAfter: Duration
-        /// Stale beyond this long without a trade (docs/design.md §5.4: > 300 s).
-        public var staleAfter: Duration
-        /// Critical beyond this long without a trade (docs/design.md §5.4: > 1 hour).
-        public var criticalAfter: Duration
-        /// Unwatched entries idle this long are evicted (docs/design.md §5.4: 30 min).
-        public var evictIdleAfter: Duration
-        /// Most entries kept, whatever the feed sends (10 000: above the
-        /// ~6 000 US optionable underlyings, a few MB at most).
-        public var maxTracked: Int
-
-        public init(
-            watched: [String] = [], mostActiveCount: Int = 20, degradedAfter: Duration = .seconds(180),
-            staleAfter: Duration = .seconds(300), criticalAfter: Duration = .seconds(3600),
-            evictIdleAfter: Duration = .seconds(1800), maxTracked: Int = 10_000
-        ) {
-            self.watched = watched
-            self.mostActiveCount = mostActiveCount
-            self.degradedAfter = degradedAfter
-            self.staleAfter = staleAfter
-            self.criticalAfter = criticalAfter
-            self.evictIdleAfter = evictIdleAfter
-            self.maxTracked = maxTracked
-        }
-
-        /// The state for a time since the last trade: healthy below
-        /// `degradedAfter`, degraded up to and including `staleAfter`, stale
-        /// beyond it, critical beyond `criticalAfter`.
-        public func state(after staleness: Duration) -> StalenessState {
-            if staleness > criticalAfter { return .critical }
-            if staleness > staleAfter { return .stale }
-            if staleness >= degradedAfter { return .degraded }
-            return .healthy
-        }
-    }
+    /// The thresholds and the watch list (one type for every instant).
+    public typealias Configuration = StalenessConfiguration
 
     /// A watched symbol changed state (a row for `symbol_health_history`).
     public struct Transition: Sendable, Equatable {
@@ -312,5 +271,50 @@ public struct StalenessTracker<Instant: InstantProtocol>: Sendable where Instant
         slots = kept
         index.removeAll(keepingCapacity: true)
         for (slot, value) in slots.enumerated() { index[value.symbol] = slot }
+    }
+}
+
+/// What `StalenessTracker` watches and when a symbol is degraded, stale or critical.
+public struct StalenessConfiguration: Sendable, Equatable {
+    /// `WATCH_SYMBOLS`: contracts like "O:SPY251219C00650000" or underlyings
+    /// like "SPY"; empty = the `mostActiveCount` most active underlyings seen.
+    public var watched: [String]
+    /// How many underlyings are watched when no list is configured (20:
+    /// enough for the index and mega-cap names that carry most volume).
+    public var mostActiveCount: Int
+    /// Degraded from this long without a trade (docs/design.md §5.4: 180 s).
+    public var degradedAfter: Duration
+    /// Stale beyond this long without a trade (docs/design.md §5.4: > 300 s).
+    public var staleAfter: Duration
+    /// Critical beyond this long without a trade (docs/design.md §5.4: > 1 hour).
+    public var criticalAfter: Duration
+    /// Unwatched entries idle this long are evicted (docs/design.md §5.4: 30 min).
+    public var evictIdleAfter: Duration
+    /// Most entries kept, whatever the feed sends (10 000: above the
+    /// ~6 000 US optionable underlyings, a few MB at most).
+    public var maxTracked: Int
+
+    public init(
+        watched: [String] = [], mostActiveCount: Int = 20, degradedAfter: Duration = .seconds(180),
+        staleAfter: Duration = .seconds(300), criticalAfter: Duration = .seconds(3600),
+        evictIdleAfter: Duration = .seconds(1800), maxTracked: Int = 10_000
+    ) {
+        self.watched = watched
+        self.mostActiveCount = mostActiveCount
+        self.degradedAfter = degradedAfter
+        self.staleAfter = staleAfter
+        self.criticalAfter = criticalAfter
+        self.evictIdleAfter = evictIdleAfter
+        self.maxTracked = maxTracked
+    }
+
+    /// The state for a time since the last trade: healthy below
+    /// `degradedAfter`, degraded up to and including `staleAfter`, stale
+    /// beyond it, critical beyond `criticalAfter`.
+    public func state(after staleness: Duration) -> StalenessState {
+        if staleness > criticalAfter { return .critical }
+        if staleness > staleAfter { return .stale }
+        if staleness >= degradedAfter { return .degraded }
+        return .healthy
     }
 }
