@@ -25,16 +25,20 @@ public struct TradeCopyEncoder: Sendable {
     /// Not generic on purpose: a generic across the module boundary would walk
     /// the batch through protocol witnesses, unspecialized.
     public func encode(_ trades: ArraySlice<OptionTrade>, into output: inout [UInt8]) {
-        var total = Self.header.count + 2
-        for trade in trades { total += Self.rowSize(trade) }
-        output.removeAll(keepingCapacity: true)
-        output.append(contentsOf: repeatElement(0, count: total))
-        output.withUnsafeMutableBytes { buffer in
-            var cursor = CopyCursor(buffer.baseAddress!)
-            Self.header.withUnsafeBytes { cursor.bytes($0) }
-            for trade in trades { Self.writeRow(trade, to: &cursor) }
-            cursor.int16(-1)
-            precondition(cursor.pointer == buffer.baseAddress! + total, "COPY row size mismatch")
+        // Read in place through a buffer pointer: a `for … in` (or the slice's subscript inside the
+        // closure) copies each trade, retaining its symbol and conditions.
+        trades.withUnsafeBufferPointer { rows in
+            var total = Self.header.count + 2
+            for index in rows.indices { total += Self.rowSize(rows[index]) }
+            output.removeAll(keepingCapacity: true)
+            output.append(contentsOf: repeatElement(0, count: total))
+            output.withUnsafeMutableBytes { buffer in
+                var cursor = CopyCursor(buffer.baseAddress!)
+                Self.header.withUnsafeBytes { cursor.bytes($0) }
+                for index in rows.indices { Self.writeRow(rows[index], to: &cursor) }
+                cursor.int16(-1)
+                precondition(cursor.pointer == buffer.baseAddress! + total, "COPY row size mismatch")
+            }
         }
     }
 
@@ -46,6 +50,7 @@ public struct TradeCopyEncoder: Sendable {
         2 + ContractFields.copySize(trade.symbol) + (4 + 2) + 3 * (4 + 8) + int2ArraySize(trade.conditions.count) + 3 * (4 + 8)
     }
 
+    @inline(__always)
     static func writeRow(_ trade: OptionTrade, to cursor: inout CopyCursor) {
         cursor.int16(Int16(Self.columns.count))
         ContractFields.write(trade.symbol, to: &cursor)

@@ -159,11 +159,14 @@ public final class HealthMonitor: Sendable {
     }
 
     /// Hot path: notes the accepted trades of one frame for the staleness tracker (one short lock per frame).
-    public func tradesAccepted(_ trades: some Collection<OptionTrade>, now: ContinuousClock.Instant = .now) {
+    /// The trades are read in place, by index: a `for … in` would copy each (its symbol and conditions retained).
+    public func tradesAccepted(_ trades: [OptionTrade], now: ContinuousClock.Instant = .now) {
         guard !trades.isEmpty else { return }
         let now = elapsed(now)
         symbols.withLock { tracker in
-            for trade in trades { tracker.record(contract: trade.symbol.raw, underlying: trade.symbol.underlying, now: now) }
+            for index in trades.indices {
+                tracker.record(contract: trades[index].symbol.raw, underlying: trades[index].symbol.underlying, now: now)
+            }
         }
     }
 
