@@ -37,7 +37,8 @@ public enum SimEvent: Sendable, Hashable {
         guard !events.isEmpty else {
             return hostile.map { HostileTrades.frame(hostileFrom: $0, trades: trades) } ?? TradeGenerator.frame(trades)
         }
-        var parts = hostile.map(HostileTrades.events(from:)) ?? []
+        guard let hostile else { return TradeGenerator.frame(trades, then: events.map(\.json)) }
+        var parts = HostileTrades.events(from: hostile)
         parts.reserveCapacity(parts.count + trades.count + events.count)
         parts += trades.map(\.json)
         parts += events.map(\.json)

@@ -9,6 +9,24 @@ struct TradeGeneratorTests {
         return (0..<count).map { _ in generator.next() }
     }
 
+    /// The text the feed writes for a trade, built the plain way: the reference for `appendJSON`.
+    static func plainJSON(_ trade: SimTrade) -> String {
+        var text = #"{"ev":"T","sym":"\#(trade.sym)","x":\#(trade.x),"p":\#(trade.priceText),"s":\#(trade.size)"#
+        if !trade.conditions.isEmpty { text += #","c":[\#(trade.conditions.map(String.init).joined(separator: ","))]"# }
+        if let t = trade.t { text += #","t":\#(t)"# }
+        return text + #","q":\#(trade.q)}"#
+    }
+
+    @Test("a trade's JSON and a frame's are byte for byte the plain text: every fault, prices to the cent, extreme numbers")
+    func jsonBytes() {
+        var trades = Self.trades(seed: 11, count: 2_000, invalidFraction: 0.3, symbols: 50)
+        trades.append(SimTrade(sym: "O:SPY251219C00650000", t: .max, q: .min, priceCents: -5, size: 0, x: -3, conditions: [0, -1, 209]))
+        trades.append(SimTrade(sym: "", t: nil, q: 0, priceCents: 100_000_007, size: .max, x: 0, conditions: []))
+        for trade in trades { #expect(trade.json == Self.plainJSON(trade)) }
+        #expect(TradeGenerator.frame(trades) == "[" + trades.map(Self.plainJSON).joined(separator: ",") + "]")
+        #expect(TradeGenerator.frame([SimTrade]()) == "[]")
+    }
+
     @Test("the same seed gives the same trades")
     func sameSeedSameTrades() {
         #expect(Self.trades(seed: 42, count: 5_000, invalidFraction: 0.1) == Self.trades(seed: 42, count: 5_000, invalidFraction: 0.1))
