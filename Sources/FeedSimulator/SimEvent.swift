@@ -34,10 +34,8 @@ public enum SimEvent: Sendable, Hashable {
     /// then the other events. Without other events it is exactly the frame a
     /// trades-only client always got (`TradeGenerator.frame`, `HostileTrades.frame`).
     public static func frame(hostileFrom hostile: Int64?, trades: [SimTrade], events: [SimEvent]) -> String {
-        guard !events.isEmpty else {
-            return hostile.map { HostileTrades.frame(hostileFrom: $0, trades: trades) } ?? TradeGenerator.frame(trades)
-        }
         guard let hostile else { return TradeGenerator.frame(trades, then: events.map(\.json)) }
+        guard !events.isEmpty else { return HostileTrades.frame(hostileFrom: hostile, trades: trades) }
         var parts = HostileTrades.events(from: hostile)
         parts.reserveCapacity(parts.count + trades.count + events.count)
         parts += trades.map(\.json)

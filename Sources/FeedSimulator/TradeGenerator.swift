@@ -49,10 +49,19 @@ public struct SimTrade: Sendable, Hashable {
 
     /// A price in cents as the feed and the REST API write it: `12.34`.
     public static func priceText(cents priceCents: Int64) -> String {
-        let sign = priceCents < 0 ? "-" : ""
+        var bytes: [UInt8] = []
+        appendPrice(cents: priceCents, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `priceText(cents:)`'s UTF-8 to `bytes`.
+    static func appendPrice(cents priceCents: Int64, to bytes: inout [UInt8]) {
+        if priceCents < 0 { bytes.append(UInt8(ascii: "-")) }
         let cents = priceCents.magnitude
-        let fraction = cents % 100
-        return "\(sign)\(cents / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+        appendDecimal(cents / 100, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(UInt8(ascii: "0") + UInt8(cents % 100 / 10))
+        bytes.append(UInt8(ascii: "0") + UInt8(cents % 10))
     }
 
     /// The event as the feed writes it (docs/design.md §5.1); `c` is left out when empty.
@@ -71,12 +80,7 @@ public struct SimTrade: Sendable, Hashable {
         bytes.append(contentsOf: #"","x":"#.utf8)
         Self.appendDecimal(Int64(x), to: &bytes)
         bytes.append(contentsOf: #","p":"#.utf8)
-        if priceCents < 0 { bytes.append(UInt8(ascii: "-")) }
-        let cents = priceCents.magnitude
-        Self.appendDecimal(cents / 100, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        bytes.append(UInt8(ascii: "0") + UInt8(cents % 100 / 10))
-        bytes.append(UInt8(ascii: "0") + UInt8(cents % 10))
+        Self.appendPrice(cents: priceCents, to: &bytes)
         bytes.append(contentsOf: #","s":"#.utf8)
         Self.appendDecimal(size, to: &bytes)
         if !conditions.isEmpty {

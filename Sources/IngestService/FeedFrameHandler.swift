@@ -10,7 +10,8 @@ import OptionsFeed
 /// the connection's event loop, with no task hop between the socket and the
 /// buffer (docs/design.md §7). The handler cuts the frames out of each read
 /// itself (`WebSocketFrameParser`), then each is decoded and appended in one
-/// call; the read pacing pauses at the end of each read (`channelReadComplete`). Pings are answered, a ping goes out every
+/// call; the read pacing pauses at the end of each read
+/// (`channelReadComplete`). Pings are answered, a ping goes out every
 /// `WS_PING_INTERVAL_MS` and a missing pong by the next one ends the
 /// connection; the close handshake waits at most `closeTimeout`.
 ///
@@ -113,14 +114,11 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
         failed = true
         held.removeAll()
         attempt.end(.connection("\(error)"))
-        guard let context, !closeSent else {
+        guard !closeSent else {
             context?.close(promise: nil)
             return
         }
-        closeSent = true
-        var data = context.channel.allocator.buffer(capacity: 2)
-        data.write(webSocketErrorCode: error.closeCode)
-        send(.connectionClose, data, thenClose: true)
+        sendClose(error.closeCode, thenClose: true)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -147,10 +145,7 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Begins the close handshake (the session is stopping or a status ended it).
     func close() {
         guard let context, !closeSent else { return }
-        closeSent = true
-        var data = context.channel.allocator.buffer(capacity: 2)
-        data.write(webSocketErrorCode: .normalClosure)
-        send(.connectionClose, data)
+        sendClose(.normalClosure)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         closeTimer = context.eventLoop.scheduleTask(in: Self.closeTimeout) {
             handler.value.context?.close(promise: nil)
@@ -284,10 +279,16 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
+        sendClose(code, thenClose: true)
+    }
+
+    /// This side's close frame, with `code` (none: an empty frame); `thenClose`: the socket is closed once it is out.
+    private func sendClose(_ code: WebSocketErrorCode?, thenClose: Bool = false) {
+        guard let context else { return }
         closeSent = true
-        var echo = context.channel.allocator.buffer(capacity: 2)
-        if let code { echo.write(webSocketErrorCode: code) }
-        send(.connectionClose, echo, thenClose: true)
+        var data = context.channel.allocator.buffer(capacity: 2)
+        if let code { data.write(webSocketErrorCode: code) }
+        send(.connectionClose, data, thenClose: thenClose)
     }
 
     /// Every ping interval: a pong missing since the last ping ends the connection; otherwise a ping

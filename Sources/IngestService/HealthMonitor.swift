@@ -159,7 +159,8 @@ public final class HealthMonitor: Sendable {
     }
 
     /// Hot path: notes the accepted trades of one frame for the staleness tracker (one short lock per frame).
-    /// The trades are read in place, by index: a `for … in` would copy each (its symbol and conditions retained).
+    /// Here and in `recordsAccepted` the records are read in place, by index: a `for … in` would copy
+    /// each (its symbol and other references retained).
     public func tradesAccepted(_ trades: [OptionTrade], now: ContinuousClock.Instant = .now) {
         guard !trades.isEmpty else { return }
         let now = elapsed(now)
@@ -179,11 +180,15 @@ public final class HealthMonitor: Sendable {
         switch batch {
         case .quotes(let quotes) where !quotes.isEmpty:
             symbols.withLock { tracker in
-                for quote in quotes { tracker.record(contract: quote.symbol.raw, underlying: quote.symbol.underlying, now: now) }
+                for index in quotes.indices {
+                    tracker.record(contract: quotes[index].symbol.raw, underlying: quotes[index].symbol.underlying, now: now)
+                }
             }
         case .fairValues(let values) where !values.isEmpty:
             symbols.withLock { tracker in
-                for value in values { tracker.record(contract: value.symbol.raw, underlying: value.symbol.underlying, now: now) }
+                for index in values.indices {
+                    tracker.record(contract: values[index].symbol.raw, underlying: values[index].symbol.underlying, now: now)
+                }
             }
         default:
             return
