@@ -1,6 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import IngestPipeline
 import IngestSpool
+import OptionsFeed
 
 /// Writes lines to one console descriptor (stdout or stderr) from a thread
 /// of its own, so that no logging thread ever waits for the console: a write
@@ -11,7 +16,7 @@ import IngestSpool
 final class ConsoleWriter: @unchecked Sendable {
     let descriptor: Int32
     /// Guards `backlog` and `writing`; signalled when lines arrive and when a batch is done.
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var backlog: ConsoleBacklog
     private var writing = false
     private let summary: @Sendable (Int) -> [UInt8]
@@ -25,9 +30,8 @@ final class ConsoleWriter: @unchecked Sendable {
         self.backlog = ConsoleBacklog(capacityBytes: capacityBytes)
         self.summary = summary
         // The thread holds the writer for the life of the process, as the process's sink does.
-        let thread = Thread { self.run() }
-        thread.name = "console-\(descriptor)"
-        thread.start()
+        // Without its thread the console takes no lines: nothing else can show why, so it is fatal.
+        guard DetachedThread.start({ self.run() }) else { fatalError("cannot start the console's writer thread") }
     }
 
     /// Queues a line (ending in a newline); never waits for the console.
@@ -45,11 +49,11 @@ final class ConsoleWriter: @unchecked Sendable {
     }
 
     /// Waits until every queued line is written, at most until `deadline`; `false` when the console did not take them in time.
-    func flush(until deadline: Date) -> Bool {
+    func flush(until deadline: ContinuousClock.Instant) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while !backlog.isEmpty || writing {
-            if !condition.wait(until: deadline) { return backlog.isEmpty && !writing }
+            if !condition.wait(timeout: deadline - .now) { return backlog.isEmpty && !writing }
         }
         return true
     }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import IngestDatabase
 import IngestPipeline
 import Logging
@@ -88,7 +92,7 @@ public enum DatabaseStartup {
 
     /// A schema the writer cannot trust: one line on stderr, a critical log line, exit 64.
     static func refuse(schemaProblem problem: String, logger: Logger) -> ExitStatus {
-        FileHandle.standardError.write(Data("error: database schema: \(problem)\n".utf8))
+        StandardStreams.error("error: database schema: \(problem)\n")
         logger.critical("the database schema is not what the writer needs", metadata: ["problem": "\(problem)"])
         return .badConfiguration
     }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestDatabase
 import IngestPipeline
 import IngestService
@@ -57,7 +64,7 @@ public struct BackfillRequest: Sendable {
     /// A time given on the command line: Unix milliseconds (feed time, as
     /// `feed_gaps.from_t` holds it) or UTC ISO 8601; `nil` for anything else.
     public static func parseTime(_ text: String) -> Int64? {
-        let text = text.trimmingCharacters(in: .whitespaces)
+        let text = text.trimmingWhitespace()
         if let ms = Int64(text) { return ms >= 0 && ms <= BackfillWindow.latestMs ? ms : nil }
         return CivilTime.micros(iso: text).map { $0 / 1000 }
     }
@@ -109,7 +116,7 @@ extension IngestApp {
                 metadata: ["to_t": "\(end)", "ends_at_t": "\(live - 1)"])
             guard live - 1 >= window.fromMs else {
                 await store.shutdown()
-                FileHandle.standardOutput.write(Data((BackfillOutcome(window: window, state: .done).jsonLine + "\n").utf8))
+                StandardStreams.output(BackfillOutcome(window: window, state: .done).jsonLine + "\n")
                 return .clean
             }
             window = BackfillWindow(fromMs: window.fromMs, toMs: live - 1)
@@ -124,7 +131,7 @@ extension IngestApp {
         _ = await ticker?.value
         await client.shutdown()
         await store.shutdown()
-        FileHandle.standardOutput.write(Data((outcome.jsonLine + "\n").utf8))
+        StandardStreams.output(outcome.jsonLine + "\n")
         return outcome.state == .failed ? .gaveUpReconnecting : .clean
     }
 
@@ -132,13 +139,13 @@ extension IngestApp {
     private static func showProgress(_ progress: BackfillProgress) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            FileHandle.standardError.write(Data(("\r" + progress.snapshot.progressLine).utf8))
+            StandardStreams.error("\r" + progress.snapshot.progressLine)
         }
-        FileHandle.standardError.write(Data(("\r" + progress.snapshot.progressLine + "\n").utf8))
+        StandardStreams.error("\r" + progress.snapshot.progressLine + "\n")
     }
 
     private static func refuse(_ line: String, logger: Logger) -> ExitStatus {
-        FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+        StandardStreams.error("error: \(line)\n")
         logger.critical("bad configuration", metadata: ["error": "\(line)"])
         return .badConfiguration
     }

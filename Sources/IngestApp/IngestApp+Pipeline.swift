@@ -1,5 +1,12 @@
 import CMalloc
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestDatabase
 import IngestPipeline
 import IngestService

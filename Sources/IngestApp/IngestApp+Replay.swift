@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import IngestDatabase
 import IngestPipeline
 import IngestService
@@ -114,7 +118,7 @@ extension IngestApp {
             stats: stats, counters: counters, seconds: seconds, spooled: spooled,
             complete: readAll && databaseTookAll && status == .clean)
         logger.info("replay finished", metadata: stats.summary.mapValues { "\($0)" }.merging(["exit_code": "\(status.rawValue)"]) { $1 })
-        FileHandle.standardOutput.write(Data((summary.jsonLine + "\n").utf8))
+        StandardStreams.output(summary.jsonLine + "\n")
         return status
     }
 }

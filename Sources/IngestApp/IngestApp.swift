@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestDatabase
 import IngestPipeline
 import IngestService
@@ -140,7 +147,7 @@ public enum IngestApp {
             recorder = try configuration.recording.map { try FrameRecorder(configuration: $0, logger: Logger(label: "system")) }
         } catch {
             // A bad configuration value: the one-line error on stderr, as for every other setting (docs/design.md §2).
-            FileHandle.standardError.write(Data("error: \(Setting.recordFile.name): \(error)\n".utf8))
+            StandardStreams.error("error: \(Setting.recordFile.name): \(error)\n")
             logger.critical(
                 "the recording file cannot be opened", metadata: ["variable": "\(Setting.recordFile.name)", "error": "\(error)"])
             return .badConfiguration

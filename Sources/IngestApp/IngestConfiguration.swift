@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import IngestDatabase
 import IngestPipeline
 import IngestService
@@ -38,16 +42,16 @@ public struct ConfigurationSources: Sendable {
     public static func parseDotEnv(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
         for rawLine in text.split(whereSeparator: \.isNewline) {
-            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            var line = rawLine.trimmingWhitespace()
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
-            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingWhitespace() }
             guard let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmingWhitespace()
+            var value = line[line.index(after: equals)...].trimmingWhitespace()
             if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
                 value = String(value.dropFirst().dropLast())
-            } else if let hash = value.range(of: " #") {
-                value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
+            } else if let hash = value.firstRange(of: " #") {
+                value = value[..<hash.lowerBound].trimmingWhitespace()
             }
             values[key] = value
         }
@@ -131,14 +135,14 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     public init(sources: ConfigurationSources, requireFeed: Bool = true) throws(ConfigurationError) {
         func string(_ setting: Setting) -> String { sources.value(setting) ?? "" }
         func required(_ setting: Setting) throws(ConfigurationError) -> String {
-            let value = string(setting).trimmingCharacters(in: .whitespaces)
+            let value = string(setting).trimmingWhitespace()
             guard !value.isEmpty else { throw ConfigurationError(variable: setting.name, reason: "is required but not set") }
             return value
         }
         /// A whole number within the range the setting declares.
         func integer(_ setting: Setting) throws(ConfigurationError) -> Int {
             guard let range = setting.wholeNumbers else { preconditionFailure("\(setting.name) declares no whole-number range") }
-            let text = string(setting).trimmingCharacters(in: .whitespaces)
+            let text = string(setting).trimmingWhitespace()
             guard let value = Int(text) else {
                 throw ConfigurationError(variable: setting.name, reason: "\"\(text)\" is not a whole number")
             }
@@ -166,19 +170,19 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             throw ConfigurationError(variable: Setting.subscriptions.name, reason: error.description)
         }
 
-        let thresholdText = string(.threshold).trimmingCharacters(in: .whitespaces)
+        let thresholdText = string(.threshold).trimmingWhitespace()
         guard let threshold = Double(thresholdText), threshold.isFinite, threshold >= 0 else {
             throw ConfigurationError(
                 variable: Setting.threshold.name, reason: "\"\(thresholdText)\" is not a non-negative number of USD")
         }
         notionalThreshold = threshold
 
-        let questDBHost = string(.questdbHost).trimmingCharacters(in: .whitespaces)
-        let url = string(.databaseURL).trimmingCharacters(in: .whitespaces)
+        let questDBHost = string(.questdbHost).trimmingWhitespace()
+        let url = string(.databaseURL).trimmingWhitespace()
         if url.isEmpty, !questDBHost.isEmpty {
             let port = try integer(.questdbPort)
             func quoted(_ value: String) -> String {
-                "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+                "'" + value.replacing("\\", with: "\\\\").replacing("'", with: "\\'") + "'"
             }
             databaseURL = [
                 "host=\(quoted(questDBHost))", "port=\(port)", "user=\(quoted(string(.questdbUser)))",
@@ -212,7 +216,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         let spoolMax = try integer(.spoolMaxBytes)
         let spoolSegment = try integer(.spoolSegmentBytes)
         let spoolSync = try integer(.spoolSyncMs)
-        let spoolDirectory = string(.spoolDir).trimmingCharacters(in: .whitespaces)
+        let spoolDirectory = string(.spoolDir).trimmingWhitespace()
         guard spoolMax == 0 || !spoolDirectory.isEmpty else {
             throw ConfigurationError(variable: Setting.spoolDir.name, reason: "is empty while SPOOL_MAX_BYTES is not 0")
         }
@@ -233,7 +237,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             throw ConfigurationError(variable: Setting.logFormat.name, reason: "\"\(formatText)\" is not json or text")
         }
         logFormat = format
-        let file = string(.logFile).trimmingCharacters(in: .whitespaces)
+        let file = string(.logFile).trimmingWhitespace()
         logFile = file.isEmpty ? nil : file
 
         flushInterval = .milliseconds(try integer(.flushIntervalMs))
@@ -254,7 +258,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         retention = TableRetention(
             aheadDays: try integer(.partitionsAheadDays), tradeDays: try integer(.retentionDays), sideDays: try integer(.sideRetentionDays))
 
-        let recordPath = string(.recordFile).trimmingCharacters(in: .whitespaces)
+        let recordPath = string(.recordFile).trimmingWhitespace()
         let recordMaxBytes = try integer(.recordMaxBytes)
         let recordKeep = try integer(.recordKeep)
         recording = recordPath.isEmpty
@@ -283,7 +287,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             subscribeTimeout: .milliseconds(try integer(.wsSubscribeTimeoutMs)),
             staleAfter: .milliseconds(staleAfter), reconnectAfter: .milliseconds(staleReconnect))
         (healthReportInterval, marketHours, symbols, alerts) = try Self.health(sources, integer: integer)
-        let statusAddress = string(.statusAddr).trimmingCharacters(in: .whitespaces)
+        let statusAddress = string(.statusAddr).trimmingWhitespace()
         let eventsInterval = try integer(.statusEventsIntervalMs)
         if statusAddress.isEmpty {
             statusServer = nil
@@ -291,7 +295,7 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
             guard let (host, port) = StatusServer.Configuration.address(statusAddress) else {
                 throw ConfigurationError(variable: Setting.statusAddr.name, reason: "must be host:port, e.g. 127.0.0.1:9464")
             }
-            let token = string(.statusToken).trimmingCharacters(in: .whitespaces)
+            let token = string(.statusToken).trimmingWhitespace()
             statusServer = .init(host: host, port: port, token: token.isEmpty ? nil : token, eventsInterval: .milliseconds(eventsInterval))
         }
         highAvailability = try Self.highAvailability(sources, integer: integer)
@@ -309,11 +313,11 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         _ sources: ConfigurationSources, apiKey: String, watched: [String], flavor: DatabaseFlavor?,
         integer: (Setting) throws(ConfigurationError) -> Int
     ) throws(ConfigurationError) -> (enabled: Bool, settings: BackfillService.Configuration) {
-        let mode = (sources.value(.backfill) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let mode = (sources.value(.backfill) ?? "").trimmingWhitespace().lowercased()
         guard mode == "off" || mode == "watched" else {
             throw ConfigurationError(variable: Setting.backfill.name, reason: "\"\(mode)\" is not off or watched")
         }
-        let urlText = (sources.value(.restURL) ?? "").trimmingCharacters(in: .whitespaces)
+        let urlText = (sources.value(.restURL) ?? "").trimmingWhitespace()
         guard let endpoint = RESTEndpoint(urlText) else {
             throw ConfigurationError(variable: Setting.restURL.name, reason: "must be an http:// or https:// URL with a host, no query")
         }
@@ -338,13 +342,13 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
     static func highAvailability(_ sources: ConfigurationSources, integer: (Setting) throws(ConfigurationError) -> Int)
         throws(ConfigurationError) -> HighAvailability?
     {
-        let mode = (sources.value(.haMode) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let mode = (sources.value(.haMode) ?? "").trimmingWhitespace().lowercased()
         switch mode {
         case "off": return nil
         case "leader": break
         default: throw ConfigurationError(variable: Setting.haMode.name, reason: "\"\(mode)\" is not off or leader")
         }
-        let group = (sources.value(.haGroup) ?? "").trimmingCharacters(in: .whitespaces)
+        let group = (sources.value(.haGroup) ?? "").trimmingWhitespace()
         guard !group.isEmpty else { throw ConfigurationError(variable: Setting.haGroup.name, reason: "is empty while HA_MODE=leader") }
         let retry = try integer(.haRetryMs)
         let check = try integer(.haCheckMs)
@@ -371,11 +375,11 @@ public struct IngestConfiguration: Sendable, CustomStringConvertible {
         throws(ConfigurationError) -> (Duration, MarketHours, StalenessConfiguration, HealthMonitor.AlertThresholds)
     {
         let interval = Duration.milliseconds(try integer(.healthReportIntervalMs))
-        let hoursText = (sources.value(.marketHours) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let hoursText = (sources.value(.marketHours) ?? "").trimmingWhitespace().lowercased()
         guard let hours = MarketHours(setting: hoursText) else {
             throw ConfigurationError(variable: Setting.marketHours.name, reason: "\"\(hoursText)\" is not us-options or always")
         }
-        let watched = (sources.value(.watchSymbols) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let watched = (sources.value(.watchSymbols) ?? "").split(separator: ",").map { $0.trimmingWhitespace() }
             .filter { !$0.isEmpty }
         for symbol in watched where symbol.hasPrefix("O:") && OptionSymbol(symbol) == nil {
             throw ConfigurationError(variable: Setting.watchSymbols.name, reason: "\"\(symbol)\" is not an option contract like O:SPY251219C00650000")

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestPipeline
 import IngestSpool
 import Logging
@@ -69,7 +76,7 @@ public final class LogSink: Sendable {
             }
         }
         guard descriptor >= 0 else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+            throw LogFileError(path: path, code: errno)
         }
         return descriptor
     }
@@ -131,7 +138,7 @@ public final class LogSink: Sendable {
     /// stalled one does not hold the exit). `false` when time ran out.
     @discardableResult
     public func flushConsole(timeout: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout.seconds)
+        let deadline = ContinuousClock.now + timeout
         let other = stdout.withLock { $0 }.flatMap { $0 === console ? nil : $0 }
         let flushed = console.flush(until: deadline)
         return (other?.flush(until: deadline) ?? true) && flushed
@@ -214,4 +221,11 @@ public struct JSONLogHandler: LogHandler {
         clock_gettime(CLOCK_REALTIME, &now)
         return CivilTime.isoTimestamp(micros: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000), precision: .milliseconds)
     }
+}
+
+/// `LOG_FILE` cannot be opened for appending.
+struct LogFileError: Error, CustomStringConvertible {
+    let path: String
+    let code: Int32
+    var description: String { "cannot open the log file \(path): \(String(cString: strerror(code))) (errno \(code))" }
 }

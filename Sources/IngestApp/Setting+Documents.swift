@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The two files made from the declarations in `Setting.all`: `.env.example`
 /// and the table in `docs/configuration.md`. A test keeps the files equal to
@@ -41,9 +45,9 @@ extension Setting {
 
     /// Markdown made plain for a comment: no backticks, links reduced to their text.
     static func plain(_ markdown: String) -> String {
-        var text = markdown.replacingOccurrences(of: "`", with: "")
-        while let open = text.range(of: "["), let middle = text.range(of: "](", range: open.upperBound..<text.endIndex),
-            let close = text.range(of: ")", range: middle.upperBound..<text.endIndex)
+        var text = markdown.replacing("`", with: "")
+        while let open = text.firstRange(of: "["), let middle = text[open.upperBound...].firstRange(of: "]("),
+            let close = text[middle.upperBound...].firstRange(of: ")")
         {
             text.replaceSubrange(open.lowerBound..<close.upperBound, with: text[open.upperBound..<middle.lowerBound])
         }

@@ -23,7 +23,7 @@ public struct Setting: Sendable, Hashable {
     public let aliases: [String]
 
     /// The command-line twin: `POLYGON_API_KEY` → `--polygon-api-key`.
-    public var flag: String { "--" + name.lowercased().replacingOccurrences(of: "_", with: "-") }
+    public var flag: String { "--" + name.lowercased().replacing("_", with: "-") }
 
     /// Every flag that sets it: `flag`, then the aliases.
     public var flags: [String] { [flag] + aliases }

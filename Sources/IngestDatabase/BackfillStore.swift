@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import OptionsFeed
 
@@ -264,8 +268,8 @@ public final class BackfillStore: Sendable {
     /// `error` as `backfill_error` keeps it: secrets masked, at most `errorLimitBytes`.
     static func storedError(_ error: String) -> String {
         var text = error
-        for pattern in [#"(?i)(apiKey=)[^&\s"']+"#, #"(?i)(Bearer\s+)[^\s"']+"#] {
-            text = text.replacingOccurrences(of: pattern, with: "$1***", options: .regularExpression)
+        for pattern in [#/(?i)(apiKey=)[^&\s"']+/#, #/(?i)(Bearer\s+)[^\s"']+/#] {
+            text = text.replacing(pattern) { match in match.1 + "***" }
         }
         return DeadLetter.prefix(of: text, maxBytes: errorLimitBytes)
     }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// Applies the numbered SQL files of `migrations/` once each, in order,
@@ -14,14 +18,14 @@ public struct Migrator: Sendable {
     /// else a `migrations` folder beside the executable's package checkout.
     public static func locate(configured: String, executablePath: String = CommandLine.arguments[0]) -> String? {
         let fileManager = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fileManager.fileExists(atPath: configured, isDirectory: &isDirectory), isDirectory.boolValue {
+        var isDirectory = false
+        if fileManager.fileExists(atPath: configured, isDirectory: &isDirectory), isDirectory {
             return configured
         }
         var folder = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             let candidate = folder.appendingPathComponent("migrations").path
-            if fileManager.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+            if fileManager.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory {
                 return candidate
             }
             folder = folder.deletingLastPathComponent()

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import CLibPQ
 
 /// One libpq connection. Blocking: use it from one thread only (the writer's
@@ -189,7 +196,7 @@ public final class PGConnection {
 
     static func trimmed(_ text: UnsafePointer<CChar>?) -> String {
         guard let text else { return "" }
-        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(cString: text).trimmingWhitespace()
     }
 
     /// Validates a libpq connection string (URI or key=value) without connecting.
@@ -223,15 +230,15 @@ public final class PGConnection {
             return "the connection string (DATABASE_URL) is not valid: \(problem)"
         }
         guard let password = password(in: conninfo), password.count >= 4 else { return message }
-        return message.replacingOccurrences(of: password, with: "***")
+        return message.replacing(password, with: "***")
     }
 
     /// libpq's parse error without the input it quotes: everything from the
     /// first `: "` on (the echoed string), and any other quoted part longer
     /// than one character (`invalid connection option "…"`).
     static func withoutQuotedInput(_ message: String) -> String {
-        var text = message.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let echo = text.range(of: ": \"") { text = String(text[..<echo.lowerBound]) }
+        var text = message.trimmingWhitespace()
+        if let echo = text.firstRange(of: ": \"") { text = String(text[..<echo.lowerBound]) }
         let pieces = text.split(separator: "\"", omittingEmptySubsequences: false)
         return pieces.enumerated().map { index, piece in index % 2 == 1 && piece.count > 1 ? "…" : String(piece) }
             .joined(separator: "\"")

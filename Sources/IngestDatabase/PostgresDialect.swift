@@ -95,7 +95,7 @@ enum PostgresDialect: WriterDialect {
 
     static func healthEvent(_ event: HealthEvent) -> (String, [String?]) {
         let time = "'epoch'::timestamptz + $%d::bigint * interval '1 microsecond'"
-        func at(_ index: Int) -> String { time.replacingOccurrences(of: "%d", with: String(index)) }
+        func at(_ index: Int) -> String { time.replacing("%d", with: String(index)) }
         switch event {
         case .symbolHealth(let symbol, let micros, let status, let staleness, let updates):
             return (

@@ -124,17 +124,17 @@ public enum QuestDBDialect {
         var statements: [String] = []
         var current: [Substring] = []
         for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmingWhitespace()
             if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
             current.append(line)
             if trimmed.hasSuffix(";") {
-                var statement = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+                var statement = current.joined(separator: "\n").trimmingWhitespace()
                 statement.removeLast()
                 statements.append(statement)
                 current = []
             }
         }
-        let rest = current.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        let rest = current.joined(separator: "\n").trimmingWhitespace()
         if !rest.isEmpty { statements.append(rest) }
         return statements
     }

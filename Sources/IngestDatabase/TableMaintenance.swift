@@ -134,7 +134,7 @@ extension QuestDBDialect {
     /// or a day: a month goes once its whole month is older than the horizon.
     static func dropPartitions(table: String, timestamp: String, beforeMicros: Int64) -> String {
         // yyyy-MM-dd:HH:mm:ss, the shape QuestDB's DROP PARTITION documentation uses.
-        let text = CivilTime.isoTimestamp(micros: beforeMicros, precision: .milliseconds).prefix(19).replacingOccurrences(of: "T", with: ":")
+        let text = CivilTime.isoTimestamp(micros: beforeMicros, precision: .milliseconds).prefix(19).replacing("T", with: ":")
         return "ALTER TABLE \(table) DROP PARTITION WHERE \(timestamp) < to_timestamp('\(text)', 'yyyy-MM-dd:HH:mm:ss')"
     }
 

@@ -23,7 +23,7 @@ struct TradeInsertStatement {
         for row in 0..<rows {
             let placeholders = casts.enumerated().map { column, cast in
                 let index = row * Self.columnCount + column + 1
-                return cast == "ts" ? micros.replacingOccurrences(of: "%d", with: String(index)) : "$\(index)\(cast)"
+                return cast == "ts" ? micros.replacing("%d", with: String(index)) : "$\(index)\(cast)"
             }
             values.append("(" + placeholders.joined(separator: ", ") + ")")
         }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOPosix
 import OptionsFeed
@@ -143,9 +150,9 @@ final class WriterPool: Sendable {
         let graceMicros = UInt32(clamping: grace.microseconds)
         for (_, handle) in handles {
             // PQcancel connects to the server: it may block as long as the server does not answer.
-            Thread.detachNewThread { handle.cancel() }
+            DetachedThread.start { handle.cancel() }
         }
-        Thread.detachNewThread { [self] in
+        DetachedThread.start { [self] in
             usleep(graceMicros)
             for (index, handle) in handles where state.withLock({ $0.slots[index].busy }) { handle.abort() }
         }

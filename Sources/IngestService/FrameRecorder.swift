@@ -1,6 +1,15 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
 import IngestPipeline
 import IngestSpool
+import OptionsFeed
 import Logging
 import NIOCore
 import Synchronization
@@ -84,9 +93,9 @@ public final class FrameRecorder: Sendable {
         self.configuration = configuration
         self.logger = logger
         let file = try RecordingFile(configuration: configuration)
-        let thread = Thread { [self] in self.writeLoop(file) }
-        thread.name = "frame-recorder"
-        thread.start()
+        guard DetachedThread.start({ [self] in self.writeLoop(file) }) else {
+            throw RecorderError.io(operation: "start the writer thread for", path: configuration.path, errno: errno)
+        }
     }
 
     /// Whether frames are still being recorded (false after a write error or `close()`).

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Takes known secrets out of text before it is shown (logs, errors, the
 /// health report): each secret becomes `***`, and a URL that may carry one
@@ -32,7 +36,7 @@ public struct SecretMask: Sendable {
 
     /// `text` with every known secret replaced.
     public func callAsFunction(_ text: String) -> String {
-        replacements.reduce(text) { $0.contains($1.secret) ? $0.replacingOccurrences(of: $1.secret, with: $1.shown) : $0 }
+        replacements.reduce(text) { $0.contains($1.secret) ? $0.replacing($1.secret, with: $1.shown) : $0 }
     }
 
     /// A URL for logs: no user info, no query (keys sometimes ride there), no fragment.

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The process's own resource use, read from `/proc/self` (docs/design.md §5.4
 /// `system`: RSS, CPU %, threads, open file descriptors). Linux only.
@@ -50,7 +57,7 @@ public struct SystemSample: Sendable, Equatable {
         guard descriptor >= 0 else { return }
         defer { close(descriptor) }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
-            let count = Foundation.read(descriptor, buffer.baseAddress, buffer.count)
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
             guard count > 0 else { return }
             body(UnsafeMutableBufferPointer(rebasing: buffer[..<count]))
         }

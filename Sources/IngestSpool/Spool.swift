@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
 import OptionsFeed
 import Synchronization
 
@@ -185,7 +193,7 @@ public final class Spool: Sendable {
         // A lock file left by an earlier release may be 0644: private from now on.
         _ = fchmod(lock, Self.fileMode)
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            Foundation.close(lock)
+            Glibc.close(lock)
             throw SpoolError.inUse(configuration.directory)
         }
         self.lockDescriptor = lock
@@ -195,9 +203,10 @@ public final class Spool: Sendable {
             .sorted()
         for name in names {
             let path = configuration.directory + "/" + name
-            let attributes = try manager.attributesOfItem(atPath: path)
-            let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
-            let created = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            var status = stat()
+            guard stat(path, &status) == 0 else { throw SpoolError.io("cannot stat \(path): errno \(errno)") }
+            let size = Int64(status.st_size)
+            let created = Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9
             state.sealed.append(SegmentFile(path: path, bytes: size, records: 0, createdAt: created))
             // A number from a file name: one near UInt64.max (a file made by hand) must not
             // overflow the counter; such a segment is still replayed, after the spool's own.
@@ -206,15 +215,15 @@ public final class Spool: Sendable {
             }
         }
         self.state = Mutex(state)
-        if syncThread, configuration.syncInterval > .zero { startSyncThread() }
+        if syncThread, configuration.syncInterval > .zero { try startSyncThread() }
     }
 
     /// The group-commit thread: sleeps until the schedule's deadline (or
     /// until woken by a first unsynced record) and syncs what is due. It holds
     /// the spool only weakly, so dropping the spool ends it.
-    private func startSyncThread() {
+    private func startSyncThread() throws {
         let wake = syncWake
-        let thread = Thread { [weak self] in
+        let started = DetachedThread.start { [weak self] in
             while true {
                 guard let wait = self?.syncIfDue() else { return }
                 switch wait {
@@ -226,8 +235,7 @@ public final class Spool: Sendable {
                 }
             }
         }
-        thread.name = "spool-sync"
-        thread.start()
+        guard started else { throw SpoolError.io("cannot start the spool's sync thread: errno \(errno)") }
     }
 
     /// What the sync thread does next.
@@ -395,7 +403,7 @@ public final class Spool: Sendable {
             try? seal(&state)
         }
         syncWake.signal()
-        Foundation.close(lockDescriptor)
+        Glibc.close(lockDescriptor)
     }
 
     /// Seals the open segment (fsync), stops the sync thread and gives the
@@ -426,7 +434,8 @@ public final class Spool: Sendable {
     }
 
     private func openSegment(_ state: inout State) throws -> OpenSegment {
-        let name = "segment-" + String(format: "%016llu", state.nextNumber) + ".spool"
+        let number = String(state.nextNumber)
+        let name = "segment-" + String(repeating: "0", count: max(0, 16 - number.count)) + number + ".spool"
         state.nextNumber &+= 1
         let path = configuration.directory + "/" + name
         // O_EXCL: a segment is only ever appended to by the spool that created it.

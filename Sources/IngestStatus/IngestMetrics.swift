@@ -1,5 +1,9 @@
 import CoreMetrics
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import IngestPipeline
 import OptionsFeed
 import IngestService

@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestApp
 
 /// `ingest-options backfill --from T --to T` (docs/design.md §5.8.1): one window from the REST API, by hand.
@@ -59,6 +66,6 @@ struct Backfill: AsyncParsableCommand {
     }
 
     private func symbolList(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
     }
 }

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import IngestApp
 
 @main
@@ -50,10 +54,10 @@ struct Migrate: AsyncParsableCommand {
             let applied = try IngestApp.migrate(configuration)
             print(applied.isEmpty ? "migrations: up to date" : "migrations applied: \(applied.joined(separator: ", "))")
         } catch let error as ConfigurationError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            StandardStreams.error("error: \(error.description)\n")
             throw ExitCode(64)
         } catch {
-            FileHandle.standardError.write(Data("error: migration failed: \(error)\n".utf8))
+            StandardStreams.error("error: migration failed: \(error)\n")
             throw ExitCode(70)
         }
     }

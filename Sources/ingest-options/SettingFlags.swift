@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestApp
 
 /// Where the settings come from: the settings' flags (taken out of the
@@ -15,8 +22,8 @@ struct SettingFlags: ParsableArguments {
         do {
             return try Setting.split(arguments: Array(CommandLine.arguments.dropFirst()))
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            Foundation.exit(ExitStatus.badConfiguration.rawValue)
+            StandardStreams.error("error: \(error)\n")
+            Glibc.exit(ExitStatus.badConfiguration.rawValue)
         }
     }()
 
@@ -27,7 +34,7 @@ struct SettingFlags: ParsableArguments {
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             dotEnv = ConfigurationSources.parseDotEnv(text)
         } else if envFile != nil {
-            FileHandle.standardError.write(Data("error: --env-file: cannot read \(path)\n".utf8))
+            StandardStreams.error("error: --env-file: cannot read \(path)\n")
             throw ExitCode(64)
         }
         let sources = ConfigurationSources(
@@ -35,7 +42,7 @@ struct SettingFlags: ParsableArguments {
         do {
             return try IngestConfiguration(sources: sources, requireFeed: requireFeed)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            StandardStreams.error("error: \(error.description)\n")
             throw ExitCode(64)
         }
     }

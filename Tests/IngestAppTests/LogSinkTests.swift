@@ -99,6 +99,20 @@ struct LogSinkTests {
         #expect(try String(contentsOfFile: open, encoding: .utf8) == "old\nnew\n", "appended")
     }
 
+    @Test("a log file that cannot be opened is an error naming the file and the reason")
+    func unopenableFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("logopen-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A directory where the file should be: open(2) refuses it with EISDIR, even as root.
+        let path = directory.appendingPathComponent("taken.log").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        #expect {
+            try LogSink(format: .json, filePath: path, console: STDERR_FILENO)
+        } throws: { error in
+            "\(error)" == "cannot open the log file \(path): \(String(cString: strerror(EISDIR))) (errno \(EISDIR))"
+        }
+    }
+
     @Test("the console backlog drops what does not fit, counts it, and queues one summary after the console took a write")
     func backlog() {
         var backlog = ConsoleBacklog(capacityBytes: 10)

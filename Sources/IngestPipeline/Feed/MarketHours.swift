@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// When trades are expected, so that quiet hours are not taken for
 /// staleness (docs/design.md §5.4 staleness is "since the last trade"; overnight
