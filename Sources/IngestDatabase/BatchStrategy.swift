@@ -122,14 +122,13 @@ enum BatchStrategy {
             var savepointOpen = false
             switch session.mode {
             case .copy:
-                R.encodeCopy(batch, into: &session.buffer)
-                if let direct = try copyDirect(R.self, batch.count, begin: &begin, session: session, connection: connection) {
+                if let direct = try copyDirect(batch, begin: &begin, session: session, connection: connection) {
                     inserted = direct
                     savepointOpen = true
                 } else {
                     if let statement = begin.take() { try connection.execute(statement) }
                     try session.prepareStaging(R.kind, connection: connection)
-                    try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(PostgresDialect.copyIntoStaging(R.self), data: bytes) }
+                    try copy(batch, sql: PostgresDialect.copyIntoStaging(R.self), session: session, connection: connection)
                     inserted = try connection.execute(PostgresDialect.insertFromStaging(R.self))
                 }
             case .insert:
@@ -169,18 +168,38 @@ enum BatchStrategy {
     /// aborts the transaction as before. A batch of a `StagingRun` skips it
     /// (and `begin` is left to the caller).
     private static func copyDirect<R: StoredRecord>(
-        _: R.Type, _ count: Int, begin: inout String?, session: WriterSession, connection: PGConnection
+        _ batch: ArraySlice<R>, begin: inout String?, session: WriterSession, connection: PGConnection
     ) throws -> Int? {
         guard session.stagingRuns[R.kind, default: StagingRun()].nextBatchTriesDirectCopy() else { return nil }
         let start = [begin.take(), PostgresDialect.directCopySavepoint, PostgresDialect.copyDirect(R.self)].compactMap { $0 }
         do {
-            try session.buffer.withUnsafeBytes { bytes in try connection.copyIn(start.joined(separator: "; "), data: bytes) }
+            try copy(batch, sql: start.joined(separator: "; "), session: session, connection: connection)
         } catch let error as DatabaseError where error.sqlState == "23505" {
             try connection.execute(PostgresDialect.rollbackDirectCopy)
             session.stagingRuns[R.kind, default: StagingRun()].metDuplicate()
             return nil
         }
-        return count
+        return batch.count
+    }
+
+    /// `batch` into the COPY statement `sql`, encoded and sent `CopyStream.rowsPerPiece`
+    /// rows at a time into the session's buffer: the buffer holds a piece, never
+    /// the whole batch (a 10 000-trade batch is ~2 MB encoded; docs/performance.md, "Memory").
+    static func copy<R: StoredRecord>(_ batch: ArraySlice<R>, sql: String, session: WriterSession, connection: PGConnection) throws {
+        defer {
+            // A piece of huge rows (tens of thousands of conditions) may have grown it: not kept.
+            if session.buffer.capacity > CopyStream.largestKeptBuffer { session.buffer = [] }
+        }
+        try connection.copyIn(sql) { send in
+            var start = batch.startIndex
+            repeat {
+                let end = min(start + CopyStream.rowsPerPiece, batch.endIndex)
+                let ends = CopyStream.Ends(header: start == batch.startIndex, trailer: end == batch.endIndex)
+                R.encodeCopy(batch[start..<end], ends: ends, into: &session.buffer)
+                try session.buffer.withUnsafeBytes { bytes in try send(bytes) }
+                start = end
+            } while start < batch.endIndex
+        }
     }
 }
 

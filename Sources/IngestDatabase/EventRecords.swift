@@ -157,27 +157,12 @@ protocol EventRecord: StoredRecord {
 }
 
 extension EventRecord {
-    /// Two passes as `TradeCopyEncoder`: the rows' sizes first, then
-    /// big-endian stores into memory sized once, no allocation per row
-    /// (docs/performance.md).
-    /// The rows are read in place, as `TradeCopyEncoder` reads trades: a `for … in` copies each.
-    static func encodeCopy(_ rows: ArraySlice<Self>, into output: inout [UInt8]) {
+    /// A piece of the COPY stream, as `TradeCopyEncoder` writes trades (`CopyStream.encode`).
+    static func encodeCopy(_ rows: ArraySlice<Self>, ends: CopyStream.Ends, into output: inout [UInt8]) {
         let fields = Int16(columns.count)
-        rows.withUnsafeBufferPointer { rows in
-            var total = TradeCopyEncoder.header.count + 2
-            for index in rows.indices { total += 2 + copySize(rows[index]) }
-            output.removeAll(keepingCapacity: true)
-            output.append(contentsOf: repeatElement(0, count: total))
-            output.withUnsafeMutableBytes { buffer in
-                var cursor = CopyCursor(buffer.baseAddress!)
-                TradeCopyEncoder.header.withUnsafeBytes { cursor.bytes($0) }
-                for index in rows.indices {
-                    cursor.int16(fields)
-                    writeCopy(rows[index], to: &cursor)
-                }
-                cursor.int16(-1)
-                precondition(cursor.pointer == buffer.baseAddress! + total, "COPY row size mismatch")
-            }
+        CopyStream.encode(rows, ends: ends, into: &output, size: { 2 + copySize($0) }) { row, cursor in
+            cursor.int16(fields)
+            writeCopy(row, to: &cursor)
         }
     }
 

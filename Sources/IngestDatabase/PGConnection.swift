@@ -138,23 +138,39 @@ public final class PGConnection {
 
     /// Runs a `COPY … FROM STDIN` statement and streams `data` into it.
     public func copyIn(_ sql: String, data: UnsafeRawBufferPointer) throws(DatabaseError) {
+        do {
+            try copyIn(sql) { send in try send(data) }
+        } catch let error as DatabaseError {
+            throw error
+        } catch {
+            preconditionFailure("sending bytes throws only DatabaseError: \(error)")
+        }
+    }
+
+    /// Runs a `COPY … FROM STDIN` statement; `produce` makes the data and
+    /// hands each piece to `send` as it goes, so the whole stream need never
+    /// be in memory at once. An error of `produce` or `send` leaves the COPY
+    /// unfinished: the caller closes the connection, as after any failed write.
+    public func copyIn(_ sql: String, produce: (_ send: (UnsafeRawBufferPointer) throws(DatabaseError) -> Void) throws -> Void) throws {
         let start = PQexec(handle, sql)
         do {
             defer { PQclear(start) }
             try check(start, expecting: [PGRES_COPY_IN])
         }
-        // In 64 KiB pieces: libpq copies each into its output buffer, which grows to the
-        // largest piece and stays that size for the connection's life (1 MiB pieces kept
-        // ~2 MiB per pooled connection; docs/performance.md).
-        let chunk = 64 << 10
-        var offset = 0
-        while offset < data.count {
-            let length = min(chunk, data.count - offset)
-            let sent = PQputCopyData(handle, data.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(length))
-            guard sent == 1 else {
-                throw connectionError(fallback: "COPY data could not be sent")
+        try produce { data throws(DatabaseError) in
+            // In 64 KiB pieces: libpq copies each into its output buffer, which grows to the
+            // largest piece and stays that size for the connection's life (1 MiB pieces kept
+            // ~2 MiB per pooled connection; docs/performance.md).
+            let chunk = 64 << 10
+            var offset = 0
+            while offset < data.count {
+                let length = min(chunk, data.count - offset)
+                let sent = PQputCopyData(handle, data.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(length))
+                guard sent == 1 else {
+                    throw connectionError(fallback: "COPY data could not be sent")
+                }
+                offset += length
             }
-            offset += length
         }
         guard PQputCopyEnd(handle, nil) == 1 else {
             throw connectionError(fallback: "COPY could not be ended")

@@ -12,8 +12,9 @@ protocol StoredRecord: Sendable {
     static var columns: [String] { get }
     /// The natural key, as an `ON CONFLICT` target: the trades' `(sym, ts, seq)`, the bars' `(sym, period, start_ts)`, …
     static var conflictKey: String { get }
-    /// Replaces `output` with the COPY binary stream (header, rows, trailer) of `rows`.
-    static func encodeCopy(_ rows: ArraySlice<Self>, into output: inout [UInt8])
+    /// Replaces `output` with a piece of the COPY binary stream: the rows, after the header
+    /// and before the trailer where `ends` says (`CopyStream`).
+    static func encodeCopy(_ rows: ArraySlice<Self>, ends: CopyStream.Ends, into output: inout [UInt8])
     /// Rows per bound multi-row INSERT: the parameters stay far below the protocol's 65 535.
     static var rowsPerStatement: Int { get }
     /// `INSERT INTO table (columns) VALUES …` for `rows` rows, every value a
@@ -37,6 +38,11 @@ protocol StoredRecord: Sendable {
 }
 
 extension StoredRecord {
+    /// The whole COPY binary stream (header, rows, trailer) of `rows`.
+    static func encodeCopy(_ rows: ArraySlice<Self>, into output: inout [UInt8]) {
+        encodeCopy(rows, ends: .both, into: &output)
+    }
+
     static func commitBatch(_ rows: ArraySlice<Self>, nowMicros: Int64) -> String { "COMMIT" }
 }
 
@@ -46,8 +52,8 @@ extension OptionTrade: StoredRecord {
     static let conflictKey = "(sym, ts, seq)"
     static let rowsPerStatement = TradeInsertStatement.rowsPerStatement
 
-    static func encodeCopy(_ rows: ArraySlice<OptionTrade>, into output: inout [UInt8]) {
-        TradeCopyEncoder().encode(rows, into: &output)
+    static func encodeCopy(_ rows: ArraySlice<OptionTrade>, ends: CopyStream.Ends, into output: inout [UInt8]) {
+        TradeCopyEncoder().encode(rows, ends: ends, into: &output)
     }
 
     static func insertStatement(rows: Int, flavor: DatabaseFlavor) -> String {

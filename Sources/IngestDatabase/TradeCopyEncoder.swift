@@ -25,21 +25,12 @@ public struct TradeCopyEncoder: Sendable {
     /// Not generic on purpose: a generic across the module boundary would walk
     /// the batch through protocol witnesses, unspecialized.
     public func encode(_ trades: ArraySlice<OptionTrade>, into output: inout [UInt8]) {
-        // Read in place through a buffer pointer: a `for … in` (or the slice's subscript inside the
-        // closure) copies each trade, retaining its symbol and conditions.
-        trades.withUnsafeBufferPointer { rows in
-            var total = Self.header.count + 2
-            for index in rows.indices { total += Self.rowSize(rows[index]) }
-            output.removeAll(keepingCapacity: true)
-            output.append(contentsOf: repeatElement(0, count: total))
-            output.withUnsafeMutableBytes { buffer in
-                var cursor = CopyCursor(buffer.baseAddress!)
-                Self.header.withUnsafeBytes { cursor.bytes($0) }
-                for index in rows.indices { Self.writeRow(rows[index], to: &cursor) }
-                cursor.int16(-1)
-                precondition(cursor.pointer == buffer.baseAddress! + total, "COPY row size mismatch")
-            }
-        }
+        encode(trades, ends: .both, into: &output)
+    }
+
+    /// One piece of a COPY stream: `trades`' rows, after the header if `ends` has it, before the trailer if it has that.
+    func encode(_ trades: ArraySlice<OptionTrade>, ends: CopyStream.Ends, into output: inout [UInt8]) {
+        CopyStream.encode(trades, ends: ends, into: &output, size: Self.rowSize, write: Self.writeRow)
     }
 
     /// Signature "PGCOPY\n\377\r\n\0", flags (0), header extension length (0).
@@ -158,6 +149,47 @@ struct NumericDigits {
         cursor.int16(negative && count > 0 ? 0x4000 : 0x0000)
         cursor.int16(3)
         for index in 0..<count { cursor.int16(digits[index]) }
+    }
+}
+
+/// A COPY binary stream (header, rows, trailer), whole or in pieces: the
+/// writer encodes and sends a batch `CopyStream.rowsPerPiece` rows at a time,
+/// so that its buffer holds a piece, not the batch (docs/performance.md, "Memory").
+enum CopyStream {
+    /// Which ends of the stream a piece carries: the first has the header, the last the trailer.
+    struct Ends: Equatable {
+        var header: Bool
+        var trailer: Bool
+        static let both = Ends(header: true, trailer: true)
+    }
+
+    /// Rows per piece: ~40–80 KiB of trades or quotes, about what libpq is handed at a time (64 KiB).
+    static let rowsPerPiece = 256
+
+    /// A session's buffer above this after a batch is let go rather than kept for the next.
+    static let largestKeptBuffer = 1 << 20
+
+    /// Replaces `output` with `rows` (and the ends): the rows' sizes first, then
+    /// big-endian stores into memory sized once, no allocation per row. The rows are
+    /// read in place: a `for … in` would copy each, retaining its symbol and conditions.
+    @inline(__always)
+    static func encode<Row>(
+        _ rows: ArraySlice<Row>, ends: Ends, into output: inout [UInt8], size: (Row) -> Int, write: (Row, inout CopyCursor) -> Void
+    ) {
+        rows.withUnsafeBufferPointer { rows in
+            var total = (ends.header ? TradeCopyEncoder.header.count : 0) + (ends.trailer ? 2 : 0)
+            for index in rows.indices { total += size(rows[index]) }
+            output.removeAll(keepingCapacity: true)
+            output.append(contentsOf: repeatElement(0, count: total))
+            output.withUnsafeMutableBytes { buffer in
+                guard let base = buffer.baseAddress else { return }
+                var cursor = CopyCursor(base)
+                if ends.header { TradeCopyEncoder.header.withUnsafeBytes { cursor.bytes($0) } }
+                for index in rows.indices { write(rows[index], &cursor) }
+                if ends.trailer { cursor.int16(-1) }
+                precondition(cursor.pointer == base + total, "COPY row size mismatch")
+            }
+        }
     }
 }
 

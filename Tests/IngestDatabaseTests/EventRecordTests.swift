@@ -281,6 +281,24 @@ struct EventRecordTests {
         ])
     }
 
+    @Test("each type's stream in pieces of one row, the header with the first and the trailer with the last, is its whole stream")
+    func copyPieces() {
+        func joined<Record: EventRecord>(_ rows: [Record]) -> Bool {
+            var whole: [UInt8] = []
+            Record.encodeCopy(rows[...], into: &whole)
+            var joined: [UInt8] = []
+            var piece: [UInt8] = []
+            for index in rows.indices {
+                Record.encodeCopy(rows[index...index], ends: .init(header: index == 0, trailer: index == rows.count - 1), into: &piece)
+                joined += piece
+            }
+            return rows.count > 1 && joined == whole
+        }
+        #expect(joined(Self.aggregates))
+        #expect(joined(Self.quotes))
+        #expect(joined(Self.fairValues))
+    }
+
     @Test("a COPY stream is the PGCOPY header, one row per record with its field count, NULL as length -1, and the trailer")
     func copyFraming() {
         var stream: [UInt8] = []

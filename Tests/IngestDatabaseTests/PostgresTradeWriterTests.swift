@@ -57,6 +57,35 @@ struct PostgresTradeWriterTests {
         }
     }
 
+    @Test("a batch is COPYed in pieces of CopyStream.rowsPerPiece rows: 1 000 trades arrive whole, the session's buffer held a piece, and the batch again is refused as duplicates")
+    func copyInPieces() throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        let connection = try database.connect()
+        _ = try connection.query("SELECT ingest_ensure_partitions('options_trades'::regclass, date '2025-12-03', date '2025-12-04')")
+        let batch: [OptionTrade] = (0..<1000).map { (index: Int) -> OptionTrade in
+            let conditions: [Int16] = index % 3 == 0 ? [] : [209, Int16(index % 100)]
+            let price = 1 + Double(index) / 100
+            let time = Int64(1_764_772_200_000) + Int64(index)
+            return Self.trade("O:SPY251219C00650000", price: price, size: Int64(index + 1), conditions: conditions, t: time, q: Int64(index))
+        }
+        let session = WriterSession(
+            conninfo: database.url, statementTimeoutMs: 30_000, bulkTimeoutMs: 60_000, mode: .copy, flavor: .postgres, wallClock: .system)
+        let sql = "COPY options_trades (\(TradeCopyEncoder.columns.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
+        try BatchStrategy.copy(batch[...], sql: sql, session: session, connection: connection)
+        #expect(
+            try connection.query("SELECT count(*)::text, count(DISTINCT seq)::text, sum(size)::text, max(cardinality(conditions))::text FROM options_trades")
+                == [["1000", "1000", "500500", "2"]])
+        var whole: [UInt8] = []
+        TradeCopyEncoder().encode(batch, into: &whole)
+        #expect(session.buffer.count * 3 < whole.count, "the buffer held the last piece, not the batch")
+        let duplicate = #expect(throws: DatabaseError.self) {
+            try BatchStrategy.copy(batch[...], sql: sql, session: session, connection: connection)
+        }
+        #expect(duplicate?.sqlState == "23505")
+    }
+
     @Test("rows the database refuses are isolated into dead_letters and the rest is committed", arguments: WriteMode.allCases)
     func poisonedRows(mode: WriteMode) async throws {
         let database = try TestDatabase.create()

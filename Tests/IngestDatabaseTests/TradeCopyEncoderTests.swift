@@ -73,6 +73,34 @@ struct TradeCopyEncoderTests {
         #expect(bytes == [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF])
     }
 
+    @Test("a stream in pieces, the header with the first and the trailer with the last, is the whole stream byte for byte", arguments: [
+        0, 1, 255, 256, 257, 600,
+    ])
+    func pieces(_ count: Int) throws {
+        let symbols = try ["O:SPY251219C00650500", "O:BRK.B260320P00000500", "O:SPXW241231C04500000"].map { try #require(OptionSymbol($0)) }
+        let trades: [OptionTrade] = (0..<count).map { (index: Int) -> OptionTrade in
+            let conditions = [Int16](repeating: Int16(index % 300), count: index % 5)
+            let time = Int64(1_764_614_400_000) + Int64(index)
+            return OptionTrade(
+                symbol: symbols[index % 3], exchange: Int16(index % 70), price: Double(index) / 7, size: Int64(index + 1),
+                conditions: conditions, timestampMs: time, sequence: Int64(index), receivedAtMicros: 1_764_614_400_200_000)
+        }
+        var whole: [UInt8] = []
+        TradeCopyEncoder().encode(trades, into: &whole)
+        for size in [1, 100, CopyStream.rowsPerPiece] {
+            var joined: [UInt8] = []
+            var piece: [UInt8] = []
+            var start = 0
+            repeat {
+                let end = min(start + size, count)
+                TradeCopyEncoder().encode(trades[start..<end], ends: .init(header: start == 0, trailer: end == count), into: &piece)
+                joined += piece
+                start = end
+            } while start < count
+            #expect(joined == whole, "pieces of \(size)")
+        }
+    }
+
     @Test("a row is the 13 fields in column order, each length-prefixed, big-endian")
     func row() throws {
         let symbol = try #require(OptionSymbol("O:SPY251219C00650500"))
