@@ -83,13 +83,13 @@ public final class RecordBuffer: Sendable {
     private let spaceFreed = Wakeup()
     private let flushThreshold: Int
 
-    /// `putBackRoom`: trades that may be handed back beyond `capacity` without
-    /// reallocating (the writers' batches in flight: `FLUSH_MAX_BATCH` × `DB_POOL_SIZE`).
+    /// `putBackRoom`: trades that may be handed back beyond `capacity` within the
+    /// storage's last growth (the writers' batches in flight: `FLUSH_MAX_BATCH` × `DB_POOL_SIZE`).
     public init(capacity: Int, flushThreshold: Int, putBackRoom: Int = 0) {
         self.state = Mutex(
             State(
-                ring: RingBuffer(capacity: capacity, spareRoom: putBackRoom), aggregates: RingBuffer(capacity: capacity, reserved: false),
-                quotes: RingBuffer(capacity: capacity, reserved: false), fairValues: RingBuffer(capacity: capacity, reserved: false),
+                ring: RingBuffer(capacity: capacity, spareRoom: putBackRoom), aggregates: RingBuffer(capacity: capacity),
+                quotes: RingBuffer(capacity: capacity), fairValues: RingBuffer(capacity: capacity),
                 capacity: max(1, capacity)))
         self.flushThreshold = max(1, flushThreshold)
     }
