@@ -145,7 +145,7 @@ extension OptionFMV: EventRecord {
 /// the stream, the statements and the batch's parameters are this
 /// protocol's, the same for every such table. Its functions are static on
 /// purpose: the encoder's loop calls them on the concrete type, specialised.
-protocol EventRecord: StoredRecord {
+protocol EventRecord: StoredRecord, CopyRow {
     /// The table's INSERT statements, the full-size ones built once.
     static var statements: EventInsertStatements { get }
     /// Bytes of the row's fields in a COPY stream, the field count not included.
@@ -159,11 +159,14 @@ protocol EventRecord: StoredRecord {
 extension EventRecord {
     /// A piece of the COPY stream, as `TradeCopyEncoder` writes trades (`CopyStream.encode`).
     static func encodeCopy(_ rows: ArraySlice<Self>, ends: CopyStream.Ends, into output: inout [UInt8]) {
-        let fields = Int16(columns.count)
-        CopyStream.encode(rows, ends: ends, into: &output, size: { 2 + copySize($0) }) { row, cursor in
-            cursor.int16(fields)
-            writeCopy(row, to: &cursor)
-        }
+        CopyStream.encode(rows, ends: ends, into: &output)
+    }
+
+    @inline(__always) static func copyRowSize(_ row: Self) -> Int { 2 + copySize(row) }
+
+    @inline(__always) static func writeCopyRow(_ row: Self, to cursor: inout CopyCursor) {
+        cursor.int16(Int16(columns.count))
+        writeCopy(row, to: &cursor)
     }
 
     static func insertStatement(rows: Int, flavor: DatabaseFlavor) -> String {

@@ -28,9 +28,23 @@ public struct TradeCopyEncoder: Sendable {
         encode(trades, ends: .both, into: &output)
     }
 
-    /// One piece of a COPY stream: `trades`' rows, after the header if `ends` has it, before the trailer if it has that.
+    /// One piece of a COPY stream: `trades`' rows, after the header if `ends` has it, before the
+    /// trailer if it has that. `CopyStream.encode`'s loop, written out for trades (see there).
     func encode(_ trades: ArraySlice<OptionTrade>, ends: CopyStream.Ends, into output: inout [UInt8]) {
-        CopyStream.encode(trades, ends: ends, into: &output, size: Self.rowSize, write: Self.writeRow)
+        trades.withUnsafeBufferPointer { rows in
+            var total = (ends.header ? Self.header.count : 0) + (ends.trailer ? 2 : 0)
+            for index in rows.indices { total += Self.rowSize(rows[index]) }
+            output.removeAll(keepingCapacity: true)
+            output.append(contentsOf: repeatElement(0, count: total))
+            output.withUnsafeMutableBytes { buffer in
+                guard let base = buffer.baseAddress else { return }
+                var cursor = CopyCursor(base)
+                if ends.header { Self.header.withUnsafeBytes { cursor.bytes($0) } }
+                for index in rows.indices { Self.writeRow(rows[index], to: &cursor) }
+                if ends.trailer { cursor.int16(-1) }
+                precondition(cursor.pointer == base + total, "COPY row size mismatch")
+            }
+        }
     }
 
     /// Signature "PGCOPY\n\377\r\n\0", flags (0), header extension length (0).
@@ -172,25 +186,33 @@ enum CopyStream {
     /// Replaces `output` with `rows` (and the ends): the rows' sizes first, then
     /// big-endian stores into memory sized once, no allocation per row. The rows are
     /// read in place: a `for … in` would copy each, retaining its symbol and conditions.
+    /// The event records' encoder. Trades keep a loop of their own, the same
+    /// written out for `OptionTrade`: through this generic the trade encoder
+    /// wrote ~8 % fewer rows a second (`Benchmarks/`, 6.5M against 7.1M).
     @inline(__always)
-    static func encode<Row>(
-        _ rows: ArraySlice<Row>, ends: Ends, into output: inout [UInt8], size: (Row) -> Int, write: (Row, inout CopyCursor) -> Void
-    ) {
+    static func encode<Row: CopyRow>(_ rows: ArraySlice<Row>, ends: Ends, into output: inout [UInt8]) {
         rows.withUnsafeBufferPointer { rows in
             var total = (ends.header ? TradeCopyEncoder.header.count : 0) + (ends.trailer ? 2 : 0)
-            for index in rows.indices { total += size(rows[index]) }
+            for index in rows.indices { total += Row.copyRowSize(rows[index]) }
             output.removeAll(keepingCapacity: true)
             output.append(contentsOf: repeatElement(0, count: total))
             output.withUnsafeMutableBytes { buffer in
                 guard let base = buffer.baseAddress else { return }
                 var cursor = CopyCursor(base)
                 if ends.header { TradeCopyEncoder.header.withUnsafeBytes { cursor.bytes($0) } }
-                for index in rows.indices { write(rows[index], &cursor) }
+                for index in rows.indices { Row.writeCopyRow(rows[index], to: &cursor) }
                 if ends.trailer { cursor.int16(-1) }
                 precondition(cursor.pointer == base + total, "COPY row size mismatch")
             }
         }
     }
+}
+
+/// A row of a COPY binary stream: its size, and how it is written (the field count first).
+protocol CopyRow {
+    /// Bytes of the row, its field count included.
+    static func copyRowSize(_ row: Self) -> Int
+    static func writeCopyRow(_ row: Self, to cursor: inout CopyCursor)
 }
 
 /// Big-endian stores at a cursor into memory the caller sized beforehand.
