@@ -21,7 +21,7 @@ let package = Package(
         // TLS for a wss:// feed (the feed client is this project's own, on NIO: docs/design.md §7).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // Without its default traits (FullFoundation, ConfigurationSupport): the service links
-        // FoundationEssentials only, not Foundation and ICU, ~9 MB of RSS (docs/performance.md, "Memory").
+        // FoundationEssentials only, not Foundation and ICU, ~9 MB of RSS (docs/design.md §1.4).
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),

@@ -184,7 +184,7 @@ enum BatchStrategy {
 
     /// `batch` into the COPY statement `sql`, encoded and sent `CopyStream.rowsPerPiece`
     /// rows at a time into the session's buffer: the buffer holds a piece, never
-    /// the whole batch (a 10 000-trade batch is ~2 MB encoded; docs/performance.md, "Memory").
+    /// the whole batch (a 10 000-trade batch is ~2 MB encoded; docs/design.md §1.4).
     static func copy<R: StoredRecord>(_ batch: ArraySlice<R>, sql: String, session: WriterSession, connection: PGConnection) throws {
         defer {
             // A piece of huge rows (tens of thousands of conditions) may have grown it: not kept.

@@ -168,7 +168,7 @@ struct NumericDigits {
 
 /// A COPY binary stream (header, rows, trailer), whole or in pieces: the
 /// writer encodes and sends a batch `CopyStream.rowsPerPiece` rows at a time,
-/// so that its buffer holds a piece, not the batch (docs/performance.md, "Memory").
+/// so that its buffer holds a piece, not the batch (docs/design.md §1.4).
 enum CopyStream {
     /// Which ends of the stream a piece carries: the first has the header, the last the trailer.
     struct Ends: Equatable {

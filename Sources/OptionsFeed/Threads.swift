@@ -6,7 +6,7 @@ import Glibc
 /// to a server that may not answer), started detached: nothing joins it,
 /// and it ends when `body` returns. Built on pthreads so that the service
 /// needs only FoundationEssentials, not Foundation's `Thread`
-/// (docs/performance.md, "Memory").
+/// (docs/design.md §1.4).
 public enum DetachedThread {
     private final class Body {
         let run: @Sendable () -> Void
@@ -35,7 +35,7 @@ public enum DetachedThread {
 
 /// A mutex and its condition variable, for threads of their own that wait
 /// for work (the console writer): `NSCondition`'s part the service uses,
-/// on pthreads (docs/performance.md, "Memory"). Timed waits run on
+/// on pthreads (docs/design.md §1.4). Timed waits run on
 /// `CLOCK_MONOTONIC`, so a change of the wall clock does not move them.
 public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
