@@ -31,7 +31,7 @@ final class ConsoleWriter: @unchecked Sendable {
         self.summary = summary
         // The thread holds the writer for the life of the process, as the process's sink does.
         // Without its thread the console takes no lines: nothing else can show why, so it is fatal.
-        guard DetachedThread.start({ self.run() }) else { fatalError("cannot start the console's writer thread") }
+        guard DetachedThread.start(name: "console-\(descriptor)", { self.run() }) else { fatalError("cannot start the console's writer thread") }
     }
 
     /// Queues a line (ending in a newline); never waits for the console.

@@ -150,9 +150,9 @@ final class WriterPool: Sendable {
         let graceMicros = UInt32(clamping: grace.microseconds)
         for (_, handle) in handles {
             // PQcancel connects to the server: it may block as long as the server does not answer.
-            DetachedThread.start { handle.cancel() }
+            DetachedThread.start(name: "db-cancel") { handle.cancel() }
         }
-        DetachedThread.start { [self] in
+        DetachedThread.start(name: "db-abort") { [self] in
             usleep(graceMicros)
             for (index, handle) in handles where state.withLock({ $0.slots[index].busy }) { handle.abort() }
         }

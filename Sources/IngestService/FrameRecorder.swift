@@ -93,7 +93,7 @@ public final class FrameRecorder: Sendable {
         self.configuration = configuration
         self.logger = logger
         let file = try RecordingFile(configuration: configuration)
-        guard DetachedThread.start({ [self] in self.writeLoop(file) }) else {
+        guard DetachedThread.start(name: "frame-recorder", { [self] in self.writeLoop(file) }) else {
             throw RecorderError.io(operation: "start the writer thread for", path: configuration.path, errno: errno)
         }
     }

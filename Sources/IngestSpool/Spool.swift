@@ -223,7 +223,7 @@ public final class Spool: Sendable {
     /// the spool only weakly, so dropping the spool ends it.
     private func startSyncThread() throws {
         let wake = syncWake
-        let started = DetachedThread.start { [weak self] in
+        let started = DetachedThread.start(name: "spool-sync") { [weak self] in
             while true {
                 guard let wait = self?.syncIfDue() else { return }
                 switch wait {

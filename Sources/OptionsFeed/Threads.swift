@@ -13,11 +13,15 @@ public enum DetachedThread {
         init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
-    /// Starts `body` on a new thread. Returns false, without running `body`,
-    /// when the system will not make another thread.
+    /// Starts `body` on a new thread named `name` (what `top -H` and
+    /// `/proc/PID/task/*/comm` show; the kernel keeps 15 bytes). Returns
+    /// false, without running `body`, when the system will not make another thread.
     @discardableResult
-    public static func start(_ body: @escaping @Sendable () -> Void) -> Bool {
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+        let context = Unmanaged.passRetained(Body {
+            nameThisThread(name)
+            body()
+        }).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, { context in
             let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
@@ -30,6 +34,17 @@ public enum DetachedThread {
         }
         pthread_detach(thread)
         return true
+    }
+
+    /// Names the calling thread through `/proc/thread-self/comm` (glibc's
+    /// `pthread_setname_np` is not in Swift's Glibc module); a name that
+    /// cannot be set leaves the process's own.
+    static func nameThisThread(_ name: String) {
+        let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 }
 

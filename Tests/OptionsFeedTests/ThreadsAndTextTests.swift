@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -19,7 +20,7 @@ struct ThreadsAndTextTests {
         let condition = ConditionLock()
         let done = Mutex(false)
         condition.lock()
-        let started = DetachedThread.start {
+        let started = DetachedThread.start(name: "test-thread") {
             condition.lock()
             done.withLock { $0 = true }
             condition.signal()
@@ -31,6 +32,26 @@ struct ThreadsAndTextTests {
         condition.unlock()
         #expect(done.withLock { $0 })
         #expect(signalled)
+    }
+
+    @Test("a detached thread carries its name, cut to the kernel's 15 bytes", arguments: [
+        ("spool-sync", "spool-sync"), ("a-name-longer-than-fifteen", "a-name-longer-t"),
+    ])
+    func threadName(_ name: String, _ shown: String) {
+        let seen = Mutex<String?>(nil)
+        let condition = ConditionLock()
+        condition.lock()
+        DetachedThread.start(name: name) {
+            // What `top -H` reads for this thread.
+            let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+            condition.lock()
+            seen.withLock { $0 = comm.trimmingWhitespace() }
+            condition.signal()
+            condition.unlock()
+        }
+        while seen.withLock({ $0 }) == nil, condition.wait(timeout: .seconds(30)) {}
+        condition.unlock()
+        #expect(seen.withLock { $0 } == shown)
     }
 
     @Test("a wait nobody signals times out; a timeout of zero or less does not wait", arguments: [
