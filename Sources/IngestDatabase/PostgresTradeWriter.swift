@@ -218,6 +218,9 @@ public final class PostgresTradeWriter: Sendable {
     }
 
     /// Closes every connection (waiting for writes in flight) and stops the threads.
+    /// The first writer connection's thread (docs/design.md §7, "One thread a flush").
+    public var flushExecutor: (any TaskExecutor)? { pool.firstThread }
+
     public func shutdown() async {
         await pool.shutdown()
     }

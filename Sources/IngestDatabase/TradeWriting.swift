@@ -18,4 +18,11 @@ public protocol TradeWriting: Sendable {
     /// Stops every statement in flight, from any thread, without waiting; one
     /// that has not returned after `grace` has its connection cut.
     func cancelInFlight(grace: Duration)
+    /// Where the flusher should run: a thread its writes run on without a
+    /// hop (docs/design.md §7, "One thread a flush"); `nil`: Swift's global executor.
+    var flushExecutor: (any TaskExecutor)? { get }
+}
+
+extension TradeWriting {
+    public var flushExecutor: (any TaskExecutor)? { nil }
 }

@@ -7,7 +7,6 @@ import Foundation
 import Glibc
 #endif
 import Logging
-import NIOPosix
 import OptionsFeed
 import Synchronization
 
@@ -28,7 +27,7 @@ final class WriterPool: Sendable {
 
     /// One pooled connection: its thread and its session.
     private struct Slot: Sendable {
-        let thread: NIOThreadPool
+        let thread: WriterThread
         let session: WriterSession
     }
 
@@ -41,10 +40,10 @@ final class WriterPool: Sendable {
     /// Starts one thread per session; no connection is opened before its first use.
     init(sessions: [WriterSession], maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration, logger: Logger) {
         let now = ContinuousClock.now
-        self.slots = sessions.map { session in
-            let thread = NIOThreadPool(numberOfThreads: 1)
+        self.slots = sessions.indices.map { index in
+            let thread = WriterThread(name: "db-writer-\(index)")
             thread.start()
-            return Slot(thread: thread, session: session)
+            return Slot(thread: thread, session: sessions[index])
         }
         self.state = Mutex(State(slots: slots.map { _ in .init(connected: false, lastUsed: now, lastChecked: now) }))
         self.maintenance = PoolMaintenance(configuration: maintenance)
@@ -55,12 +54,17 @@ final class WriterPool: Sendable {
     /// Sessions in the pool: how many batches can be written at once.
     var size: Int { slots.count }
 
+    /// The first session's thread, the one idle sessions are handed out
+    /// from first: a task that prefers it as its executor (the flusher) runs
+    /// its writes there without a hop to another thread (docs/design.md §7).
+    var firstThread: any TaskExecutor { slots[0].thread }
+
     /// Runs `body` on an idle session's thread, waiting for one when all are busy.
     func withSession<R: Sendable>(_ body: @escaping @Sendable (WriterSession) throws -> R) async throws -> R {
         let index = await acquire()
         defer { release(index) }
         let session = slots[index].session
-        return try await slots[index].thread.runIfActive { try body(session) }
+        return try await slots[index].thread.run { try body(session) }
     }
 
     private func acquire() async -> Int {
@@ -109,7 +113,7 @@ final class WriterPool: Sendable {
             switch action {
             case .check(let index):
                 let session = slots[index].session
-                let healthy = (try? await slots[index].thread.runIfActive { () -> Bool in
+                let healthy = (try? await slots[index].thread.run { () -> Bool in
                     guard let connection = session.connection else { return false }
                     if (try? connection.query("SELECT 1")) != nil { return true }
                     session.connection = nil
@@ -121,7 +125,7 @@ final class WriterPool: Sendable {
                 release(index, used: false)
             case .close(let index):
                 let session = slots[index].session
-                _ = try? await slots[index].thread.runIfActive { session.connection = nil }
+                _ = try? await slots[index].thread.run { session.connection = nil }
                 logger.info("idle database connection closed", metadata: ["slot": "\(index)"])
                 release(index, used: false)
             }
@@ -163,8 +167,8 @@ final class WriterPool: Sendable {
         maintenanceTask.withLock { $0?.cancel() }
         for index in slots.indices {
             let session = slots[index].session
-            _ = try? await slots[index].thread.runIfActive { session.connection = nil }
-            try? await slots[index].thread.shutdownGracefully()
+            _ = try? await slots[index].thread.run { session.connection = nil }
+            await slots[index].thread.shutdown()
         }
     }
 }

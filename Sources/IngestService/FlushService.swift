@@ -82,12 +82,23 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
 
     // The service runs on the continuous clock (tests inject others): specialized for it, the loop
     // and the flush machine it drives skip generic metadata and witness-table look-ups (docs/design.md §7).
+    //
+    // It runs on the writer's first connection thread when the writer has one (`flushExecutor`): a
+    // write on that connection then runs where the flusher is, without waking another thread and a
+    // pool thread after it (docs/design.md §7, "One thread a flush").
     @_specialize(where C == ContinuousClock)
     public func run() async throws {
+        await withTaskExecutorPreference(writer.flushExecutor) { await flush() }
+        logger.info("flusher stopped", metadata: stats.summary.mapValues { "\($0)" })
+    }
+
+    @_specialize(where C == ContinuousClock)
+    private func flush() async {
         let shuttingDown = Atomic<Bool>(false)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await watchDeadline() }
+                // Not on the writer's thread: at the deadline it cancels the write that thread is blocked in.
+                group.addTask(executorPreference: globalConcurrentExecutor) { await watchDeadline() }
                 group.addTask { [buffer] in await alarm.run { buffer.wakeFlusher() } }
                 await flushUntilDone(shuttingDown)
                 group.cancelAll()
@@ -97,7 +108,6 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
             deadline.begin()
             buffer.wakeFlusher()
         }
-        logger.info("flusher stopped", metadata: stats.summary.mapValues { "\($0)" })
     }
 
     /// At the deadline: statements in flight are cancelled (their batches fail
@@ -439,7 +449,9 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
         let clock = self.clock
         let outcomes = await withTaskGroup(of: (Int, Result<BatchResult, any Error>, Duration).self) { group in
             for (index, batch) in batches.enumerated() {
-                group.addTask {
+                // On the global executor, each write hops to its own connection's thread and they run
+                // side by side; on the flusher's thread the first would hold it until it returned.
+                group.addTask(executorPreference: globalConcurrentExecutor) {
                     let started = clock.now
                     do {
                         let result = try await writer.write(batch)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestTestSupport
 import Logging
 import OptionsFeed
@@ -42,6 +45,33 @@ struct WriterPoolTests {
             try Self.writerConnections(database) == 0 ? true : nil
         }
         #expect(closed, "shutdown closes every connection")
+    }
+
+    @Test("the flusher's executor is the first connection's thread: a task that prefers it writes there, without a hop")
+    func flushExecutorIsTheFirstConnectionsThread() async throws {
+        let database = try TestDatabase.create()
+        defer { database.drop() }
+        try database.migrate()
+        let writer = PostgresTradeWriter(conninfo: database.url, poolSize: 2, logger: Logger(label: "test"))
+        let executor = try #require(writer.flushExecutor)
+        let (before, after, inserted) = try await withTaskExecutorPreference(executor) {
+            let before = Self.threadName()
+            let result = try await writer.write(Self.batch(from: 0, count: 100))
+            return (before, Self.threadName(), result.inserted)
+        }
+        #expect(before == "db-writer-0")
+        #expect(after == "db-writer-0")
+        #expect(inserted == 100)
+        await writer.shutdown()
+    }
+
+    /// The calling thread's name, as `top -H` shows it.
+    static func threadName() -> String {
+        guard let file = fopen("/proc/thread-self/comm", "r") else { return "" }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 32)
+        guard fgets(&buffer, 32, file) != nil else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     @Test("an idle connection killed on the server fails its health check and is replaced on the next write")
