@@ -16,8 +16,9 @@ import OptionsFeed
 /// The feed connection's frames, handled where the socket's bytes arrive: on
 /// the connection's event loop, with no task hop between the socket and the
 /// buffer (docs/design.md §7). The handler cuts the frames out of each read
-/// itself (`WebSocketFrameParser`), then each is decoded and appended in one
-/// call; the read pacing pauses at the end of each read
+/// itself (`WebSocketFrameParser`), decodes each message, and hands the
+/// records of all the messages of a read to the buffer in one call; the read
+/// pacing pauses at the end of each read
 /// (`channelReadComplete`). Pings are answered, a ping goes out every
 /// `WS_PING_INTERVAL_MS` and a missing pong by the next one ends the
 /// connection; the close handshake waits at most `closeTimeout`.
@@ -101,18 +102,41 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Handles the frames in `bytes`; if they fill the buffer (no spool), the rest is held.
+    /// Handles the frames in `bytes`, then buffers the records of all its
+    /// messages at once; if they fill the buffer (no spool), the bytes after
+    /// are held.
     private func parse(_ bytes: ByteBuffer) {
         var bytes = bytes
+        defer { readMicros = nil }
         do {
             while !failed, !waitingForRoom, let frame = try parser.next(from: &bytes) {
                 handle(frame)
             }
         } catch {
+            deliver()
             protocolError(error)
             return
         }
+        deliver()
         if waitingForRoom, bytes.readableBytes > 0 { held.prepend(bytes) }
+    }
+
+    /// When this read's bytes arrived: read once, at its first whole message
+    /// (docs/design.md §7, "One hand-off a read").
+    private var readMicros: Int64?
+
+    /// The records decoded from this read's messages, into the buffer in one
+    /// hand-off: counted, their gap closed and their staleness recorded once
+    /// a read, not once a message.
+    private func deliver() {
+        defer { frame.removeAll() }
+        guard frame.hasRecords, let receivedAt = readMicros else { return }
+        if !streaming {
+            session.becomeStreaming(attempt)
+            streaming = true
+        }
+        let waiting = session.intake.takeAvailable(frame, receivedAtMicros: receivedAt)
+        if !waiting.isEmpty { waitForRoom(waiting) }
     }
 
     /// The server sent what is no WebSocket frame this client accepts: a close frame with the
@@ -198,15 +222,23 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
         messageReceived()
     }
 
-    /// A whole message: counted, recorded, decoded; its statuses acted on and its records buffered.
+    /// A whole message: counted, recorded, decoded, its statuses acted on;
+    /// its records wait in `frame` for the end of the read (`deliver`).
     private func messageReceived() {
-        let now = ContinuousClock.now
-        attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
         let stats = session.intake.stats
         stats.frames.add(1)
-        // One wall-clock read per frame: the health report's last message time and the trades' `received_at`.
-        let receivedAt = session.wallClock.nowMicros()
-        stats.lastMessageAtMicros.store(receivedAt, ordering: .relaxed)
+        // One clock read per socket read, not per message: the messages of a read arrived together. The
+        // wall clock gives the health report's last message time and the trades' `received_at`.
+        let receivedAt: Int64
+        if let readMicros {
+            receivedAt = readMicros
+        } else {
+            let now = ContinuousClock.now
+            attempt.state.withLock { $0.watchdog.dataReceived(now: now) }
+            receivedAt = session.wallClock.nowMicros()
+            stats.lastMessageAtMicros.store(receivedAt, ordering: .relaxed)
+            readMicros = receivedAt
+        }
         if tooLarge {
             session.badFrame(.oversized, ["limit_bytes": "\(session.configuration.maxFrameBytes)"])
             return
@@ -215,7 +247,6 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
             session.badFrame(.binary, ["bytes": "\(message.readableBytes)"])
             return
         }
-        frame.removeAll()
         // Recorded before decoding, with the receive time the trades carry: a replay of the
         // recording then writes the very same rows, `received_at` included.
         session.recorder?.record(message, receivedAtMicros: receivedAt)
@@ -226,26 +257,27 @@ final class FeedFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
         } catch {
             session.badFrame(.malformed, ["reason": "\(error.reason)", "offset": "\(error.offset)", "bytes": "\(message.readableBytes)"])
         }
-        session.unknownEvents(frame.unknownEvents)
-        for status in frame.statuses {
+        if frame.unknownEvents > 0 {
+            session.unknownEvents(frame.unknownEvents)
+            frame.unknownEvents = 0
+        }
+        guard !frame.statuses.isEmpty else { return }
+        let statuses = frame.statuses
+        frame.statuses.removeAll(keepingCapacity: true)
+        for status in statuses {
             switch session.reply(to: status, attempt: attempt) {
             case .none:
                 continue
             case .send(let text):
                 send(.text, ByteBuffer(string: text))
             case .close:
+                // What came before the status is buffered; nothing after it is read.
+                deliver()
                 finished = true
                 close()
                 return
             }
         }
-        guard frame.hasRecords else { return }
-        if !streaming {
-            session.becomeStreaming(attempt)
-            streaming = true
-        }
-        let waiting = session.intake.takeAvailable(frame, receivedAtMicros: receivedAt)
-        if !waiting.isEmpty { waitForRoom(waiting) }
     }
 
     /// No spool and a full buffer: reads stop until a task has put the records in.

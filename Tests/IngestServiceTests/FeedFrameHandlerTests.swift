@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import NIOWebSocket
 import OptionsFeed
+import Synchronization
 import Testing
 
 @testable import IngestService
@@ -44,7 +45,7 @@ struct FeedFrameHandlerTests {
         }
     }
 
-    static func harness(capacity: Int = 1_000, apiKey: String = "the-key") async throws -> Harness {
+    static func harness(capacity: Int = 1_000, apiKey: String = "the-key", wallClock: WallClock = .system) async throws -> Harness {
         let buffer = RecordBuffer(capacity: capacity, flushThreshold: 100)
         let stats = IngestStats()
         let intake = FeedIntake(
@@ -54,7 +55,8 @@ struct FeedFrameHandlerTests {
             url: "ws://127.0.0.1:1/options", apiKey: apiKey, subscriptions: ["T.*"], maxFrameBytes: 4_000,
             pingInterval: pingInterval, watchdog: .init(), readPacing: .init(interval: .zero))
         let session = FeedSession(
-            configuration: configuration, intake: intake, monitor: FeedMonitor(configuration: .init()), logger: CapturedLogs().logger("feed"))
+            configuration: configuration, intake: intake, monitor: FeedMonitor(configuration: .init()), wallClock: wallClock,
+            logger: CapturedLogs().logger("feed"))
         let attempt = FeedSession.Attempt(watchdog: SessionWatchdog(configuration: .init(), now: .now), mask: configuration.mask)
         let channel = NIOAsyncTestingChannel()
         try await channel.testingEventLoop.submit {
@@ -215,6 +217,44 @@ struct FeedFrameHandlerTests {
         #expect(harness.buffer.take(upTo: 100).trades.map(\.sequence) == (0..<18).map(Int64.init))
     }
 
+    /// Several whole frames as one read of the socket.
+    static func oneRead(_ texts: [String]) -> ByteBuffer {
+        var read = ByteBuffer()
+        for text in texts {
+            var frame = WebSocketFrameParserTests.encoded(.text, ByteBuffer(string: text))
+            read.writeBuffer(&frame)
+        }
+        return read
+    }
+
+    @Test("the messages of one read reach the buffer in one hand-off, read off the clock once: their trades share a received_at")
+    func oneHandOffARead() async throws {
+        // A wall clock that moves a microsecond at every read of it.
+        let ticks = ClockReads()
+        let harness = try await Self.harness(wallClock: WallClock { 1_764_772_300_000_000 + ticks.next() })
+        try await harness.channel.writeInbound(Self.oneRead((0..<5).map { Self.trades($0 * 2..<$0 * 2 + 2) }))
+        try await harness.channel.writeInbound(Self.oneRead([Self.trades(10..<12)]))
+        #expect(harness.stats.frames.load(ordering: .relaxed) == 6)
+        let trades = harness.buffer.take(upTo: 100).trades
+        #expect(trades.map(\.sequence) == (0..<12).map(Int64.init))
+        #expect(Set(trades[0..<10].map(\.receivedAtMicros)).count == 1, "one clock read for the first read's five messages")
+        #expect(trades[10].receivedAtMicros > trades[0].receivedAtMicros, "the next read reads the clock again")
+        #expect(ticks.value == 2)
+        #expect(harness.stats.lastMessageAtMicros.load(ordering: .relaxed) == trades[10].receivedAtMicros)
+    }
+
+    @Test("a status that ends the session after data in the same read: the data before it is buffered, nothing after it")
+    func statusEndsSessionMidRead() async throws {
+        let harness = try await Self.harness()
+        try await harness.channel.writeInbound(Self.oneRead([
+            Self.trades(0..<2), #"[{"ev":"status","status":"auth_failed","message":"bad key"}]"#, Self.trades(2..<4),
+        ]))
+        #expect(harness.buffer.take(upTo: 10).trades.map(\.sequence) == [0, 1])
+        #expect(harness.buffer.count == 0)
+        let sent = try await harness.sent()
+        #expect(sent.map(\.opcode) == [.connectionClose])
+    }
+
     @Test("a protocol error (reserved bit, frame over the limit) sends a close frame with its code and ends the connection")
     func protocolErrors() async throws {
         for (bytes, code, reason) in [
@@ -235,4 +275,17 @@ struct FeedFrameHandlerTests {
             #expect(text.contains(reason))
         }
     }
+}
+
+/// Counts the calls of a test's clock.
+private final class ClockReads: Sendable {
+    private let count = Mutex<Int64>(0)
+    /// The count before this call.
+    func next() -> Int64 {
+        count.withLock { count in
+            count += 1
+            return count - 1
+        }
+    }
+    var value: Int64 { count.withLock { $0 } }
 }
