@@ -59,7 +59,6 @@ let package = Package(
             dependencies: [
                 "CLibPQ", "OptionsFeed",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
 

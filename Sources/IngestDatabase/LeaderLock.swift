@@ -1,5 +1,4 @@
 import Logging
-import NIOPosix
 
 /// The leader lock of an active/standby pair (docs/design.md §5.5): a session-level
 /// PostgreSQL advisory lock held on a connection of its own, on a thread of
@@ -60,7 +59,7 @@ public final class LeaderLock: Sendable {
     public let group: String
     private let conninfo: String
     private let keepalive: Keepalive
-    private let thread: NIOThreadPool
+    private let thread: ConnectionThread
     private let session = Session()
     private let logger: Logger
 
@@ -72,7 +71,7 @@ public final class LeaderLock: Sendable {
         self.group = group
         self.keepalive = keepalive
         self.logger = logger
-        self.thread = NIOThreadPool(numberOfThreads: 1)
+        self.thread = ConnectionThread(name: "db-leader")
         thread.start()
     }
 
@@ -189,11 +188,11 @@ public final class LeaderLock: Sendable {
     /// Releases the lock and stops the lock's thread (at exit).
     public func close() async {
         await release()
-        try? await thread.shutdownGracefully()
+        await thread.shutdown()
     }
 
     private func run<R: Sendable>(_ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await thread.runIfActive(body)
+        try await thread.run(body)
     }
 
     /// The lock connection, made on first use: short keepalives both ways.

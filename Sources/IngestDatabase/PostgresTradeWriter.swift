@@ -217,10 +217,10 @@ public final class PostgresTradeWriter: Sendable {
         pool.cancelInFlight(grace: grace)
     }
 
-    /// Closes every connection (waiting for writes in flight) and stops the threads.
     /// The first writer connection's thread (docs/design.md §7, "One thread a flush").
     public var flushExecutor: (any TaskExecutor)? { pool.firstThread }
 
+    /// Closes every connection (waiting for writes in flight) and stops the threads.
     public func shutdown() async {
         await pool.shutdown()
     }

@@ -27,7 +27,7 @@ final class WriterPool: Sendable {
 
     /// One pooled connection: its thread and its session.
     private struct Slot: Sendable {
-        let thread: WriterThread
+        let thread: ConnectionThread
         let session: WriterSession
     }
 
@@ -41,7 +41,7 @@ final class WriterPool: Sendable {
     init(sessions: [WriterSession], maintenance: PoolMaintenance<ContinuousClock.Instant>.Configuration, logger: Logger) {
         let now = ContinuousClock.now
         self.slots = sessions.indices.map { index in
-            let thread = WriterThread(name: "db-writer-\(index)")
+            let thread = ConnectionThread(name: "db-writer-\(index)")
             thread.start()
             return Slot(thread: thread, session: sessions[index])
         }

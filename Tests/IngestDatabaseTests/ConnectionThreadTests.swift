@@ -8,14 +8,14 @@ import Testing
 
 /// A writer connection's thread: blocking work and the jobs of the tasks
 /// that prefer it, on one thread, in order (docs/design.md §7, "One thread a flush").
-@Suite("Writer connection thread")
-struct WriterThreadTests {
+@Suite("Database connection thread")
+struct ConnectionThreadTests {
     /// The calling thread.
     static func threadID() -> pthread_t { pthread_self() }
 
     @Test("work handed to it runs on its own thread, one item after the other, in order")
     func runsInOrderOnItsThread() async throws {
-        let thread = WriterThread(name: "test-writer")
+        let thread = ConnectionThread(name: "test-writer")
         #expect(thread.start())
         let caller = Self.threadID()
         let first = try await thread.run { Self.threadID() }
@@ -38,7 +38,7 @@ struct WriterThreadTests {
 
     @Test("a task that prefers it runs there, and its own work runs at once, ahead of work queued before it")
     func preferringTaskRunsInline() async throws {
-        let thread = WriterThread(name: "test-writer")
+        let thread = ConnectionThread(name: "test-writer")
         thread.start()
         let own = try await thread.run { Self.threadID() }
         let order = Shared<[String]>([])
@@ -62,11 +62,11 @@ struct WriterThreadTests {
 
     @Test("after shutdown it refuses work, and a task that still prefers it runs elsewhere instead of never")
     func afterShutdown() async throws {
-        let thread = WriterThread(name: "test-writer")
+        let thread = ConnectionThread(name: "test-writer")
         thread.start()
         let own = try await thread.run { Self.threadID() }
         await thread.shutdown()
-        await #expect(throws: WriterThread.Stopped.self) { try await thread.run { 1 } }
+        await #expect(throws: ConnectionThread.Stopped.self) { try await thread.run { 1 } }
         let elsewhere = await withTaskExecutorPreference(thread) { Self.threadID() }
         #expect(elsewhere != own, "its jobs went to the global executor")
         await thread.shutdown()  // a second shutdown returns too
@@ -74,7 +74,7 @@ struct WriterThreadTests {
 
     @Test("shutdown runs what was queued before it, then the thread ends")
     func shutdownDrainsQueue() async throws {
-        let thread = WriterThread(name: "test-writer")
+        let thread = ConnectionThread(name: "test-writer")
         let ran = Shared<Int>(0)
         // Queued before the thread starts: they wait for it.
         let pending = (0..<10).map { _ in Task { try await thread.run { ran.withLock { $0 += 1 } } } }

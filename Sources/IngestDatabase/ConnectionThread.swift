@@ -2,23 +2,23 @@
 import Glibc
 #endif
 import OptionsFeed
-import Synchronization
 
-/// One writer connection's thread (docs/design.md §5.3, "Connection pool";
-/// §7): libpq blocks, so each session is used on a thread of its own. It
-/// runs, in the order they come, the blocking work handed to it (`run`) and
-/// the jobs of the tasks that prefer it as their executor: the flusher
-/// prefers the first session's thread, so that its write of a batch runs
-/// right there instead of waking this thread, and then a pool thread to
-/// resume the flusher (docs/design.md §7, "One thread a flush").
+/// A database connection's thread (docs/design.md §1.4: libpq blocks, so
+/// each connection is used on a thread of its own): each writer connection
+/// (§5.3, "Connection pool") and the leader lock's (§5.5). It runs, in the
+/// order they come, the blocking work handed to it (`run`) and the jobs of
+/// the tasks that prefer it as their executor: the flusher prefers the first
+/// writer connection's thread, so that its write of a batch runs right there
+/// instead of waking this thread, and then a pool thread to resume the
+/// flusher (docs/design.md §7, "One thread a flush").
 ///
 /// After `shutdown` it takes no more work (`run` throws
-/// `WriterThread.Stopped`); a job of a task that still prefers it goes to
-/// the global executor, so that no task is left without a thread.
-final class WriterThread: TaskExecutor, @unchecked Sendable {
+/// `ConnectionThread.Stopped`); a job of a task that still prefers it goes
+/// to the global executor, so that no task is left without a thread.
+final class ConnectionThread: TaskExecutor, @unchecked Sendable {
     /// `run` on a thread that was shut down.
     struct Stopped: Error, CustomStringConvertible {
-        var description: String { "the writer connection's thread has stopped" }
+        var description: String { "the database connection's thread has stopped" }
     }
 
     private enum Work {
