@@ -34,11 +34,8 @@ extension IngestApp {
         _ = mallopt(M_MMAP_THRESHOLD, mmapThreshold)
     }
 
-    /// The buffer, with room reserved for the writers' batches handed back to it when full.
     static func makeBuffer(_ configuration: IngestConfiguration) -> RecordBuffer {
-        RecordBuffer(
-            capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch,
-            putBackRoom: configuration.flushMaxBatch * configuration.dbPoolSize)
+        RecordBuffer(capacity: configuration.bufferCapacity, flushThreshold: configuration.flushMinBatch)
     }
 
     /// The pooled writer for `flavor`, as configured.

@@ -15,9 +15,8 @@ public final class RecordBuffer: Sendable {
     }
 
     private struct State {
-        /// Trades, the bulk of a feed: their ring is reserved once.
+        /// Trades, the bulk of a feed; each ring's memory follows what waits of its type.
         var ring: RingBuffer<OptionTrade>
-        /// The other types grow their rings as they come.
         var aggregates: RingBuffer<OptionAggregate>
         var quotes: RingBuffer<OptionQuote>
         var fairValues: RingBuffer<OptionFMV>
@@ -83,12 +82,10 @@ public final class RecordBuffer: Sendable {
     private let spaceFreed = Wakeup()
     private let flushThreshold: Int
 
-    /// `putBackRoom`: trades that may be handed back beyond `capacity` within the
-    /// storage's last growth (the writers' batches in flight: `FLUSH_MAX_BATCH` × `DB_POOL_SIZE`).
-    public init(capacity: Int, flushThreshold: Int, putBackRoom: Int = 0) {
+    public init(capacity: Int, flushThreshold: Int) {
         self.state = Mutex(
             State(
-                ring: RingBuffer(capacity: capacity, spareRoom: putBackRoom), aggregates: RingBuffer(capacity: capacity),
+                ring: RingBuffer(capacity: capacity), aggregates: RingBuffer(capacity: capacity),
                 quotes: RingBuffer(capacity: capacity), fairValues: RingBuffer(capacity: capacity),
                 capacity: max(1, capacity)))
         self.flushThreshold = max(1, flushThreshold)
