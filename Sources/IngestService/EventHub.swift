@@ -1,3 +1,4 @@
+import IngestPipeline
 import Synchronization
 
 /// Broadcasts status events to the `/events` clients (docs/design.md §5.4 status
@@ -15,6 +16,8 @@ public final class EventHub: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Wakes the one task in `waitForClient`.
+    private let clientArrived = Wakeup()
 
     public init() {}
 
@@ -29,7 +32,17 @@ public final class EventHub: Sendable {
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { _ = $0.clients.removeValue(forKey: id) }
         }
+        clientArrived.signal()
         return stream
+    }
+
+    /// Returns once a client is subscribed (at once if one is), or when the
+    /// task is cancelled. With nobody listening, the status server's ticker
+    /// waits here instead of waking every interval. One waiting task at a time.
+    public func waitForClient() async {
+        while clientCount == 0, !Task.isCancelled {
+            await clientArrived.wait()
+        }
     }
 
     /// Sends `event` to every client; a client that cannot take it is dropped.

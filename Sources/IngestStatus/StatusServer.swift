@@ -74,10 +74,12 @@ public struct StatusServer: Service, CustomStringConvertible {
         let heartbeat = configuration.heartbeatInterval
         let monitor = self.monitor
         await withThrowingTaskGroup(of: Void.self) { group in
-            // One ticker for all clients: a report event every interval, a heartbeat comment now and then.
+            // One ticker for all clients: a report event every interval, a heartbeat comment now and then;
+            // with no client it sleeps until one comes.
             group.addTask {
                 var lastHeartbeat = ContinuousClock.now
                 while !Task.isCancelled {
+                    await hub.waitForClient()
                     try await Task.sleep(for: interval)
                     if hub.clientCount == 0 { continue }
                     if let json = try? JSONEncoder.health.encode(monitor.report()) {

@@ -36,6 +36,24 @@ struct EventHubTests {
         #expect(await iterator.next() == "after")
     }
 
+    @Test("the ticker's wait for a client: at once with one, released by the first subscribe, and by cancellation",
+          .timeLimit(.minutes(1)))
+    func waitForClient() async {
+        let hub = EventHub()
+        let waiter = Task { await hub.waitForClient() }
+        let stream = hub.subscribe()
+        await waiter.value
+        #expect(hub.clientCount == 1)
+        await hub.waitForClient()
+
+        let other = EventHub()
+        let cancelled = Task { await other.waitForClient() }
+        cancelled.cancel()
+        await cancelled.value
+        #expect(other.clientCount == 0, "cancelled with nobody subscribed")
+        _ = stream
+    }
+
     @Test("SSE framing: an event line, a data line, a blank line")
     func format() {
         #expect(EventHub.format(event: "report", data: "{}") == "event: report\ndata: {}\n\n")
