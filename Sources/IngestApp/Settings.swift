@@ -156,7 +156,7 @@ extension Setting {
     public static let bufferCapacity = Setting(
         "BUFFER_CAPACITY", "100000", wholeNumber: 1...100_000_000,
         help: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits).",
-        details: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits). 100 000 is 5 s at 20 000 trades/s and ten full batches, ~6.4 MB when full, plus room for the batches in flight handed back; the memory follows what waits, not the capacity (see [performance](performance.md)).")
+        details: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits). 100 000 is 5 s at 20 000 trades/s and ten full batches, ~6.4 MB when full; the memory follows what waits, 256 KiB at a time, not the capacity (see [performance](performance.md)).")
     public static let wsMaxFrameBytes = Setting(
         "WS_MAX_FRAME_BYTES", "1048576", wholeNumber: 1024...(256 << 20),
         help: "Largest WebSocket frame accepted from the feed.")
