@@ -112,9 +112,9 @@ public struct RingBuffer<Element> {
         if let last = chunks.indices.last, chunks[last].count < Self.chunkElements, chunks[last].capacity >= Self.chunkElements {
             return last
         }
-        if var chunk = spare {
+        if let chunk = spare {
+            // Emptied when it was kept.
             spare = nil
-            chunk.removeAll(keepingCapacity: true)
             chunks.append(chunk)
         } else {
             var chunk: [Element] = []
