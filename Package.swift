@@ -121,6 +121,12 @@ let package = Package(
             dependencies: [
                 "IngestApp", "IngestPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            // The service's relocations packed (DT_RELR, glibc ≥ 2.36), which gold cannot write: a
+            // PIE's 1.3 MB of relative relocations, read at every start and resident for good, become
+            // 11 KB (docs/performance.md, "Packed relocations"). lld comes with the Swift toolchain.
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))
             ]
         ),
         .executableTarget(

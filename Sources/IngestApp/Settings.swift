@@ -154,9 +154,9 @@ extension Setting {
         "FLUSH_MAX_BATCH", "10000", wholeNumber: 1...1_000_000,
         help: "Most trades in one batch (one transaction).")
     public static let bufferCapacity = Setting(
-        "BUFFER_CAPACITY", "100000", wholeNumber: 1...100_000_000,
+        "BUFFER_CAPACITY", "20000", wholeNumber: 1...100_000_000,
         help: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits).",
-        details: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits). 100 000 is 5 s at 20 000 trades/s and ten full batches, ~6.4 MB when full; the memory follows what waits, 256 KiB at a time, not the capacity (see [performance](performance.md)).")
+        details: "Trades the in-memory buffer holds (64 bytes each); beyond it trades go to the spool (without one, the feed reader waits). 20 000 is two full batches, 1 s at 20 000 trades/s and 40 s at 500, ~1.3 MB when full: a database that falls behind for longer sends the rest to disk, where a SIGKILL cannot lose it, and the process stays under 40 MB however far the feed outruns the database. Raise it to ride out longer stalls in memory, at 6.4 MB per 100 000 (and when there is no spool, `SPOOL_MAX_BYTES=0`, so that the feed reader waits less often); the memory follows what waits, 256 KiB at a time, not the capacity (see [performance](performance.md)).")
     public static let wsMaxFrameBytes = Setting(
         "WS_MAX_FRAME_BYTES", "1048576", wholeNumber: 1024...(256 << 20),
         help: "Largest WebSocket frame accepted from the feed.")
