@@ -166,7 +166,9 @@ public final class FeedIntake: Sendable {
     /// or the write failed: counted in the spool's own `write_failures`), and
     /// then the caller still holds it.
     private func spoolAll(_ batch: RecordBatch, _ spool: Spool) -> Bool {
-        (try? appendCounted(batch, to: spool, stats: stats)) == true
+        guard (try? spool.append(batch)) == true else { return false }
+        if batch.kind == .trade { stats.spooledTrades.add(batch.count) }
+        return true
     }
 
     /// Puts in what `takeAvailable` had no room for, waiting for room (no

@@ -516,14 +516,6 @@ public struct FlushService<C: Clock>: Service where C.Duration == Duration {
     }
 }
 
-/// Appends a batch to the spool, its trades counted in `spooled_trades`;
-/// `false` when the spool is full. A write the disk refused throws.
-package func appendCounted(_ batch: RecordBatch, to spool: Spool, stats: IngestStats) throws -> Bool {
-    guard try spool.append(batch) else { return false }
-    if batch.kind == .trade { stats.spooledTrades.add(batch.count) }
-    return true
-}
-
 /// Appends a batch to the spool; when the spool is full the records are
 /// dropped, counted, alerted (only then), and, for trades, recorded in `gaps`
 /// as a `trades_dropped` gap (for the backfill, which fetches trades only). A write the disk refused
@@ -535,7 +527,10 @@ package func spoolOrDrop(
     _ batch: RecordBatch, spool: Spool, stats: IngestStats, logger: Logger, keepOnWriteFailure: Bool = false, gaps: GapLedger? = nil
 ) -> Bool {
     do {
-        if try appendCounted(batch, to: spool, stats: stats) { return true }
+        if try spool.append(batch) {
+            if batch.kind == .trade { stats.spooledTrades.add(batch.count) }
+            return true
+        }
         // The trades_dropped ALERT itself is raised once by the health monitor while drops go on.
         logger.error(
             batch.kind == .trade ? "trades dropped" : "records dropped",
