@@ -12,10 +12,6 @@ public final class FeedIntake: Sendable {
     public let deadLetters: DeadLetterQueue
     /// Where trades go when the buffer is full; `nil`: the reader waits instead.
     public let spool: Spool?
-    /// While the spool holds a backlog, records go behind it instead of into
-    /// the buffer (a live feed, which cannot wait). `false` for a replay, which
-    /// waits for room in the buffer instead of reading its file into the spool.
-    public let spoolsBehindBacklog: Bool
     /// docs/design.md §4.2 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
     /// Per-symbol staleness and error classes of the health report; `nil` in tools that have none.
@@ -26,11 +22,10 @@ public final class FeedIntake: Sendable {
 
     public init(
         buffer: RecordBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
-        notionalThreshold: Double, health: HealthMonitor? = nil, spoolsBehindBacklog: Bool = true, logger: Logger
+        notionalThreshold: Double, health: HealthMonitor? = nil, logger: Logger
     ) {
         self.health = health
         self.spool = spool
-        self.spoolsBehindBacklog = spoolsBehindBacklog
         self.buffer = buffer
         self.stats = stats
         self.gaps = gaps
@@ -115,60 +110,23 @@ public final class FeedIntake: Sendable {
         hand(.trades(accepted), waiting: &waiting)
     }
 
-    /// Into the buffer, in arrival order (docs/design.md §5.2.2). With a spool:
-    /// - while the spool holds a backlog, the batch goes behind it, not into
-    ///   memory ahead of it (the flusher drains the spool before the buffer;
-    ///   `spoolsBehindBacklog`);
-    /// - when the buffer has no room, what waits in it goes to the spool
-    ///   first, then the rest: on disk, oldest first, not to waste.
-    /// A spool that refuses (full, or its disk failing) leaves records where
-    /// they are: the buffer keeps what it holds and takes what fits, and only
-    /// what fits nowhere is dropped (counted). Without a spool what the buffer
-    /// has no room for joins `waiting`, and so does every batch after it, to
-    /// keep their order.
+    /// Into the buffer. With a spool, what the buffer has no room for goes to
+    /// disk, not to waste (the database slow or down); without one it joins
+    /// `waiting`, and so does every batch after it, to keep their order.
     private func hand(_ batch: RecordBatch, waiting: inout [RecordBatch]) {
         guard !batch.isEmpty else { return }
         guard waiting.isEmpty else {
             waiting.append(batch)
             return
         }
-        if spoolsBehindBacklog, let spool, !spool.isEmpty, spoolAll(batch, spool) { return }
         let taken = buffer.append(batch)
         guard taken < batch.count else { return }
         let rest = batch.dropFirst(taken)
         if let spool {
-            spillBuffer(spool)
             spoolOrDrop(rest, spool: spool, stats: stats, logger: logger, gaps: gaps)
         } else {
             waiting.append(rest)
         }
-    }
-
-    /// Records the spill moves at a time: one chunk of the buffer's ring
-    /// (`RingBuffer`), so that the move copies at most 256 KiB at once.
-    static let spillPiece = 4_096
-
-    /// Moves everything waiting in the buffer to the spool, oldest first. A
-    /// piece the spool refuses goes back to the front of the buffer, and the
-    /// rest stays there.
-    private func spillBuffer(_ spool: Spool) {
-        while true {
-            let piece = buffer.take(upTo: Self.spillPiece)
-            guard !piece.isEmpty else { return }
-            guard spoolAll(piece, spool) else {
-                buffer.putBack(piece)
-                return
-            }
-        }
-    }
-
-    /// `batch` into the spool, counted; `false` when the spool refused it (full,
-    /// or the write failed: counted in the spool's own `write_failures`), and
-    /// then the caller still holds it.
-    private func spoolAll(_ batch: RecordBatch, _ spool: Spool) -> Bool {
-        guard (try? spool.append(batch)) == true else { return false }
-        if batch.kind == .trade { stats.spooledTrades.add(batch.count) }
-        return true
     }
 
     /// Puts in what `takeAvailable` had no room for, waiting for room (no
