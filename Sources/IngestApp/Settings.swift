@@ -245,8 +245,8 @@ extension Setting {
         details: "`feed_disconnected` alert: not streaming this long.")
     public static let alertBufferItems = Setting(
         "ALERT_BUFFER_ITEMS", "1000", wholeNumber: 1...100_000_000,
-        help: "buffer_high alert: more trades than this waiting.",
-        details: "`buffer_high` alert: more trades than this waiting.")
+        help: "buffer_high alert: more records than this waiting, in the buffer and in the spool behind it.",
+        details: "`buffer_high` alert: more records than this waiting for the database, in the buffer and (trades) in the spool behind it: when the database falls behind, a live feed's frames follow the spool's backlog to disk, so the buffer itself stays nearly empty.")
     public static let alertRssMB = Setting(
         "ALERT_RSS_MB", "500", wholeNumber: 1...1_000_000,
         help: "rss_high alert: resident memory above this many MiB.",

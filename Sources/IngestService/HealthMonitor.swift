@@ -42,7 +42,8 @@ public final class HealthMonitor: Sendable {
     public struct AlertThresholds: Sendable, Equatable {
         /// `feed_disconnected`: not streaming this long (docs/design.md §5.4: 2 min). `ALERT_FEED_DOWN_MS`.
         public var feedDownAfter: Duration = .seconds(120)
-        /// `buffer_high`: more trades waiting than this (docs/design.md §5.4: 1000). `ALERT_BUFFER_ITEMS`.
+        /// `buffer_high`: more records waiting than this, in the buffer and the spool's trades behind it
+        /// (docs/design.md §5.4: 1000). `ALERT_BUFFER_ITEMS`.
         public var bufferItems: Int = 1000
         /// `rss_high`: resident memory above this (docs/design.md §5.4: 500 MB). `ALERT_RSS_MB`.
         public var rssBytes: Int = 500 << 20
@@ -274,7 +275,11 @@ public final class HealthMonitor: Sendable {
         let (machine, since) = feed.snapshot
         let feedDown = machine.state.phase != .streaming ? since.duration(to: now) : nil
         let databaseState = database.breakerAndLastError
-        let waiting = buffer.count
+        let spoolState = spool?.snapshot
+        // Trades waiting for the database: in the buffer, and in the spool behind it (a live feed's frames follow a
+        // spool backlog there, so in overload the buffer itself is nearly empty; docs/design.md §5.2.1).
+        let (buffered, spooled) = (buffer.count, spoolState?.trades ?? 0)
+        let waiting = buffered + spooled
         let errorsNow = errors.snapshot(now: now)
         // Faults only: invalid feed data (`data`) has its own alert, `invalid_trades_high`.
         let faultsPerMinute = errors.faultsPerMinute(now: now)
@@ -290,7 +295,6 @@ public final class HealthMonitor: Sendable {
         let silentSeconds = Double(nowMicros - silentFrom) / 1e6
         let dropped = stats.tradesDropped.load(ordering: .relaxed)
         let slow = stats.slowConsumerWarnings.load(ordering: .relaxed)
-        let spoolState = spool?.snapshot
         let spoolFaults = spoolState.map { $0.writeFailures + $0.syncFailures + $0.quarantinedSegments + $0.vanishedSegments } ?? 0
         let sample = SystemSample.read()
         let backfillState = backfill?.snapshot
@@ -322,7 +326,8 @@ public final class HealthMonitor: Sendable {
                  { ["feed_state": machine.state.name, "down_s": "\(Int((feedDown ?? .zero).seconds))"] }),
                 (.dbConnectionLost, databaseState.breaker != .closed,
                  { ["breaker": databaseState.breaker.rawValue, "error": databaseState.lastError?.message ?? ""] }),
-                (.bufferHigh, waiting > thresholds.bufferItems, { ["items": "\(waiting)", "threshold": "\(thresholds.bufferItems)"] }),
+                (.bufferHigh, waiting > thresholds.bufferItems,
+                 { ["items": "\(waiting)", "buffered": "\(buffered)", "spooled": "\(spooled)", "threshold": "\(thresholds.bufferItems)"] }),
                 (.rssHigh, sample.rssBytes > thresholds.rssBytes, { ["rss_bytes": "\(sample.rssBytes)"] }),
                 (.errorRateHigh, faultsPerMinute > thresholds.errorsPerMinute,
                  { ["per_minute": "\(faultsPerMinute)", "threshold": "\(thresholds.errorsPerMinute)"] }),

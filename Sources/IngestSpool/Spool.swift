@@ -63,6 +63,9 @@ public final class Spool: Sendable {
         public var segments: Int
         /// Records spooled and not yet replayed (segments found at start count once they are read).
         public var records: Int
+        /// Trades this process spooled that are not yet replayed: what waits
+        /// behind the buffer (segments found at start are not counted).
+        public var trades: Int
         /// When the oldest waiting segment was started (Unix seconds), if any.
         public var oldestSegmentTime: Double?
         public var corruptRecords: Int
@@ -132,6 +135,8 @@ public final class Spool: Sendable {
         var bytes: Int64
         var records: Int
         var createdAt: Double
+        /// Trades this process appended to the segment.
+        var trades = 0
     }
 
     private struct OpenSegment {
@@ -282,6 +287,7 @@ public final class Spool: Sendable {
             if let current = state.current { all.append(current.file) }
             return Snapshot(
                 bytes: state.totalBytes, segments: all.count, records: all.reduce(0) { $0 + $1.records },
+                trades: all.reduce(0) { $0 + $1.trades },
                 oldestSegmentTime: all.first?.createdAt, corruptRecords: state.corruptRecords, writeFailures: state.writeFailures,
                 syncFailures: state.syncFailures, quarantinedSegments: state.quarantinedSegments,
                 vanishedSegments: state.vanishedSegments)
@@ -325,6 +331,7 @@ public final class Spool: Sendable {
             if firstUnsynced, state.syncSchedule.deadline != nil { syncWake.signal() }
             state.current!.file.bytes += Int64(record.count)
             state.current!.file.records += 1
+            if batch.kind == .trade { state.current!.file.trades += batch.count }
             if state.current!.file.bytes >= Int64(configuration.segmentBytes) { try seal(&state) }
             return true
         }

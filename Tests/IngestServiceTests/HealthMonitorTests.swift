@@ -1,6 +1,7 @@
 import Foundation
 import IngestDatabase
 import IngestPipeline
+import IngestSpool
 import IngestTestSupport
 import Logging
 import OptionsFeed
@@ -21,10 +22,10 @@ struct HealthMonitorTests {
     /// The monitor's wall clock, frozen: a test moves time with `HealthMonitor.Moment.advanced(by:)`.
     static let start: Int64 = 1_764_772_200_000_000
 
-    func monitor(alerts: HealthMonitor.AlertThresholds = .init(), role: InstanceRole = InstanceRole()) -> HealthMonitor {
+    func monitor(alerts: HealthMonitor.AlertThresholds = .init(), role: InstanceRole = InstanceRole(), spool: Spool? = nil) -> HealthMonitor {
         HealthMonitor(
             configuration: .init(version: "test", maskedURL: "ws://127.0.0.1:1/options", subscriptions: ["T.*"], alerts: alerts, marketHours: .always),
-            stats: stats, buffer: buffer, spool: nil, feed: feed, database: database, errors: errors, healthEvents: events, role: role,
+            stats: stats, buffer: buffer, spool: spool, feed: feed, database: database, errors: errors, healthEvents: events, role: role,
             wallClock: WallClock { Self.start })
     }
 
@@ -125,6 +126,28 @@ struct HealthMonitorTests {
         let bufferAlerts = sink.lines.filter { $0.message == "ALERT" && $0.metadata["alert"] == "buffer_high" }
         #expect(bufferAlerts.map { $0.metadata["state"] } == ["open", "resolved"])
         #expect(try encoded(monitor.report())["status"] as? String != "unhealthy")
+    }
+
+    @Test("buffer_high counts the trades waiting in the spool behind the buffer: in overload the buffer itself is empty")
+    func spoolBacklogRaisesBufferHigh() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("healthspool-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Spool(configuration: .init(directory: directory))
+        defer { try? spool.close() }
+        var thresholds = HealthMonitor.AlertThresholds()
+        thresholds.bufferItems = 10
+        let monitor = monitor(alerts: thresholds, spool: spool)
+        let sink = LogCapture()
+        let logger = Logger(label: "health") { _ in sink }
+        #expect(try spool.append(.trades(TradeIntakeTests.trades(8))))
+        #expect(try spool.append(.trades(TradeIntakeTests.trades(4))))
+        _ = buffer.append(contentsOf: TradeIntakeTests.trades(1))
+        for _ in 0..<3 { monitor.tick(logger: logger) }
+        while let segment = try spool.oldestSegment() { spool.commit(segment) }
+        for _ in 0..<3 { monitor.tick(logger: logger) }
+        let alerts = sink.lines.filter { $0.message == "ALERT" && $0.metadata["alert"] == "buffer_high" }
+        #expect(alerts.map { $0.metadata["state"] } == ["open", "resolved"])
+        #expect(alerts.first.map { [$0.metadata["items"], $0.metadata["buffered"], $0.metadata["spooled"]] } == ["13", "1", "12"])
     }
 }
 
