@@ -69,7 +69,7 @@ extension IngestApp {
         let deadLetters = DeadLetterQueue()
         let intake = FeedIntake(
             buffer: buffer, stats: stats, gaps: gaps, deadLetters: deadLetters, spool: spool,
-            notionalThreshold: configuration.notionalThreshold, logger: Logger(label: "replay"))
+            notionalThreshold: configuration.notionalThreshold, spoolsBehindBacklog: false, logger: Logger(label: "replay"))
         let reader = ReplayService(
             inputs: request.inputs, schedule: request.schedule, intake: intake, counters: counters, clock: ContinuousClock(),
             logger: Logger(label: "replay"))

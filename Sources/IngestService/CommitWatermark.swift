@@ -9,7 +9,11 @@ import Synchronization
 /// Only the flusher moves trades between the buffer, its batches in flight and
 /// the spool, so the watermark is read only while the flusher waits for work:
 /// then no batch is in flight and no spool segment is open, and the flusher
-/// cannot leave the wait while a read holds the lock. With the spool empty,
+/// cannot leave the wait while a read holds the lock. The feed reader adds to
+/// the spool only what it has just received: a full buffer's overflow, and
+/// frames behind a backlog, which the spool takes only while it holds one,
+/// decided under the lock its commits take (`Spool.appendBehindBacklog`), so
+/// no frame lands behind a backlog the flusher saw drain. With the spool empty,
 /// every trade that is not in the buffer has been committed (or refused and
 /// dead-lettered, or counted as lost), and the buffer is in receive order from
 /// its front (a batch handed back goes to the front). So every trade received

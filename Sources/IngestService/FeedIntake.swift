@@ -10,8 +10,13 @@ public final class FeedIntake: Sendable {
     public let stats: IngestStats
     public let gaps: GapLedger
     public let deadLetters: DeadLetterQueue
-    /// Where trades go when the buffer is full; `nil`: the reader waits instead.
+    /// Where records go when the buffer is full, and behind a backlog there; `nil`: the reader waits instead.
     public let spool: Spool?
+    /// While the spool holds a backlog, records go behind it instead of into
+    /// the buffer (a live feed, which cannot wait: docs/design.md §5.2.2).
+    /// `false` for a replay, which waits for room in the buffer instead of
+    /// reading its file into the spool.
+    public let spoolsBehindBacklog: Bool
     /// docs/design.md §4.2 `POLYGON_OPTION_TRADE_VALUE_THRESHOLD`: keep trades with notional ≥ this.
     public let notionalThreshold: Double
     /// Per-symbol staleness and error classes of the health report; `nil` in tools that have none.
@@ -22,10 +27,11 @@ public final class FeedIntake: Sendable {
 
     public init(
         buffer: RecordBuffer, stats: IngestStats, gaps: GapLedger, deadLetters: DeadLetterQueue, spool: Spool?,
-        notionalThreshold: Double, health: HealthMonitor? = nil, logger: Logger
+        notionalThreshold: Double, health: HealthMonitor? = nil, spoolsBehindBacklog: Bool = true, logger: Logger
     ) {
         self.health = health
         self.spool = spool
+        self.spoolsBehindBacklog = spoolsBehindBacklog
         self.buffer = buffer
         self.stats = stats
         self.gaps = gaps
@@ -110,15 +116,23 @@ public final class FeedIntake: Sendable {
         hand(.trades(accepted), waiting: &waiting)
     }
 
-    /// Into the buffer. With a spool, what the buffer has no room for goes to
-    /// disk, not to waste (the database slow or down); without one it joins
-    /// `waiting`, and so does every batch after it, to keep their order.
+    /// Into the buffer, in arrival order (docs/design.md §5.2.2). With a spool:
+    /// - while it holds a backlog, the batch goes behind it, not into memory
+    ///   (`spoolsBehindBacklog`; the flusher writes what waits in the buffer,
+    ///   which came first, then the spool);
+    /// - what the buffer has no room for goes to disk, not to waste (the
+    ///   database slow or down).
+    /// A spool that refuses the batch behind its backlog (full, or its disk
+    /// failing) leaves it to the buffer. Without a spool what the buffer has
+    /// no room for joins `waiting`, and so does every batch after it, to keep
+    /// their order.
     private func hand(_ batch: RecordBatch, waiting: inout [RecordBatch]) {
         guard !batch.isEmpty else { return }
         guard waiting.isEmpty else {
             waiting.append(batch)
             return
         }
+        if spoolsBehindBacklog, let spool, !spool.isEmpty, spoolBehindBacklog(batch, spool) { return }
         let taken = buffer.append(batch)
         guard taken < batch.count else { return }
         let rest = batch.dropFirst(taken)
@@ -127,6 +141,15 @@ public final class FeedIntake: Sendable {
         } else {
             waiting.append(rest)
         }
+    }
+
+    /// `batch` behind the spool's backlog, counted; `false` when the spool
+    /// has drained meanwhile, or refused it (full, or the write failed:
+    /// counted in the spool's own `write_failures`), and the caller still holds it.
+    private func spoolBehindBacklog(_ batch: RecordBatch, _ spool: Spool) -> Bool {
+        guard (try? spool.appendBehindBacklog(batch)) == true else { return false }
+        stats.spooled(batch)
+        return true
     }
 
     /// Puts in what `takeAvailable` had no room for, waiting for room (no

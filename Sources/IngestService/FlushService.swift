@@ -13,7 +13,8 @@ import Synchronization
 /// same path. A batch that cannot be written goes back to the front of the
 /// buffer: the retry policy never drops one. While the breaker is open the
 /// buffer is moved to the disk spool; once the database is healthy the spool
-/// is replayed oldest-first (a spool left by an earlier run too). At graceful
+/// is replayed oldest-first (a spool left by an earlier run too), after what
+/// waits in the buffer, which came before it (docs/design.md §5.2.2). At graceful
 /// shutdown it drains buffer and spool within the shutdown timeout, spools
 /// what is left, and stops.
 public struct FlushService<C: Clock>: Service where C.Duration == Duration {
@@ -528,7 +529,7 @@ package func spoolOrDrop(
 ) -> Bool {
     do {
         if try spool.append(batch) {
-            if batch.kind == .trade { stats.spooledTrades.add(batch.count) }
+            stats.spooled(batch)
             return true
         }
         // The trades_dropped ALERT itself is raised once by the health monitor while drops go on.

@@ -65,6 +65,11 @@ public final class IngestStats: Sendable {
         if let counters = counters(kind) { counters.written.add(count) } else { tradesWritten.add(count) }
     }
 
+    /// A batch appended to the spool: its trades count in `spooled_trades`.
+    public func spooled(_ batch: RecordBatch) {
+        if batch.kind == .trade { spooledTrades.add(batch.count) }
+    }
+
     /// Adds to the dropped count of a batch's type.
     public func dropped(_ kind: RecordKind, _ count: Int) {
         if let counters = counters(kind) { counters.dropped.add(count) } else { tradesDropped.add(count) }

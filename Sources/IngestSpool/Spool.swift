@@ -306,6 +306,18 @@ public final class Spool: Sendable {
     /// due, the segment is fdatasynced before returning; a failed sync there
     /// also cuts this record back and throws `writeFailed`.
     public func append(_ batch: RecordBatch) throws -> Bool {
+        try append(batch, onlyBehindBacklog: false) ?? false
+    }
+
+    /// `append`, only while the spool holds a backlog: `nil`, writing
+    /// nothing, when it is empty. Deciding under the lock that `commit` takes
+    /// means a record appended here is never left behind by a flusher that
+    /// has just seen the spool empty (docs/design.md §5.2.2).
+    public func appendBehindBacklog(_ batch: RecordBatch) throws -> Bool? {
+        try append(batch, onlyBehindBacklog: true)
+    }
+
+    private func append(_ batch: RecordBatch, onlyBehindBacklog: Bool) throws -> Bool? {
         guard !batch.isEmpty else { return true }
         var payload: [UInt8] = []
         SpoolRecordCodec.encode(batch, into: &payload)
@@ -317,6 +329,7 @@ public final class Spool: Sendable {
         SpoolRecordCodec.append(CRC32C.checksum(payload), to: &record)
         record += payload
         return try state.withLock { state in
+            if onlyBehindBacklog, state.totalBytes == 0 { return nil }
             guard state.totalBytes + Int64(record.count) <= configuration.maxBytes else { return false }
             if state.current == nil { state.current = try openSegment(&state) }
             try write(record, &state)

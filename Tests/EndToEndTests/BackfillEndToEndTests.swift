@@ -139,9 +139,12 @@ struct BackfillEndToEndTests {
             let stream = try Self.stream(streamLedger)
             let watched = Set(stream.map(\.content.sym).filter { Self.watchedUnderlyings.contains(OptionSymbol($0)?.underlying ?? "") })
             #expect(!watched.isEmpty)
-            let expected = stream.filter { watched.contains($0.content.sym) && (low...high).contains($0.content.t) && $0.notional >= 10_000 }
+            // Up to the newest stored millisecond, not into it: trades of one millisecond can span two frames, and the
+            // graceful stop may come between them (feed-sim sent the second, the stopped reader never read it).
+            let range = low...(high - 1)
+            let expected = stream.filter { watched.contains($0.content.sym) && range.contains($0.content.t) && $0.notional >= 10_000 }
             #expect(expected.contains { !$0.sent }, "the faults made the feed skip watched trades")
-            let (rows, backfilled) = try Self.stored(server.url, symbols: watched, range: low...high)
+            let (rows, backfilled) = try Self.stored(server.url, symbols: watched, range: range)
             let want = Self.counts(expected.map(\.content))
             let have = Self.counts(rows)
             let missing = want.filter { have[$0.key, default: 0] < $0.value }

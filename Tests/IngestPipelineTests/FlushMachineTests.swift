@@ -106,11 +106,23 @@ struct FlushMachineTests {
         let everything = Backlog(waiting: 5_000, spooled: true, sideTableRows: true)
         #expect(machine.tick(now: at(10), backlog: everything) == .spoolBuffer(thenWaitUntil: at(31)))
         #expect(machine.tick(now: at(30.999), backlog: everything) == .spoolBuffer(thenWaitUntil: at(31)))
-        // At 31 s the side tables go first, then the half-open breaker probes before the spool is read.
+        // At 31 s the side tables go first; the half-open breaker then probes before the spool is read.
         #expect(machine.tick(now: at(31), backlog: everything) == .writeSideTables)
-        #expect(machine.sideTablesWritten(now: at(31), backlog: everything) == .probe)
-        #expect(machine.probeSucceeded(now: at(31), backlog: everything) == .openOldestSegment)
+        let spooled = Backlog(spooled: true)
+        #expect(machine.sideTablesWritten(now: at(31), backlog: spooled) == .probe)
+        #expect(machine.probeSucceeded(now: at(31), backlog: spooled) == .openOldestSegment)
         #expect(machine.breaker.state == .closed(consecutiveFailures: 0))
+    }
+
+    @Test("trades that reached the buffer while the breaker was open go before the spool, behind a probe")
+    func bufferAheadOfTheSpoolAfterAnOutage() {
+        var machine = machineWithOpenBreaker()
+        let both = Backlog(waiting: 5_000, spooled: true)
+        #expect(machine.tick(now: at(31), backlog: both) == .takeFromBuffer(batches: 1, maximumItems: 10_000))
+        #expect(machine.batchesReady(1, now: at(31)) == .probe)
+        #expect(machine.probeSucceeded(now: at(31), backlog: both) == .write(batch: 0))
+        #expect(machine.batchWritten(now: at(31)) == .finishFlush(handBack: [], pauseUntil: nil))
+        #expect(machine.flushFinished(now: at(31), backlog: Backlog(spooled: true)) == .openOldestSegment)
     }
 
     @Test("a failed probe before the replay opens the breaker for another 30 s")
@@ -140,20 +152,39 @@ struct FlushMachineTests {
         #expect(machine.breaker.state == .open(until: at(61)))
     }
 
-    @Test("the spool's oldest segment is replayed before newer trades are written")
-    func spoolBeforeBuffer() {
+    @Test("in the order the trades came: what waits in the buffer ahead of a spool backlog at once, whatever its size; then the spool's segments, oldest first; then newer trades under the policy")
+    func bufferThenSpoolThenBuffer() {
         var machine = machine()
-        let both = Backlog(waiting: 25_000, spooled: true)
-        #expect(machine.tick(now: at(0), backlog: both) == .openOldestSegment)
-        #expect(machine.segmentOpened(now: at(0)) == .readSegment(batches: 2, maximumItems: 10_000))
+        // Under the minimum batch and before the interval: written at once all the same.
+        #expect(machine.tick(now: at(0), backlog: Backlog(waiting: 30, spooled: true)) == .takeFromBuffer(batches: 1, maximumItems: 10_000))
+        #expect(machine.batchesReady(1, now: at(0)) == .write(batch: 0))
+        #expect(machine.batchWritten(now: at(0)) == .finishFlush(handBack: [], pauseUntil: nil))
+        // A full ring: one batch per pooled connection.
+        #expect(machine.flushFinished(now: at(0), backlog: Backlog(waiting: 20_000, spooled: true)) == .takeFromBuffer(batches: 2, maximumItems: 10_000))
         #expect(machine.batchesReady(2, now: at(0)) == .writeAtOnce(batches: 2))
-        #expect(machine.batchesWritten(succeeded: [true, true], now: at(1)) == .readSegment(batches: 2, maximumItems: 10_000))
-        #expect(machine.batchesReady(0, now: at(1)) == .commitSegment)
-        // Another segment: that one too, before the buffer.
-        #expect(machine.tick(now: at(1), backlog: both) == .openOldestSegment)
-        _ = machine.segmentOpened(now: at(1))
-        #expect(machine.batchesReady(0, now: at(1)) == .commitSegment)
-        #expect(machine.tick(now: at(1), backlog: Backlog(waiting: 25_000)) == .takeFromBuffer(batches: 2, maximumItems: 10_000))
+        #expect(machine.batchesWritten(succeeded: [true, true], now: at(1)) == .finishFlush(handBack: [], pauseUntil: nil))
+        // The buffer empty (the feed's frames go behind the backlog): the spool, oldest segment first.
+        let spooled = Backlog(spooled: true)
+        #expect(machine.flushFinished(now: at(1), backlog: spooled) == .openOldestSegment)
+        #expect(machine.segmentOpened(now: at(1)) == .readSegment(batches: 2, maximumItems: 10_000))
+        #expect(machine.batchesReady(2, now: at(1)) == .writeAtOnce(batches: 2))
+        #expect(machine.batchesWritten(succeeded: [true, true], now: at(2)) == .readSegment(batches: 2, maximumItems: 10_000))
+        #expect(machine.batchesReady(0, now: at(2)) == .commitSegment)
+        #expect(machine.tick(now: at(2), backlog: spooled) == .openOldestSegment)
+        _ = machine.segmentOpened(now: at(2))
+        #expect(machine.batchesReady(0, now: at(2)) == .commitSegment)
+        // The spool drained: newer trades under the flush policy again (30 wait for the interval).
+        #expect(machine.tick(now: at(2), backlog: Backlog(waiting: 30)) == .wait(until: at(6)))
+        #expect(machine.tick(now: at(2), backlog: Backlog(waiting: 25_000)) == .takeFromBuffer(batches: 2, maximumItems: 10_000))
+    }
+
+    @Test("a batch handed back goes before the spool's backlog, which is newer")
+    func handedBackBatchBeforeTheSpool() {
+        var machine = machine(maxRetries: 0, poolSize: 1)
+        _ = machine.tick(now: at(0), backlog: Backlog(waiting: 100))
+        _ = machine.batchesReady(1, now: at(0))
+        #expect(machine.batchFailed(now: at(1)) == .finishFlush(handBack: [0], pauseUntil: at(2)))
+        #expect(machine.flushFinished(now: at(2), backlog: Backlog(waiting: 100, spooled: true)) == .takeFromBuffer(batches: 1, maximumItems: 10_000))
     }
 
     @Test("a spool batch that cannot be written stops the replay and leaves the segment on disk")

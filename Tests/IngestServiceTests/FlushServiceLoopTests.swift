@@ -114,6 +114,20 @@ struct FlushServiceLoopTests {
         #expect(writer.calls.dropFirst(2).allSatisfy { $0.hasPrefix("write") })
     }
 
+    @Test("with a spool backlog, what waits in the buffer came first: it is written at once, below the minimum batch, then the spool")
+    func bufferAheadOfTheBacklog() async throws {
+        let writer = ScriptedWriter()
+        try await withFlusher(writer: writer, clock: ManualClock()) { buffer, spool, stats in
+            // The ring as it overflowed (30 trades, under the minimum batch of 100) and the 120 behind it in the spool.
+            _ = try spool.append(.trades(TradeIntakeTests.trades(120)))
+            _ = buffer.append(contentsOf: TradeIntakeTests.trades(30))
+            buffer.wakeFlusher()
+            // The clock stands still: the 30 do not wait for the flush interval.
+            try await eventually { spool.isEmpty && stats.tradesWritten.load(ordering: .relaxed) == 150 }
+        }
+        #expect(writer.calls == ["write 30", "write 120"])
+    }
+
     static func quotes(_ count: Int) -> [OptionQuote] {
         (0..<count).map { index in
             OptionQuote(

@@ -33,10 +33,11 @@ extension Trait where Self == TemporaryDirectory {
     public static func temporaryDirectory(_ prefix: String) -> Self { TemporaryDirectory(prefix: prefix) }
 }
 
-/// Runs `body` with a new empty directory and removes the directory afterwards, even when `body` throws.
+/// Runs `body` with a new empty directory and removes the directory afterwards, even when `body` throws
+/// (unless `KEEP_TEST_DIRECTORIES` is set: then the logs and files of a run stay for a look).
 public func withTemporaryDirectory<T>(_ prefix: String, _ body: (URL) async throws -> T) async throws -> T {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRECTORIES"] == nil { try? FileManager.default.removeItem(at: directory) } }
     return try await body(directory)
 }

@@ -1,8 +1,9 @@
 /// Every decision of the flusher (docs/design.md §5.2, §5.3; docs/faults.md,
 /// "Shutdown") as a value-type state machine (docs/design.md §1.4): when to write, how
 /// many batches at once, when to retry and after how long, when the database
-/// circuit breaker sends the buffer to the spool, that the spool's oldest
-/// segment is replayed before newer trades are written, when the side tables
+/// circuit breaker sends the buffer to the spool, that records are written in
+/// the order they came (the buffer's older records, then the spool's oldest
+/// segment, then newer records), when the side tables
 /// are written, and how a shutdown drains and ends. Events come in with their
 /// instants and what waits (`Backlog`); actions come out. It reads no clock
 /// and touches no buffer, spool or database: the flush service performs the
@@ -215,19 +216,32 @@ public struct FlushMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         return afterSideTables(now: now, backlog: backlog)
     }
 
-    /// The spool first, oldest segment first: trades are written in the order they came.
+    /// In the order the records came (docs/design.md §5.2.2): with a spool
+    /// backlog, what waits in the buffer first, at once, whatever its size
+    /// (a live feed's frames go behind the backlog, so the buffer then holds
+    /// only older records: the ring as it overflowed, a batch handed back);
+    /// then the spool, oldest segment first; then the buffer under the flush
+    /// policy.
     private mutating func afterSideTables(now: Instant, backlog: Backlog) -> Action {
-        if backlog.spooled { return startReplay(now: now, backlog: backlog) }
+        if backlog.spooled {
+            guard backlog.waiting > 0 else { return startReplay(now: now, backlog: backlog) }
+            policy.flushStarted()
+            return takeFromBuffer(waiting: backlog.waiting, maximumItems: configuration.policy.maximumBatch)
+        }
         switch policy.decide(waiting: backlog.waiting, now: now) {
         case .flush(let maximumItems):
-            // Under load: one batch per pooled connection at once.
-            let atOnce = configuration.poolSize > 1 && backlog.waiting > maximumItems && breaker.state == .closed(consecutiveFailures: 0)
-            step = .taking(atOnce: atOnce)
-            return .takeFromBuffer(batches: atOnce ? configuration.poolSize : 1, maximumItems: maximumItems)
+            return takeFromBuffer(waiting: backlog.waiting, maximumItems: maximumItems)
         case .wait:
             step = .idle
             return .wait(until: policy.isDraining ? now.advanced(by: .milliseconds(100)) : nextWake(now: now))
         }
+    }
+
+    /// Under load: one batch per pooled connection at once.
+    private mutating func takeFromBuffer(waiting: Int, maximumItems: Int) -> Action {
+        let atOnce = configuration.poolSize > 1 && waiting > maximumItems && breaker.state == .closed(consecutiveFailures: 0)
+        step = .taking(atOnce: atOnce)
+        return .takeFromBuffer(batches: atOnce ? configuration.poolSize : 1, maximumItems: maximumItems)
     }
 
     /// When to look again with nothing to flush: the policy's deadline, or,

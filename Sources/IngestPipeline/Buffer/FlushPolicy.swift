@@ -56,6 +56,12 @@ public struct FlushPolicy<Instant: InstantProtocol>: Sendable where Instant.Dura
         return .flush(maximumItems: configuration.maximumBatch)
     }
 
+    /// A flush the caller started without asking `decide` (what waits ahead
+    /// of a spool backlog): `flushFinished` ends it as it ends the others.
+    public mutating func flushStarted() {
+        inFlight = true
+    }
+
     /// The flush that `decide` asked for is over (written or handed back).
     public mutating func flushFinished(now: Instant) {
         inFlight = false
