@@ -119,8 +119,10 @@ struct FlushServiceLoopTests {
         let writer = ScriptedWriter()
         try await withFlusher(writer: writer, clock: ManualClock()) { buffer, spool, stats in
             // The ring as it overflowed (30 trades, under the minimum batch of 100) and the 120 behind it in the spool.
-            _ = try spool.append(.trades(TradeIntakeTests.trades(120)))
+            // The buffer first: a flusher that looks in between sees 30 trades under the minimum and waits (the
+            // other way round it would see the spool alone and replay it, rightly, before the 30 arrived).
             _ = buffer.append(contentsOf: TradeIntakeTests.trades(30))
+            _ = try spool.append(.trades(TradeIntakeTests.trades(120)))
             buffer.wakeFlusher()
             // The clock stands still: the 30 do not wait for the flush interval.
             try await eventually { spool.isEmpty && stats.tradesWritten.load(ordering: .relaxed) == 150 }
