@@ -405,7 +405,8 @@ public final class HealthMonitor: Sendable {
                 flushes: stats.batchesWritten.load(ordering: .relaxed), lastFlushSize: databaseState.lastBatchTrades,
                 lastFlushMs: databaseState.lastBatchSeconds.map { $0 * 1000 }),
             spool: .init(
-                enabled: spool != nil, bytes: spoolState?.bytes ?? 0, records: spoolState?.records ?? 0, segments: spoolState?.segments ?? 0,
+                enabled: spool != nil, bytes: spoolState?.bytes ?? 0, records: spoolState?.records ?? 0, trades: spoolState?.trades ?? 0,
+                segments: spoolState?.segments ?? 0,
                 oldest: spoolState?.oldestSegmentTime.map { iso(Int64($0 * 1e6)) }, corruptRecords: spoolState?.corruptRecords ?? 0,
                 writeFailures: spoolState?.writeFailures ?? 0, syncFailures: spoolState?.syncFailures ?? 0,
                 quarantinedSegments: spoolState?.quarantinedSegments ?? 0, vanishedSegments: spoolState?.vanishedSegments ?? 0),

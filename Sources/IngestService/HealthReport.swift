@@ -105,6 +105,10 @@ public struct HealthReport: Sendable, Codable, Equatable {
         public var enabled: Bool
         public var bytes: Int64
         public var records: Int
+        /// Trades this process spooled and has not yet replayed: with the
+        /// buffer's items, what `buffer_high` counts (segments found at start
+        /// count once they are read).
+        public var trades: Int
         public var segments: Int
         public var oldest: String?
         public var corruptRecords: Int

@@ -106,6 +106,7 @@ public final class IngestMetrics: Sendable {
         gauge("ingest_buffer_capacity", "Trades the buffer holds at most.", [], Double(report.buffer.capacity))
         gauge("ingest_spool_bytes", "Bytes waiting in the disk spool.", [], Double(report.spool.bytes))
         gauge("ingest_spool_records", "Batches waiting in the disk spool.", [], Double(report.spool.records))
+        gauge("ingest_spool_trades", "Trades this process spooled and has not yet replayed.", [], Double(report.spool.trades))
         gauge("ingest_seconds_since_message", "Seconds since the last frame from the feed.", [], report.feed.secondsSinceMessage ?? -1)
         for state in FeedMonitor.Machine.Phase.allCases {
             gauge("ingest_feed_state", "1 for the feed connection's current state.", [("state", state.rawValue)], report.feed.state == state ? 1 : 0)

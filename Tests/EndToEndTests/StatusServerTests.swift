@@ -40,7 +40,8 @@ struct StatusServerTests {
         let metrics = try HTTPProbe.get(port: port, "/metrics")
         #expect(metrics.status == 200)
         let exposition = metrics.content
-        for name in ["ingest_trades_received_total", "ingest_rows_written_total", "ingest_buffer_items", "ingest_db_write_seconds_bucket",
+        for name in ["ingest_trades_received_total", "ingest_rows_written_total", "ingest_buffer_items", "ingest_spool_trades",
+                     "ingest_db_write_seconds_bucket",
                      "ingest_db_breaker_state{state=\"closed\"} 1", "ingest_feed_state{state=\"streaming\"} 1", "ingest_reconnects_total"] {
             #expect(exposition.contains(name), "\(name) missing from /metrics")
         }

@@ -143,8 +143,11 @@ struct HealthMonitorTests {
         #expect(try spool.append(.trades(TradeIntakeTests.trades(4))))
         _ = buffer.append(contentsOf: TradeIntakeTests.trades(1))
         for _ in 0..<3 { monitor.tick(logger: logger) }
+        // The report (and `ingest_spool_trades` at /metrics, which the Prometheus rule adds to the buffer's items) says the 12.
+        #expect(monitor.report().spool.trades == 12)
         while let segment = try spool.oldestSegment() { spool.commit(segment) }
         for _ in 0..<3 { monitor.tick(logger: logger) }
+        #expect(monitor.report().spool.trades == 0)
         let alerts = sink.lines.filter { $0.message == "ALERT" && $0.metadata["alert"] == "buffer_high" }
         #expect(alerts.map { $0.metadata["state"] } == ["open", "resolved"])
         #expect(alerts.first.map { [$0.metadata["items"], $0.metadata["buffered"], $0.metadata["spooled"]] } == ["13", "1", "12"])

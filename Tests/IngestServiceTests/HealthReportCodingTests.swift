@@ -22,7 +22,7 @@ struct HealthReportCodingTests {
                 quote: .init(seen: 2, accepted: 1, invalid: 1, written: 1, dropped: 0))),
         buffer: .init(items: 0, capacity: 100, highWater: 7, flushes: 2, lastFlushSize: nil, lastFlushMs: nil),
         spool: .init(
-            enabled: false, bytes: 0, records: 0, segments: 0, oldest: nil, corruptRecords: 0, writeFailures: 0, syncFailures: 0,
+            enabled: false, bytes: 0, records: 0, trades: 0, segments: 0, oldest: nil, corruptRecords: 0, writeFailures: 0, syncFailures: 0,
             quarantinedSegments: 0, vanishedSegments: 0),
         pending: .init(gapChangesDropped: 0, deadLettersDropped: 0, healthEventsDropped: 0),
         database: .init(
@@ -63,7 +63,7 @@ struct HealthReportCodingTests {
         "url":"ws://127.0.0.1:1/options"},"pending":{"dead_letters_dropped":0,"gap_changes_dropped":0,
         "health_events_dropped":0},"pid":42,"reasons":["database breaker half_open"],"role":"leader","spool":{"bytes":0,
         "corrupt_records":0,"enabled":false,"quarantined_segments":0,"records":0,"segments":0,"sync_failures":0,
-        "vanished_segments":0,"write_failures":0},"status":"degraded","symbols":{"critical":0,"degraded":0,"healthy":1,
+        "trades":0,"vanished_segments":0,"write_failures":0},"status":"degraded","symbols":{"critical":0,"degraded":0,"healthy":1,
         "market_open":true,"stale":1,"tracked":2,"watched":2,"worst":[{"staleness_s":301,"state":"stale",
         "symbol":"O:SPY251219C00650000","updates":9}]},"system":{"cpu_percent":1.5,"open_fds":9,"rss_bytes":1000,"threads":4},
         "ts":"2025-12-03T14:30:00.000000Z","uptime_s":65,"version":"test"}
